@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * The `apparate` command. The sources are TypeScript run through tsx's CommonJS hook, so a fresh
+ * clone needs no build step between `npm ci` and the first command.
+ */
+require('tsx/cjs');
+const { main } = require('../cli/main.ts');
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error) => {
+    process.stderr.write(`apparate: internal error: ${error && error.stack ? error.stack : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

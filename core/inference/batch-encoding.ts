@@ -1,0 +1,94 @@
+/**
+ * Turning samples into model inputs. Batches are built as plain typed arrays with their shapes
+ * (not onnxruntime tensors) so that they can cross to the inference thread as transferable
+ * buffers; the thread wraps them into tensors right before running.
+ */
+import { InputError } from '../errors';
+import type { ModelSpec, TensorSpec } from '../model/model-spec';
+import { Tokenizer } from '../text/tokenizer';
+
+export interface PlainTensor {
+  readonly dtype: 'float32' | 'int64';
+  readonly data: Float32Array | BigInt64Array;
+  readonly dims: readonly number[];
+}
+
+export type PlainFeeds = Record<string, PlainTensor>;
+
+/** One input sample as the API and the data sets carry it: grey bytes or raw text. */
+export type RawSample = { readonly kind: 'image'; readonly pixels: ArrayLike<number> } | { readonly kind: 'text'; readonly text: string };
+
+/** Encodes raw samples of one model into batched input tensors, optionally padded to `paddedSize` rows. */
+export interface BatchEncoder {
+  readonly inputs: readonly TensorSpec[];
+  encode(samples: readonly RawSample[], paddedSize?: number): PlainFeeds;
+}
+
+function fixedDims(spec: TensorSpec): number[] {
+  return spec.shape.slice(1).map((dim) => {
+    if (typeof dim !== 'number') {
+      throw new InputError(`input ${spec.name} has symbolic dimension ${dim} beyond the batch axis; only the batch may vary`);
+    }
+    return dim;
+  });
+}
+
+function imageEncoder(model: ModelSpec): BatchEncoder {
+  const pre = model.preprocessing;
+  if (pre.type !== 'image' || model.inputs.length !== 1) {
+    throw new InputError(`model ${model.name}: an image model needs image preprocessing and exactly one input`);
+  }
+  const input = model.inputs[0] as TensorSpec;
+  const sampleDims = fixedDims(input);
+  const sampleSize = sampleDims.reduce((a, b) => a * b, 1);
+  return {
+    inputs: model.inputs,
+    encode(samples, paddedSize = samples.length) {
+      const data = new Float32Array(paddedSize * sampleSize);
+      samples.forEach((sample, row) => {
+        if (sample.kind !== 'image' || sample.pixels.length !== sampleSize) {
+          throw new InputError(`model ${model.name} takes images of ${sampleSize} grey values (${sampleDims.join('x')})`);
+        }
+        for (let i = 0; i < sampleSize; i++) data[row * sampleSize + i] = (sample.pixels[i] as number) * pre.scale;
+      });
+      return { [input.name]: { dtype: 'float32', data, dims: [paddedSize, ...sampleDims] } };
+    },
+  };
+}
+
+function textEncoder(model: ModelSpec): BatchEncoder {
+  const pre = model.preprocessing;
+  if (pre.type !== 'text') throw new InputError(`model ${model.name}: a text model needs text preprocessing`);
+  const maskInput = model.inputs.find((input) => /mask/i.test(input.name));
+  const idsInput = model.inputs.find((input) => input !== maskInput);
+  if (!idsInput || model.inputs.length > 2) {
+    throw new InputError(`model ${model.name}: a text model takes token ids and optionally an attention mask`);
+  }
+  const tokenizer = new Tokenizer(pre.tokenizer);
+  const length = pre.tokenizer.maxLength;
+  return {
+    inputs: model.inputs,
+    encode(samples, paddedSize = samples.length) {
+      const ids = new BigInt64Array(paddedSize * length).fill(BigInt(pre.tokenizer.padId));
+      const mask = new BigInt64Array(paddedSize * length);
+      samples.forEach((sample, row) => {
+        if (sample.kind !== 'text') throw new InputError(`model ${model.name} takes text`);
+        const encoded = tokenizer.encode(sample.text);
+        for (let i = 0; i < length; i++) {
+          ids[row * length + i] = BigInt(encoded.ids[i] as number);
+          mask[row * length + i] = BigInt(encoded.mask[i] as number);
+        }
+      });
+      // Padding rows keep one unmasked position so attention never normalises over nothing.
+      for (let row = samples.length; row < paddedSize; row++) mask[row * length] = 1n;
+      const feeds: PlainFeeds = { [idsInput.name]: { dtype: 'int64', data: ids, dims: [paddedSize, length] } };
+      if (maskInput) feeds[maskInput.name] = { dtype: 'int64', data: mask, dims: [paddedSize, length] };
+      return feeds;
+    },
+  };
+}
+
+/** Builds the encoder a model's description calls for. */
+export function createBatchEncoder(model: ModelSpec): BatchEncoder {
+  return model.preprocessing.type === 'image' ? imageEncoder(model) : textEncoder(model);
+}

@@ -1,0 +1,77 @@
+/**
+ * A thin wrapper over onnxruntime-node's session: it takes and returns plain typed arrays (what
+ * crosses threads), names the execution provider explicitly, and fails loudly when a requested
+ * provider is not available instead of silently running somewhere slower.
+ */
+import * as ort from 'onnxruntime-node';
+import { ArtifactError, InputError } from '../errors';
+import type { PlainFeeds } from './batch-encoding';
+
+export type ExecutionProvider = 'cpu' | 'cuda';
+
+export interface SessionOptions {
+  readonly executionProvider?: ExecutionProvider;
+  /** Threads for one operator; 0 lets onnxruntime choose (all cores). */
+  readonly intraOpThreads?: number;
+}
+
+export interface OutputTensor {
+  readonly data: Float32Array;
+  readonly dims: readonly number[];
+}
+
+export interface ModelSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: PlainFeeds): Promise<Record<string, OutputTensor>>;
+  release(): Promise<void>;
+}
+
+/** Whether this onnxruntime build can use the given execution provider. */
+export function providerAvailable(provider: ExecutionProvider): boolean {
+  return ort.listSupportedBackends().some((backend) => backend.name === provider);
+}
+
+/** Opens a session over an ONNX file or its bytes. */
+export async function openSession(model: string | Uint8Array, options: SessionOptions = {}): Promise<ModelSession> {
+  const provider = options.executionProvider ?? 'cpu';
+  if (!providerAvailable(provider)) {
+    const available = ort.listSupportedBackends().map((backend) => backend.name).join(', ');
+    throw new InputError(`execution provider ${provider} is not available in this onnxruntime build; available: ${available}`);
+  }
+  let session: ort.InferenceSession;
+  try {
+    const sessionOptions: ort.InferenceSession.SessionOptions = {
+      executionProviders: [provider],
+      intraOpNumThreads: options.intraOpThreads ?? 0,
+      graphOptimizationLevel: 'all',
+    };
+    session =
+      typeof model === 'string'
+        ? await ort.InferenceSession.create(model, sessionOptions)
+        : await ort.InferenceSession.create(model, sessionOptions);
+  } catch (cause) {
+    const where = typeof model === 'string' ? model : 'in-memory model';
+    throw new ArtifactError(`onnxruntime cannot load ${where}: ${(cause as Error).message}`, { cause });
+  }
+  return {
+    inputNames: session.inputNames,
+    outputNames: session.outputNames,
+    async run(feeds) {
+      const tensors: Record<string, ort.Tensor> = {};
+      for (const [name, tensor] of Object.entries(feeds)) {
+        tensors[name] = new ort.Tensor(tensor.dtype, tensor.data, tensor.dims);
+      }
+      const results = await session.run(tensors);
+      const outputs: Record<string, OutputTensor> = {};
+      for (const [name, tensor] of Object.entries(results)) {
+        if (!(tensor.data instanceof Float32Array)) {
+          throw new ArtifactError(`output ${name} is ${tensor.type}; only float32 outputs are supported`);
+        }
+        outputs[name] = { data: tensor.data, dims: tensor.dims };
+      }
+      return outputs;
+    },
+    release: () => session.release(),
+  };
+}

@@ -1,0 +1,66 @@
+/**
+ * The schema of `model.json`, the description that travels with every ONNX model the project
+ * serves. Everything that reads a model (CLI, worker, API validation) goes through this schema, so
+ * a model directory is either fully understood or refused with a message naming the bad field.
+ */
+import { z } from 'zod';
+
+/** A tensor's dimension: a fixed size, or a named symbolic one such as `batch`. */
+const dimensionSchema = z.union([z.number().int().positive(), z.string().min(1)]);
+
+export const tensorSpecSchema = z.object({
+  name: z.string().min(1),
+  dtype: z.enum(['float32', 'int64']),
+  shape: z.array(dimensionSchema).min(1),
+});
+export type TensorSpec = z.infer<typeof tensorSpecSchema>;
+
+export const imagePreprocessingSchema = z.object({
+  type: z.literal('image'),
+  height: z.number().int().positive(),
+  width: z.number().int().positive(),
+  channels: z.number().int().positive(),
+  /** Multiplier applied to each raw grey/colour byte before it enters the graph. */
+  scale: z.number().positive(),
+  layout: z.literal('NCHW'),
+  description: z.string().optional(),
+});
+export type ImagePreprocessing = z.infer<typeof imagePreprocessingSchema>;
+
+export const tokenizerSpecSchema = z.object({
+  type: z.literal('ascii-words'),
+  lowercase: z.literal('ascii'),
+  maxLength: z.number().int().min(2),
+  padId: z.number().int().nonnegative(),
+  unkId: z.number().int().nonnegative(),
+  clsId: z.number().int().nonnegative(),
+  vocab: z.array(z.string()).min(3),
+});
+export type TokenizerSpec = z.infer<typeof tokenizerSpecSchema>;
+
+export const textPreprocessingSchema = z.object({
+  type: z.literal('text'),
+  tokenizer: tokenizerSpecSchema,
+});
+export type TextPreprocessing = z.infer<typeof textPreprocessingSchema>;
+
+export const modelSpecSchema = z.object({
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes'),
+  task: z.enum(['image-classification', 'text-classification']),
+  file: z.string().min(1),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex digits'),
+  classes: z.array(z.string()).min(2),
+  inputs: z.array(tensorSpecSchema).min(1),
+  outputs: z.array(tensorSpecSchema).min(1),
+  preprocessing: z.discriminatedUnion('type', [imagePreprocessingSchema, textPreprocessingSchema]),
+  /** Name of the fixture data set under `zoo/data/` the model was trained and measured on. */
+  dataset: z.string().optional(),
+  /** Top-1 accuracy the training recipe measured over the whole serving stream, as a fraction. */
+  servingAccuracy: z.number().min(0).max(1).optional(),
+  servingSamples: z.number().int().positive().optional(),
+  trainAccuracy: z.number().min(0).max(1).optional(),
+  architecture: z.record(z.string(), z.unknown()).optional(),
+  training: z.record(z.string(), z.unknown()).optional(),
+  provenance: z.record(z.string(), z.unknown()).optional(),
+});
+export type ModelSpec = z.infer<typeof modelSpecSchema>;

@@ -1,0 +1,38 @@
+/**
+ * Small order statistics used by measurements everywhere. Benchmarks and profiles report medians
+ * (not means) because these machines are noisy and a single descheduling would skew a mean.
+ */
+
+/** The q-quantile (0..1) by linear interpolation between order statistics; NaN for no values. */
+export function quantile(values: ArrayLike<number>, q: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = Array.from(values).sort((a, b) => a - b);
+  const position = (sorted.length - 1) * Math.min(1, Math.max(0, q));
+  const lower = Math.floor(position);
+  const upper = Math.ceil(position);
+  const low = sorted[lower] as number;
+  const high = sorted[upper] as number;
+  return low + (high - low) * (position - lower);
+}
+
+/** The median, the statistic every latency figure in this project reports by default. */
+export function median(values: ArrayLike<number>): number {
+  return quantile(values, 0.5);
+}
+
+/**
+ * Index of the largest of `width` values starting at `offset`; ties go to the lower index, the
+ * same rule the training recipes' argmax uses, so agreement counts match across languages.
+ */
+export function argmax(values: ArrayLike<number>, offset: number, width: number): number {
+  let best = 0;
+  let bestValue = -Infinity;
+  for (let i = 0; i < width; i++) {
+    const value = values[offset + i] as number;
+    if (value > bestValue) {
+      bestValue = value;
+      best = i;
+    }
+  }
+  return best;
+}

@@ -1,0 +1,17 @@
+/**
+ * Jest runs every test file in its own VM realm, so typed arrays created in a test are not
+ * `instanceof` the host realm's constructors that onnxruntime-node checks against. The custom
+ * environment in test/support hands the host realm's typed arrays to each test realm once, here,
+ * instead of working around it in every test.
+ * @type {import('jest').Config}
+ */
+module.exports = {
+  testEnvironment: '<rootDir>/test/support/host-realm-environment.js',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
+  },
+  testTimeout: 120000,
+  maxWorkers: 2,
+};

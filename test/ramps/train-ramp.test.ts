@@ -1,0 +1,56 @@
+import { loadSplit } from '../../core/data/dataset';
+import { trainRamp, type RampTrainingData } from '../../core/ramps/train-ramp';
+import { argmax } from '../../core/util/stats';
+import { ZOO_DATA_DIR } from '../../core/zoo/fixtures';
+import { join } from 'node:path';
+
+/** Raw MNIST pixels as "pooled activations": real data on which a linear classifier is known to do well. */
+async function pixelData(count: number): Promise<RampTrainingData> {
+  const split = await loadSplit(join(ZOO_DATA_DIR, 'mnist'), 'serving');
+  if (split.kind !== 'image') throw new Error('mnist must be an image data set');
+  const size = split.height * split.width;
+  const features = Float32Array.from(split.pixels.subarray(0, count * size), (v) => v / 255);
+  return { features, labels: split.labels.subarray(0, count), count, featureSize: size, classes: 10 };
+}
+
+function predict(data: RampTrainingData, weights: Float32Array, bias: Float32Array, row: number): number {
+  const logits = Float64Array.from(bias);
+  for (let j = 0; j < data.featureSize; j++) {
+    const v = data.features[row * data.featureSize + j] as number;
+    for (let k = 0; k < data.classes; k++) logits[k] = (logits[k] as number) + v * (weights[j * data.classes + k] as number);
+  }
+  return argmax(logits, 0, data.classes);
+}
+
+describe('trainRamp', () => {
+  it('learns a linear ramp whose folded weights agree with the labels on held-out rows', async () => {
+    // Given 1,000 real digits and their labels
+    const data = await pixelData(1000);
+
+    // When a ramp is trained with a fixed seed
+    const ramp = trainRamp(data, { seed: 7, epochs: 20 });
+
+    // Then it generalises, and the deployed (folded) weights predict on raw features as training measured
+    expect(ramp.validationCount).toBe(100);
+    expect(ramp.trainCount).toBe(900);
+    expect(ramp.validationAgreement).toBeGreaterThan(0.8);
+    let agree = 0;
+    for (let row = 0; row < data.count; row++) if (predict(data, ramp.weights, ramp.bias, row) === data.labels[row]) agree++;
+    const overall = agree / data.count;
+    const expected = (ramp.trainAgreement * ramp.trainCount + ramp.validationAgreement * ramp.validationCount) / data.count;
+    expect(Math.abs(overall - expected)).toBeLessThanOrEqual(0.002);
+  });
+
+  it('is deterministic for a seed', async () => {
+    const data = await pixelData(200);
+    const first = trainRamp(data, { seed: 3, epochs: 3 });
+    const second = trainRamp(data, { seed: 3, epochs: 3 });
+    expect(Buffer.from(first.weights.buffer).equals(Buffer.from(second.weights.buffer))).toBe(true);
+  });
+
+  it('refuses training data whose sizes disagree', () => {
+    expect(() =>
+      trainRamp({ features: new Float32Array(5), labels: [0, 1], count: 2, featureSize: 3, classes: 2 }, { seed: 1 }),
+    ).toThrow(/ramp training needs at least 2 rows with 3 features/);
+  });
+});
