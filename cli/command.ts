@@ -18,7 +18,11 @@ export interface Command {
   readonly usage: string;
   readonly options: Readonly<Record<string, OptionSpec>>;
   /** Returns the process exit code. */
-  run(values: Record<string, string | boolean | undefined>, positionals: string[], io: CommandIo): Promise<number>;
+  run(
+    values: Record<string, string | boolean | undefined>,
+    positionals: string[],
+    io: CommandIo,
+  ): Promise<number>;
 }
 
 /** Exit code for usage errors and bad input, distinct from 1 (failures of the system itself). */

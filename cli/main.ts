@@ -6,9 +6,11 @@
 import { parseArgs } from 'node:util';
 import { ArtifactError, InputError } from '../core/errors';
 import { EXIT_USAGE, type Command, type CommandIo } from './command';
+import { inspectCommand } from './commands/inspect';
+import { prepareCommand } from './commands/prepare';
 import { zooCommand } from './commands/zoo';
 
-export const COMMANDS: readonly Command[] = [zooCommand];
+export const COMMANDS: readonly Command[] = [zooCommand, inspectCommand, prepareCommand];
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -21,7 +23,7 @@ function overview(): string {
     'commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
-    'Run `apparate <command> --help` for a command\'s options.',
+    "Run `apparate <command> --help` for a command's options.",
     '',
   ].join('\n');
 }
@@ -58,7 +60,10 @@ export async function main(argv: readonly string[], io: CommandIo = process): Pr
   }
   const command = COMMANDS.find((c) => c.name === name);
   if (!command) {
-    return fail(io, `unknown command "${name}"; allowed: ${COMMANDS.map((c) => c.name).join(', ')} (see apparate --help)`);
+    return fail(
+      io,
+      `unknown command "${name}"; allowed: ${COMMANDS.map((c) => c.name).join(', ')} (see apparate --help)`,
+    );
   }
   let parsed: ReturnType<typeof parseArgs>;
   try {
@@ -69,15 +74,24 @@ export async function main(argv: readonly string[], io: CommandIo = process): Pr
       strict: true,
     });
   } catch (error) {
-    const allowed = Object.keys(command.options).map((o) => `--${o}`).join(', ');
-    return fail(io, `${(error as Error).message.split('\n')[0] ?? 'bad arguments'}; allowed options for ${command.name}: ${allowed || 'none'}, --help`);
+    const allowed = Object.keys(command.options)
+      .map((o) => `--${o}`)
+      .join(', ');
+    return fail(
+      io,
+      `${(error as Error).message.split('\n')[0] ?? 'bad arguments'}; allowed options for ${command.name}: ${allowed || 'none'}, --help`,
+    );
   }
   if (parsed.values.help) {
     io.stdout.write(commandHelp(command));
     return 0;
   }
   try {
-    return await command.run(parsed.values as Record<string, string | boolean | undefined>, parsed.positionals, io);
+    return await command.run(
+      parsed.values as Record<string, string | boolean | undefined>,
+      parsed.positionals,
+      io,
+    );
   } catch (error) {
     if (error instanceof InputError || error instanceof ArtifactError) return fail(io, error.message);
     throw error;

@@ -21,7 +21,11 @@ export function createProgress(io: CommandIo, enabled = true): Progress {
         bar?.stop();
         current = label;
         bar = new SingleBar(
-          { format: `${label.padEnd(28)} [{bar}] {value}/{total} {eta_formatted}`, stream: io.stderr, clearOnComplete: false },
+          {
+            format: `${label.padEnd(28)} [{bar}] {value}/{total} {eta_formatted}`,
+            stream: io.stderr,
+            clearOnComplete: false,
+          },
           Presets.shades_classic,
         );
         bar.start(total, done);

@@ -45,14 +45,20 @@ export const zooCommand: Command = {
   options: {
     json: { type: 'boolean', description: 'print one JSON array instead of a table' },
     model: { type: 'string', description: 'measure only this model: a fixture name or a model directory' },
-    'single-samples': { type: 'string', description: 'samples timed one at a time for the batch-1 median (default 200)' },
+    'single-samples': {
+      type: 'string',
+      description: 'samples timed one at a time for the batch-1 median (default 200)',
+    },
   },
   async run(values, _positionals, io) {
     const singleSamples = values['single-samples'] === undefined ? 200 : Number(values['single-samples']);
     if (!Number.isInteger(singleSamples) || singleSamples < 1) {
-      throw new InputError(`--single-samples must be a positive integer, got ${String(values['single-samples'])}`);
+      throw new InputError(
+        `--single-samples must be a positive integer, got ${String(values['single-samples'])}`,
+      );
     }
-    const models = typeof values.model === 'string' ? [await resolveModel(values.model)] : await listFixtureModels();
+    const models =
+      typeof values.model === 'string' ? [await resolveModel(values.model)] : await listFixtureModels();
     const progress = createProgress(io);
     const entries: ZooEntry[] = [];
     try {

@@ -7,16 +7,21 @@ import { InputError } from '../errors';
 import type { ModelSpec, TensorSpec } from '../model/model-spec';
 import { Tokenizer } from '../text/tokenizer';
 
+/** Element types that cross between segments: activations, masks, and shape-derived side tensors. */
+export type PlainDtype = 'float32' | 'int64' | 'int32' | 'bool' | 'float64';
+
 export interface PlainTensor {
-  readonly dtype: 'float32' | 'int64';
-  readonly data: Float32Array | BigInt64Array;
+  readonly dtype: PlainDtype;
+  readonly data: Float32Array | BigInt64Array | Int32Array | Uint8Array | Float64Array;
   readonly dims: readonly number[];
 }
 
 export type PlainFeeds = Record<string, PlainTensor>;
 
 /** One input sample as the API and the data sets carry it: grey bytes or raw text. */
-export type RawSample = { readonly kind: 'image'; readonly pixels: ArrayLike<number> } | { readonly kind: 'text'; readonly text: string };
+export type RawSample =
+  | { readonly kind: 'image'; readonly pixels: ArrayLike<number> }
+  | { readonly kind: 'text'; readonly text: string };
 
 /** Encodes raw samples of one model into batched input tensors, optionally padded to `paddedSize` rows. */
 export interface BatchEncoder {
@@ -27,7 +32,9 @@ export interface BatchEncoder {
 function fixedDims(spec: TensorSpec): number[] {
   return spec.shape.slice(1).map((dim) => {
     if (typeof dim !== 'number') {
-      throw new InputError(`input ${spec.name} has symbolic dimension ${dim} beyond the batch axis; only the batch may vary`);
+      throw new InputError(
+        `input ${spec.name} has symbolic dimension ${dim} beyond the batch axis; only the batch may vary`,
+      );
     }
     return dim;
   });
@@ -36,7 +43,9 @@ function fixedDims(spec: TensorSpec): number[] {
 function imageEncoder(model: ModelSpec): BatchEncoder {
   const pre = model.preprocessing;
   if (pre.type !== 'image' || model.inputs.length !== 1) {
-    throw new InputError(`model ${model.name}: an image model needs image preprocessing and exactly one input`);
+    throw new InputError(
+      `model ${model.name}: an image model needs image preprocessing and exactly one input`,
+    );
   }
   const input = model.inputs[0] as TensorSpec;
   const sampleDims = fixedDims(input);
@@ -47,9 +56,12 @@ function imageEncoder(model: ModelSpec): BatchEncoder {
       const data = new Float32Array(paddedSize * sampleSize);
       samples.forEach((sample, row) => {
         if (sample.kind !== 'image' || sample.pixels.length !== sampleSize) {
-          throw new InputError(`model ${model.name} takes images of ${sampleSize} grey values (${sampleDims.join('x')})`);
+          throw new InputError(
+            `model ${model.name} takes images of ${sampleSize} grey values (${sampleDims.join('x')})`,
+          );
         }
-        for (let i = 0; i < sampleSize; i++) data[row * sampleSize + i] = (sample.pixels[i] as number) * pre.scale;
+        for (let i = 0; i < sampleSize; i++)
+          data[row * sampleSize + i] = (sample.pixels[i] as number) * pre.scale;
       });
       return { [input.name]: { dtype: 'float32', data, dims: [paddedSize, ...sampleDims] } };
     },
@@ -62,7 +74,9 @@ function textEncoder(model: ModelSpec): BatchEncoder {
   const maskInput = model.inputs.find((input) => /mask/i.test(input.name));
   const idsInput = model.inputs.find((input) => input !== maskInput);
   if (!idsInput || model.inputs.length > 2) {
-    throw new InputError(`model ${model.name}: a text model takes token ids and optionally an attention mask`);
+    throw new InputError(
+      `model ${model.name}: a text model takes token ids and optionally an attention mask`,
+    );
   }
   const tokenizer = new Tokenizer(pre.tokenizer);
   const length = pre.tokenizer.maxLength;
@@ -81,7 +95,9 @@ function textEncoder(model: ModelSpec): BatchEncoder {
       });
       // Padding rows keep one unmasked position so attention never normalises over nothing.
       for (let row = samples.length; row < paddedSize; row++) mask[row * length] = 1n;
-      const feeds: PlainFeeds = { [idsInput.name]: { dtype: 'int64', data: ids, dims: [paddedSize, length] } };
+      const feeds: PlainFeeds = {
+        [idsInput.name]: { dtype: 'int64', data: ids, dims: [paddedSize, length] },
+      };
       if (maskInput) feeds[maskInput.name] = { dtype: 'int64', data: mask, dims: [paddedSize, length] };
       return feeds;
     },

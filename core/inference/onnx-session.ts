@@ -5,7 +5,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { ArtifactError, InputError } from '../errors';
-import type { PlainFeeds } from './batch-encoding';
+import type { PlainDtype, PlainFeeds, PlainTensor } from './batch-encoding';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
 
@@ -15,15 +15,18 @@ export interface SessionOptions {
   readonly intraOpThreads?: number;
 }
 
-export interface OutputTensor {
+/** A session output: float32 for logits and activations, other types for side tensors. */
+export interface OutputTensor extends PlainTensor {
   readonly data: Float32Array;
-  readonly dims: readonly number[];
 }
 
 export interface ModelSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
+  /** Runs the model; float32 outputs are typed as such, other dtypes come back as plain tensors. */
   run(feeds: PlainFeeds): Promise<Record<string, OutputTensor>>;
+  /** Runs the model and returns every output whatever its dtype (side tensors between segments). */
+  runAny(feeds: PlainFeeds): Promise<Record<string, PlainTensor>>;
   release(): Promise<void>;
 }
 
@@ -33,11 +36,19 @@ export function providerAvailable(provider: ExecutionProvider): boolean {
 }
 
 /** Opens a session over an ONNX file or its bytes. */
-export async function openSession(model: string | Uint8Array, options: SessionOptions = {}): Promise<ModelSession> {
+export async function openSession(
+  model: string | Uint8Array,
+  options: SessionOptions = {},
+): Promise<ModelSession> {
   const provider = options.executionProvider ?? 'cpu';
   if (!providerAvailable(provider)) {
-    const available = ort.listSupportedBackends().map((backend) => backend.name).join(', ');
-    throw new InputError(`execution provider ${provider} is not available in this onnxruntime build; available: ${available}`);
+    const available = ort
+      .listSupportedBackends()
+      .map((backend) => backend.name)
+      .join(', ');
+    throw new InputError(
+      `execution provider ${provider} is not available in this onnxruntime build; available: ${available}`,
+    );
   }
   let session: ort.InferenceSession;
   try {
@@ -54,24 +65,33 @@ export async function openSession(model: string | Uint8Array, options: SessionOp
     const where = typeof model === 'string' ? model : 'in-memory model';
     throw new ArtifactError(`onnxruntime cannot load ${where}: ${(cause as Error).message}`, { cause });
   }
+  const runAny = async (feeds: PlainFeeds): Promise<Record<string, PlainTensor>> => {
+    const tensors: Record<string, ort.Tensor> = {};
+    for (const [name, tensor] of Object.entries(feeds)) {
+      tensors[name] = new ort.Tensor(tensor.dtype, tensor.data, tensor.dims);
+    }
+    const results = await session.run(tensors);
+    const outputs: Record<string, PlainTensor> = {};
+    for (const [name, tensor] of Object.entries(results)) {
+      outputs[name] = { dtype: tensor.type as PlainDtype, data: tensor.data as PlainTensor['data'], dims: tensor.dims };
+    }
+    return outputs;
+  };
   return {
     inputNames: session.inputNames,
     outputNames: session.outputNames,
     async run(feeds) {
-      const tensors: Record<string, ort.Tensor> = {};
-      for (const [name, tensor] of Object.entries(feeds)) {
-        tensors[name] = new ort.Tensor(tensor.dtype, tensor.data, tensor.dims);
-      }
-      const results = await session.run(tensors);
+      const results = await runAny(feeds);
       const outputs: Record<string, OutputTensor> = {};
       for (const [name, tensor] of Object.entries(results)) {
         if (!(tensor.data instanceof Float32Array)) {
-          throw new ArtifactError(`output ${name} is ${tensor.type}; only float32 outputs are supported`);
+          throw new ArtifactError(`output ${name} is ${tensor.dtype}; this call expects float32 outputs only`);
         }
-        outputs[name] = { data: tensor.data, dims: tensor.dims };
+        outputs[name] = { dtype: 'float32', data: tensor.data, dims: tensor.dims };
       }
       return outputs;
     },
+    runAny,
     release: () => session.release(),
   };
 }

@@ -48,7 +48,10 @@ export const DEFAULT_RAMP_TRAINING = {
   batchSize: 32,
 } as const;
 
-function standardisation(data: RampTrainingData, rows: Uint32Array): { mean: Float64Array; scale: Float64Array } {
+function standardisation(
+  data: RampTrainingData,
+  rows: Uint32Array,
+): { mean: Float64Array; scale: Float64Array } {
   const { featureSize: d, features } = data;
   const mean = new Float64Array(d);
   const sq = new Float64Array(d);
@@ -70,7 +73,14 @@ function standardisation(data: RampTrainingData, rows: Uint32Array): { mean: Flo
 }
 
 /** Logits of one standardised row into `out`. */
-function logitsInto(out: Float64Array, x: Float64Array, w: Float64Array, b: Float64Array, d: number, c: number): void {
+function logitsInto(
+  out: Float64Array,
+  x: Float64Array,
+  w: Float64Array,
+  b: Float64Array,
+  d: number,
+  c: number,
+): void {
   for (let k = 0; k < c; k++) out[k] = b[k] as number;
   for (let j = 0; j < d; j++) {
     const v = x[j] as number;
@@ -125,7 +135,8 @@ export function trainRamp(data: RampTrainingData, options: RampTrainingOptions):
   const x = new Float64Array(d);
   const p = new Float64Array(c);
   const standardise = (row: number) => {
-    for (let j = 0; j < d; j++) x[j] = ((features[row * d + j] as number) - (mean[j] as number)) * (scale[j] as number);
+    for (let j = 0; j < d; j++)
+      x[j] = ((features[row * d + j] as number) - (mean[j] as number)) * (scale[j] as number);
   };
   const beta1 = 0.9;
   const beta2 = 0.999;
@@ -153,14 +164,22 @@ export function trainRamp(data: RampTrainingData, options: RampTrainingOptions):
       step++;
       const correction1 = 1 - beta1 ** step;
       const correction2 = 1 - beta2 ** step;
-      const update = (param: Float64Array, grad: Float64Array, m: Float64Array, v: Float64Array, decay: number) => {
+      const update = (
+        param: Float64Array,
+        grad: Float64Array,
+        m: Float64Array,
+        v: Float64Array,
+        decay: number,
+      ) => {
         for (let i = 0; i < param.length; i++) {
           const g = (grad[i] as number) / n;
           m[i] = beta1 * (m[i] as number) + (1 - beta1) * g;
           v[i] = beta2 * (v[i] as number) + (1 - beta2) * g * g;
           const mHat = (m[i] as number) / correction1;
           const vHat = (v[i] as number) / correction2;
-          param[i] = (param[i] as number) - settings.learningRate * (mHat / (Math.sqrt(vHat) + 1e-8) + decay * (param[i] as number));
+          param[i] =
+            (param[i] as number) -
+            settings.learningRate * (mHat / (Math.sqrt(vHat) + 1e-8) + decay * (param[i] as number));
         }
       };
       update(w, gW, mW, vW, settings.weightDecay);

@@ -8,7 +8,11 @@ import type { z } from 'zod';
 import { InputError, describeIssues } from '../errors';
 
 /** Reads and validates a JSON file; throws InputError naming the file and the offending fields. */
-export async function readJsonFile<S extends z.ZodType>(path: string, schema: S, what: string): Promise<z.infer<S>> {
+export async function readJsonFile<S extends z.ZodType>(
+  path: string,
+  schema: S,
+  what: string,
+): Promise<z.infer<S>> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');

@@ -17,7 +17,8 @@ function predict(data: RampTrainingData, weights: Float32Array, bias: Float32Arr
   const logits = Float64Array.from(bias);
   for (let j = 0; j < data.featureSize; j++) {
     const v = data.features[row * data.featureSize + j] as number;
-    for (let k = 0; k < data.classes; k++) logits[k] = (logits[k] as number) + v * (weights[j * data.classes + k] as number);
+    for (let k = 0; k < data.classes; k++)
+      logits[k] = (logits[k] as number) + v * (weights[j * data.classes + k] as number);
   }
   return argmax(logits, 0, data.classes);
 }
@@ -35,9 +36,11 @@ describe('trainRamp', () => {
     expect(ramp.trainCount).toBe(900);
     expect(ramp.validationAgreement).toBeGreaterThan(0.8);
     let agree = 0;
-    for (let row = 0; row < data.count; row++) if (predict(data, ramp.weights, ramp.bias, row) === data.labels[row]) agree++;
+    for (let row = 0; row < data.count; row++)
+      if (predict(data, ramp.weights, ramp.bias, row) === data.labels[row]) agree++;
     const overall = agree / data.count;
-    const expected = (ramp.trainAgreement * ramp.trainCount + ramp.validationAgreement * ramp.validationCount) / data.count;
+    const expected =
+      (ramp.trainAgreement * ramp.trainCount + ramp.validationAgreement * ramp.validationCount) / data.count;
     expect(Math.abs(overall - expected)).toBeLessThanOrEqual(0.002);
   });
 
@@ -50,7 +53,10 @@ describe('trainRamp', () => {
 
   it('refuses training data whose sizes disagree', () => {
     expect(() =>
-      trainRamp({ features: new Float32Array(5), labels: [0, 1], count: 2, featureSize: 3, classes: 2 }, { seed: 1 }),
+      trainRamp(
+        { features: new Float32Array(5), labels: [0, 1], count: 2, featureSize: 3, classes: 2 },
+        { seed: 1 },
+      ),
     ).toThrow(/ramp training needs at least 2 rows with 3 features/);
   });
 });

@@ -1,0 +1,94 @@
+/**
+ * The EE bundle's manifest: everything the worker and the simulator need to serve a prepared
+ * model, validated by one schema. A bundle is a directory holding this manifest, a copy of the
+ * original model and one weights file per trained ramp; segments are cut from the model at load
+ * time for whichever ramp set the current config activates, so one bundle serves every config.
+ */
+import { z } from 'zod';
+import { modelSpecSchema } from '../model/model-spec';
+
+export const BUNDLE_FORMAT_VERSION = 1;
+
+export const rampMemberSchema = z.enum(['avg1', 'avg2', 'avg4', 'first', 'mean', 'first+mean']);
+export type RampMemberKey = z.infer<typeof rampMemberSchema>;
+
+const dimensionSchema = z.union([z.number().int().positive(), z.string()]);
+
+export const trainedRampSchema = z.object({
+  member: rampMemberSchema,
+  featureSize: z.number().int().positive(),
+  /** File (relative to the bundle) with float32 weights [featureSize, classes] then bias [classes]. */
+  weightsFile: z.string(),
+  validationAgreement: z.number().min(0).max(1),
+  trainAgreement: z.number().min(0).max(1),
+  /** Every family member tried at this position, for the record. */
+  alternatives: z.array(
+    z.object({
+      member: rampMemberSchema,
+      validationAgreement: z.number().min(0).max(1),
+      costMs: z.number().nonnegative(),
+    }),
+  ),
+});
+export type TrainedRampRecord = z.infer<typeof trainedRampSchema>;
+
+export const candidateRecordSchema = z.object({
+  id: z.string(),
+  /** Index of the node (in topological order) after which the cut lies. */
+  position: z.number().int().nonnegative(),
+  tensor: z.string(),
+  sideTensors: z.array(z.string()),
+  shape: z.array(dimensionSchema),
+  kind: z.enum(['image', 'sequence']),
+  /** Share of the plain model's measured latency (at the reference batch size) spent before this position. */
+  latencyFraction: z.number().min(0).max(1),
+  ramp: trainedRampSchema,
+});
+export type CandidateRecord = z.infer<typeof candidateRecordSchema>;
+
+export const profileSchema = z.object({
+  batchSizes: z.array(z.number().int().positive()).min(1),
+  /** Batch size at which latency fractions and the ramp budget are evaluated. */
+  referenceBatchSize: z.number().int().positive(),
+  /** Median wall time of the whole model in one session, per batch size. */
+  vanillaMs: z.array(z.number().positive()),
+  /** Median wall time of each segment of the all-candidates cut (candidates + 1 segments) per batch size. */
+  segmentMs: z.array(z.array(z.number().nonnegative())),
+  /** Median wall time of each candidate's chosen ramp on its own, per batch size. */
+  rampMs: z.record(z.string(), z.array(z.number().nonnegative())),
+  warmupRuns: z.number().int().nonnegative(),
+  repeats: z.number().int().positive(),
+});
+export type LatencyProfile = z.infer<typeof profileSchema>;
+
+export const rampConfigSchema = z.object({
+  /** Config versions only grow; workers apply only newer ones. */
+  version: z.number().int().nonnegative(),
+  /** Active ramps, shallow to deep, by candidate id. */
+  ramps: z.array(z.object({ id: z.string(), threshold: z.number().min(0).max(1) })),
+});
+export type RampConfig = z.infer<typeof rampConfigSchema>;
+
+export const manifestSchema = z.object({
+  formatVersion: z.literal(BUNDLE_FORMAT_VERSION),
+  createdAt: z.string(),
+  model: z.object({
+    name: z.string(),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    file: z.string(),
+    spec: modelSpecSchema,
+  }),
+  bootstrap: z.object({
+    fraction: z.number().gt(0).lt(1),
+    samples: z.number().int().positive(),
+    seed: z.number().int(),
+    source: z.string(),
+  }),
+  rampBudget: z.number().gt(0).max(0.5),
+  latestUsefulCandidate: z.string().nullable(),
+  candidates: z.array(candidateRecordSchema).min(1),
+  profile: profileSchema,
+  sliceCheck: z.object({ samples: z.number().int().positive(), maxAbsDiff: z.number().nonnegative() }),
+  initialConfig: rampConfigSchema,
+});
+export type BundleManifest = z.infer<typeof manifestSchema>;

@@ -1,0 +1,56 @@
+/**
+ * The first ramp configuration of a freshly prepared model (design guide, section 6): ramps go no
+ * deeper than the latest candidate whose exit is still faster than the plain model, as many as
+ * the ramp budget allows, spread evenly, all with threshold 0 so that nothing exits until the
+ * threshold tuner has seen live traffic.
+ */
+
+export interface PositionCost {
+  readonly id: string;
+  /** Time from the start of the model to this position, in ms, at the reference batch size. */
+  readonly backboneMs: number;
+  /** The position's ramp's own time, in ms, at the reference batch size. */
+  readonly rampMs: number;
+}
+
+export interface InitialPlacement {
+  /** Index (into the candidates) of the latest useful position, or null when none is useful. */
+  readonly latestUseful: number | null;
+  /** Chosen candidate indices, shallow to deep. */
+  readonly chosen: readonly number[];
+  /** Extra latency of a non-exiting input as a fraction of the plain model's, for the chosen ramps. */
+  readonly overheadFraction: number;
+}
+
+/**
+ * Evenly spread `count` indices strictly inside [0, latest] as interior points of an even grid
+ * that includes both ends, so that the first ramp is never at the very start (a later addition
+ * step can still move toward the start) and the deepest stays clear of the latest position.
+ * With one position available it is used.
+ */
+export function spreadEvenly(count: number, latest: number): number[] {
+  if (latest === 0) return count > 0 ? [0] : [];
+  const chosen: number[] = [];
+  for (let j = 1; j <= count; j++) {
+    const index = Math.round((j * latest) / (count + 1));
+    if (!chosen.includes(index)) chosen.push(index);
+  }
+  return chosen;
+}
+
+/** Chooses the initial ramps for a model whose plain latency is `vanillaMs` at the reference batch size. */
+export function chooseInitialRamps(positions: readonly PositionCost[], vanillaMs: number, rampBudget: number): InitialPlacement {
+  let latestUseful: number | null = null;
+  positions.forEach((position, index) => {
+    if (position.backboneMs + position.rampMs < vanillaMs) latestUseful = index;
+  });
+  if (latestUseful === null) return { latestUseful, chosen: [], overheadFraction: 0 };
+  const overheadOf = (indices: readonly number[]) =>
+    indices.reduce((sum, index) => sum + (positions[index]?.rampMs ?? 0), 0) / vanillaMs;
+  let best: number[] = [];
+  for (let count = 1; count <= latestUseful + 1; count++) {
+    const indices = spreadEvenly(count, latestUseful);
+    if (indices.length === count && overheadOf(indices) <= rampBudget) best = indices;
+  }
+  return { latestUseful, chosen: best, overheadFraction: overheadOf(best) };
+}

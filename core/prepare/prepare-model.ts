@@ -1,0 +1,256 @@
+/**
+ * Preparing a model for early exits: graph analysis, bootstrap capture, ramp training for every
+ * candidate and family member, slicing, profiling, the choice of one ramp per candidate, a check
+ * that the slices reproduce the model, and the initial configuration. Everything is computed in
+ * memory; `writeBundle` then writes it in one atomic step, so an interrupted preparation leaves
+ * nothing behind.
+ */
+import type { PreparedBundle, RampWeights } from '../bundle/bundle-io';
+import { BUNDLE_FORMAT_VERSION, type BundleManifest, type CandidateRecord, type RampMemberKey } from '../bundle/manifest';
+import type { DataSplit } from '../data/dataset';
+import { sampleAt } from '../data/dataset';
+import { InputError } from '../errors';
+import { createBatchEncoder } from '../inference/batch-encoding';
+import { openSession, type SessionOptions } from '../inference/onnx-session';
+import { maxAbsDiff, runChain } from '../inference/segment-chain';
+import type { LoadedModel } from '../model/load-model';
+import { analyzeGraph, type Candidate, type GraphAnalysis } from '../onnx/graph-analysis';
+import { readOnnxModel, type OnnxModel } from '../onnx/onnx-model';
+import { buildRampModel, featureOutputName, type FeatureRequest } from '../onnx/ramp-heads';
+import { IMAGE_MEMBERS, SEQUENCE_MEMBERS, memberKey, poolsMean, type RampMember } from '../onnx/ramp-members';
+import { sliceModel } from '../onnx/slicing';
+import { trainRamp, type TrainedRamp } from '../ramps/train-ramp';
+import { captureBootstrapFeatures } from './bootstrap-features';
+import { chooseInitialRamps } from './initial-config';
+import { backboneMs, profileLatency, referenceIndex, type ProfiledRamp } from './profile';
+
+export interface PrepareOptions extends SessionOptions {
+  /** Leading fraction of the serving stream used to train ramps (default 0.1). */
+  readonly bootstrapFraction?: number;
+  /** Extra latency all initial ramps may add to a non-exiting input, as a fraction (default 0.02). */
+  readonly rampBudget?: number;
+  readonly seed?: number;
+  readonly batchSizes?: readonly number[];
+  readonly repeats?: number;
+  readonly warmupRuns?: number;
+  /** Serving inputs run through the chained segments to check the slices (default 64). */
+  readonly sliceCheckSamples?: number;
+  readonly onProgress?: (phase: string, done: number, total: number) => void;
+}
+
+export const DEFAULT_PREPARE = { bootstrapFraction: 0.1, rampBudget: 0.02, seed: 20261123, sliceCheckSamples: 64 } as const;
+
+/** Two members whose validation agreement differs by less than this are treated as equally good. */
+const AGREEMENT_TIE = 0.005;
+
+interface TrainedMember {
+  readonly member: RampMember;
+  readonly ramp: TrainedRamp;
+  readonly featureSize: number;
+  costMs: number;
+}
+
+function membersFor(candidate: Candidate): readonly RampMember[] {
+  return candidate.kind === 'image' ? IMAGE_MEMBERS : SEQUENCE_MEMBERS;
+}
+
+/** Checks the user's knobs before any long work starts. */
+export function validatePrepareOptions(options: PrepareOptions): void {
+  const fraction = options.bootstrapFraction ?? DEFAULT_PREPARE.bootstrapFraction;
+  if (!(fraction > 0 && fraction < 1)) {
+    throw new InputError(`bootstrap fraction must be in (0, 1), got ${fraction}`);
+  }
+  const budget = options.rampBudget ?? DEFAULT_PREPARE.rampBudget;
+  if (!(budget > 0 && budget <= 0.5)) {
+    throw new InputError(`ramp budget must be in (0, 0.5], got ${budget}`);
+  }
+}
+
+/**
+ * The member with the best validation agreement among those whose own cost fits the budget;
+ * near-ties go to the cheaper one. When none fits, the cheapest is kept (the initial placement
+ * will then leave that position off).
+ */
+export function chooseMember<T extends { ramp: { validationAgreement: number }; costMs: number }>(
+  members: readonly T[],
+  budgetMs: number,
+): T {
+  const byCost = [...members].sort((a, b) => a.costMs - b.costMs);
+  const fitting = byCost.filter((m) => m.costMs <= budgetMs);
+  if (fitting.length === 0) return byCost[0] as T;
+  const best = Math.max(...fitting.map((m) => m.ramp.validationAgreement));
+  return fitting.find((m) => m.ramp.validationAgreement >= best - AGREEMENT_TIE) as T;
+}
+
+async function checkSlices(
+  model: LoadedModel,
+  onnxModel: OnnxModel,
+  analysis: GraphAnalysis,
+  stream: DataSplit,
+  samples: number,
+  options: SessionOptions,
+): Promise<number> {
+  const segments = sliceModel(onnxModel, analysis, { candidateIds: analysis.candidates.map((c) => c.id) });
+  const count = Math.min(samples, stream.count);
+  const feeds = createBatchEncoder(model.spec).encode(Array.from({ length: count }, (_, i) => sampleAt(stream, i)));
+  const whole = await openSession(model.onnxPath, options);
+  const sessions = await Promise.all(segments.map((s) => openSession(s.bytes, options)));
+  try {
+    const expected = await whole.run(feeds);
+    const chained = await runChain(sessions, segments, feeds);
+    const name = analysis.outputs[0] as string;
+    return maxAbsDiff(expected[name]?.data ?? [], (chained[name]?.data as Float32Array | undefined) ?? []);
+  } finally {
+    await Promise.all([whole, ...sessions].map((s) => s.release()));
+  }
+}
+
+/**
+ * Runs the whole preparation for a model over its serving stream; pass `analysed` when the caller
+ * has already read and analysed the ONNX file.
+ */
+export async function prepareModel(
+  model: LoadedModel,
+  stream: DataSplit,
+  options: PrepareOptions = {},
+  analysed?: { readonly onnxModel: OnnxModel; readonly analysis: GraphAnalysis },
+): Promise<PreparedBundle> {
+  validatePrepareOptions(options);
+  const fraction = options.bootstrapFraction ?? DEFAULT_PREPARE.bootstrapFraction;
+  const budget = options.rampBudget ?? DEFAULT_PREPARE.rampBudget;
+  const seed = options.seed ?? DEFAULT_PREPARE.seed;
+  const progress = (phase: string) => (done: number, total: number) => options.onProgress?.(phase, done, total);
+  const onnxModel = analysed?.onnxModel ?? (await readOnnxModel(model.onnxPath));
+  const analysis = analysed?.analysis ?? (await analyzeGraph(onnxModel));
+  const bootstrapCount = Math.round(stream.count * fraction);
+  if (bootstrapCount < 20) {
+    throw new InputError(
+      `bootstrap fraction ${fraction} of a ${stream.count}-sample stream gives ${bootstrapCount} inputs; ramps need at least 20`,
+    );
+  }
+
+  // Capture and train every (candidate, member) pair.
+  const requests: FeatureRequest[] = analysis.candidates.flatMap((c) =>
+    membersFor(c).map((member) => ({ candidateId: c.id, member })),
+  );
+  const captured = await captureBootstrapFeatures(onnxModel, model.spec, analysis, requests, stream, bootstrapCount, {
+    ...options,
+    onProgress: progress('capture bootstrap'),
+  });
+  const trained = new Map<string, TrainedMember[]>();
+  let done = 0;
+  for (const request of requests) {
+    const feature = captured.features.get(featureOutputName(request.candidateId, request.member));
+    if (!feature) throw new Error(`no captured feature for ${request.candidateId}`);
+    const ramp = trainRamp(
+      {
+        features: feature.values,
+        labels: captured.predictions,
+        count: captured.count,
+        featureSize: feature.size,
+        classes: model.spec.classes.length,
+      },
+      { seed },
+    );
+    const list = trained.get(request.candidateId) ?? [];
+    list.push({ member: request.member, ramp, featureSize: feature.size, costMs: 0 });
+    trained.set(request.candidateId, list);
+    progress('train ramps')(++done, requests.length);
+  }
+
+  // Profile the all-candidates cut, with every member's ramp, on real inputs.
+  const segments = sliceModel(onnxModel, analysis, { candidateIds: analysis.candidates.map((c) => c.id) });
+  const maskInput = analysis.attentionMask?.name;
+  const profiledRamps: ProfiledRamp[] = analysis.candidates.flatMap((c) =>
+    (trained.get(c.id) ?? []).map((t) => ({
+      id: `${c.id}:${memberKey(t.member)}`,
+      bytes: buildRampModel(c.shape, c.dtype, t.member, t.ramp.weights, t.ramp.bias, poolsMean(t.member) && !!maskInput),
+      activation: c.tensor,
+      ...(poolsMean(t.member) && maskInput ? { maskInput } : {}),
+    })),
+  );
+  const encoder = createBatchEncoder(model.spec);
+  const fullProfile = await profileLatency(
+    { model: model.onnxPath, segments, ramps: profiledRamps },
+    (batchSize) => encoder.encode(Array.from({ length: batchSize }, (_, i) => sampleAt(stream, i % stream.count))),
+    {
+      ...options,
+      ...(options.batchSizes ? { batchSizes: options.batchSizes } : {}),
+      ...(options.repeats ? { repeats: options.repeats } : {}),
+      ...(options.warmupRuns !== undefined ? { warmupRuns: options.warmupRuns } : {}),
+      onProgress: progress('profile'),
+    },
+  );
+  const slot = referenceIndex(fullProfile);
+  const vanillaRef = fullProfile.vanillaMs[slot] as number;
+  const chainRef = backboneMs(fullProfile, segments.length - 1, slot);
+
+  // One ramp per candidate.
+  const rampWeights = new Map<string, RampWeights>();
+  const rampMs: Record<string, number[]> = {};
+  const candidates: CandidateRecord[] = analysis.candidates.map((c, index) => {
+    const members = trained.get(c.id) ?? [];
+    for (const m of members) m.costMs = fullProfile.rampMs[`${c.id}:${memberKey(m.member)}`]?.[slot] ?? 0;
+    const chosen = chooseMember(members, budget * vanillaRef);
+    const key = memberKey(chosen.member) as RampMemberKey;
+    rampWeights.set(c.id, { weights: chosen.ramp.weights, bias: chosen.ramp.bias });
+    rampMs[c.id] = fullProfile.rampMs[`${c.id}:${key}`] ?? [];
+    return {
+      id: c.id,
+      position: c.position,
+      tensor: c.tensor,
+      sideTensors: [...c.sideTensors],
+      shape: [...c.shape],
+      kind: c.kind,
+      latencyFraction: Math.min(1, backboneMs(fullProfile, index, slot) / chainRef),
+      ramp: {
+        member: key,
+        featureSize: chosen.featureSize,
+        weightsFile: `ramps/${c.id}.f32`,
+        validationAgreement: chosen.ramp.validationAgreement,
+        trainAgreement: chosen.ramp.trainAgreement,
+        alternatives: members.map((m) => ({
+          member: memberKey(m.member) as RampMemberKey,
+          validationAgreement: m.ramp.validationAgreement,
+          costMs: m.costMs,
+        })),
+      },
+    };
+  });
+
+  const placement = chooseInitialRamps(
+    candidates.map((c, index) => ({
+      id: c.id,
+      backboneMs: backboneMs(fullProfile, index, slot),
+      rampMs: rampMs[c.id]?.[slot] ?? 0,
+    })),
+    vanillaRef,
+    budget,
+  );
+  const sliceSamples = options.sliceCheckSamples ?? DEFAULT_PREPARE.sliceCheckSamples;
+  options.onProgress?.('check slices', 0, 1);
+  const sliceDiff = await checkSlices(model, onnxModel, analysis, stream, sliceSamples, options);
+  options.onProgress?.('check slices', 1, 1);
+
+  const manifest: BundleManifest = {
+    formatVersion: BUNDLE_FORMAT_VERSION,
+    createdAt: new Date().toISOString(),
+    model: { name: model.spec.name, sha256: model.spec.sha256, file: 'model.onnx', spec: model.spec },
+    bootstrap: {
+      fraction,
+      samples: bootstrapCount,
+      seed,
+      source: `serving stream of ${model.spec.dataset ?? 'the model'}: samples 0-${bootstrapCount - 1}`,
+    },
+    rampBudget: budget,
+    latestUsefulCandidate: placement.latestUseful === null ? null : (candidates[placement.latestUseful]?.id ?? null),
+    candidates,
+    profile: { ...fullProfile, rampMs },
+    sliceCheck: { samples: Math.min(sliceSamples, stream.count), maxAbsDiff: sliceDiff },
+    initialConfig: {
+      version: 0,
+      ramps: placement.chosen.map((index) => ({ id: candidates[index]?.id as string, threshold: 0 })),
+    },
+  };
+  return { manifest, modelPath: model.onnxPath, rampWeights };
+}
