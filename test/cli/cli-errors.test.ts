@@ -8,8 +8,14 @@ describe('apparate CLI bad input', () => {
   it.each([
     [['frobnicate'], /unknown command "frobnicate"; allowed: zoo/],
     [['zoo', '--colour'], /Unknown option '--colour'; allowed options for zoo: --json/],
-    [['zoo', '--model', './no/such/model'], /model \.\/no\/such\/model does not exist; give a model directory/],
-    [['zoo', '--model', 'resnet-9000'], /unknown fixture model resnet-9000; allowed: mnist-resnet, spam-bert/],
+    [
+      ['zoo', '--model', './no/such/model'],
+      /model \.\/no\/such\/model does not exist; give a model directory/,
+    ],
+    [
+      ['zoo', '--model', 'resnet-9000'],
+      /unknown fixture model resnet-9000; allowed: mnist-resnet, spam-bert/,
+    ],
     [['zoo', '--single-samples', 'many'], /--single-samples must be a positive integer, got many/],
   ])('%j exits 2 with one line saying what was wrong and what is allowed', async (args, message) => {
     const result = await runCli(args);

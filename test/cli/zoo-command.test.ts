@@ -8,7 +8,9 @@ const entrySchema = z.object({
   name: z.string(),
   task: z.enum(['image-classification', 'text-classification']),
   classes: z.array(z.string()),
-  inputs: z.array(z.object({ name: z.string(), dtype: z.string(), shape: z.array(z.union([z.string(), z.number()])) })),
+  inputs: z.array(
+    z.object({ name: z.string(), dtype: z.string(), shape: z.array(z.union([z.string(), z.number()])) }),
+  ),
   servingSamples: z.number().int().positive(),
   accuracy: z.number(),
   latencyMs: z.object({ '1': z.number().positive(), '8': z.number().positive() }),

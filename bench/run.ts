@@ -1,0 +1,34 @@
+/**
+ * The benchmark dispatcher. Benchmarks compare against a baseline measured in the same run and
+ * report medians over repeats (ratios, not absolute timings), print a table and write JSON under
+ * `bench/results/`, because absolute numbers on shared machines say little on their own.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { slicingBenchmark } from './slicing';
+
+export interface Benchmark {
+  readonly name: string;
+  readonly summary: string;
+  /** Runs the benchmark, prints its table, and returns the JSON record to store. */
+  run(args: readonly string[]): Promise<unknown>;
+}
+
+const BENCHMARKS: readonly Benchmark[] = [slicingBenchmark];
+export const RESULTS_DIR = join(__dirname, 'results');
+
+export async function runBenchmark(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  const benchmark = BENCHMARKS.find((b) => b.name === name);
+  if (!benchmark) {
+    const known = BENCHMARKS.map((b) => `${b.name} (${b.summary})`).join(', ');
+    process.stderr.write(`bench: ${name === undefined ? 'no benchmark named' : `unknown benchmark "${name}"`}; allowed: ${known}\n`);
+    return 2;
+  }
+  const record = await benchmark.run(rest);
+  await mkdir(RESULTS_DIR, { recursive: true });
+  const file = join(RESULTS_DIR, `${benchmark.name}.json`);
+  await writeFile(file, `${JSON.stringify(record, null, 2)}\n`);
+  process.stdout.write(`\nwrote ${file}\n`);
+  return 0;
+}
