@@ -23,9 +23,11 @@ export async function writeDirectoryAtomically(dir: string, fill: (tempDir: stri
   await mkdir(dirname(target), { recursive: true });
   const temp = join(dirname(target), `.${basename(target)}.partial-${process.pid}-${Date.now()}`);
   const cleanUp = () => rmSync(temp, { recursive: true, force: true });
+  // Exit with the conventional 128+n status after cleaning up: re-raising the signal is not enough
+  // when another listener (a loader, a progress bar) keeps the process alive.
   const onSignal = (signal: NodeJS.Signals) => {
     cleanUp();
-    process.kill(process.pid, signal);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);

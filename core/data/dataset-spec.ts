@@ -32,7 +32,10 @@ export const textDatasetSpecSchema = z.object({
   splits: z.object({ serving: textSplitSchema, train: textSplitSchema }),
 });
 
-export const datasetSpecSchema = z.discriminatedUnion('task', [imageDatasetSpecSchema, textDatasetSpecSchema]);
+export const datasetSpecSchema = z.discriminatedUnion('task', [
+  imageDatasetSpecSchema,
+  textDatasetSpecSchema,
+]);
 export type DatasetSpec = z.infer<typeof datasetSpecSchema>;
 
 /** One line of a text split's JSON-lines file. */

@@ -77,7 +77,9 @@ export async function loadSplit(dir: string, split: SplitName): Promise<DataSpli
     return parsed.data;
   });
   if (records.length !== part.count) {
-    throw new ArtifactError(`data set ${dir} split ${split}: expected ${part.count} records, found ${records.length}`);
+    throw new ArtifactError(
+      `data set ${dir} split ${split}: expected ${part.count} records, found ${records.length}`,
+    );
   }
   return { kind: 'text', count: records.length, records, labels: Uint8Array.from(records, (r) => r.label) };
 }

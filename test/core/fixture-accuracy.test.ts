@@ -13,7 +13,10 @@ describe('fixture models on onnxruntime-node', () => {
       const session = await openSession(model.onnxPath);
       try {
         // When every serving sample runs through onnxruntime-node
-        const { predictions } = await measureStream(model.spec, session, split, { batchSize: 32, warmupRuns: 0 });
+        const { predictions } = await measureStream(model.spec, session, split, {
+          batchSize: 32,
+          warmupRuns: 0,
+        });
         const accuracy = accuracyOf(predictions, split.labels);
 
         // Then the accuracy matches the recipe's figure and clears the fixture's floor

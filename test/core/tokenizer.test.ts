@@ -13,7 +13,16 @@ const sampleSchema = z.array(
 
 describe('splitWords', () => {
   it('lowercases ASCII only and treats every other character as a separator', () => {
-    expect(splitWords('Hello, WORLD-42 naïve Ünïcode\u00a0x')).toEqual(['hello', 'world', '42', 'na', 've', 'n', 'code', 'x']);
+    expect(splitWords('Hello, WORLD-42 naïve Ünïcode\u00a0x')).toEqual([
+      'hello',
+      'world',
+      '42',
+      'na',
+      've',
+      'n',
+      'code',
+      'x',
+    ]);
   });
 
   it('stops after the requested number of words', () => {
