@@ -185,7 +185,7 @@ const SPAM_GROUPS = { 'easy-ham-1': 0, 'easy-ham-2': 0, 'hard-ham-1': 0, 'spam-1
 function subjectOf(headerBlock) {
   const lines = headerBlock.split('\n');
   for (let i = 0; i < lines.length; i++) {
-    const m = /^subject:(.*)$/i.exec(lines[i]);
+    const m = /^subject:([\s\S]*)$/i.exec(lines[i]);
     if (!m) continue;
     let value = m[1];
     // Unfolding: a continuation line starts with a space or tab; the line break is dropped.
