@@ -6,6 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { slicingBenchmark } from './slicing';
+import { tunerBenchmark } from './tuner';
 
 export interface Benchmark {
   readonly name: string;
@@ -14,7 +15,7 @@ export interface Benchmark {
   run(args: readonly string[]): Promise<unknown>;
 }
 
-const BENCHMARKS: readonly Benchmark[] = [slicingBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [slicingBenchmark, tunerBenchmark];
 export const RESULTS_DIR = join(__dirname, 'results');
 
 export async function runBenchmark(argv: readonly string[]): Promise<number> {

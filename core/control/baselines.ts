@@ -6,7 +6,15 @@
  * rule and the tuner with the controller, so differences come from the policy alone.
  */
 import { InputError } from '../errors';
-import { configCosts, configCostsAt, costsAtBatch, latestUsefulIndex, rampBudgetMs, type CostProfile, type CostsAtBatch } from './costs';
+import {
+  configCosts,
+  configCostsAt,
+  costsAtBatch,
+  latestUsefulIndex,
+  rampBudgetMs,
+  type CostProfile,
+  type CostsAtBatch,
+} from './costs';
 import { evaluateConfig, meetsConstraint, serveWindow, type ConfigEvaluation } from './exit-rule';
 import { concatWindows, selectRamps, type ConfigCosts, type ExitWindow } from './records';
 import { DEFAULT_CONSTRAINT, tuneThresholds, type TuneOptions, type TuneResult } from './threshold-tuner';
@@ -61,7 +69,11 @@ export interface StaticEarlyExit {
   /** Per-ramp thresholds from the same greedy tuner the controller uses. */
   readonly perRamp: TuneResult;
   /** One threshold for every ramp, the lowest-latency one on the grid that meets the constraint. */
-  readonly shared: { readonly threshold: number; readonly thresholds: number[]; readonly evaluation: ConfigEvaluation };
+  readonly shared: {
+    readonly threshold: number;
+    readonly thresholds: number[];
+    readonly evaluation: ConfigEvaluation;
+  };
 }
 
 /**
@@ -70,20 +82,35 @@ export interface StaticEarlyExit {
  * variant scans one threshold for all ramps on a grid; ties keep the smaller threshold, the more
  * conservative choice. Serve them with `serveWindow` or `evaluateConfig`.
  */
-export function staticEarlyExit(bootstrap: ExitWindow, costs: ConfigCosts, options: StaticOptions = {}): StaticEarlyExit {
+export function staticEarlyExit(
+  bootstrap: ExitWindow,
+  costs: ConfigCosts,
+  options: StaticOptions = {},
+): StaticEarlyExit {
   const constraint = options.constraint ?? DEFAULT_CONSTRAINT;
   const step = options.sharedStep ?? 0.001;
   if (!(step > 0 && step <= 1)) throw new InputError(`sharedStep must lie in (0, 1], got ${step}`);
-  const { sharedStep: _unused, ...tunerOptions } = options;
-  const perRamp = tuneThresholds(bootstrap, costs, { ...tunerOptions, constraint });
+  const perRamp = tuneThresholds(bootstrap, costs, {
+    initialStep: options.initialStep,
+    minStep: options.minStep,
+    maxRounds: options.maxRounds,
+    constraint,
+  });
   const ramps = bootstrap.confidence.length;
-  let best = { threshold: 0, thresholds: new Array<number>(ramps).fill(0), evaluation: evaluateConfig(bootstrap, new Array<number>(ramps).fill(0), costs) };
+  let best = {
+    threshold: 0,
+    thresholds: new Array<number>(ramps).fill(0),
+    evaluation: evaluateConfig(bootstrap, new Array<number>(ramps).fill(0), costs),
+  };
   const steps = Math.round(1 / step);
   for (let k = 1; k <= steps; k++) {
     const threshold = Math.min(1, k * step);
     const thresholds = new Array<number>(ramps).fill(threshold);
     const evaluation = evaluateConfig(bootstrap, thresholds, costs);
-    if (meetsConstraint(evaluation.accuracy, constraint) && evaluation.meanLatencyMs < best.evaluation.meanLatencyMs) {
+    if (
+      meetsConstraint(evaluation.accuracy, constraint) &&
+      evaluation.meanLatencyMs < best.evaluation.meanLatencyMs
+    ) {
       best = { threshold, thresholds, evaluation };
     }
   }
@@ -127,7 +154,12 @@ export function chooseConfig(
   const latest = options.latestUsefulIndex ?? latestUsefulIndex(profile);
   const atBatch = costsAtBatch(profile, batchSize);
   const reference = costsAtBatch(profile, profile.referenceBatchSize);
-  const tunerOptions = { initialStep: options.initialStep, minStep: options.minStep, maxRounds: options.maxRounds, constraint };
+  const tunerOptions = {
+    initialStep: options.initialStep,
+    minStep: options.minStep,
+    maxRounds: options.maxRounds,
+    constraint,
+  };
   let chosen: ChosenConfig = {
     active: [],
     thresholds: [],
@@ -172,7 +204,8 @@ export function onlineOptimal(
   options: OnlineOptimalOptions = {},
 ): OnlineBatchResult[] {
   const past = options.pastBatches ?? 16;
-  if (!(Number.isInteger(past) && past > 0)) throw new InputError(`pastBatches must be a positive integer, got ${past}`);
+  if (!(Number.isInteger(past) && past > 0))
+    throw new InputError(`pastBatches must be a positive integer, got ${past}`);
   const candidates = profile.candidates.length;
   return batches.map((batch, b) => {
     const history = concatWindows(
@@ -186,6 +219,12 @@ export function onlineOptimal(
       configCostsAt(profile, chosen.active, batch.batchSize),
     );
     const exitIndex = served.exitIndex.map((r) => (r < 0 ? -1 : (chosen.active[r] as number)));
-    return { active: chosen.active, thresholds: chosen.thresholds, exitIndex, latencyMs: served.latencyMs, agrees: served.agrees };
+    return {
+      active: chosen.active,
+      thresholds: chosen.thresholds,
+      exitIndex,
+      latencyMs: served.latencyMs,
+      agrees: served.agrees,
+    };
   });
 }

@@ -36,7 +36,12 @@ import { evaluateConfig, meetsConstraint } from './exit-rule';
 import { RampAdjuster, type AdjustDecision, type AdjusterOptions, type RetuneOutcome } from './ramp-adjuster';
 import { utilityFromExitRates } from './ramp-utility';
 import { appendToWindow, emptyWindow, validateWindow, type ExitWindow } from './records';
-import { DEFAULT_CONSTRAINT, lowerThresholdsToMeetConstraint, tuneThresholds, type TuneOptions } from './threshold-tuner';
+import {
+  DEFAULT_CONSTRAINT,
+  lowerThresholdsToMeetConstraint,
+  tuneThresholds,
+  type TuneOptions,
+} from './threshold-tuner';
 
 /** A ramp config as workers apply it: versions only grow. */
 export interface ControllerConfig {
@@ -49,7 +54,10 @@ export interface ControllerOptions {
   /** Candidates (shallow to deep) with per-batch-size timings, and the plain model's. */
   readonly profile: CostProfile;
   /** Config to start from; ramps by candidate id. */
-  readonly initialConfig: { readonly version?: number; readonly ramps: readonly { readonly id: string; readonly threshold: number }[] };
+  readonly initialConfig: {
+    readonly version?: number;
+    readonly ramps: readonly { readonly id: string; readonly threshold: number }[];
+  };
   /** Minimum window accuracy (default 0.99). */
   readonly constraint?: number;
   /** Share of the plain model's latency the ramps may add (default 0.02). */
@@ -112,7 +120,8 @@ export interface ControllerCounters {
 const HEADROOM_RELEASE_RATIO = 0.25;
 
 function positiveInteger(value: number, what: string): number {
-  if (!(Number.isInteger(value) && value > 0)) throw new InputError(`${what} must be a positive integer, got ${value}`);
+  if (!(Number.isInteger(value) && value > 0))
+    throw new InputError(`${what} must be a positive integer, got ${value}`);
   return value;
 }
 
@@ -148,20 +157,32 @@ export class ApparateController {
   private utilityHistory: number[][];
   private utilitySums: number[];
   private utilityInputs = 0;
-  private totals = { batches: 0, inputs: 0, tunes: 0, thresholdUpdates: 0, rampChanges: 0, guardActivations: 0, adjustments: 0 };
+  private totals = {
+    batches: 0,
+    inputs: 0,
+    tunes: 0,
+    thresholdUpdates: 0,
+    rampChanges: 0,
+    guardActivations: 0,
+    adjustments: 0,
+  };
 
   constructor(options: ControllerOptions) {
     validateProfile(options.profile);
     this.profile = options.profile;
     this.constraint = options.constraint ?? DEFAULT_CONSTRAINT;
-    if (!(this.constraint >= 0 && this.constraint <= 1)) throw new InputError(`constraint must lie in [0, 1], got ${this.constraint}`);
+    if (!(this.constraint >= 0 && this.constraint <= 1))
+      throw new InputError(`constraint must lie in [0, 1], got ${this.constraint}`);
     this.headroom = options.tuningHeadroom ?? (1 - this.constraint) / 2;
-    if (!(this.headroom >= 0)) throw new InputError(`tuningHeadroom must be non-negative, got ${this.headroom}`);
+    if (!(this.headroom >= 0))
+      throw new InputError(`tuningHeadroom must be non-negative, got ${this.headroom}`);
     this.headroomGain = options.headroomGain ?? 0.05;
-    if (!(this.headroomGain >= 0)) throw new InputError(`headroomGain must be non-negative, got ${this.headroomGain}`);
+    if (!(this.headroomGain >= 0))
+      throw new InputError(`headroomGain must be non-negative, got ${this.headroomGain}`);
     this.servedHorizonInputs = positiveInteger(options.servedHorizonInputs ?? 1024, 'servedHorizonInputs');
     this.rampBudget = options.rampBudget ?? 0.02;
-    if (!(this.rampBudget >= 0)) throw new InputError(`rampBudget must be non-negative, got ${this.rampBudget}`);
+    if (!(this.rampBudget >= 0))
+      throw new InputError(`rampBudget must be non-negative, got ${this.rampBudget}`);
     this.windowInputs = positiveInteger(options.windowInputs ?? 512, 'windowInputs');
     this.tunePeriodBatches = positiveInteger(options.tunePeriodBatches ?? 8, 'tunePeriodBatches');
     this.adjustPeriodBatches = positiveInteger(options.adjustPeriodBatches ?? 32, 'adjustPeriodBatches');
@@ -177,18 +198,22 @@ export class ApparateController {
       this.latestUseful = -1;
     } else {
       this.latestUseful = ids.indexOf(options.latestUsefulCandidate);
-      if (this.latestUseful < 0) throw new InputError(`latest useful candidate ${options.latestUsefulCandidate} is not a candidate`);
+      if (this.latestUseful < 0)
+        throw new InputError(`latest useful candidate ${options.latestUsefulCandidate} is not a candidate`);
     }
 
     const initial = options.initialConfig.ramps.map((ramp) => {
       const index = ids.indexOf(ramp.id);
-      if (index < 0) throw new InputError(`initial ramp ${ramp.id} is not a candidate; allowed: ${ids.join(', ')}`);
-      if (!(ramp.threshold >= 0 && ramp.threshold <= 1)) throw new InputError(`initial threshold of ${ramp.id} is not in [0, 1]`);
+      if (index < 0)
+        throw new InputError(`initial ramp ${ramp.id} is not a candidate; allowed: ${ids.join(', ')}`);
+      if (!(ramp.threshold >= 0 && ramp.threshold <= 1))
+        throw new InputError(`initial threshold of ${ramp.id} is not in [0, 1]`);
       return { index, threshold: ramp.threshold };
     });
     initial.sort((a, b) => a.index - b.index);
     initial.forEach((ramp, k) => {
-      if (k > 0 && ramp.index === initial[k - 1]?.index) throw new InputError(`initial config names ${ids[ramp.index]} twice`);
+      if (k > 0 && ramp.index === initial[k - 1]?.index)
+        throw new InputError(`initial config names ${ids[ramp.index]} twice`);
     });
     this.active = initial.map((ramp) => ramp.index);
     this.currentThresholds = initial.map((ramp) => ramp.threshold);
@@ -205,12 +230,20 @@ export class ApparateController {
    */
   observeBatch(batch: ExitWindow, batchSize: number): ObserveResult {
     if (batch.confidence.length !== this.active.length) {
-      throw new InputError(`batch observes ${batch.confidence.length} ramps but ${this.active.length} are active`);
+      throw new InputError(
+        `batch observes ${batch.confidence.length} ramps but ${this.active.length} are active`,
+      );
     }
     positiveInteger(batchSize, 'batchSize');
     validateWindow(batch);
     if (batch.count === 0) {
-      return { thresholdsChanged: false, rampsChanged: false, config: this.config, guarded: false, tuned: false };
+      return {
+        thresholdsChanged: false,
+        rampsChanged: false,
+        config: this.config,
+        guarded: false,
+        tuned: false,
+      };
     }
     this.totals.batches++;
     this.totals.inputs += batch.count;
@@ -226,7 +259,11 @@ export class ApparateController {
     const windowMissed = !meetsConstraint(windowAccuracy, this.constraint);
     let guarded = false;
     if (windowMissed) {
-      const guard = lowerThresholdsToMeetConstraint(this.currentWindow, this.currentThresholds, this.constraint);
+      const guard = lowerThresholdsToMeetConstraint(
+        this.currentWindow,
+        this.currentThresholds,
+        this.constraint,
+      );
       this.currentThresholds = guard.thresholds;
       guarded = guard.lowered;
       if (guarded) this.totals.guardActivations++;
@@ -255,10 +292,18 @@ export class ApparateController {
 
     const thresholdsChanged =
       !rampsChanged &&
-      (before.length !== this.currentThresholds.length || before.some((t, k) => t !== this.currentThresholds[k]));
+      (before.length !== this.currentThresholds.length ||
+        before.some((t, k) => t !== this.currentThresholds[k]));
     if (thresholdsChanged) this.totals.thresholdUpdates++;
     if (rampsChanged || thresholdsChanged) this.version++;
-    return { thresholdsChanged, rampsChanged, config: this.config, guarded, tuned, ...(adjustment ? { adjustment } : {}) };
+    return {
+      thresholdsChanged,
+      rampsChanged,
+      config: this.config,
+      guarded,
+      tuned,
+      ...(adjustment ? { adjustment } : {}),
+    };
   }
 
   /** The config workers should apply now. */
@@ -314,14 +359,20 @@ export class ApparateController {
     this.pendingRetune = false;
     this.batchesSinceTune = 0;
     this.totals.tunes++;
-    return { thresholds: result.thresholds, utilities: utilityFromExitRates(result.evaluation.exitRates, costs) };
+    return {
+      thresholds: result.thresholds,
+      utilities: utilityFromExitRates(result.evaluation.exitRates, costs),
+    };
   }
 
   private adjust(): AdjustDecision {
     this.totals.adjustments++;
     const reference = costsAtBatch(this.profile, this.profile.referenceBatchSize);
     const decision = this.adjuster.adjust({
-      candidates: this.profile.candidates.map((c, index) => ({ id: c.id, rampMs: reference.rampMs[index] as number })),
+      candidates: this.profile.candidates.map((c, index) => ({
+        id: c.id,
+        rampMs: reference.rampMs[index] as number,
+      })),
       vanillaMs: reference.vanillaMs,
       rampBudget: this.rampBudget,
       latestUsefulIndex: this.latestUseful,
@@ -351,7 +402,10 @@ export class ApparateController {
     this.servedBatches.push({ inputs, correct });
     this.servedInputs += inputs;
     this.servedCorrect += correct;
-    while (this.servedBatches.length > 1 && this.servedInputs - (this.servedBatches[0]?.inputs ?? 0) >= this.servedHorizonInputs) {
+    while (
+      this.servedBatches.length > 1 &&
+      this.servedInputs - (this.servedBatches[0]?.inputs ?? 0) >= this.servedHorizonInputs
+    ) {
       const oldest = this.servedBatches.shift() as { inputs: number; correct: number };
       this.servedInputs -= oldest.inputs;
       this.servedCorrect -= oldest.correct;

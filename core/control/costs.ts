@@ -39,13 +39,17 @@ export function validateProfile(profile: CostProfile): void {
   const sizes = profile.batchSizes.length;
   if (sizes === 0) throw new InputError('a cost profile needs at least one batch size');
   profile.batchSizes.forEach((size, i) => {
-    if (!Number.isInteger(size) || size <= 0) throw new InputError(`batch size ${size} is not a positive integer`);
-    if (i > 0 && size <= (profile.batchSizes[i - 1] as number)) throw new InputError('batch sizes must be ascending');
+    if (!Number.isInteger(size) || size <= 0)
+      throw new InputError(`batch size ${size} is not a positive integer`);
+    if (i > 0 && size <= (profile.batchSizes[i - 1] as number))
+      throw new InputError('batch sizes must be ascending');
   });
   const positive = (values: readonly number[], what: string) => {
-    if (values.length !== sizes) throw new InputError(`${what} has ${values.length} entries for ${sizes} batch sizes`);
+    if (values.length !== sizes)
+      throw new InputError(`${what} has ${values.length} entries for ${sizes} batch sizes`);
     for (const value of values) {
-      if (!(Number.isFinite(value) && value >= 0)) throw new InputError(`${what} holds ${value}, not a time in ms`);
+      if (!(Number.isFinite(value) && value >= 0))
+        throw new InputError(`${what} holds ${value}, not a time in ms`);
     }
   };
   positive(profile.vanillaMs, 'vanillaMs');
@@ -54,7 +58,9 @@ export function validateProfile(profile: CostProfile): void {
     positive(candidate.rampMs, `candidate ${candidate.id} rampMs`);
   }
   if (!profile.batchSizes.includes(profile.referenceBatchSize)) {
-    throw new InputError(`reference batch size ${profile.referenceBatchSize} is not one of the profiled sizes`);
+    throw new InputError(
+      `reference batch size ${profile.referenceBatchSize} is not one of the profiled sizes`,
+    );
   }
 }
 
@@ -90,7 +96,8 @@ export function configCosts(atBatch: CostsAtBatch, active: readonly number[]): C
   for (const index of active) {
     const backbone = atBatch.backboneMs[index];
     const ramp = atBatch.rampMs[index];
-    if (backbone === undefined || ramp === undefined) throw new InputError(`candidate index ${index} is out of range`);
+    if (backbone === undefined || ramp === undefined)
+      throw new InputError(`candidate index ${index} is out of range`);
     rampSum += ramp;
     rampMs.push(ramp);
     exitMs.push(backbone + rampSum);
@@ -99,7 +106,11 @@ export function configCosts(atBatch: CostsAtBatch, active: readonly number[]): C
 }
 
 /** Shorthand for `configCosts(costsAtBatch(profile, batchSize), active)`. */
-export function configCostsAt(profile: CostProfile, active: readonly number[], batchSize: number): ConfigCosts {
+export function configCostsAt(
+  profile: CostProfile,
+  active: readonly number[],
+  batchSize: number,
+): ConfigCosts {
   return configCosts(costsAtBatch(profile, batchSize), active);
 }
 

@@ -37,7 +37,8 @@ export function checkThresholds(window: ExitWindow, thresholds: ArrayLike<number
   }
   for (let r = 0; r < thresholds.length; r++) {
     const value = thresholds[r] as number;
-    if (!(value >= 0 && value <= 1)) throw new InputError(`threshold ${r} is ${value}; thresholds lie in [0, 1]`);
+    if (!(value >= 0 && value <= 1))
+      throw new InputError(`threshold ${r} is ${value}; thresholds lie in [0, 1]`);
   }
 }
 
@@ -84,20 +85,34 @@ export function evaluationFromCounts(
   const ramps = costs.exitMs.length;
   if (count === 0) {
     const exitRates = Array.from({ length: ramps + 1 }, (_, r) => (r === ramps ? 1 : 0));
-    return { accuracy: 1, exitRates, meanLatencyMs: costs.finalMs, savingsFraction: 1 - costs.finalMs / costs.vanillaMs };
+    return {
+      accuracy: 1,
+      exitRates,
+      meanLatencyMs: costs.finalMs,
+      savingsFraction: 1 - costs.finalMs / costs.vanillaMs,
+    };
   }
   let latencySum = (exitCounts[ramps] as number) * costs.finalMs;
   for (let r = 0; r < ramps; r++) latencySum += (exitCounts[r] as number) * (costs.exitMs[r] as number);
   const exitRates = Array.from({ length: ramps + 1 }, (_, r) => (exitCounts[r] as number) / count);
   const meanLatencyMs = latencySum / count;
-  return { accuracy: correct / count, exitRates, meanLatencyMs, savingsFraction: 1 - meanLatencyMs / costs.vanillaMs };
+  return {
+    accuracy: correct / count,
+    exitRates,
+    meanLatencyMs,
+    savingsFraction: 1 - meanLatencyMs / costs.vanillaMs,
+  };
 }
 
 /**
  * Accuracy, exit rates and mean latency of `thresholds` over `window`. An empty window reports
  * accuracy 1 with every input reaching the end: with no evidence, the conservative reading.
  */
-export function evaluateConfig(window: ExitWindow, thresholds: ArrayLike<number>, costs: ConfigCosts): ConfigEvaluation {
+export function evaluateConfig(
+  window: ExitWindow,
+  thresholds: ArrayLike<number>,
+  costs: ConfigCosts,
+): ConfigEvaluation {
   checkThresholds(window, thresholds);
   checkCosts(window, costs);
   const { exitCounts, correct } = countExits(window, thresholds);

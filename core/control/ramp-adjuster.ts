@@ -116,15 +116,21 @@ function sameSet(a: readonly number[], b: readonly number[]): boolean {
 function checkInput(input: AdjustInput): void {
   const { candidates, active, thresholds, utilityHistory } = input;
   if (!(input.vanillaMs > 0)) throw new InputError(`vanillaMs must be positive, got ${input.vanillaMs}`);
-  if (!(input.rampBudget >= 0)) throw new InputError(`rampBudget must be non-negative, got ${input.rampBudget}`);
-  if (!(Number.isInteger(input.latestUsefulIndex) && input.latestUsefulIndex >= -1 && input.latestUsefulIndex < candidates.length)) {
+  if (!(input.rampBudget >= 0))
+    throw new InputError(`rampBudget must be non-negative, got ${input.rampBudget}`);
+  if (!(
+    Number.isInteger(input.latestUsefulIndex) &&
+    input.latestUsefulIndex >= -1 &&
+    input.latestUsefulIndex < candidates.length
+  )) {
     throw new InputError(`latestUsefulIndex ${input.latestUsefulIndex} is not -1 or a candidate index`);
   }
   active.forEach((index, k) => {
     if (!(Number.isInteger(index) && index >= 0 && index < candidates.length)) {
       throw new InputError(`active ramp ${index} is not a candidate index`);
     }
-    if (k > 0 && index <= (active[k - 1] as number)) throw new InputError('active ramps must be ascending and distinct');
+    if (k > 0 && index <= (active[k - 1] as number))
+      throw new InputError('active ramps must be ascending and distinct');
   });
   if (thresholds.length !== active.length || utilityHistory.length !== active.length) {
     throw new InputError(
@@ -150,13 +156,17 @@ export function planAdjustment(
   const leftSets = memory.leftSets.filter((entry) => run - entry.run <= dampingRuns);
   const removedUseless = memory.removedUseless.filter((entry) => run - entry.run <= dampingRuns);
   const budgetMs = input.rampBudget * input.vanillaMs;
-  const costOf = (set: readonly number[]) => set.reduce((sum, c) => sum + (candidates[c] as AdjusterCandidate).rampMs, 0);
+  const costOf = (set: readonly number[]) =>
+    set.reduce((sum, c) => sum + (candidates[c] as AdjusterCandidate).rampMs, 0);
   const fits = (set: readonly number[]) => costOf(set) <= budgetMs + BUDGET_TOLERANCE * Math.max(1, budgetMs);
   const additionAllowed = (set: readonly number[], added: number) =>
-    !leftSets.some((entry) => entry.key === setKey(set)) && !removedUseless.some((entry) => entry.candidate === added);
+    !leftSets.some((entry) => entry.key === setKey(set)) &&
+    !removedUseless.some((entry) => entry.candidate === added);
   const nameOf = (c: number) => (candidates[c] as AdjusterCandidate).id;
   const names = (set: readonly number[]) => (set.length === 0 ? 'none' : set.map(nameOf).join(', '));
-  const utilityOf = new Map<number, number>(active.map((c, k) => [c, mean(utilityHistory[k] as readonly number[])]));
+  const utilityOf = new Map<number, number>(
+    active.map((c, k) => [c, mean(utilityHistory[k] as readonly number[])]),
+  );
 
   const finish = (
     next: readonly number[],
@@ -228,7 +238,12 @@ export function planAdjustment(
       thresholdOf = new Map(active.map((c, k) => [c, outcome.thresholds[k] as number]));
       negative = negative.filter(({ k }) => (outcome.utilities[k] as number) <= 0);
       if (negative.length === 0) {
-        return finish(active, thresholdOf, 'retune-made-useful', `retuned ${names(active)}; every ramp now pays`);
+        return finish(
+          active,
+          thresholdOf,
+          'retune-made-useful',
+          `retuned ${names(active)}; every ramp now pays`,
+        );
       }
     }
     const removed = negative.map(({ c }) => c);
@@ -237,8 +252,20 @@ export function planAdjustment(
     if (left <= latestUsefulIndex) {
       const deeper = Math.floor((left + latestUsefulIndex) / 2);
       const moved = [...remaining, deeper];
-      if (fits(moved) && additionAllowed([...moved].sort((a, b) => a - b), deeper)) {
-        return finish(moved, thresholdOf, 'moved-deeper', `switched off ${names(removed)}; trying ${nameOf(deeper)}`, removed);
+      if (
+        fits(moved) &&
+        additionAllowed(
+          [...moved].sort((a, b) => a - b),
+          deeper,
+        )
+      ) {
+        return finish(
+          moved,
+          thresholdOf,
+          'moved-deeper',
+          `switched off ${names(removed)}; trying ${nameOf(deeper)}`,
+          removed,
+        );
       }
     }
     if (remaining.length === 0) {
@@ -256,15 +283,20 @@ export function planAdjustment(
   }
 
   // 3. Growth needs every ramp to have shown it pays.
-  const allUseful = active.every((c, k) => (utilityHistory[k] as readonly number[]).length >= minHistory && (utilityOf.get(c) as number) > 0);
-  if (!allUseful) return finish(active, current, 'waiting-for-evidence', `not every ramp of ${names(active)} has paid yet`);
+  const allUseful = active.every(
+    (c, k) =>
+      (utilityHistory[k] as readonly number[]).length >= minHistory && (utilityOf.get(c) as number) > 0,
+  );
+  if (!allUseful)
+    return finish(active, current, 'waiting-for-evidence', `not every ramp of ${names(active)} has paid yet`);
 
   const first = active[0] ?? latestUsefulIndex + 1;
   if (first > 0) {
     const shallow = Math.floor((first - 1) / 2);
     const grown = [shallow, ...active];
     if (fits(grown)) {
-      if (additionAllowed(grown, shallow)) return finish(grown, current, 'added-shallower', `trying ${nameOf(shallow)}`);
+      if (additionAllowed(grown, shallow))
+        return finish(grown, current, 'added-shallower', `trying ${nameOf(shallow)}`);
     } else {
       if (active.length === 0) return finish(active, current, 'unchanged', 'no candidate fits the budget');
       let lowest = 0;

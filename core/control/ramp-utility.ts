@@ -31,6 +31,10 @@ export function utilityFromExitRates(exitRates: readonly number[], costs: Config
 }
 
 /** Utility per active ramp over a window under the given thresholds, in ms per input. */
-export function rampUtilities(window: ExitWindow, thresholds: readonly number[], costs: ConfigCosts): number[] {
+export function rampUtilities(
+  window: ExitWindow,
+  thresholds: readonly number[],
+  costs: ConfigCosts,
+): number[] {
   return utilityFromExitRates(evaluateConfig(window, thresholds, costs).exitRates, costs);
 }

@@ -45,7 +45,9 @@ export function windowFromRows(rows: readonly ExitRow[], rampCount?: number): Ex
   const agrees = Array.from({ length: ramps }, () => new Uint8Array(rows.length));
   rows.forEach((row, i) => {
     if (row.confidence.length !== ramps || row.agrees.length !== ramps) {
-      throw new InputError(`row ${i} has ${row.confidence.length} confidences and ${row.agrees.length} agreements; expected ${ramps} of each`);
+      throw new InputError(
+        `row ${i} has ${row.confidence.length} confidences and ${row.agrees.length} agreements; expected ${ramps} of each`,
+      );
     }
     for (let r = 0; r < ramps; r++) {
       (confidence[r] as Float32Array)[i] = row.confidence[r] as number;
@@ -66,7 +68,9 @@ export function windowFromColumns(
   agrees: readonly ArrayLike<number | boolean>[],
 ): ExitWindow {
   if (confidence.length !== agrees.length) {
-    throw new InputError(`window has ${confidence.length} confidence columns but ${agrees.length} agreement columns`);
+    throw new InputError(
+      `window has ${confidence.length} confidence columns but ${agrees.length} agreement columns`,
+    );
   }
   const count = confidence[0]?.length ?? 0;
   const window = {
@@ -127,11 +131,14 @@ export function validateWindow(window: ExitWindow): void {
   window.confidence.forEach((column, r) => {
     const flags = window.agrees[r] as Uint8Array;
     if (column.length !== window.count || flags.length !== window.count) {
-      throw new InputError(`ramp ${r} has ${column.length} confidences and ${flags.length} flags; expected ${window.count}`);
+      throw new InputError(
+        `ramp ${r} has ${column.length} confidences and ${flags.length} flags; expected ${window.count}`,
+      );
     }
     for (let i = 0; i < column.length; i++) {
       const value = column[i] as number;
-      if (!(value >= 0 && value <= 1)) throw new InputError(`ramp ${r} input ${i}: confidence ${value} is not in [0, 1]`);
+      if (!(value >= 0 && value <= 1))
+        throw new InputError(`ramp ${r} input ${i}: confidence ${value} is not in [0, 1]`);
     }
   });
 }
@@ -204,7 +211,9 @@ export function selectRamps(window: ExitWindow, indices: readonly number[]): Exi
     const column = window.confidence[index];
     const flags = window.agrees[index];
     if (!Number.isInteger(index) || column === undefined || flags === undefined) {
-      throw new InputError(`ramp index ${index} is not one of the window's ${window.confidence.length} ramps`);
+      throw new InputError(
+        `ramp index ${index} is not one of the window's ${window.confidence.length} ramps`,
+      );
     }
     confidence.push(column);
     agrees.push(flags);

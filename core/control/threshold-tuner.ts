@@ -25,13 +25,7 @@
  *   ramps whose moves were neutral), thresholds are not rounded, and they are capped at exactly 1.
  */
 import { InputError } from '../errors';
-import {
-  checkThresholds,
-  countExits,
-  evaluationFromCounts,
-  meetsConstraint,
-  type ConfigEvaluation,
-} from './exit-rule';
+import { checkThresholds, evaluationFromCounts, meetsConstraint, type ConfigEvaluation } from './exit-rule';
 import type { ConfigCosts, ExitWindow } from './records';
 
 /** Options of one tune; every default is the design guide's. */
@@ -62,8 +56,11 @@ export interface TuneResult {
   readonly meetsConstraint: boolean;
 }
 
+/** The design guide's accuracy constraint: 99% of released answers equal the plain model's. */
 export const DEFAULT_CONSTRAINT = 0.99;
+/** First step per ramp; small enough that the first move rarely overshoots on real confidences. */
 export const DEFAULT_INITIAL_STEP = 0.01;
+/** Steps below this change too few inputs on a 512-input window to be worth another round. */
 export const DEFAULT_MIN_STEP = 0.001;
 const DEFAULT_MAX_ROUNDS = 10_000;
 
@@ -111,6 +108,8 @@ class ExitState {
     this.exitMs = Float64Array.from([...costs.exitMs, costs.finalMs]);
     this.exitAt = new Int32Array(this.count);
     this.origins = new Int32Array(this.ramps + 1);
+    this.exitCounts = new Int32Array(this.ramps + 1);
+    this.correct = 0;
     for (let i = 0; i < this.count; i++) {
       let exit = this.ramps;
       for (let r = 0; r < this.ramps; r++) {
@@ -120,10 +119,9 @@ class ExitState {
         }
       }
       this.exitAt[i] = exit;
+      this.exitCounts[exit] = (this.exitCounts[exit] as number) + 1;
+      this.correct += exit === this.ramps ? 1 : ((this.agrees[exit] as Uint8Array)[i] as number);
     }
-    const counted = countExits(window, thresholds);
-    this.exitCounts = counted.exitCounts;
-    this.correct = counted.correct;
   }
 
   /** Sum over inputs of their latency, summed in the same order as `evaluationFromCounts`. */
@@ -160,10 +158,17 @@ class ExitState {
     }
     if (moved === 0) return { move: null, nearestGap };
     const exitCounts = Int32Array.from(this.exitCounts);
-    for (let e = d + 1; e <= this.ramps; e++) exitCounts[e] = (exitCounts[e] as number) - (origins[e] as number);
+    for (let e = d + 1; e <= this.ramps; e++)
+      exitCounts[e] = (exitCounts[e] as number) - (origins[e] as number);
     exitCounts[d] = (exitCounts[d] as number) + moved;
     return {
-      move: { ramp: d, threshold, correct: this.correct + correctDelta, latencySum: this.latencySum(exitCounts), exitCounts },
+      move: {
+        ramp: d,
+        threshold,
+        correct: this.correct + correctDelta,
+        latencySum: this.latencySum(exitCounts),
+        exitCounts,
+      },
       nearestGap,
     };
   }
@@ -172,7 +177,8 @@ class ExitState {
   apply(move: Move): void {
     const gaps = this.gaps[move.ramp] as Float64Array;
     for (let i = 0; i < this.count; i++) {
-      if ((this.exitAt[i] as number) > move.ramp && (gaps[i] as number) < move.threshold) this.exitAt[i] = move.ramp;
+      if ((this.exitAt[i] as number) > move.ramp && (gaps[i] as number) < move.threshold)
+        this.exitAt[i] = move.ramp;
     }
     this.exitCounts.set(move.exitCounts);
     this.correct = move.correct;
@@ -185,7 +191,11 @@ class ExitState {
  * starting thresholds already miss the constraint, lower them first with
  * `lowerThresholdsToMeetConstraint`.
  */
-export function tuneThresholds(window: ExitWindow, costs: ConfigCosts, options: TuneOptions = {}): TuneResult {
+export function tuneThresholds(
+  window: ExitWindow,
+  costs: ConfigCosts,
+  options: TuneOptions = {},
+): TuneResult {
   const ramps = window.confidence.length;
   const constraint = options.constraint ?? DEFAULT_CONSTRAINT;
   const initialStep = options.initialStep ?? DEFAULT_INITIAL_STEP;
@@ -194,13 +204,16 @@ export function tuneThresholds(window: ExitWindow, costs: ConfigCosts, options: 
   checkUnit(constraint, 'constraint', true);
   checkUnit(initialStep, 'initialStep', false);
   checkUnit(minStep, 'minStep', false);
-  if (!(Number.isInteger(maxRounds) && maxRounds >= 0)) throw new InputError(`maxRounds must be a non-negative integer`);
-  if (costs.exitMs.length !== ramps) throw new InputError(`costs describe ${costs.exitMs.length} exits for ${ramps} ramps`);
+  if (!(Number.isInteger(maxRounds) && maxRounds >= 0))
+    throw new InputError(`maxRounds must be a non-negative integer`);
+  if (costs.exitMs.length !== ramps)
+    throw new InputError(`costs describe ${costs.exitMs.length} exits for ${ramps} ramps`);
   const thresholds = options.initial ? [...options.initial] : new Array<number>(ramps).fill(0);
   checkThresholds(window, thresholds);
   const movable = new Array<boolean>(ramps).fill(true);
   for (const index of options.fixed ?? []) {
-    if (!(Number.isInteger(index) && index >= 0 && index < ramps)) throw new InputError(`fixed ramp ${index} is out of range`);
+    if (!(Number.isInteger(index) && index >= 0 && index < ramps))
+      throw new InputError(`fixed ramp ${index} is out of range`);
     movable[index] = false;
   }
 
@@ -220,8 +233,10 @@ export function tuneThresholds(window: ExitWindow, costs: ConfigCosts, options: 
       const current = thresholds[d] as number;
       if (!movable[d] || current >= 1) continue;
       const step = steps[d] as number;
-      let { move, nearestGap } = state.trial(d, Math.min(1, current + step));
-      if (move === null && nearestGap < 1) move = state.trial(d, Math.min(1, nearestGap + step)).move;
+      const first = state.trial(d, Math.min(1, current + step));
+      let move = first.move;
+      if (move === null && first.nearestGap < 1)
+        move = state.trial(d, Math.min(1, first.nearestGap + step)).move;
       if (move === null || !meetsConstraint(move.correct / state.count, constraint)) continue;
       const gain = latencySum - move.latencySum;
       if (!(gain > 0)) continue;
@@ -243,7 +258,13 @@ export function tuneThresholds(window: ExitWindow, costs: ConfigCosts, options: 
     }
   }
   const evaluation = evaluationFromCounts(state.exitCounts, state.correct, state.count, costs);
-  return { thresholds, evaluation, rounds, moves, meetsConstraint: meetsConstraint(evaluation.accuracy, constraint) };
+  return {
+    thresholds,
+    evaluation,
+    rounds,
+    moves,
+    meetsConstraint: meetsConstraint(evaluation.accuracy, constraint),
+  };
 }
 
 /** Result of the local guard. */

@@ -43,12 +43,16 @@ describe('exit rule', () => {
   });
 
   it('treats an empty window as every input reaching the end', () => {
-    const evaluation = evaluateConfig({ count: 0, confidence: [new Float32Array(0)], agrees: [new Uint8Array(0)] }, [0.5], {
-      exitMs: [2],
-      finalMs: 10.5,
-      vanillaMs: 10,
-      rampMs: [0.5],
-    });
+    const evaluation = evaluateConfig(
+      { count: 0, confidence: [new Float32Array(0)], agrees: [new Uint8Array(0)] },
+      [0.5],
+      {
+        exitMs: [2],
+        finalMs: 10.5,
+        vanillaMs: 10,
+        rampMs: [0.5],
+      },
+    );
     expect(evaluation).toMatchObject({ accuracy: 1, exitRates: [0, 1], meanLatencyMs: 10.5 });
     expect(evaluation.savingsFraction).toBeCloseTo(-0.05, 12);
   });

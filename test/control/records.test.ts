@@ -48,7 +48,9 @@ describe('exit windows', () => {
   it('keeps the last input of every batch (no dropped sample)', () => {
     // Given batches whose last input is the only one where ramp 0 disagrees
     const batch = (n: number) =>
-      windowFromRows(Array.from({ length: n }, (_, i) => ({ confidence: [0.99], agrees: [i === n - 1 ? 0 : 1] })));
+      windowFromRows(
+        Array.from({ length: n }, (_, i) => ({ confidence: [0.99], agrees: [i === n - 1 ? 0 : 1] })),
+      );
 
     // When they are appended to a sliding window one after the other
     let window = emptyWindow(1);

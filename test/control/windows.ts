@@ -15,7 +15,9 @@ export function randomWindow(seed: number, count: number, ramps: number, agreeRa
       const high = random.next() < agreeRate;
       (agrees[r] as Uint8Array)[i] = high ? 1 : 0;
       // Agreeing answers lean confident, wrong ones less so, with overlap.
-      (confidence[r] as Float32Array)[i] = high ? 0.3 + 0.7 * Math.sqrt(random.next()) : 0.1 + 0.8 * random.next();
+      (confidence[r] as Float32Array)[i] = high
+        ? 0.3 + 0.7 * Math.sqrt(random.next())
+        : 0.1 + 0.8 * random.next();
     }
   }
   return { count, confidence, agrees };
