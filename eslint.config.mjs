@@ -5,7 +5,16 @@ import jest from 'eslint-plugin-jest';
 
 export default tseslint.config(
   {
-    ignores: ['node_modules/**', 'zoo/**', 'cdk.out/**', '.cache/**', 'docs/**', 'coverage/**', '**/*.js', '**/*.mjs'],
+    ignores: [
+      'node_modules/**',
+      'zoo/**',
+      'cdk.out/**',
+      '.cache/**',
+      'docs/**',
+      'coverage/**',
+      '**/*.js',
+      '**/*.mjs',
+    ],
   },
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -23,7 +23,9 @@ export async function runBenchmark(argv: readonly string[]): Promise<number> {
   const benchmark = BENCHMARKS.find((b) => b.name === name);
   if (!benchmark) {
     const known = BENCHMARKS.map((b) => `${b.name} (${b.summary})`).join(', ');
-    process.stderr.write(`bench: ${name === undefined ? 'no benchmark named' : `unknown benchmark "${name}"`}; allowed: ${known}\n`);
+    process.stderr.write(
+      `bench: ${name === undefined ? 'no benchmark named' : `unknown benchmark "${name}"`}; allowed: ${known}\n`,
+    );
     return 2;
   }
   const record = await benchmark.run(rest);

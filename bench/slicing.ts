@@ -35,7 +35,9 @@ export const slicingBenchmark: Benchmark = {
     for (const model of await listFixtureModels()) {
       const onnxModel = await readOnnxModel(model.onnxPath);
       const analysis = await analyzeGraph(onnxModel);
-      const segments = sliceModel(onnxModel, analysis, { candidateIds: analysis.candidates.map((c) => c.id) });
+      const segments = sliceModel(onnxModel, analysis, {
+        candidateIds: analysis.candidates.map((c) => c.id),
+      });
       const stream = await loadModelData(model, 'serving');
       const feeds = createBatchEncoder(model.spec).encode(
         Array.from({ length: BATCH_SIZE }, (_, i) => sampleAt(stream, i)),

@@ -24,11 +24,12 @@ export function numberOption(values: Record<string, unknown>, name: string, rule
   const raw = values[name];
   if (raw === undefined) return rule.default;
   const value = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : Number.NaN;
-  const belowMin =
-    rule.min !== undefined && (rule.minInclusive ? value < rule.min : value <= rule.min);
+  const belowMin = rule.min !== undefined && (rule.minInclusive ? value < rule.min : value <= rule.min);
   const aboveMax = rule.max !== undefined && value > rule.max;
   if (!Number.isFinite(value) || belowMin || aboveMax || (rule.integer && !Number.isInteger(value))) {
-    throw new InputError(`--${name} must be ${describeRange(rule)}, got ${String(raw)}`);
+    throw new InputError(
+      `--${name} must be ${describeRange(rule)}, got ${typeof raw === 'string' ? raw : JSON.stringify(raw)}`,
+    );
   }
   return value;
 }

@@ -26,13 +26,22 @@ export const inspectCommand: Command = {
   summary: "list a model's candidate ramp positions and where they sit in its latency",
   usage: 'apparate inspect --model <dir-or-onnx> [--json] [--batch-size <n>]',
   options: {
-    model: { type: 'string', description: 'model directory (with model.json or model.onnx) or an .onnx file' },
+    model: {
+      type: 'string',
+      description: 'model directory (with model.json or model.onnx) or an .onnx file',
+    },
     json: { type: 'boolean', description: 'print the report as JSON' },
     'batch-size': { type: 'string', description: 'batch size at which latency is measured (default 8)' },
   },
   async run(values, _positionals, io) {
     const location = requiredString(values, 'model', 'dir-or-onnx');
-    const batchSize = numberOption(values, 'batch-size', { default: 8, min: 1, minInclusive: true, max: 256, integer: true });
+    const batchSize = numberOption(values, 'batch-size', {
+      default: 8,
+      min: 1,
+      minInclusive: true,
+      max: 256,
+      integer: true,
+    });
     const report = await inspectModel(await analyseSource(location), { batchSize });
     io.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
     return 0;

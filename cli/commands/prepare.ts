@@ -35,7 +35,9 @@ export function prepareSummary(manifest: BundleManifest, bundle: string) {
 
 function formatSummary(summary: ReturnType<typeof prepareSummary>): string {
   const lines = [`bundle for ${summary.model} written to ${summary.bundle}`, ''];
-  lines.push(`${'id'.padEnd(5)}${'latency'.padStart(9)}${'agreement'.padStart(11)}  ${'ramp'.padEnd(11)}tensor`);
+  lines.push(
+    `${'id'.padEnd(5)}${'latency'.padStart(9)}${'agreement'.padStart(11)}  ${'ramp'.padEnd(11)}tensor`,
+  );
   for (const c of summary.candidates) {
     const mark = summary.initialRamps.includes(c.id) ? '*' : ' ';
     lines.push(
@@ -46,7 +48,9 @@ function formatSummary(summary: ReturnType<typeof prepareSummary>): string {
   lines.push(
     `plain model: ${summary.profile.batchSizes.map((b, i) => `${(summary.profile.vanillaMs[i] ?? 0).toFixed(2)} ms @${b}`).join(', ')}`,
   );
-  lines.push(`slices reproduce the model to ${summary.sliceCheck.maxAbsDiff.toExponential(2)} (max abs diff)`);
+  lines.push(
+    `slices reproduce the model to ${summary.sliceCheck.maxAbsDiff.toExponential(2)} (max abs diff)`,
+  );
   return `${lines.join('\n')}\n`;
 }
 
@@ -58,8 +62,14 @@ export const prepareCommand: Command = {
   options: {
     model: { type: 'string', description: 'model directory with model.json (or its .onnx file)' },
     out: { type: 'string', description: 'bundle directory to create (must not exist)' },
-    'bootstrap-fraction': { type: 'string', description: 'leading fraction of the serving stream ramps train on (default 0.1)' },
-    'ramp-budget': { type: 'string', description: 'latency ramps may add to a non-exiting input, as a fraction (default 0.02)' },
+    'bootstrap-fraction': {
+      type: 'string',
+      description: 'leading fraction of the serving stream ramps train on (default 0.1)',
+    },
+    'ramp-budget': {
+      type: 'string',
+      description: 'latency ramps may add to a non-exiting input, as a fraction (default 0.02)',
+    },
     repeats: { type: 'string', description: 'timed runs per profile measurement (default 15)' },
     json: { type: 'boolean', description: 'print a JSON summary instead of a table' },
   },
@@ -71,8 +81,18 @@ export const prepareCommand: Command = {
       min: 0,
       max: 0.99,
     });
-    const rampBudget = numberOption(values, 'ramp-budget', { default: DEFAULT_PREPARE.rampBudget, min: 0, max: 0.5 });
-    const repeats = numberOption(values, 'repeats', { default: 15, min: 1, minInclusive: true, max: 1000, integer: true });
+    const rampBudget = numberOption(values, 'ramp-budget', {
+      default: DEFAULT_PREPARE.rampBudget,
+      min: 0,
+      max: 0.5,
+    });
+    const repeats = numberOption(values, 'repeats', {
+      default: 15,
+      min: 1,
+      minInclusive: true,
+      max: 1000,
+      integer: true,
+    });
     validatePrepareOptions({ bootstrapFraction, rampBudget });
     assertFreshDestination(out);
     const analysed = await analyseSource(location);
@@ -88,7 +108,12 @@ export const prepareCommand: Command = {
       const bundle = await prepareModel(
         model,
         stream,
-        { bootstrapFraction, rampBudget, repeats, onProgress: (phase, done, total) => progress.update(phase, done, total) },
+        {
+          bootstrapFraction,
+          rampBudget,
+          repeats,
+          onProgress: (phase, done, total) => progress.update(phase, done, total),
+        },
         analysed,
       );
       progress.update('write bundle', 0, 1);

@@ -17,7 +17,10 @@ export function assertFreshDestination(dir: string): void {
 }
 
 /** Writes a directory via `fill(tempDir)` and renames it to `dir` once `fill` has succeeded. */
-export async function writeDirectoryAtomically(dir: string, fill: (tempDir: string) => Promise<void>): Promise<void> {
+export async function writeDirectoryAtomically(
+  dir: string,
+  fill: (tempDir: string) => Promise<void>,
+): Promise<void> {
   const target = resolve(dir);
   assertFreshDestination(target);
   await mkdir(dirname(target), { recursive: true });

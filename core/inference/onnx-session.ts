@@ -73,7 +73,11 @@ export async function openSession(
     const results = await session.run(tensors);
     const outputs: Record<string, PlainTensor> = {};
     for (const [name, tensor] of Object.entries(results)) {
-      outputs[name] = { dtype: tensor.type as PlainDtype, data: tensor.data as PlainTensor['data'], dims: tensor.dims };
+      outputs[name] = {
+        dtype: tensor.type as PlainDtype,
+        data: tensor.data as PlainTensor['data'],
+        dims: tensor.dims,
+      };
     }
     return outputs;
   };
@@ -85,7 +89,9 @@ export async function openSession(
       const outputs: Record<string, OutputTensor> = {};
       for (const [name, tensor] of Object.entries(results)) {
         if (!(tensor.data instanceof Float32Array)) {
-          throw new ArtifactError(`output ${name} is ${tensor.dtype}; this call expects float32 outputs only`);
+          throw new ArtifactError(
+            `output ${name} is ${tensor.dtype}; this call expects float32 outputs only`,
+          );
         }
         outputs[name] = { dtype: 'float32', data: tensor.data, dims: tensor.dims };
       }

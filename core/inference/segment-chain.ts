@@ -12,11 +12,15 @@ export interface ChainSegment {
 }
 
 /** Picks the named tensors out of what is available so far, failing loudly on a gap in the chain. */
-export function pickFeeds(available: Readonly<Record<string, PlainTensor>>, names: readonly string[]): PlainFeeds {
+export function pickFeeds(
+  available: Readonly<Record<string, PlainTensor>>,
+  names: readonly string[],
+): PlainFeeds {
   const feeds: PlainFeeds = {};
   for (const name of names) {
     const tensor = available[name];
-    if (!tensor) throw new Error(`segment input ${name} was produced by no earlier segment nor given as a model input`);
+    if (!tensor)
+      throw new Error(`segment input ${name} was produced by no earlier segment nor given as a model input`);
     feeds[name] = tensor;
   }
   return feeds;

@@ -39,7 +39,10 @@ export async function captureBootstrapFeatures(
     const candidate = byId.get(request.candidateId);
     if (!candidate) throw new Error(`unknown candidate ${request.candidateId}`);
     const size = featureSize(request.member, candidate.shape);
-    features.set(featureOutputName(request.candidateId, request.member), { size, values: new Float32Array(count * size) });
+    features.set(featureOutputName(request.candidateId, request.member), {
+      size,
+      values: new Float32Array(count * size),
+    });
   }
   const session = await openSession(buildFeatureModel(model, analysis, requests), options);
   const encoder = createBatchEncoder(spec);
@@ -53,7 +56,8 @@ export async function captureBootstrapFeatures(
       const outputs = await session.run(encoder.encode(samples));
       const logits = outputs[logitsName];
       if (!logits) throw new Error(`feature model returned no ${logitsName}`);
-      for (let row = 0; row < rows; row++) predictions[start + row] = argmax(logits.data, row * classes, classes);
+      for (let row = 0; row < rows; row++)
+        predictions[start + row] = argmax(logits.data, row * classes, classes);
       for (const [name, feature] of features) {
         const output = outputs[name];
         if (!output) throw new Error(`feature model returned no ${name}`);

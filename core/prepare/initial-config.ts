@@ -39,12 +39,17 @@ export function spreadEvenly(count: number, latest: number): number[] {
 }
 
 /** Chooses the initial ramps for a model whose plain latency is `vanillaMs` at the reference batch size. */
-export function chooseInitialRamps(positions: readonly PositionCost[], vanillaMs: number, rampBudget: number): InitialPlacement {
-  let latestUseful: number | null = null;
+export function chooseInitialRamps(
+  positions: readonly PositionCost[],
+  vanillaMs: number,
+  rampBudget: number,
+): InitialPlacement {
+  let latest = -1;
   positions.forEach((position, index) => {
-    if (position.backboneMs + position.rampMs < vanillaMs) latestUseful = index;
+    if (position.backboneMs + position.rampMs < vanillaMs) latest = index;
   });
-  if (latestUseful === null) return { latestUseful, chosen: [], overheadFraction: 0 };
+  if (latest < 0) return { latestUseful: null, chosen: [], overheadFraction: 0 };
+  const latestUseful = latest;
   const overheadOf = (indices: readonly number[]) =>
     indices.reduce((sum, index) => sum + (positions[index]?.rampMs ?? 0), 0) / vanillaMs;
   let best: number[] = [];

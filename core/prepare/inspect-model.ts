@@ -56,7 +56,9 @@ export async function inspectModel(
 ): Promise<InspectReport> {
   const { analysis } = source;
   const batchSize = options.batchSize ?? 8;
-  const segments = sliceModel(source.onnxModel, analysis, { candidateIds: analysis.candidates.map((c) => c.id) });
+  const segments = sliceModel(source.onnxModel, analysis, {
+    candidateIds: analysis.candidates.map((c) => c.id),
+  });
   const profile = await profileLatency(
     { model: source.onnxPath, segments, ramps: [] },
     (size) => syntheticFeeds(analysis, size),

@@ -21,9 +21,13 @@ export interface AnalysedSource {
 }
 
 /** The ONNX file a model location stands for. */
-export async function resolveOnnxPath(location: string): Promise<{ onnxPath: string; hasDescription: boolean }> {
+export async function resolveOnnxPath(
+  location: string,
+): Promise<{ onnxPath: string; hasDescription: boolean }> {
   if (!existsSync(location)) {
-    throw new InputError(`model ${location} does not exist; give a model directory (with model.json) or an .onnx file`);
+    throw new InputError(
+      `model ${location} does not exist; give a model directory (with model.json) or an .onnx file`,
+    );
   }
   if (!statSync(location).isDirectory()) {
     return { onnxPath: location, hasDescription: existsSync(join(location, '..', 'model.json')) };
@@ -33,7 +37,8 @@ export async function resolveOnnxPath(location: string): Promise<{ onnxPath: str
     const spec = await readJsonFile(description, modelSpecSchema, 'model description');
     return { onnxPath: join(location, spec.file), hasDescription: true };
   }
-  if (existsSync(join(location, 'model.onnx'))) return { onnxPath: join(location, 'model.onnx'), hasDescription: false };
+  if (existsSync(join(location, 'model.onnx')))
+    return { onnxPath: join(location, 'model.onnx'), hasDescription: false };
   throw new InputError(`model directory ${location} holds neither model.json nor model.onnx`);
 }
 

@@ -6,7 +6,7 @@
  * nothing behind.
  */
 import type { PreparedBundle, RampWeights } from '../bundle/bundle-io';
-import { BUNDLE_FORMAT_VERSION, type BundleManifest, type CandidateRecord, type RampMemberKey } from '../bundle/manifest';
+import { BUNDLE_FORMAT_VERSION, type BundleManifest, type CandidateRecord } from '../bundle/manifest';
 import type { DataSplit } from '../data/dataset';
 import { sampleAt } from '../data/dataset';
 import { InputError } from '../errors';
@@ -38,7 +38,12 @@ export interface PrepareOptions extends SessionOptions {
   readonly onProgress?: (phase: string, done: number, total: number) => void;
 }
 
-export const DEFAULT_PREPARE = { bootstrapFraction: 0.1, rampBudget: 0.02, seed: 20261123, sliceCheckSamples: 64 } as const;
+export const DEFAULT_PREPARE = {
+  bootstrapFraction: 0.1,
+  rampBudget: 0.02,
+  seed: 20261123,
+  sliceCheckSamples: 64,
+} as const;
 
 /** Two members whose validation agreement differs by less than this are treated as equally good. */
 const AGREEMENT_TIE = 0.005;
@@ -92,7 +97,9 @@ async function checkSlices(
 ): Promise<number> {
   const segments = sliceModel(onnxModel, analysis, { candidateIds: analysis.candidates.map((c) => c.id) });
   const count = Math.min(samples, stream.count);
-  const feeds = createBatchEncoder(model.spec).encode(Array.from({ length: count }, (_, i) => sampleAt(stream, i)));
+  const feeds = createBatchEncoder(model.spec).encode(
+    Array.from({ length: count }, (_, i) => sampleAt(stream, i)),
+  );
   const whole = await openSession(model.onnxPath, options);
   const sessions = await Promise.all(segments.map((s) => openSession(s.bytes, options)));
   try {
@@ -119,7 +126,8 @@ export async function prepareModel(
   const fraction = options.bootstrapFraction ?? DEFAULT_PREPARE.bootstrapFraction;
   const budget = options.rampBudget ?? DEFAULT_PREPARE.rampBudget;
   const seed = options.seed ?? DEFAULT_PREPARE.seed;
-  const progress = (phase: string) => (done: number, total: number) => options.onProgress?.(phase, done, total);
+  const progress = (phase: string) => (done: number, total: number) =>
+    options.onProgress?.(phase, done, total);
   const onnxModel = analysed?.onnxModel ?? (await readOnnxModel(model.onnxPath));
   const analysis = analysed?.analysis ?? (await analyzeGraph(onnxModel));
   const bootstrapCount = Math.round(stream.count * fraction);
@@ -133,10 +141,18 @@ export async function prepareModel(
   const requests: FeatureRequest[] = analysis.candidates.flatMap((c) =>
     membersFor(c).map((member) => ({ candidateId: c.id, member })),
   );
-  const captured = await captureBootstrapFeatures(onnxModel, model.spec, analysis, requests, stream, bootstrapCount, {
-    ...options,
-    onProgress: progress('capture bootstrap'),
-  });
+  const captured = await captureBootstrapFeatures(
+    onnxModel,
+    model.spec,
+    analysis,
+    requests,
+    stream,
+    bootstrapCount,
+    {
+      ...options,
+      onProgress: progress('capture bootstrap'),
+    },
+  );
   const trained = new Map<string, TrainedMember[]>();
   let done = 0;
   for (const request of requests) {
@@ -164,7 +180,14 @@ export async function prepareModel(
   const profiledRamps: ProfiledRamp[] = analysis.candidates.flatMap((c) =>
     (trained.get(c.id) ?? []).map((t) => ({
       id: `${c.id}:${memberKey(t.member)}`,
-      bytes: buildRampModel(c.shape, c.dtype, t.member, t.ramp.weights, t.ramp.bias, poolsMean(t.member) && !!maskInput),
+      bytes: buildRampModel(
+        c.shape,
+        c.dtype,
+        t.member,
+        t.ramp.weights,
+        t.ramp.bias,
+        poolsMean(t.member) && !!maskInput,
+      ),
       activation: c.tensor,
       ...(poolsMean(t.member) && maskInput ? { maskInput } : {}),
     })),
@@ -172,7 +195,8 @@ export async function prepareModel(
   const encoder = createBatchEncoder(model.spec);
   const fullProfile = await profileLatency(
     { model: model.onnxPath, segments, ramps: profiledRamps },
-    (batchSize) => encoder.encode(Array.from({ length: batchSize }, (_, i) => sampleAt(stream, i % stream.count))),
+    (batchSize) =>
+      encoder.encode(Array.from({ length: batchSize }, (_, i) => sampleAt(stream, i % stream.count))),
     {
       ...options,
       ...(options.batchSizes ? { batchSizes: options.batchSizes } : {}),
@@ -192,7 +216,7 @@ export async function prepareModel(
     const members = trained.get(c.id) ?? [];
     for (const m of members) m.costMs = fullProfile.rampMs[`${c.id}:${memberKey(m.member)}`]?.[slot] ?? 0;
     const chosen = chooseMember(members, budget * vanillaRef);
-    const key = memberKey(chosen.member) as RampMemberKey;
+    const key = memberKey(chosen.member);
     rampWeights.set(c.id, { weights: chosen.ramp.weights, bias: chosen.ramp.bias });
     rampMs[c.id] = fullProfile.rampMs[`${c.id}:${key}`] ?? [];
     return {
@@ -210,7 +234,7 @@ export async function prepareModel(
         validationAgreement: chosen.ramp.validationAgreement,
         trainAgreement: chosen.ramp.trainAgreement,
         alternatives: members.map((m) => ({
-          member: memberKey(m.member) as RampMemberKey,
+          member: memberKey(m.member),
           validationAgreement: m.ramp.validationAgreement,
           costMs: m.costMs,
         })),
@@ -243,7 +267,8 @@ export async function prepareModel(
       source: `serving stream of ${model.spec.dataset ?? 'the model'}: samples 0-${bootstrapCount - 1}`,
     },
     rampBudget: budget,
-    latestUsefulCandidate: placement.latestUseful === null ? null : (candidates[placement.latestUseful]?.id ?? null),
+    latestUsefulCandidate:
+      placement.latestUseful === null ? null : (candidates[placement.latestUseful]?.id ?? null),
     candidates,
     profile: { ...fullProfile, rampMs },
     sliceCheck: { samples: Math.min(sliceSamples, stream.count), maxAbsDiff: sliceDiff },

@@ -85,7 +85,9 @@ export async function profileLatency(
 
     const vanillaMs: number[] = [];
     const segmentMs: number[][] = target.segments.map(() => []);
-    const rampMs: Record<string, number[]> = Object.fromEntries(target.ramps.map((r) => [r.id, [] as number[]]));
+    const rampMs: Record<string, number[]> = Object.fromEntries(
+      target.ramps.map((r) => [r.id, [] as number[]]),
+    );
     const total = batchSizes.length * (1 + segments.length + ramps.length);
     let done = 0;
     const tick = () => options.onProgress?.(++done, total);
@@ -104,14 +106,18 @@ export async function profileLatency(
       for (const { ramp, session } of ramps) {
         const feeds = pickFeeds(available, [ramp.activation]);
         const rampFeeds: PlainFeeds = { activation: feeds[ramp.activation] as PlainTensor };
-        if (ramp.maskInput) rampFeeds.attention_mask = pickFeeds(available, [ramp.maskInput])[ramp.maskInput] as PlainTensor;
-        (rampMs[ramp.id] as number[]).push((await timeRuns(session, rampFeeds, warmupRuns, repeats)).medianMs);
+        if (ramp.maskInput)
+          rampFeeds.attention_mask = pickFeeds(available, [ramp.maskInput])[ramp.maskInput] as PlainTensor;
+        (rampMs[ramp.id] as number[]).push(
+          (await timeRuns(session, rampFeeds, warmupRuns, repeats)).medianMs,
+        );
         tick();
       }
     }
     return {
       batchSizes: [...batchSizes],
-      referenceBatchSize: options.referenceBatchSize ?? (batchSizes.includes(8) ? 8 : (batchSizes[0] as number)),
+      referenceBatchSize:
+        options.referenceBatchSize ?? (batchSizes.includes(8) ? 8 : (batchSizes[0] as number)),
       vanillaMs,
       segmentMs,
       rampMs,

@@ -38,12 +38,15 @@ export function ticks(min: number, max: number, count = 5): number[] {
   const magnitude = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * magnitude).find((s) => s >= raw) ?? raw;
   const values: number[] = [];
-  for (let v = Math.ceil(min / step) * step; v <= max + step * 1e-9; v += step) values.push(Number(v.toPrecision(12)));
+  for (let v = Math.ceil(min / step) * step; v <= max + step * 1e-9; v += step)
+    values.push(Number(v.toPrecision(12)));
   return values;
 }
 
 function formatTick(value: number): string {
-  return Math.abs(value) >= 1000 || (Math.abs(value) < 0.01 && value !== 0) ? value.toExponential(1) : String(value);
+  return Math.abs(value) >= 1000 || (Math.abs(value) < 0.01 && value !== 0)
+    ? value.toExponential(1)
+    : String(value);
 }
 
 /** Renders the series as one SVG document. */
@@ -84,7 +87,9 @@ export function lineChart(series: readonly Series[], options: ChartOptions): str
     `<text transform="translate(16 ${margin.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeXml(options.yLabel)}</text>`,
   );
   for (const marker of options.markers ?? []) {
-    parts.push(`<line x1="${sx(marker)}" y1="${margin.top}" x2="${sx(marker)}" y2="${margin.top + plotH}" stroke="#999" stroke-dasharray="3 3"/>`);
+    parts.push(
+      `<line x1="${sx(marker)}" y1="${margin.top}" x2="${sx(marker)}" y2="${margin.top + plotH}" stroke="#999" stroke-dasharray="3 3"/>`,
+    );
   }
   series.forEach((s, index) => {
     const colour = PALETTE[index % PALETTE.length] as string;

@@ -16,7 +16,13 @@ export const TEXT_DROP_PROBABILITY = 0.25;
 export const TEXT_SWAP_PROBABILITY = 0.15;
 
 /** The sample as served under the drift: unchanged in the first half of the stream. */
-export function applyDrift(sample: RawSample, index: number, count: number, drift: DriftKind, seed: number): RawSample {
+export function applyDrift(
+  sample: RawSample,
+  index: number,
+  count: number,
+  drift: DriftKind,
+  seed: number,
+): RawSample {
   if (drift === 'none' || index < Math.floor(count / 2)) return sample;
   const random = new SeededRandom((seed ^ Math.imul(index + 1, 0x9e3779b1)) >>> 0);
   if (sample.kind === 'image') {

@@ -29,7 +29,9 @@ export interface PolicySummary {
 
 /** Latency of each served request in arrival order. */
 export function servedLatencies(outcomes: readonly RequestOutcome[]): number[] {
-  return outcomes.filter((o) => o.releaseAtMs !== undefined).map((o) => (o.releaseAtMs as number) - o.arrivalMs);
+  return outcomes
+    .filter((o) => o.releaseAtMs !== undefined)
+    .map((o) => (o.releaseAtMs as number) - o.arrivalMs);
 }
 
 /** Lowest agreement over any `window` consecutive served requests (overall agreement if fewer). */
@@ -72,7 +74,14 @@ export function summarise(policy: string, outcomes: readonly RequestOutcome[]): 
 }
 
 /** Percentage saved against the plain model at each quantile (positive = faster). */
-export function winsVersus(summary: LatencySummary, vanilla: LatencySummary): { p25: number; p50: number; p95: number } {
+export function winsVersus(
+  summary: LatencySummary,
+  vanilla: LatencySummary,
+): { p25: number; p50: number; p95: number } {
   const win = (mine: number, theirs: number) => 100 * (1 - mine / theirs);
-  return { p25: win(summary.p25, vanilla.p25), p50: win(summary.p50, vanilla.p50), p95: win(summary.p95, vanilla.p95) };
+  return {
+    p25: win(summary.p25, vanilla.p25),
+    p50: win(summary.p50, vanilla.p50),
+    p95: win(summary.p95, vanilla.p95),
+  };
 }

@@ -53,7 +53,8 @@ export function applyRamp(
   for (let j = 0; j < size; j++) {
     const v = feature[offset + j] as number;
     if (v === 0) continue;
-    for (let k = 0; k < classes; k++) logits[k] = (logits[k] as number) + v * (weights[j * classes + k] as number);
+    for (let k = 0; k < classes; k++)
+      logits[k] = (logits[k] as number) + v * (weights[j * classes + k] as number);
   }
   const best = argmax(logits, 0, classes);
   const top = logits[best] as number;
@@ -71,15 +72,25 @@ function cacheKey(bundle: LoadedBundle, stream: DataSplit, drift: DriftKind, see
     .slice(0, 16);
 }
 
-async function readCache(path: string, candidates: number, count: number): Promise<StreamObservations | null> {
+async function readCache(
+  path: string,
+  candidates: number,
+  count: number,
+): Promise<StreamObservations | null> {
   const bytes = await readFile(path).catch(() => null);
   if (!bytes) return null;
   const expected = candidates * count * 6 + count * 2;
   if (bytes.length !== expected) return null;
   const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length);
-  const confidence = Array.from({ length: candidates }, (_, c) => new Float32Array(buffer, c * count * 4, count));
+  const confidence = Array.from(
+    { length: candidates },
+    (_, c) => new Float32Array(buffer, c * count * 4, count),
+  );
   const base = candidates * count * 4;
-  const prediction = Array.from({ length: candidates }, (_, c) => new Uint16Array(buffer, base + c * count * 2, count));
+  const prediction = Array.from(
+    { length: candidates },
+    (_, c) => new Uint16Array(buffer, base + c * count * 2, count),
+  );
   const finalPrediction = new Uint16Array(buffer, base + candidates * count * 2, count);
   return { count, candidates: [], confidence, prediction, finalPrediction };
 }
@@ -88,7 +99,11 @@ async function writeCache(path: string, observations: StreamObservations): Promi
   const parts = [
     ...observations.confidence.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)),
     ...observations.prediction.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)),
-    Buffer.from(observations.finalPrediction.buffer, observations.finalPrediction.byteOffset, observations.finalPrediction.byteLength),
+    Buffer.from(
+      observations.finalPrediction.buffer,
+      observations.finalPrediction.byteOffset,
+      observations.finalPrediction.byteLength,
+    ),
   ];
   const temp = `${path}.${process.pid}.tmp`;
   await writeFile(temp, Buffer.concat(parts));
@@ -115,7 +130,9 @@ export async function observeStream(
   const requests = manifest.candidates.map((c) => {
     const found = analysis.candidates.find((a) => a.id === c.id);
     if (!found || found.tensor !== c.tensor) {
-      throw new ArtifactError(`bundle candidate ${c.id} (${c.tensor}) no longer matches the model's analysis`);
+      throw new ArtifactError(
+        `bundle candidate ${c.id} (${c.tensor}) no longer matches the model's analysis`,
+      );
     }
     return { candidateId: c.id, member: parseMemberKey(c.ramp.member) };
   });
@@ -132,11 +149,13 @@ export async function observeStream(
     for (let start = 0; start < count; start += batchSize) {
       const rows = Math.min(batchSize, count - start);
       const samples: RawSample[] = [];
-      for (let i = 0; i < rows; i++) samples.push(applyDrift(sampleAt(stream, start + i), start + i, count, drift, seed));
+      for (let i = 0; i < rows; i++)
+        samples.push(applyDrift(sampleAt(stream, start + i), start + i, count, drift, seed));
       const outputs = await session.run(encoder.encode(samples));
       const logits = outputs[logitsName];
       if (!logits) throw new ArtifactError(`model returned no ${logitsName}`);
-      for (let row = 0; row < rows; row++) finalPrediction[start + row] = argmax(logits.data, row * classes, classes);
+      for (let row = 0; row < rows; row++)
+        finalPrediction[start + row] = argmax(logits.data, row * classes, classes);
       manifest.candidates.forEach((candidate, c) => {
         const feature = outputs[featureOutputName(candidate.id, parseMemberKey(candidate.ramp.member))];
         const ramp = bundle.rampWeights.get(candidate.id);

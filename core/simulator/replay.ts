@@ -83,8 +83,8 @@ export function replay(input: ReplayInput): RequestOutcome[] {
           ...(outcomes[index] as RequestOutcome),
           startMs: now,
           releaseAtMs: now + (outcome.releaseMs[k] as number),
-          exitAt: outcome.exitAt[k] as number,
-          agrees: outcome.agrees[k] as boolean,
+          exitAt: outcome.exitAt[k],
+          agrees: outcome.agrees[k],
         };
       });
       now += outcome.batchMs;

@@ -25,7 +25,20 @@ export function policyRecords(result: SimulationResult) {
   }));
 }
 
-const COLUMNS = ['policy', 'p25 ms', 'p50 ms', 'p95 ms', 'p99 ms', 'win p50', 'win p95', 'agreement', 'worst win.', 'dropped', 'thr. ratio', 'of optimal'];
+const COLUMNS = [
+  'policy',
+  'p25 ms',
+  'p50 ms',
+  'p95 ms',
+  'p99 ms',
+  'win p50',
+  'win p95',
+  'agreement',
+  'worst win.',
+  'dropped',
+  'thr. ratio',
+  'of optimal',
+];
 
 function rows(result: SimulationResult): string[][] {
   return result.policies.map((p) => [
@@ -94,7 +107,10 @@ export function latencyCdfSvg(result: SimulationResult): string {
 }
 
 /** SVG of a policy's agreement over sliding windows of served requests, config changes marked. */
-export function agreementSvg(result: SimulationResult, policies: readonly string[] = ['apparate', 'static']): string {
+export function agreementSvg(
+  result: SimulationResult,
+  policies: readonly string[] = ['apparate', 'static'],
+): string {
   const series = policies
     .filter((name) => result.timelines[name])
     .map((name) => {

@@ -51,7 +51,12 @@ export function vanillaPolicy(profile: CostProfile): ServingPolicy {
     plannedBatchMs: (size) => costsAtBatch(profile, size).vanillaMs,
     serveBatch(indices, paddedSize) {
       const ms = costsAtBatch(profile, paddedSize).vanillaMs;
-      return { batchMs: ms, releaseMs: indices.map(() => ms), exitAt: indices.map(() => -1), agrees: indices.map(() => true) };
+      return {
+        batchMs: ms,
+        releaseMs: indices.map(() => ms),
+        exitAt: indices.map(() => -1),
+        agrees: indices.map(() => true),
+      };
     },
     counters: () => NO_COUNTERS,
   };
@@ -80,7 +85,12 @@ export function optimalPolicy(all: ExitWindow, profile: CostProfile): ServingPol
  * Static early exit: a ramp at every useful candidate, always on, thresholds tuned once on the
  * bootstrap inputs (per ramp, with the same tuner) and never again.
  */
-export function staticPolicy(all: ExitWindow, profile: CostProfile, bootstrap: readonly number[], constraint: number): ServingPolicy {
+export function staticPolicy(
+  all: ExitWindow,
+  profile: CostProfile,
+  bootstrap: readonly number[],
+  constraint: number,
+): ServingPolicy {
   const latest = latestUsefulIndex(profile);
   const active = Array.from({ length: Math.max(0, latest + 1) }, (_, i) => i);
   const tuned = staticEarlyExit(
@@ -92,7 +102,8 @@ export function staticPolicy(all: ExitWindow, profile: CostProfile, bootstrap: r
   return {
     name: 'static',
     plannedBatchMs: (size) => configCostsAt(profile, active, size).finalMs,
-    serveBatch: (indices, paddedSize) => fixedConfigOutcome(all, profile, active, thresholds, indices, paddedSize),
+    serveBatch: (indices, paddedSize) =>
+      fixedConfigOutcome(all, profile, active, thresholds, indices, paddedSize),
     counters: () => ({ thresholdUpdates: 1, rampChanges: 0, configChanges: [] }),
   };
 }
@@ -114,7 +125,10 @@ export function onlineOptimalPolicy(
       const history = concatWindows(past, all.confidence.length);
       const chosen =
         history.count > 0
-          ? chooseConfig(history, profile, paddedSize, { constraint: options.constraint, rampBudget: options.rampBudget })
+          ? chooseConfig(history, profile, paddedSize, {
+              constraint: options.constraint,
+              rampBudget: options.rampBudget,
+            })
           : { active: [], thresholds: [] };
       const key = `${chosen.active.join(',')}|${chosen.thresholds.join(',')}`;
       if (key !== previous) changes++;

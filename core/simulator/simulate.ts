@@ -64,7 +64,9 @@ export interface SimulationResult {
   /** Per policy, latencies of served requests (ms), for CDF plots. */
   readonly latencies: Readonly<Record<string, number[]>>;
   /** Per policy, served requests' agreement flags in arrival order, and config-change times. */
-  readonly timelines: Readonly<Record<string, { agrees: boolean[]; releaseAtMs: number[]; configChangesMs: readonly number[] }>>;
+  readonly timelines: Readonly<
+    Record<string, { agrees: boolean[]; releaseAtMs: number[]; configChangesMs: readonly number[] }>
+  >;
 }
 
 /** Default SLO: twice the plain model's time for the largest profiled batch. */
@@ -74,7 +76,11 @@ export function defaultSloMs(profile: CostProfile): number {
 
 function batchingFor(name: BatchingPolicyName, profile: CostProfile, serving: ServingPolicy): BatchingPolicy {
   if (name === 'clockwork') {
-    return createBatchingPolicy({ name, latencyMs: (size) => serving.plannedBatchMs(size), batchSizes: profile.batchSizes });
+    return createBatchingPolicy({
+      name,
+      latencyMs: (size) => serving.plannedBatchMs(size),
+      batchSizes: profile.batchSizes,
+    });
   }
   // Wait at most half a batch-of-8 run for a fuller batch: long enough to batch under load, short
   // enough not to dominate latency at low load.
@@ -115,7 +121,11 @@ function servingPolicy(
 }
 
 /** Runs the simulation of every requested policy (plus the plain model). */
-export async function simulate(bundle: LoadedBundle, stream: DataSplit, options: SimulateOptions): Promise<SimulationResult> {
+export async function simulate(
+  bundle: LoadedBundle,
+  stream: DataSplit,
+  options: SimulateOptions,
+): Promise<SimulationResult> {
   const profile = costProfileFromManifest(bundle.manifest);
   const observations = await observeStream(bundle, stream, {
     drift: options.drift,
@@ -159,14 +169,19 @@ export async function simulate(bundle: LoadedBundle, stream: DataSplit, options:
         ...summary,
         winsVsVanillaPct: winsVersus(summary.latencyMs, vanilla.latencyMs),
         fractionOfOptimal:
-          optimal && optimalSaving > 0 ? (vanilla.latencyMs.p50 - summary.latencyMs.p50) / optimalSaving : null,
+          optimal && optimalSaving > 0
+            ? (vanilla.latencyMs.p50 - summary.latencyMs.p50) / optimalSaving
+            : null,
         throughputRatio: summary.throughputRps / vanilla.throughputRps,
         thresholdUpdates: counters?.thresholdUpdates ?? 0,
         rampChanges: counters?.rampChanges ?? 0,
       };
     });
   const latencies: Record<string, number[]> = {};
-  const timelines: Record<string, { agrees: boolean[]; releaseAtMs: number[]; configChangesMs: readonly number[] }> = {};
+  const timelines: Record<
+    string,
+    { agrees: boolean[]; releaseAtMs: number[]; configChangesMs: readonly number[] }
+  > = {};
   for (const [name, { outcomes: list, serving }] of outcomes) {
     latencies[name] = servedLatencies(list);
     const served = list.filter((o) => o.releaseAtMs !== undefined);

@@ -40,7 +40,9 @@ export async function buildWorkload(
   options: WorkloadOptions,
 ): Promise<Workload> {
   if (!(options.load > 0 && options.load <= 2)) {
-    throw new InputError(`load must be in (0, 2] (a fraction of the plain model's capacity), got ${options.load}`);
+    throw new InputError(
+      `load must be in (0, 2] (a fraction of the plain model's capacity), got ${options.load}`,
+    );
   }
   const served = streamCount - firstServed;
   const capacity = capacityRps(profile.batchSizes, (size) => costsAtBatch(profile, size).vanillaMs);

@@ -23,9 +23,7 @@ describe('writeDirectoryAtomically', () => {
   it('leaves nothing behind when writing fails', async () => {
     const target = join(work, 'bundle');
     await expect(
-      writeDirectoryAtomically(target, async () => {
-        throw new Error('disk full');
-      }),
+      writeDirectoryAtomically(target, () => Promise.reject(new Error('disk full'))),
     ).rejects.toThrow('disk full');
     expect(readdirSync(work)).toEqual([]);
   });
@@ -33,9 +31,13 @@ describe('writeDirectoryAtomically', () => {
   it('leaves nothing behind when interrupted with Ctrl-C mid-write', async () => {
     // Given a process writing a bundle that has started filling it
     const target = join(work, 'bundle');
-    const child = spawn(process.execPath, ['-r', 'tsx/cjs', join(__dirname, 'fixtures', 'slow-fill.ts'), target], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['-r', 'tsx/cjs', join(__dirname, 'fixtures', 'slow-fill.ts'), target],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
     expect(readdirSync(work).some((name) => name.includes('.partial-'))).toBe(true);
 

@@ -1,4 +1,12 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -57,12 +65,15 @@ describe('apparate prepare', () => {
     expect(manifest.initialConfig.ramps.map((r) => r.id)).toEqual(summary.initialRamps);
     expect(manifest.initialConfig.ramps.every((r) => r.threshold === 0)).toBe(true);
     const slot = manifest.profile.batchSizes.indexOf(manifest.profile.referenceBatchSize);
-    const overheadMs = manifest.initialConfig.ramps.reduce((sum, r) => sum + (manifest.profile.rampMs[r.id]?.[slot] ?? 0), 0);
+    const overheadMs = manifest.initialConfig.ramps.reduce(
+      (sum, r) => sum + (manifest.profile.rampMs[r.id]?.[slot] ?? 0),
+      0,
+    );
     expect(overheadMs / (manifest.profile.vanillaMs[slot] ?? 1)).toBeLessThanOrEqual(manifest.rampBudget);
-    if (name === 'mnist-resnet') {
-      const deepest = summary.candidates.slice(-3);
-      for (const c of deepest) expect(c.rampAgreement).toBeGreaterThanOrEqual(0.95);
-    }
+    // The deepest ramps of the image model agree with it on at least 95% of validation inputs.
+    const deepestFloor = name === 'mnist-resnet' ? 0.95 : 0.5;
+    for (const c of summary.candidates.slice(-3))
+      expect(c.rampAgreement).toBeGreaterThanOrEqual(deepestFloor);
     expect(readdirSync(work).filter((f) => f.includes('.partial-'))).toEqual([]);
   });
 
@@ -74,14 +85,26 @@ describe('apparate prepare', () => {
     };
 
     it.each([
-      ['a file that is not ONNX', () => bad('notes.onnx', 'these are not the weights you are looking for\n'), /cannot be read as an ONNX model|not an ONNX model/i],
+      [
+        'a file that is not ONNX',
+        () => bad('notes.onnx', 'these are not the weights you are looking for\n'),
+        /cannot be read as an ONNX model|not an ONNX model/i,
+      ],
       [
         'a truncated file',
-        () => bad('truncated.onnx', readFileSync(join(ZOO_MODELS_DIR, 'mnist-resnet', 'model.onnx')).subarray(0, 1000)),
+        () =>
+          bad(
+            'truncated.onnx',
+            readFileSync(join(ZOO_MODELS_DIR, 'mnist-resnet', 'model.onnx')).subarray(0, 1000),
+          ),
         /truncated|not an ONNX model/i,
       ],
       ['a model without a batch dimension', () => bad('fixed.onnx', fixedBatchModel()), /no batch dimension/],
-      ['a model with no candidate position', () => bad('gemm.onnx', loneGemmModel()), /no candidate position/],
+      [
+        'a model with no candidate position',
+        () => bad('gemm.onnx', loneGemmModel()),
+        /no candidate position/,
+      ],
     ])('refuses %s with one line and exit code 2, writing nothing', async (_what, makeModel, message) => {
       const out = join(work, `out-${Math.random().toString(36).slice(2)}`);
       const result = await runCli(['prepare', '--model', makeModel(), '--out', out]);
@@ -96,7 +119,9 @@ describe('apparate prepare', () => {
       mkdirSync(out);
       const result = await runCli(['prepare', '--model', join(ZOO_MODELS_DIR, 'mnist-resnet'), '--out', out]);
       expect(result.code).toBe(2);
-      expect(result.stderr).toMatch(/output directory .*taken already exists; choose a new path or remove it first/);
+      expect(result.stderr).toMatch(
+        /output directory .*taken already exists; choose a new path or remove it first/,
+      );
       expect(readdirSync(out)).toEqual([]);
     });
 
@@ -104,7 +129,14 @@ describe('apparate prepare', () => {
       [['--ramp-budget', '0.7'], /--ramp-budget must be a number in \(0, 0.5\], got 0.7/],
       [['--bootstrap-fraction', 'lots'], /--bootstrap-fraction must be a number in \(0, 0.99\], got lots/],
     ])('refuses out-of-range knobs %j', async (args, message) => {
-      const result = await runCli(['prepare', '--model', join(ZOO_MODELS_DIR, 'mnist-resnet'), '--out', join(work, 'x'), ...args]);
+      const result = await runCli([
+        'prepare',
+        '--model',
+        join(ZOO_MODELS_DIR, 'mnist-resnet'),
+        '--out',
+        join(work, 'x'),
+        ...args,
+      ]);
       expect(result.code).toBe(2);
       expect(result.stderr).toMatch(message);
     });
