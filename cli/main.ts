@@ -8,9 +8,10 @@ import { ArtifactError, InputError } from '../core/errors';
 import { EXIT_USAGE, type Command, type CommandIo } from './command';
 import { inspectCommand } from './commands/inspect';
 import { prepareCommand } from './commands/prepare';
+import { simulateCommand } from './commands/simulate';
 import { zooCommand } from './commands/zoo';
 
-export const COMMANDS: readonly Command[] = [zooCommand, inspectCommand, prepareCommand];
+export const COMMANDS: readonly Command[] = [zooCommand, inspectCommand, prepareCommand, simulateCommand];
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -44,7 +44,7 @@ export const DEFAULT_RAMP_TRAINING = {
   validationFraction: 0.1,
   epochs: 60,
   learningRate: 0.01,
-  weightDecay: 1e-3,
+  weightDecay: 0.03,
   batchSize: 32,
 } as const;
 

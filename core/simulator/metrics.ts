@@ -6,8 +6,8 @@
 import { quantile } from '../util/stats';
 import type { RequestOutcome } from './replay';
 
-/** Inputs per window when looking for the worst stretch of agreement. */
-export const AGREEMENT_WINDOW = 256;
+/** Inputs per window when looking for the worst stretch of agreement: the controller's window, over which the constraint is defined. */
+export const AGREEMENT_WINDOW = 512;
 
 export interface LatencySummary {
   readonly p25: number;

@@ -5,7 +5,7 @@
  * every input's answer is released and how long the batch holds the executor.
  */
 import { staticEarlyExit, chooseConfig, offlineOptimal } from '../control/baselines';
-import { ApparateController } from '../control/controller';
+import { ApparateController, type ControllerOptions } from '../control/controller';
 import { configCostsAt, costsAtBatch, latestUsefulIndex, type CostProfile } from '../control/costs';
 import { serveWindow } from '../control/exit-rule';
 import { concatWindows, selectRamps, type ExitWindow } from '../control/records';
@@ -147,9 +147,16 @@ export function apparatePolicy(
   all: ExitWindow,
   profile: CostProfile,
   initialConfig: RampConfig,
-  options: { constraint: number; rampBudget: number; latestUsefulCandidate: string | null },
+  options: {
+    constraint: number;
+    rampBudget: number;
+    latestUsefulCandidate: string | null;
+    /** Overrides of the controller's tuning knobs (window, periods, headroom). */
+    controller?: Partial<ControllerOptions>;
+  },
 ): ServingPolicy {
   const controller = new ApparateController({
+    ...options.controller,
     profile,
     initialConfig,
     constraint: options.constraint,

@@ -7,6 +7,7 @@ import type { LoadedBundle } from '../bundle/bundle-io';
 import { costProfileFromManifest } from '../bundle/cost-profile';
 import { createBatchingPolicy } from '../batching/create-policy';
 import type { BatchingPolicy, BatchingPolicyName } from '../batching/policy';
+import type { ControllerOptions } from '../control/controller';
 import { costsAtBatch, type CostProfile } from '../control/costs';
 import { windowFromPredictions, type ExitWindow } from '../control/records';
 import type { DataSplit } from '../data/dataset';
@@ -36,6 +37,8 @@ export interface SimulateOptions {
   readonly seed: number;
   /** Ramp budget for the online baselines (default: the bundle's). */
   readonly rampBudget?: number;
+  /** Overrides of the online controller's knobs, for experiments. */
+  readonly controller?: Partial<ControllerOptions>;
   readonly onProgress?: (phase: string, done: number, total: number) => void;
 }
 
@@ -116,6 +119,7 @@ function servingPolicy(
         constraint: options.accuracy,
         rampBudget,
         latestUsefulCandidate: bundle.manifest.latestUsefulCandidate,
+        ...(options.controller ? { controller: options.controller } : {}),
       });
   }
 }
