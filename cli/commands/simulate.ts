@@ -10,7 +10,13 @@ import { readBundle } from '../../core/bundle/bundle-io';
 import { BATCHING_POLICY_NAMES, type BatchingPolicyName } from '../../core/batching/policy';
 import { InputError } from '../../core/errors';
 import type { DriftKind } from '../../core/simulator/drift';
-import { agreementSvg, formatTable, latencyCdfSvg, markdownTable, policyRecords } from '../../core/simulator/report';
+import {
+  agreementSvg,
+  formatTable,
+  latencyCdfSvg,
+  markdownTable,
+  policyRecords,
+} from '../../core/simulator/report';
 import { SERVING_POLICY_NAMES, type ServingPolicyName } from '../../core/simulator/serving-policies';
 import { simulate } from '../../core/simulator/simulate';
 import { loadFixtureModel, loadModelData } from '../../core/zoo/fixtures';
@@ -34,12 +40,24 @@ export const simulateCommand: Command = {
     policy: { type: 'string', description: 'policy to run besides the plain model, or all (default all)' },
     trace: { type: 'string', description: 'arrival-rate trace: one count per second, text or .tbz2' },
     'trace-start': { type: 'string', description: 'first trace second to replay (default 0)' },
-    'trace-seconds': { type: 'string', description: 'trace seconds to replay (default: one pass over the stream)' },
-    load: { type: 'string', description: "mean arrival rate as a fraction of the plain model's capacity (default 0.7)" },
+    'trace-seconds': {
+      type: 'string',
+      description: 'trace seconds to replay (default: one pass over the stream)',
+    },
+    load: {
+      type: 'string',
+      description: "mean arrival rate as a fraction of the plain model's capacity (default 0.7)",
+    },
     batching: { type: 'string', description: 'batching policy: clockwork or tfserving (default clockwork)' },
-    'slo-ms': { type: 'string', description: 'per-request deadline (default: twice the plain batch-32 time)' },
+    'slo-ms': {
+      type: 'string',
+      description: 'per-request deadline (default: twice the plain batch-32 time)',
+    },
     accuracy: { type: 'string', description: 'agreement constraint in (0.5, 1] (default 0.99)' },
-    drift: { type: 'string', description: 'none, or noise: the second half of the stream made harder (default none)' },
+    drift: {
+      type: 'string',
+      description: 'none, or noise: the second half of the stream made harder (default none)',
+    },
     seed: { type: 'string', description: 'seed for arrivals and drift (default 20261123)' },
     out: { type: 'string', description: 'directory for a Markdown table, JSON and SVG figures' },
     json: { type: 'boolean', description: 'print JSON records instead of a table' },
@@ -48,20 +66,39 @@ export const simulateCommand: Command = {
     const bundleDir = requiredString(values, 'bundle', 'dir');
     const policyValue = oneOf(values.policy, [...SERVING_POLICY_NAMES, 'all'] as const, 'policy', 'all');
     const policies: ServingPolicyName[] = policyValue === 'all' ? [...SERVING_POLICY_NAMES] : [policyValue];
-    const batching = oneOf<BatchingPolicyName>(values.batching, BATCHING_POLICY_NAMES, 'batching', 'clockwork');
+    const batching = oneOf<BatchingPolicyName>(
+      values.batching,
+      BATCHING_POLICY_NAMES,
+      'batching',
+      'clockwork',
+    );
     const drift = oneOf<DriftKind>(values.drift, ['none', 'noise'], 'drift', 'none');
     const load = numberOption(values, 'load', { default: 0.7, min: 0, max: 2 });
     const accuracy = numberOption(values, 'accuracy', { default: 0.99, min: 0.5, max: 1 });
-    const seed = numberOption(values, 'seed', { default: 20261123, min: 0, minInclusive: true, integer: true });
-    const sloMs = values['slo-ms'] === undefined ? undefined : numberOption(values, 'slo-ms', { default: 0, min: 0 });
-    if ((values['trace-start'] !== undefined || values['trace-seconds'] !== undefined) && values.trace === undefined) {
+    const seed = numberOption(values, 'seed', {
+      default: 20261123,
+      min: 0,
+      minInclusive: true,
+      integer: true,
+    });
+    const sloMs =
+      values['slo-ms'] === undefined ? undefined : numberOption(values, 'slo-ms', { default: 0, min: 0 });
+    if (
+      (values['trace-start'] !== undefined || values['trace-seconds'] !== undefined) &&
+      values.trace === undefined
+    ) {
       throw new InputError('--trace-start and --trace-seconds need --trace <file>');
     }
     const trace =
       typeof values.trace === 'string'
         ? {
             path: values.trace,
-            startSecond: numberOption(values, 'trace-start', { default: 0, min: 0, minInclusive: true, integer: true }),
+            startSecond: numberOption(values, 'trace-start', {
+              default: 0,
+              min: 0,
+              minInclusive: true,
+              integer: true,
+            }),
             ...(values['trace-seconds'] === undefined
               ? {}
               : { seconds: numberOption(values, 'trace-seconds', { default: 1, min: 0, integer: true }) }),
@@ -89,11 +126,16 @@ export const simulateCommand: Command = {
     if (typeof values.out === 'string') {
       await mkdir(values.out, { recursive: true });
       await writeFile(join(values.out, 'simulation.md'), markdownTable(result));
-      await writeFile(join(values.out, 'simulation.json'), `${JSON.stringify({ settings: result.settings, policies: policyRecords(result) }, null, 2)}\n`);
+      await writeFile(
+        join(values.out, 'simulation.json'),
+        `${JSON.stringify({ settings: result.settings, policies: policyRecords(result) }, null, 2)}\n`,
+      );
       await writeFile(join(values.out, 'latency-cdf.svg'), latencyCdfSvg(result));
       await writeFile(join(values.out, 'agreement.svg'), agreementSvg(result));
     }
-    io.stdout.write(values.json ? `${JSON.stringify(policyRecords(result), null, 2)}\n` : formatTable(result));
+    io.stdout.write(
+      values.json ? `${JSON.stringify(policyRecords(result), null, 2)}\n` : formatTable(result),
+    );
     return 0;
   },
 };

@@ -1,19 +1,10 @@
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { scaleToMeanRate } from '../../core/workload/arrivals';
 import { readTrace, traceWindow } from '../../core/workload/trace';
+import { sharedTrace } from '../support/traces';
 
 /** The shared Twitter trace, beside the checkout as on every developer machine and in CI. */
-const TWITTER_TRACE = resolve(
-  __dirname,
-  '..',
-  '..',
-  '..',
-  'shared',
-  'data',
-  'traces',
-  'twitter-2021-08.tbz2',
-);
+const TWITTER_TRACE = sharedTrace('twitter-2021-08.tbz2');
 
 describe('the shared Twitter trace', () => {
   it('has the documented shape', async () => {

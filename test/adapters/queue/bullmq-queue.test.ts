@@ -119,22 +119,45 @@ describe('BullMQ request queue', () => {
     expect(() => new BullMqRequestQueue({ name: 'a:b', redisUrl: REDIS_URL })).toThrow(InputError);
   });
 
-  it('reports an unreachable Redis to its error listener instead of raising an unhandled error', async () => {
-    // Given a queue pointed at a port where no Redis listens
+  it('reports an unreachable Redis to its error listener and still shuts down', async () => {
+    // Given a queue pointed at a port where no Redis listens, with a consumer stuck reconnecting
     const errors: Error[] = [];
     const queue = new BullMqRequestQueue({
       name: uniqueQueueName(),
       redisUrl: 'redis://127.0.0.1:1',
       onError: (error) => errors.push(error),
     });
-
-    // When it tries to connect for a while
+    const stuck = queue.receive(1, 100).then(
+      () => 'resolved',
+      () => 'rejected',
+    );
     await sleep(300);
 
-    // Then the connection errors reached the listener, and the queue still closes cleanly
+    // Then the connection errors reached the listener rather than an unhandled 'error' event
     expect(errors.length).toBeGreaterThan(0);
     expect(errors[0]?.message).toMatch(/ECONNREFUSED/);
+
+    // And closing does not wait for Redis to come back, ending the stuck receive too
+    const started = performance.now();
     await queue.close();
+    expect(performance.now() - started).toBeLessThan(10_000);
+    expect(['resolved', 'rejected']).toContain(await stuck);
+  });
+
+  it('acts on a copy of a delivery as on the original', async () => {
+    // Given a delivery copied field by field (as after crossing a message channel)
+    const queue = openQueue();
+    await queue.send(inferenceRequest('copied'));
+    const [message] = await queue.receive(1, 1000);
+    if (message === undefined) throw new Error('expected a message');
+    const copy = { ...message };
+
+    // When the copy is extended and acknowledged
+    await queue.extendVisibility(copy, 5000);
+    await queue.ack(copy);
+
+    // Then the message is gone
+    expect(await queue.receive(1, 0)).toEqual([]);
   });
 
   describe('with consumers in separate processes', () => {

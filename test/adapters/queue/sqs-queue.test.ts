@@ -11,13 +11,15 @@ const DEAD_LETTER_QUEUE_URL = 'https://sqs.eu-west-1.amazonaws.com/123456789012/
 const VISIBILITY_TIMEOUT_MS = 30_000;
 const MAX_RECEIVE_COUNT = 3;
 
+interface FakeSqsSetup {
+  readonly fake: FakeSqs;
+  readonly client: SQSClient;
+  readonly mock: AwsClientStub<SQSClient>;
+  readonly restore: () => void;
+}
+
 /** A fake SQS with the request queue redriving to its DLQ, and a client wired to it. */
-function openFakeSqs(): {
-  fake: FakeSqs;
-  client: SQSClient;
-  mock: AwsClientStub<SQSClient>;
-  restore(): void;
-} {
+function openFakeSqs(): FakeSqsSetup {
   const fake = new FakeSqs();
   fake.createQueue(DEAD_LETTER_QUEUE_URL);
   fake.createQueue(QUEUE_URL, {
@@ -78,7 +80,7 @@ describeQueueContract('SQS (at the SDK boundary)', () => {
 });
 
 describe('SQS request queue', () => {
-  let sqs: ReturnType<typeof openFakeSqs>;
+  let sqs: FakeSqsSetup;
 
   beforeEach(() => {
     sqs = openFakeSqs();

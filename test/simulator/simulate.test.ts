@@ -1,0 +1,115 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { readBundle, writeBundle, type LoadedBundle } from '../../core/bundle/bundle-io';
+import type { DataSplit } from '../../core/data/dataset';
+import { prepareModel } from '../../core/prepare/prepare-model';
+import { simulate } from '../../core/simulator/simulate';
+import { loadFixtureModel, loadModelData } from '../../core/zoo/fixtures';
+import { runCli } from '../support/run-cli';
+import { sharedTrace } from '../support/traces';
+
+const TRACE = sharedTrace();
+
+const recordSchema = z.array(
+  z.object({
+    policy: z.string(),
+    latencyMs: z.object({ p25: z.number(), p50: z.number(), p95: z.number(), p99: z.number() }),
+    winsVsVanillaPct: z.object({ p25: z.number(), p50: z.number(), p95: z.number() }),
+    accuracy: z.number(),
+    worstWindowAccuracy: z.number(),
+    dropped: z.number().int(),
+    throughputRps: z.number(),
+    rampChanges: z.number().int(),
+    thresholdUpdates: z.number().int(),
+  }),
+);
+
+describe('replay simulator on mnist-resnet', () => {
+  let work: string;
+  let bundle: LoadedBundle;
+  let stream: DataSplit;
+
+  beforeAll(async () => {
+    // Given a bundle prepared from the real fixture (a quick profile is enough for these checks)
+    work = mkdtempSync(join(tmpdir(), 'apparate-simulate-'));
+    const model = await loadFixtureModel('mnist-resnet');
+    stream = await loadModelData(model, 'serving');
+    await writeBundle(join(work, 'bundle'), await prepareModel(model, stream, { repeats: 3, warmupRuns: 1 }));
+    bundle = await readBundle(join(work, 'bundle'));
+  });
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('keeps Apparate at the agreement constraint under Twitter-trace arrivals at load 0.7', async () => {
+    // When the stream is replayed with Clockwork-like batching
+    const result = await simulate(bundle, stream, {
+      policies: ['apparate', 'optimal', 'static'],
+      load: 0.7,
+      batching: 'clockwork',
+      accuracy: 0.99,
+      drift: 'none',
+      seed: 20261123,
+      trace: { path: TRACE, startSecond: 3600 },
+    });
+
+    // Then every served request is accounted for and the constraint holds overall
+    const byName = new Map(result.policies.map((p) => [p.policy, p]));
+    const apparate = byName.get('apparate');
+    const optimal = byName.get('optimal');
+    expect(apparate?.served).toBeGreaterThan(0);
+    expect((apparate?.served ?? 0) + (apparate?.dropped ?? 0)).toBe(result.settings.requests);
+    expect(apparate?.accuracy).toBeGreaterThanOrEqual(0.99);
+    expect(optimal?.accuracy).toBe(1);
+    expect(apparate?.exitRate).toBeGreaterThan(0);
+    expect(apparate?.thresholdUpdates).toBeGreaterThan(0);
+    // The optimal exits only ever shorten latency: it is never behind the plain model.
+    expect(optimal?.winsVsVanillaPct.p50).toBeGreaterThanOrEqual(0);
+  });
+
+  it('prints JSON records and writes a table and figures with --out', async () => {
+    const out = join(work, 'report');
+    const result = await runCli([
+      'simulate',
+      '--bundle',
+      join(work, 'bundle'),
+      '--policy',
+      'all',
+      '--load',
+      '0.5',
+      '--batching',
+      'tfserving',
+      '--out',
+      out,
+      '--json',
+    ]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const records = recordSchema.parse(JSON.parse(result.stdout));
+    expect(records.map((r) => r.policy)).toEqual([
+      'vanilla',
+      'apparate',
+      'optimal',
+      'online-optimal',
+      'static',
+    ]);
+    expect(records[0]?.winsVsVanillaPct.p50).toBe(0);
+    expect(readFileSync(join(out, 'simulation.md'), 'utf8')).toMatch(/\| apparate \|/);
+    expect(readFileSync(join(out, 'latency-cdf.svg'), 'utf8')).toMatch(/^<svg /);
+    expect(readFileSync(join(out, 'agreement.svg'), 'utf8')).toMatch(/polyline/);
+  });
+
+  it.each([
+    [
+      ['--policy', 'fastest'],
+      /--policy must be one of vanilla, apparate, optimal, online-optimal, static, all, got fastest/,
+    ],
+    [['--batching', 'greedy'], /--batching must be one of tfserving, clockwork, got greedy/],
+    [['--trace-start', '10'], /--trace-start and --trace-seconds need --trace <file>/],
+    [['--accuracy', '1.5'], /--accuracy must be a number in \(0.5, 1\], got 1.5/],
+  ])('refuses %j with exit code 2', async (args, message) => {
+    const result = await runCli(['simulate', '--bundle', join(work, 'bundle'), ...args]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(message);
+  });
+});
