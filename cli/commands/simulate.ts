@@ -27,7 +27,9 @@ import { createProgress } from '../progress';
 function oneOf<T extends string>(value: unknown, allowed: readonly T[], option: string, fallback: T): T {
   if (value === undefined) return fallback;
   if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
-  throw new InputError(`--${option} must be one of ${allowed.join(', ')}, got ${String(value)}`);
+  throw new InputError(
+    `--${option} must be one of ${allowed.join(', ')}, got ${typeof value === 'string' ? value : JSON.stringify(value)}`,
+  );
 }
 
 export const simulateCommand: Command = {
