@@ -56,6 +56,9 @@ export async function openSession(
       executionProviders: [provider],
       intraOpNumThreads: options.intraOpThreads ?? 0,
       graphOptimizationLevel: 'all',
+      // Idle operator threads would otherwise spin after each run; a chain of segment sessions
+      // (and the ramps between them) then competes with its own spinning threads for the cores.
+      extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
     };
     session =
       typeof model === 'string'
