@@ -34,6 +34,8 @@ export async function writeDirectoryAtomically(
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  // Any other way out of the process (process.exit elsewhere, an emptied event loop) cleans up too.
+  process.once('exit', cleanUp);
   try {
     await mkdir(temp);
     await fill(temp);
@@ -45,5 +47,6 @@ export async function writeDirectoryAtomically(
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
+    process.removeListener('exit', cleanUp);
   }
 }

@@ -127,10 +127,7 @@ describe('BullMQ request queue', () => {
       redisUrl: 'redis://127.0.0.1:1',
       onError: (error) => errors.push(error),
     });
-    const stuck = queue.receive(1, 100).then(
-      () => 'resolved',
-      () => 'rejected',
-    );
+    const stuck = queue.receive(1, 100);
     await sleep(300);
 
     // Then the connection errors reached the listener rather than an unhandled 'error' event
@@ -141,7 +138,7 @@ describe('BullMQ request queue', () => {
     const started = performance.now();
     await queue.close();
     expect(performance.now() - started).toBeLessThan(10_000);
-    expect(['resolved', 'rejected']).toContain(await stuck);
+    expect(await stuck).toEqual([]);
   });
 
   it('acts on a copy of a delivery as on the original', async () => {
