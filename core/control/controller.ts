@@ -27,7 +27,7 @@
  * Defaults chosen here (the design guide does not fix them): retune every 8 batches, adjust every
  * 32, at least 64 inputs before a tune (fewer makes the tuner fit noise: with under 100 inputs a
  * 99% constraint allows no wrong exit at all, so a few lucky inputs would justify any
- * threshold), one utility entry per 64 served inputs, 16 entries kept, starting headroom half of
+ * threshold), one utility entry per 64 served inputs, 16 entries kept, starting headroom 0.8 of
  * `1 − constraint`, headroom gain 0.05 over 1 024 served inputs.
  */
 import { InputError } from '../errors';
@@ -119,6 +119,13 @@ export interface ControllerCounters {
  */
 const HEADROOM_RELEASE_RATIO = 0.25;
 
+/**
+ * Starting headroom as a share of `1 − constraint`. Replaying the fixture streams (Twitter-trace
+ * arrivals, three trace windows, 99% constraint), half the slack served 98.99–99.06% on the image
+ * model, below the constraint; 0.8 of it served 99.04–99.23% and lost no median latency.
+ */
+const DEFAULT_HEADROOM_SHARE = 0.8;
+
 function positiveInteger(value: number, what: string): number {
   if (!(Number.isInteger(value) && value > 0))
     throw new InputError(`${what} must be a positive integer, got ${value}`);
@@ -173,7 +180,7 @@ export class ApparateController {
     this.constraint = options.constraint ?? DEFAULT_CONSTRAINT;
     if (!(this.constraint >= 0 && this.constraint <= 1))
       throw new InputError(`constraint must lie in [0, 1], got ${this.constraint}`);
-    this.headroom = options.tuningHeadroom ?? (1 - this.constraint) / 2;
+    this.headroom = options.tuningHeadroom ?? DEFAULT_HEADROOM_SHARE * (1 - this.constraint);
     if (!(this.headroom >= 0))
       throw new InputError(`tuningHeadroom must be non-negative, got ${this.headroom}`);
     this.headroomGain = options.headroomGain ?? 0.05;

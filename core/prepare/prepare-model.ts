@@ -242,10 +242,13 @@ export async function prepareModel(
     };
   });
 
+  // Backbone time is the plain model's time scaled by the candidate's latency fraction (as the
+  // controller's cost model does): the chained segments' own overhead is not part of serving an
+  // exit, and counting it would make deep positions look slower than the plain model.
   const placement = chooseInitialRamps(
-    candidates.map((c, index) => ({
+    candidates.map((c) => ({
       id: c.id,
-      backboneMs: backboneMs(fullProfile, index, slot),
+      backboneMs: vanillaRef * c.latencyFraction,
       rampMs: rampMs[c.id]?.[slot] ?? 0,
     })),
     vanillaRef,
