@@ -1,0 +1,56 @@
+/**
+ * Replaces a prepared bundle's measured latency profile with a deterministic one derived from the
+ * candidates' share of the model's multiply-accumulates, and re-derives the initial placement from
+ * it. Tests of the control loops and the simulator then see the same ramp set and timings on every
+ * machine, however loaded; the measured profiles are exercised by the preparation tests.
+ */
+import type { PreparedBundle } from '../../core/bundle/bundle-io';
+import { chooseInitialRamps } from '../../core/prepare/initial-config';
+
+/** Plain-model milliseconds for a batch: a fixed cost plus a per-input cost. */
+const vanillaMs = (batchSize: number) => 0.5 + 0.8 * batchSize;
+/** Each ramp's own cost as a share of the plain model's time. */
+const RAMP_SHARE = 0.004;
+
+export function withDeterministicProfile(
+  prepared: PreparedBundle,
+  macFractions: readonly number[],
+): PreparedBundle {
+  const { manifest } = prepared;
+  const sizes = manifest.profile.batchSizes;
+  const bounds = [0, ...macFractions, 1];
+  const segmentMs = bounds
+    .slice(1)
+    .map((end, i) => sizes.map((b) => (end - (bounds[i] as number)) * vanillaMs(b)));
+  const rampMs = Object.fromEntries(
+    manifest.candidates.map((c) => [c.id, sizes.map((b) => RAMP_SHARE * vanillaMs(b))]),
+  );
+  const candidates = manifest.candidates.map((c, i) => ({
+    ...c,
+    latencyFraction: macFractions[i] as number,
+  }));
+  const reference = vanillaMs(manifest.profile.referenceBatchSize);
+  const placement = chooseInitialRamps(
+    candidates.map((c) => ({
+      id: c.id,
+      backboneMs: reference * c.latencyFraction,
+      rampMs: RAMP_SHARE * reference,
+    })),
+    reference,
+    manifest.rampBudget,
+  );
+  return {
+    ...prepared,
+    manifest: {
+      ...manifest,
+      candidates,
+      profile: { ...manifest.profile, vanillaMs: sizes.map(vanillaMs), segmentMs, rampMs },
+      latestUsefulCandidate:
+        placement.latestUseful === null ? null : (candidates[placement.latestUseful]?.id ?? null),
+      initialConfig: {
+        version: 0,
+        ramps: placement.chosen.map((i) => ({ id: candidates[i]?.id as string, threshold: 0 })),
+      },
+    },
+  };
+}
