@@ -99,7 +99,9 @@ describe('replay simulator on mnist-resnet', () => {
     const byName = new Map(result.policies.map((p) => [p.policy, p]));
     expect(byName.get('apparate')?.accuracy).toBeGreaterThanOrEqual(0.99);
     expect(byName.get('static')?.accuracy).toBeLessThan(0.99);
-    expect(byName.get('static')?.worstWindowAccuracy).toBeLessThan(byName.get('apparate')?.worstWindowAccuracy ?? 0);
+    expect(byName.get('static')?.worstWindowAccuracy).toBeLessThan(
+      byName.get('apparate')?.worstWindowAccuracy ?? 0,
+    );
     expect(byName.get('apparate')?.thresholdUpdates).toBeGreaterThan(0);
   });
 

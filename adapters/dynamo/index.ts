@@ -1,0 +1,9 @@
+/**
+ * The DynamoDB adapters (results, exit logs, configs) and the table design they share. The same
+ * code runs against DynamoDB and dynalite; callers inject the client.
+ */
+export * from './tables';
+export * from './dynamo-client';
+export * from './result-store';
+export * from './exit-log';
+export * from './config-store';

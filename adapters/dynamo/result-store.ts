@@ -1,0 +1,248 @@
+/**
+ * Where the worker records each request's answers and where the result Lambda reads them: one item
+ * per request id holding the early answer, the final answer beside it, or an error.
+ *
+ * Delivery is at least once, so every write is idempotent by request id and safe in any order:
+ * - each answer lives in its own map attribute, written with `if_not_exists`, so the first write of
+ *   an early or final answer wins and a repeat is a no-op; an early answer arriving after the final
+ *   one is recorded beside it and never touches the final answer's fields;
+ * - an error is recorded only while there is no final answer (a redelivery that fails cannot hide
+ *   an answer already given), and a final answer clears an earlier error (a retry that succeeded).
+ * Every write moves the item's expiry to `ttlMs` after that write. Reads are strongly consistent
+ * (a synchronous caller polls for the answer just written) and treat expired items as absent,
+ * since DynamoDB deletes expired items only eventually.
+ */
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { ArtifactError, describeIssues, InputError } from '../../core/errors';
+import { CONDITIONAL_CHECK_FAILED, isServiceError, type DocumentSender } from './dynamo-client';
+import { modelIdSchema, RESULTS_TABLE, TTL_ATTRIBUTE } from './tables';
+
+/** One day: long enough for an asynchronous client to come back for its answer. */
+export const DEFAULT_RESULT_TTL_MS = 86_400_000;
+/** Error messages longer than this are cut, not refused: recording the failure matters more. */
+export const MAX_ERROR_MESSAGE_LENGTH = 1024;
+
+const requestIdSchema = z.string().min(1).max(128);
+/** A class index, or a class name where the model has them. */
+const labelSchema = z.union([z.number().int().nonnegative(), z.string().min(1).max(256)]);
+const confidenceSchema = z.number().min(0).max(1);
+const latencyMsSchema = z.number().nonnegative().finite();
+
+export const earlyAnswerSchema = z.object({
+  model: modelIdSchema,
+  label: labelSchema,
+  confidence: confidenceSchema,
+  /** The id of the ramp the input exited at. */
+  exit: z.string().min(1).max(128),
+  latencyMs: latencyMsSchema,
+  configVersion: z.number().int().nonnegative(),
+});
+export type EarlyAnswer = z.infer<typeof earlyAnswerSchema>;
+
+export const finalAnswerSchema = z.object({
+  label: labelSchema,
+  confidence: confidenceSchema,
+  latencyMs: latencyMsSchema,
+  /** Whether the early answer equalled this one; absent when the input exited nowhere. */
+  agreesWithEarly: z.boolean().optional(),
+});
+export type FinalAnswer = z.infer<typeof finalAnswerSchema>;
+
+export const resultErrorSchema = z.object({
+  /** A short machine-readable reason, such as `deadline_exceeded` or `invalid_input`. */
+  code: z.string().min(1).max(64),
+  message: z.string(),
+});
+export type ResultError = z.infer<typeof resultErrorSchema>;
+
+const recordedAtMsSchema = z.number().nonnegative();
+
+/** The stored item, checked on every read: a corrupt item is reported, never returned. */
+const storedResultSchema = z
+  .object({
+    requestId: requestIdSchema,
+    model: modelIdSchema.optional(),
+    early: earlyAnswerSchema.omit({ model: true }).extend({ recordedAtMs: recordedAtMsSchema }).optional(),
+    final: finalAnswerSchema.extend({ recordedAtMs: recordedAtMsSchema }).optional(),
+    error: resultErrorSchema.extend({ recordedAtMs: recordedAtMsSchema }).optional(),
+    [TTL_ATTRIBUTE]: z.number().int().positive(),
+  })
+  .refine((item) => item.early !== undefined || item.final !== undefined || item.error !== undefined, {
+    message: 'holds neither an answer nor an error',
+  });
+type StoredResult = z.infer<typeof storedResultSchema>;
+
+/**
+ * What a reader sees. `status` is the most final thing known: a final answer wins over an error
+ * (the retry succeeded), an error over a lone early answer (the early answer stays readable).
+ */
+export interface ResultRecord {
+  readonly requestId: string;
+  readonly status: 'early' | 'final' | 'error';
+  readonly model?: string;
+  readonly early?: NonNullable<StoredResult['early']>;
+  readonly final?: NonNullable<StoredResult['final']>;
+  readonly error?: NonNullable<StoredResult['error']>;
+  /** When DynamoDB may delete the item, epoch seconds. */
+  readonly expiresAt: number;
+}
+
+export interface ResultStoreOptions {
+  readonly client: DocumentSender;
+  readonly tableName: string;
+  /** How long an item lives after its last write. @default DEFAULT_RESULT_TTL_MS (1 day) */
+  readonly ttlMs?: number;
+  /** The clock for recorded times and expiry. @default Date.now */
+  readonly nowMs?: () => number;
+}
+
+export class ResultStore {
+  private readonly client: DocumentSender;
+  private readonly tableName: string;
+  private readonly ttlMs: number;
+  private readonly nowMs: () => number;
+
+  constructor(options: ResultStoreOptions) {
+    const ttlMs = options.ttlMs ?? DEFAULT_RESULT_TTL_MS;
+    if (!Number.isSafeInteger(ttlMs) || ttlMs < 1000) {
+      throw new InputError(`ttlMs must be a whole number of milliseconds of at least 1000, got ${ttlMs}`);
+    }
+    this.client = options.client;
+    this.tableName = options.tableName;
+    this.ttlMs = ttlMs;
+    this.nowMs = options.nowMs ?? Date.now;
+  }
+
+  /**
+   * Records the answer released at a ramp. Returns false when an early answer was already there
+   * (a redelivery), in which case nothing but the expiry changed.
+   */
+  async putEarly(requestId: string, answer: EarlyAnswer): Promise<boolean> {
+    const id = parseInput(requestIdSchema, requestId, 'request id');
+    const { model, ...early } = parseInput(earlyAnswerSchema, answer, 'early answer');
+    const nowMs = this.nowMs();
+    const { Attributes } = await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { [RESULTS_TABLE.partitionKey.name]: id },
+        UpdateExpression:
+          'SET #early = if_not_exists(#early, :early), #model = if_not_exists(#model, :model), #expiresAt = :expiresAt',
+        ExpressionAttributeNames: { '#early': 'early', '#model': 'model', '#expiresAt': TTL_ATTRIBUTE },
+        ExpressionAttributeValues: {
+          ':early': { ...early, recordedAtMs: nowMs },
+          ':model': model,
+          ':expiresAt': this.expiresAt(nowMs),
+        },
+        ReturnValues: 'UPDATED_OLD',
+      }),
+    );
+    return Attributes?.['early'] === undefined;
+  }
+
+  /**
+   * Records the full model's answer beside any early one and clears an error left by an earlier
+   * failed delivery. Returns false when a final answer was already there.
+   */
+  async putFinal(requestId: string, answer: FinalAnswer): Promise<boolean> {
+    const id = parseInput(requestIdSchema, requestId, 'request id');
+    const final = withoutUndefined(parseInput(finalAnswerSchema, answer, 'final answer'));
+    const nowMs = this.nowMs();
+    const { Attributes } = await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { [RESULTS_TABLE.partitionKey.name]: id },
+        UpdateExpression: 'SET #final = if_not_exists(#final, :final), #expiresAt = :expiresAt REMOVE #error',
+        ExpressionAttributeNames: { '#final': 'final', '#error': 'error', '#expiresAt': TTL_ATTRIBUTE },
+        ExpressionAttributeValues: {
+          ':final': { ...final, recordedAtMs: nowMs },
+          ':expiresAt': this.expiresAt(nowMs),
+        },
+        ReturnValues: 'UPDATED_OLD',
+      }),
+    );
+    return Attributes?.['final'] === undefined;
+  }
+
+  /**
+   * Records why a request failed. Returns false, changing nothing, when a final answer is already
+   * recorded (the error came from a later, redundant delivery) or an error was already there.
+   */
+  async putError(requestId: string, error: ResultError): Promise<boolean> {
+    const id = parseInput(requestIdSchema, requestId, 'request id');
+    const checked = parseInput(resultErrorSchema, error, 'result error');
+    const nowMs = this.nowMs();
+    try {
+      const { Attributes } = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [RESULTS_TABLE.partitionKey.name]: id },
+          UpdateExpression: 'SET #error = if_not_exists(#error, :error), #expiresAt = :expiresAt',
+          ConditionExpression: 'attribute_not_exists(#final)',
+          ExpressionAttributeNames: { '#error': 'error', '#final': 'final', '#expiresAt': TTL_ATTRIBUTE },
+          ExpressionAttributeValues: {
+            ':error': {
+              code: checked.code,
+              message: checked.message.slice(0, MAX_ERROR_MESSAGE_LENGTH),
+              recordedAtMs: nowMs,
+            },
+            ':expiresAt': this.expiresAt(nowMs),
+          },
+          ReturnValues: 'UPDATED_OLD',
+        }),
+      );
+      return Attributes?.['error'] === undefined;
+    } catch (failure) {
+      if (isServiceError(failure, CONDITIONAL_CHECK_FAILED)) return false;
+      throw failure;
+    }
+  }
+
+  /**
+   * The request's record, or undefined when there is none or it has expired. Throws ArtifactError
+   * when the stored item fails the schema, so a corrupt item is never served as an answer.
+   */
+  async get(requestId: string): Promise<ResultRecord | undefined> {
+    const id = parseInput(requestIdSchema, requestId, 'request id');
+    const { Item } = await this.client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { [RESULTS_TABLE.partitionKey.name]: id },
+        ConsistentRead: true,
+      }),
+    );
+    if (Item === undefined) return undefined;
+    const parsed = storedResultSchema.safeParse(Item);
+    if (!parsed.success) {
+      throw new ArtifactError(
+        `result item for request ${id} in ${this.tableName} is corrupt: ${describeIssues(parsed.error.issues)}`,
+        { cause: parsed.error },
+      );
+    }
+    const item = parsed.data;
+    if (item[TTL_ATTRIBUTE] * 1000 <= this.nowMs()) return undefined;
+    return {
+      requestId: item.requestId,
+      status: item.final !== undefined ? 'final' : item.error !== undefined ? 'error' : 'early',
+      ...withoutUndefined({ model: item.model, early: item.early, final: item.final, error: item.error }),
+      expiresAt: item[TTL_ATTRIBUTE],
+    };
+  }
+
+  private expiresAt(nowMs: number): number {
+    return Math.ceil((nowMs + this.ttlMs) / 1000);
+  }
+}
+
+function parseInput<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    throw new InputError(`${what} is not valid: ${describeIssues(parsed.error.issues)}`);
+  }
+  return parsed.data;
+}
+
+/** Drops absent optional fields, which DynamoDB cannot store and readers should not see. */
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as T;
+}

@@ -1,0 +1,363 @@
+/**
+ * The worker's handle on its inference thread, used from the main thread.
+ *
+ * The sessions live on a `worker_threads` thread (see inference-thread.ts) because a session run
+ * holds its thread's event loop for the whole run; the main thread keeps queue I/O, batching,
+ * releasing answers and logging responsive, and talks to the thread only through this class.
+ *
+ * Tensors cross as transferred buffers, in both directions: `run` hands the feeds' memory to the
+ * thread (the caller's arrays are detached afterwards, see `run`), and every ramp's probabilities
+ * and the final logits arrive in buffers the main thread then owns. Nothing is copied by
+ * structured clone.
+ *
+ * Batches run one at a time, in submission order: they queue on the thread. A config swap builds
+ * and warms the new sessions beside that queue, while the current ones keep serving, and switches
+ * exactly between two batches, so a batch runs wholly on one config.
+ */
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
+import type { RampConfig } from '../../core/bundle/manifest';
+import { ArtifactError, InputError } from '../../core/errors';
+import type { PlainFeeds } from '../../core/inference/batch-encoding';
+import type { ExecutionProvider } from '../../core/inference/onnx-session';
+import { checkRampConfig } from './config-check';
+import {
+  errorMessage,
+  type BatchTimings,
+  transferableFeeds,
+  type ErrorKind,
+  type FromThread,
+  type LoadedBundleSummary,
+  type ToThread,
+} from './protocol';
+
+export type { BatchTimings, LoadedBundleSummary } from './protocol';
+
+/** The thread's entry: a JavaScript shim that installs the TypeScript loader (see its comment). */
+const THREAD_ENTRY = join(__dirname, 'inference-thread.js');
+
+export interface InferenceEngineOptions {
+  /** An EE bundle directory, as `writeBundle` (or `apparate prepare`) made it. */
+  readonly bundleDir: string;
+  /** The ramp config to serve first; checked against the bundle like any later one. */
+  readonly config: RampConfig;
+  /** Where sessions run; default `cpu`. A provider this onnxruntime build lacks fails `start`. */
+  readonly executionProvider?: ExecutionProvider;
+  /** Threads per operator in each session; default 0 (onnxruntime uses every core). */
+  readonly intraOpThreads?: number;
+}
+
+/** One ramp's output for a batch, delivered while the batch still runs. */
+export interface RampEvent {
+  /** Position of the ramp in the config (0 = shallowest active ramp). */
+  readonly rampIndex: number;
+  readonly candidateId: string;
+  /** Softmax probabilities of the real rows, row-major [rows, classes]. */
+  readonly probs: Float32Array;
+  /** When it reached the main thread, on the main thread's `performance.now()` clock. */
+  readonly atMs: number;
+}
+
+/** What a batch gave once it reached the end of the model. */
+export interface BatchOutcome {
+  /** The model's output for the real rows, row-major [rows, classes]. */
+  readonly logits: Float32Array;
+  readonly timings: BatchTimings;
+}
+
+interface PendingRun {
+  readonly onRamp: (event: RampEvent) => void;
+  readonly resolve: (outcome: BatchOutcome) => void;
+  readonly reject: (error: Error) => void;
+  /** The first error the ramp listener threw; the batch then rejects with it. */
+  listenerError?: Error;
+}
+
+interface PendingReply {
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+}
+
+type EngineState = 'open' | 'closing' | 'closed' | 'failed';
+
+/** Re-raises an error posted by the thread with the project class it had there. */
+function threadError(kind: ErrorKind, message: string): Error {
+  if (kind === 'input') return new InputError(message);
+  if (kind === 'artifact') return new ArtifactError(message);
+  return new Error(message);
+}
+
+function deepFreeze(config: RampConfig): RampConfig {
+  config.ramps.forEach((ramp) => Object.freeze(ramp));
+  Object.freeze(config.ramps);
+  return Object.freeze(config);
+}
+
+function checkOptions(options: InferenceEngineOptions): void {
+  const provider = options.executionProvider ?? 'cpu';
+  if (provider !== 'cpu' && provider !== 'cuda') {
+    throw new InputError(`executionProvider must be cpu or cuda; got ${String(provider)}`);
+  }
+  const threads = options.intraOpThreads ?? 0;
+  if (!Number.isInteger(threads) || threads < 0) {
+    throw new InputError(`intraOpThreads must be a non-negative integer (0: all cores); got ${threads}`);
+  }
+  if (typeof options.bundleDir !== 'string' || options.bundleDir === '') {
+    throw new InputError('bundleDir must name an EE bundle directory');
+  }
+}
+
+export class InferenceEngine {
+  private state: EngineState = 'open';
+  private failure: Error | undefined;
+  private currentConfig: RampConfig;
+  private nextBatchId = 0;
+  private nextSwapId = 0;
+  private readonly runs = new Map<number, PendingRun>();
+  private readonly replies = new Map<number, PendingReply>();
+  /** Swaps one after another, so each is checked against the version before it. */
+  private swaps: Promise<void> = Promise.resolve();
+  private closing: Promise<void> | undefined;
+  private onClosed: (() => void) | undefined;
+
+  private constructor(
+    private readonly worker: Worker,
+    /** What the loaded bundle offers: candidates, classes, warmed batch sizes. */
+    readonly bundle: LoadedBundleSummary,
+    config: RampConfig,
+  ) {
+    this.currentConfig = deepFreeze(config);
+    worker.on('message', (message: FromThread) => this.receive(message));
+    worker.on('error', (error) => this.fail(`the inference thread failed: ${error.message}`, error));
+    worker.on('messageerror', (error) =>
+      this.fail(`a message from the inference thread was unreadable`, error),
+    );
+    worker.on('exit', (code) => this.fail(`the inference thread exited (code ${code})`));
+  }
+
+  /**
+   * Starts the inference thread, loads the bundle there, builds the sessions of `config` and warms
+   * every (segment, padded batch size) pair of the bundle's profile, so that no served batch pays
+   * a first-run cost. Resolves once the engine can serve; rejects (InputError for a bad config or
+   * option, ArtifactError for a bad bundle) with the thread already stopped.
+   */
+  static async start(options: InferenceEngineOptions): Promise<InferenceEngine> {
+    checkOptions(options);
+    // The thread needs none of the parent's node flags; an inherited `-r tsx/cjs` would only
+    // install the loader twice.
+    const worker = new Worker(THREAD_ENTRY, { execArgv: [] });
+    const load: ToThread = {
+      type: 'load',
+      bundleDir: options.bundleDir,
+      config: options.config,
+      executionProvider: options.executionProvider ?? 'cpu',
+      intraOpThreads: options.intraOpThreads ?? 0,
+    };
+    let cleanup = (): void => undefined;
+    try {
+      const loaded = await new Promise<Extract<FromThread, { type: 'loaded' }>>((resolve, reject) => {
+        const onMessage = (message: FromThread): void => {
+          if (message.type === 'loaded') resolve(message);
+          else if (message.type === 'load-failed') reject(threadError(message.kind, message.message));
+        };
+        const onError = (error: Error): void =>
+          reject(new Error(`the inference thread failed while loading: ${error.message}`, { cause: error }));
+        const onExit = (code: number): void =>
+          reject(new Error(`the inference thread exited (code ${code}) while loading`));
+        worker.on('message', onMessage).on('error', onError).on('exit', onExit);
+        cleanup = () => {
+          worker.off('message', onMessage).off('error', onError).off('exit', onExit);
+        };
+        worker.postMessage(load);
+      });
+      cleanup();
+      return new InferenceEngine(worker, loaded.bundle, loaded.config);
+    } catch (error) {
+      cleanup();
+      await worker.terminate();
+      throw error;
+    }
+  }
+
+  /** The config the next submitted batch runs under. */
+  get config(): RampConfig {
+    return this.currentConfig;
+  }
+
+  /**
+   * Runs one padded batch whose first `rows` rows are real. `onRamp` is called on the main thread
+   * as each active ramp's probabilities arrive, shallow to deep, while the batch still runs; the
+   * promise resolves with the final logits once the batch has reached the end of the model.
+   * Batches queue and run one at a time in call order.
+   *
+   * The feeds' buffers are transferred to the inference thread, not copied: after this call the
+   * caller's typed arrays are detached (length 0). Copy them first (`data.slice()`) to keep them.
+   * Arrays that view only part of a buffer, or share one, are copied instead of transferred.
+   *
+   * Rejects with an InputError when the feeds do not match the model's inputs (names, dtypes,
+   * sizes after the batch, one batch size) or `rows` does not fit; such a batch runs nothing and
+   * the engine serves the next one as usual. If `onRamp` throws, later ramps of that batch are not
+   * reported and the batch rejects with that error once it has finished.
+   */
+  async run(feeds: PlainFeeds, rows: number, onRamp: (event: RampEvent) => void): Promise<BatchOutcome> {
+    this.assertOpen();
+    let moved: ReturnType<typeof transferableFeeds>;
+    try {
+      moved = transferableFeeds(feeds);
+    } catch (cause) {
+      throw new InputError('feeds must map each input name to { dtype, data: a typed array, dims }', {
+        cause,
+      });
+    }
+    const batchId = ++this.nextBatchId;
+    return new Promise<BatchOutcome>((resolve, reject) => {
+      this.runs.set(batchId, { onRamp, resolve, reject });
+      try {
+        this.post({ type: 'run', batchId, feeds: moved.feeds, rows }, moved.transfer);
+      } catch (cause) {
+        this.runs.delete(batchId);
+        reject(
+          new InputError(`feeds cannot be sent to the inference thread: ${errorMessage(cause)}`, { cause }),
+        );
+      }
+    });
+  }
+
+  /**
+   * Replaces the served config. The config must be newer than the current one (a strictly greater
+   * version), name only this bundle's candidates, list them shallow to deep and keep thresholds in
+   * [0, 1]; otherwise it is refused with an InputError and the current config keeps serving. A
+   * valid config's sessions are built and warmed in the background while batches keep running on
+   * the current ones, then it takes over between two batches: every batch submitted while `config`
+   * still shows the old version finishes on the old sessions, every later one runs on the new.
+   * Resolves once the new config serves and the old sessions are released. Swaps apply in call
+   * order, each checked against the version before it. A failed build rejects and changes nothing.
+   */
+  swapConfig(config: RampConfig): Promise<void> {
+    const swap = this.swaps.then(() => this.swapNow(config));
+    this.swaps = swap.catch(() => undefined);
+    return swap;
+  }
+
+  /**
+   * Stops the engine: no new batches or swaps are accepted, batches already submitted finish
+   * (their promises settle), a swap still being built is abandoned (it rejects), every session is
+   * released and the thread ends. Safe to call more than once.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async swapNow(config: RampConfig): Promise<void> {
+    this.assertOpen();
+    const checked = checkRampConfig(config, this.bundle.candidates, this.currentConfig.version);
+    const swapId = ++this.nextSwapId;
+    await this.request(swapId, { type: 'prepare-config', swapId, config: checked });
+    // The thread discards a prepared config when it closes, so only activate while open.
+    this.assertOpen();
+    const activated = this.request(swapId, { type: 'activate-config', swapId });
+    this.currentConfig = deepFreeze(checked);
+    await activated;
+  }
+
+  private request(swapId: number, message: ToThread): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.replies.set(swapId, { resolve, reject });
+      this.post(message);
+    });
+  }
+
+  private post(message: ToThread, transfer: ArrayBuffer[] = []): void {
+    this.worker.postMessage(message, transfer);
+  }
+
+  private assertOpen(): void {
+    if (this.state === 'failed') {
+      throw new Error(`the inference engine has failed: ${this.failure?.message ?? 'unknown cause'}`, {
+        cause: this.failure,
+      });
+    }
+    if (this.state !== 'open') throw new Error('the inference engine is closed');
+  }
+
+  private receive(message: FromThread): void {
+    switch (message.type) {
+      case 'ramp': {
+        const atMs = performance.now();
+        const run = this.runs.get(message.batchId);
+        if (!run || run.listenerError) return;
+        const { rampIndex, candidateId, probs } = message;
+        try {
+          run.onRamp({ rampIndex, candidateId, probs, atMs });
+        } catch (error) {
+          run.listenerError =
+            error instanceof Error ? error : new Error(`the ramp listener threw ${String(error)}`);
+        }
+        return;
+      }
+      case 'final': {
+        const run = this.runs.get(message.batchId);
+        this.runs.delete(message.batchId);
+        if (!run) return;
+        if (run.listenerError) {
+          run.reject(run.listenerError);
+          return;
+        }
+        run.resolve({ logits: message.logits, timings: message.timings });
+        return;
+      }
+      case 'error': {
+        const run = this.runs.get(message.batchId);
+        this.runs.delete(message.batchId);
+        run?.reject(threadError(message.kind, message.message));
+        return;
+      }
+      case 'config-prepared':
+      case 'config-activated': {
+        const reply = this.replies.get(message.swapId);
+        this.replies.delete(message.swapId);
+        reply?.resolve();
+        return;
+      }
+      case 'config-failed': {
+        const reply = this.replies.get(message.swapId);
+        this.replies.delete(message.swapId);
+        reply?.reject(threadError(message.kind, message.message));
+        return;
+      }
+      case 'closed':
+        this.onClosed?.();
+        return;
+      case 'loaded':
+      case 'load-failed':
+        return;
+    }
+  }
+
+  /** The thread is gone or unusable: every pending call fails with the reason, now. */
+  private fail(reason: string, cause?: unknown): void {
+    if (this.state === 'closed' || this.state === 'failed') return;
+    this.state = 'failed';
+    this.failure = new Error(reason, { cause });
+    for (const run of this.runs.values()) run.reject(this.failure);
+    for (const reply of this.replies.values()) reply.reject(this.failure);
+    this.runs.clear();
+    this.replies.clear();
+    this.onClosed?.();
+  }
+
+  private async shutdown(): Promise<void> {
+    if (this.state === 'open') {
+      this.state = 'closing';
+      const closed = new Promise<void>((resolve) => {
+        this.onClosed = resolve;
+      });
+      this.post({ type: 'close' });
+      await closed;
+    }
+    if (this.state !== 'failed') this.state = 'closed';
+    await this.worker.terminate();
+  }
+}

@@ -1,0 +1,203 @@
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { InputError } from '../../../core/errors';
+import { openSession } from '../../../core/inference/onnx-session';
+import { InferenceEngine } from '../../../gpu-worker/inference/inference-engine';
+import {
+  argmaxAt,
+  copyFeeds,
+  maxAbsDiff,
+  observeRun,
+  prepareFixtureBundle,
+  referenceOutputs,
+  servingFeeds,
+  type FixtureBundle,
+} from './engine-fixtures';
+
+describe('inference engine on the mnist-resnet bundle', () => {
+  let fixture: FixtureBundle;
+  let engine: InferenceEngine;
+  let classes: number;
+
+  beforeAll(async () => {
+    fixture = await prepareFixtureBundle('mnist-resnet');
+    classes = fixture.bundle.manifest.model.spec.classes.length;
+    engine = await InferenceEngine.start({
+      bundleDir: fixture.bundle.dir,
+      config: fixture.bundle.manifest.initialConfig,
+    });
+  });
+
+  afterAll(async () => {
+    await engine?.close();
+    if (fixture) rmSync(fixture.workDir, { recursive: true, force: true });
+  });
+
+  it('answers a batch of 8 like the plain model, and each ramp like the TypeScript reference', async () => {
+    // Given the bundle's initial config and a batch of 8 serving inputs
+    const rampIds = fixture.bundle.manifest.initialConfig.ramps.map((ramp) => ramp.id);
+    expect(rampIds.length).toBeGreaterThan(0);
+    const feeds = servingFeeds(fixture, 0, 8);
+    const reference = await referenceOutputs(fixture.bundle, copyFeeds(feeds), 8, rampIds);
+
+    // When the engine runs it
+    const run = await observeRun(engine, feeds, 8);
+
+    // Then the final logits are the plain model's
+    expect(run.logits).toHaveLength(8 * classes);
+    expect(maxAbsDiff(run.logits, reference.logits)).toBeLessThanOrEqual(1e-4);
+    // And every active ramp reported once, with each row a probability distribution whose top class
+    // and confidence are what the bundle's weights give on the unsliced model's pooled features
+    expect(run.events.map((event) => event.candidateId)).toEqual(rampIds);
+    for (const event of run.events) {
+      const expected = reference.ramps.get(event.candidateId) ?? [];
+      expect(event.probs).toHaveLength(8 * classes);
+      for (let row = 0; row < 8; row++) {
+        const probs = event.probs.subarray(row * classes, (row + 1) * classes);
+        expect(probs.reduce((sum, p) => sum + p, 0)).toBeCloseTo(1, 5);
+        expect(argmaxAt(probs, 0, classes)).toBe(expected[row]?.prediction);
+        expect(Math.abs(Math.max(...probs) - (expected[row]?.confidence ?? -1))).toBeLessThanOrEqual(1e-4);
+      }
+    }
+    expect(run.timings.segmentMs).toHaveLength(rampIds.length + 1);
+  });
+
+  it('releases ramp outputs while the batch is still running, shallow to deep', async () => {
+    // Given a batch of 32 padded serving inputs, 30 of them real
+    const feeds = servingFeeds(fixture, 100, 30, 32);
+
+    // When the engine runs it
+    const run = await observeRun(engine, feeds, 30);
+
+    // Then the ramp events came in config order, each before the batch's promise settled
+    expect(run.events.map((event) => event.rampIndex)).toEqual(run.events.map((_, index) => index));
+    expect(run.settledAtEvent.every((settled) => !settled)).toBe(true);
+    const arrivals = run.events.map((event) => event.atMs);
+    expect([...arrivals].sort((a, b) => a - b)).toEqual(arrivals);
+    // And the first ramp's answer was on the main thread while the segments after it still ran:
+    // it arrived well before the end, by at least half of those segments' own run time
+    const first = run.events[0];
+    const laterSegmentsMs = run.timings.segmentMs.slice(1).reduce((sum, ms) => sum + ms, 0);
+    expect(first?.atMs).toBeLessThanOrEqual(run.resolvedAtMs - 0.5 * laterSegmentsMs);
+    // And only the real rows are reported
+    expect(first?.probs).toHaveLength(30 * classes);
+    expect(run.logits).toHaveLength(30 * classes);
+  });
+
+  it('keeps the main event loop running while a batch of 32 runs', async () => {
+    // Given a 1 ms interval counting ticks, and the same batch run on the main thread as a control
+    const plain = await openSession(fixture.bundle.modelPath);
+    const controlFeeds = servingFeeds(fixture, 200, 32);
+    await plain.run(controlFeeds);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    try {
+      const before = ticks;
+      await plain.run(controlFeeds);
+      const mainThreadTicks = ticks - before;
+
+      // When the engine runs a batch of 32
+      const start = ticks;
+      const began = performance.now();
+      await engine.run(servingFeeds(fixture, 200, 32), 32, () => undefined);
+      const engineTicks = ticks - start;
+      const runMs = performance.now() - began;
+
+      // Then the counter advanced during the run, unlike during the main-thread run
+      process.stdout.write(
+        `batch of 32: ${engineTicks} ticks in ${runMs.toFixed(1)} ms through the engine; ${mainThreadTicks} on the main thread\n`,
+      );
+      expect(engineTicks).toBeGreaterThanOrEqual(3);
+      expect(engineTicks).toBeGreaterThan(mainThreadTicks);
+    } finally {
+      clearInterval(timer);
+      await plain.release();
+    }
+  });
+
+  it('takes the feeds by transfer, leaving the caller detached arrays', async () => {
+    // Given a batch whose arrays the caller still references
+    const feeds = servingFeeds(fixture, 300, 4);
+    const pixels = feeds.pixels?.data;
+    expect(pixels?.length).toBe(4 * 28 * 28);
+
+    // When it is submitted
+    const done = engine.run(feeds, 4, () => undefined);
+
+    // Then its buffer moved to the inference thread at once, and the batch still runs
+    expect(pixels?.length).toBe(0);
+    expect((await done).logits).toHaveLength(4 * classes);
+  });
+
+  it('rejects a batch with a wrong shape clearly and serves the next batch', async () => {
+    // Given a batch whose images are 27 pixels wide, and a good batch after it
+    const bad = servingFeeds(fixture, 0, 2);
+    const pixels = bad.pixels;
+    if (!pixels) throw new Error('the mnist feeds have no pixels input');
+    bad.pixels = { dtype: 'float32', data: pixels.data.slice(0, 2 * 28 * 27), dims: [2, 1, 28, 27] };
+    const events: string[] = [];
+
+    // When both are submitted back to back
+    const badRun = engine.run(bad, 2, (event) => events.push(event.candidateId));
+    const goodRun = engine.run(servingFeeds(fixture, 0, 2), 2, () => undefined);
+
+    // Then the bad one is refused naming the input and the expected shape, with no ramp events
+    await expect(badRun).rejects.toThrow(InputError);
+    await expect(badRun).rejects.toThrow(
+      /input pixels is \[2,1,28,27\] float32; the model takes \[batch,1,28,28\]/,
+    );
+    expect(events).toEqual([]);
+    // And the good one is served as usual
+    expect((await goodRun).logits).toHaveLength(2 * classes);
+  });
+
+  it('refuses feeds that miss an input, and rows that do not fit the padded batch', async () => {
+    // Given feeds under a wrong name, and a batch of 4 claimed to hold 5 real rows
+    const feeds = servingFeeds(fixture, 0, 4);
+
+    // When they are submitted
+    const renamed = engine.run({ image: feeds.pixels! }, 4, () => undefined);
+    const tooMany = engine.run(servingFeeds(fixture, 0, 4), 5, () => undefined);
+
+    // Then each is refused with what is allowed
+    await Promise.all([
+      expect(renamed).rejects.toThrow(/feeds name unknown inputs image; the model takes pixels/),
+      expect(tooMany).rejects.toThrow(/rows must be an integer from 1 to the padded batch size 4; got 5/),
+    ]);
+  });
+
+  it('rejects a batch whose ramp listener throws, and keeps serving', async () => {
+    // Given a listener that fails on the first ramp event
+    const failing = engine.run(servingFeeds(fixture, 0, 2), 2, () => {
+      throw new Error('listener broke');
+    });
+
+    // Then that batch rejects with the listener's error, and the next batch is served
+    await expect(failing).rejects.toThrow('listener broke');
+    const next = await observeRun(engine, servingFeeds(fixture, 0, 2), 2);
+    expect(next.events).toHaveLength(fixture.bundle.manifest.initialConfig.ramps.length);
+  });
+
+  it('refuses to start on a config naming an unknown candidate, or on a missing bundle', async () => {
+    // Given a config with a candidate the bundle lacks, and a directory that holds no bundle
+    const badConfig = { version: 0, ramps: [{ id: 'c99', threshold: 0 }] };
+
+    // When engines are started on them
+    const [unknown, missing] = await Promise.allSettled([
+      InferenceEngine.start({ bundleDir: fixture.bundle.dir, config: badConfig }),
+      InferenceEngine.start({
+        bundleDir: join(fixture.workDir, 'nothing-here'),
+        config: fixture.bundle.manifest.initialConfig,
+      }),
+    ]);
+
+    // Then both refuse with what was wrong
+    expect(unknown.status).toBe('rejected');
+    const unknownError = (unknown as PromiseRejectedResult).reason as Error;
+    expect(unknownError).toBeInstanceOf(InputError);
+    expect(unknownError.message).toMatch(/unknown candidate c99; this bundle's candidates are c0, c1/);
+    expect(missing.status).toBe('rejected');
+    expect(((missing as PromiseRejectedResult).reason as Error).message).toMatch(/nothing-here/);
+  });
+});
