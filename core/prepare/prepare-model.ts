@@ -72,17 +72,17 @@ export function validatePrepareOptions(options: PrepareOptions): void {
 }
 
 /**
- * The member with the best validation agreement among those whose own cost fits the budget;
- * near-ties go to the cheaper one. When none fits, the cheapest is kept (the initial placement
- * will then leave that position off).
+ * The member with the best validation agreement among those whose own measured cost fits the
+ * budget; near-ties go to the smaller feature vector (fewer weights, less pooling work). Size, not
+ * measured time, breaks ties because timings of sub-millisecond ramps jitter from run to run and
+ * the same model should get the same ramps every time it is prepared. When none fits, the cheapest
+ * by measured cost is kept (the initial placement will then leave that position off).
  */
-export function chooseMember<T extends { ramp: { validationAgreement: number }; costMs: number }>(
-  members: readonly T[],
-  budgetMs: number,
-): T {
-  const byCost = [...members].sort((a, b) => a.costMs - b.costMs);
-  const fitting = byCost.filter((m) => m.costMs <= budgetMs);
-  if (fitting.length === 0) return byCost[0] as T;
+export function chooseMember<
+  T extends { ramp: { validationAgreement: number }; costMs: number; featureSize: number },
+>(members: readonly T[], budgetMs: number): T {
+  const fitting = members.filter((m) => m.costMs <= budgetMs).sort((a, b) => a.featureSize - b.featureSize);
+  if (fitting.length === 0) return [...members].sort((a, b) => a.costMs - b.costMs)[0] as T;
   const best = Math.max(...fitting.map((m) => m.ramp.validationAgreement));
   return fitting.find((m) => m.ramp.validationAgreement >= best - AGREEMENT_TIE) as T;
 }
