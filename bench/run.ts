@@ -7,6 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { slicingBenchmark } from './slicing';
 import { tunerBenchmark } from './tuner';
+import { workerBenchmark } from './worker';
 
 export interface Benchmark {
   readonly name: string;
@@ -15,7 +16,7 @@ export interface Benchmark {
   run(args: readonly string[]): Promise<unknown>;
 }
 
-const BENCHMARKS: readonly Benchmark[] = [slicingBenchmark, tunerBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [slicingBenchmark, tunerBenchmark, workerBenchmark];
 export const RESULTS_DIR = join(__dirname, 'results');
 
 export async function runBenchmark(argv: readonly string[]): Promise<number> {

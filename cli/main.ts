@@ -9,9 +9,16 @@ import { EXIT_USAGE, type Command, type CommandIo } from './command';
 import { inspectCommand } from './commands/inspect';
 import { prepareCommand } from './commands/prepare';
 import { simulateCommand } from './commands/simulate';
+import { workerCommand } from './commands/worker';
 import { zooCommand } from './commands/zoo';
 
-export const COMMANDS: readonly Command[] = [zooCommand, inspectCommand, prepareCommand, simulateCommand];
+export const COMMANDS: readonly Command[] = [
+  zooCommand,
+  inspectCommand,
+  prepareCommand,
+  simulateCommand,
+  workerCommand,
+];
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -1,0 +1,221 @@
+/**
+ * The real worker, in process, on the CPU: throughput with early exits on over the plain model
+ * (target ratio at least 0.98), the worker's own overhead per request at the median (target under
+ * 0.5 ms), and early-release versus final latency. Each fixture model is served from the in-process
+ * queue into a callback sink under a closed loop that keeps two full batches outstanding (a steady
+ * rate at the worker's capacity). One worker runs four phases, switched by config swaps: plain,
+ * calibration (ramps observing at threshold 0, to tune thresholds at 99% agreement), exits on with
+ * the tuned thresholds, plain again; the plain throughput is the mean of its two phases, so a slow
+ * drift of the machine touches both sides alike.
+ *
+ * Overhead per request = its receive-to-queued time plus its share of its batch's wall time that
+ * was not the engine thread's run (encoding, handing tensors over, exit rule, releases, acks).
+ */
+import { existsSync, mkdtempSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { MemoryRequestQueue } from '../adapters/queue/memory-queue';
+import { readBundle, writeBundle } from '../core/bundle/bundle-io';
+import { costProfileFromManifest } from '../core/bundle/cost-profile';
+import type { RampConfig } from '../core/bundle/manifest';
+import { configCostsAt } from '../core/control/costs';
+import { concatWindows, windowFromColumns, type ExitWindow } from '../core/control/records';
+import { tuneThresholds } from '../core/control/threshold-tuner';
+import { sampleAt } from '../core/data/dataset';
+import { prepareModel } from '../core/prepare/prepare-model';
+import { median } from '../core/util/stats';
+import { listFixtureModels, loadModelData } from '../core/zoo/fixtures';
+import type { BatchReport } from '../gpu-worker/batch-execution';
+import { silentLogger } from '../gpu-worker/logger';
+import { CallbackResultSink, type SinkEvent } from '../gpu-worker/result-sink';
+import { ApparateWorker } from '../gpu-worker/worker';
+import type { Benchmark } from './run';
+
+const PHASE_MS = 6000;
+const WARMUP_MS = 1000;
+
+interface PhaseResult {
+  readonly throughput: number;
+  readonly overheadMs: number[];
+  readonly earlyMs: number[];
+  readonly finalMs: number[];
+  exits: number;
+  answers: number;
+  readonly reports: BatchReport[];
+}
+
+export const workerBenchmark: Benchmark = {
+  name: 'worker',
+  summary: 'the real worker: exits-on throughput vs plain, overhead, early vs final latency',
+  async run(args) {
+    const json = args.includes('--json');
+    const rows = [];
+    for (const model of await listFixtureModels()) {
+      const name = model.spec.name;
+      const stream = await loadModelData(model, 'serving');
+      const cached = resolve(__dirname, '..', '.cache', 'bundles', name);
+      let bundleDir = cached;
+      if (!existsSync(join(cached, 'manifest.json'))) {
+        bundleDir = join(mkdtempSync(join(tmpdir(), `apparate-bench-${name}-`)), 'bundle');
+        await writeBundle(bundleDir, await prepareModel(model, stream, { repeats: 3, warmupRuns: 1 }));
+      }
+      const bundle = await readBundle(bundleDir);
+      const inputs = Array.from({ length: Math.min(stream.count, 2000) }, (_, i) => {
+        const sample = sampleAt(stream, i);
+        return sample.kind === 'image' ? Array.from(sample.pixels) : sample.text;
+      });
+
+      const queue = new MemoryRequestQueue();
+      let listener: (event: SinkEvent) => void = () => undefined;
+      let onBatch: (report: BatchReport, overhead: readonly number[]) => void = () => undefined;
+      let published: RampConfig = { version: 0, ramps: [] };
+      const worker = await ApparateWorker.start({
+        bundleDir,
+        queue,
+        sink: new CallbackResultSink((event) => listener(event)),
+        config: published,
+        configStore: { latest: () => Promise.resolve({ model: name, config: published, publishedAtMs: 0 }) },
+        configPollMs: 3_600_000,
+        logger: silentLogger,
+        onBatch: (report, overhead) => onBatch(report, overhead),
+      });
+      const swap = async (config: RampConfig): Promise<void> => {
+        published = config;
+        await worker.checkConfigNow();
+        if (worker.config.version !== config.version) throw new Error(`config ${config.version} was refused`);
+      };
+      const outstanding = 2 * Math.max(...bundle.manifest.profile.batchSizes);
+      let sequence = 0;
+      const send = (): Promise<void> => {
+        const now = Date.now();
+        const i = sequence++;
+        return queue.send({
+          requestId: `b${i}`,
+          model: name,
+          enqueuedAtMs: now,
+          deadlineMs: now + 60_000,
+          input: inputs[i % inputs.length],
+          mode: 'async',
+        });
+      };
+      const phase = async (durationMs: number): Promise<PhaseResult> => {
+        const result: PhaseResult = {
+          throughput: 0,
+          overheadMs: [],
+          earlyMs: [],
+          finalMs: [],
+          exits: 0,
+          answers: 0,
+          reports: [],
+        };
+        let measuring = false;
+        let running = true;
+        let inFlight = 0;
+        listener = (event) => {
+          if (event.kind === 'error')
+            throw new Error(`request ${event.requestId} failed: ${event.error.message}`);
+          if (event.kind === 'early') {
+            if (measuring) {
+              result.earlyMs.push(event.answer.latencyMs);
+              result.exits += 1;
+            }
+            return;
+          }
+          inFlight -= 1;
+          if (measuring) {
+            result.answers += 1;
+            result.finalMs.push(event.answer.latencyMs);
+          }
+          if (running) {
+            inFlight += 1;
+            void send();
+          }
+        };
+        onBatch = (report, overhead) => {
+          if (!measuring) return;
+          result.reports.push(report);
+          result.overheadMs.push(...overhead);
+        };
+        for (; inFlight < outstanding; inFlight++) await send();
+        await new Promise((done) => setTimeout(done, WARMUP_MS));
+        measuring = true;
+        const began = performance.now();
+        await new Promise((done) => setTimeout(done, durationMs));
+        const elapsedS = (performance.now() - began) / 1000;
+        measuring = false;
+        running = false;
+        while (inFlight > 0) await new Promise((done) => setTimeout(done, 10));
+        return { ...result, throughput: result.answers / elapsedS };
+      };
+
+      const plainA = await phase(PHASE_MS);
+      const ids = bundle.manifest.initialConfig.ramps.map((ramp) => ramp.id);
+      await swap({ version: 1, ramps: ids.map((id) => ({ id, threshold: 0 })) });
+      const calibration = await phase(2000);
+      const window: ExitWindow = concatWindows(
+        calibration.reports.map((report) => windowFromColumns(report.confidence, report.agrees)),
+        ids.length,
+      );
+      const profile = costProfileFromManifest(bundle.manifest);
+      const active = ids.map((id) => bundle.manifest.candidates.findIndex((c) => c.id === id));
+      const tuned = tuneThresholds(window, configCostsAt(profile, active, outstanding / 2), {
+        constraint: 0.99,
+      });
+      await swap({ version: 2, ramps: ids.map((id, r) => ({ id, threshold: tuned.thresholds[r] ?? 0 })) });
+      const exits = await phase(PHASE_MS);
+      await swap({ version: 3, ramps: [] });
+      const plainB = await phase(PHASE_MS);
+      await worker.stop();
+      await queue.close();
+
+      const plainThroughput = (plainA.throughput + plainB.throughput) / 2;
+      rows.push({
+        model: name,
+        throughputRatio: exits.throughput / plainThroughput,
+        overheadMsP50: median(exits.overheadMs),
+        earlyReleaseMsP50: exits.earlyMs.length > 0 ? median(exits.earlyMs) : null,
+        finalMsP50: median(exits.finalMs),
+        exitRate: exits.exits / Math.max(1, exits.answers),
+        plainThroughput,
+        exitsThroughput: exits.throughput,
+        plainOverheadMsP50: median([...plainA.overheadMs, ...plainB.overheadMs]),
+        thresholds: tuned.thresholds,
+        calibrationAgreement: tuned.evaluation.accuracy,
+      });
+    }
+    if (json) {
+      const keys = [
+        'model',
+        'throughputRatio',
+        'overheadMsP50',
+        'earlyReleaseMsP50',
+        'finalMsP50',
+        'exitRate',
+      ] as const;
+      process.stdout.write(
+        `${JSON.stringify(
+          rows.map((row) => Object.fromEntries(keys.map((k) => [k, row[k]]))),
+          null,
+          2,
+        )}\n`,
+      );
+    } else {
+      process.stdout.write(
+        `${'model'.padEnd(14)}${'plain/s'.padStart(9)}${'exits/s'.padStart(9)}${'ratio'.padStart(7)}${'ovh ms'.padStart(8)}${'early ms'.padStart(10)}${'final ms'.padStart(10)}${'exit rate'.padStart(11)}\n`,
+      );
+      for (const r of rows) {
+        process.stdout.write(
+          `${r.model.padEnd(14)}${r.plainThroughput.toFixed(0).padStart(9)}${r.exitsThroughput.toFixed(0).padStart(9)}${r.throughputRatio.toFixed(3).padStart(7)}${r.overheadMsP50.toFixed(3).padStart(8)}${(r.earlyReleaseMsP50 ?? Number.NaN).toFixed(1).padStart(10)}${r.finalMsP50.toFixed(1).padStart(10)}${r.exitRate.toFixed(3).padStart(11)}\n`,
+        );
+      }
+    }
+    return {
+      benchmark: 'worker',
+      targets: 'throughputRatio >= 0.98; overheadMsP50 < 0.5',
+      machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version },
+      measuredAt: new Date().toISOString(),
+      rows,
+    };
+  },
+};

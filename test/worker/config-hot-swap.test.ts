@@ -1,0 +1,85 @@
+import { ConfigStore } from '../../adapters/dynamo/config-store';
+import { MemoryRequestQueue } from '../../adapters/queue/memory-queue';
+import { ApparateWorker } from '../../gpu-worker/worker';
+import { startLocalDynamo, type LocalDynamo } from '../adapters/dynamo/local-dynamo';
+import {
+  memoryLogger,
+  recordingSink,
+  servingRequest,
+  workerFixture,
+  type WorkerFixture,
+} from './worker-fixtures';
+
+describe('hot-swapping the config of a serving worker', () => {
+  let fixture: WorkerFixture;
+  let dynamo: LocalDynamo;
+
+  beforeAll(async () => {
+    fixture = await workerFixture('mnist-resnet');
+    dynamo = await startLocalDynamo();
+  });
+
+  afterAll(async () => {
+    await dynamo.close();
+  });
+
+  it('picks up a newer config under load, refuses an invalid one, and answers every request once', async () => {
+    // Given a worker polling the config table while requests keep arriving
+    const tables = await dynamo.freshTables();
+    const store = new ConfigStore({ client: dynamo.doc, tableName: tables.configs });
+    const model = fixture.bundle.manifest.model.name;
+    const queue = new MemoryRequestQueue();
+    const { sink, events, settled } = recordingSink();
+    const { logger, lines } = memoryLogger();
+    const worker = await ApparateWorker.start({
+      bundleDir: fixture.bundle.dir,
+      queue,
+      sink,
+      logger,
+      configStore: store,
+      configPollMs: 30,
+    });
+    let sent = 0;
+    let sendAfterSwap = Infinity;
+    const sending = (async () => {
+      // A steady stream that goes on until well after the swap.
+      while (sendAfterSwap > 0) {
+        await queue.send(servingRequest(fixture, sent++));
+        if (worker.config.version >= 1) sendAfterSwap = Math.min(sendAfterSwap, 150) - 1;
+        if (sent % 10 === 0) await new Promise((done) => setTimeout(done, 5));
+      }
+    })();
+
+    // When a newer config is published mid-stream, then an invalid one
+    await settled(50);
+    const ids = fixture.bundle.manifest.initialConfig.ramps.map((ramp) => ramp.id);
+    await store.publish(model, { version: 1, ramps: ids.map((id) => ({ id, threshold: 0.3 })) });
+    const until = Date.now() + 20_000;
+    while (worker.config.version < 1 && Date.now() < until) await new Promise((done) => setTimeout(done, 20));
+    await store.publish(model, { version: 2, ramps: [{ id: 'c42', threshold: 0.1 }] });
+    await sending;
+    const total = sent;
+    await settled(total);
+    await worker.checkConfigNow();
+    await worker.stop();
+
+    // Then the newer config serves, the invalid one was refused and logged, and the old one kept serving
+    expect(worker.config.version).toBe(1);
+    expect(lines.filter((l) => l.message === 'config applied').map((l) => l.fields['version'])).toEqual([1]);
+    expect(lines.find((l) => l.message === 'config refused')?.fields['error']).toMatch(
+      /unknown candidate c42/,
+    );
+    // And every request has exactly one final answer, with versions that only increase over time
+    const finals = events.filter((e) => e.kind === 'final');
+    expect(finals).toHaveLength(total);
+    expect(new Set(finals.map((e) => e.requestId)).size).toBe(total);
+    const versions = finals
+      .map((e) => (e.kind === 'final' ? e.answer : undefined))
+      .sort((a, b) => (a?.releasedAtMs ?? 0) - (b?.releasedAtMs ?? 0))
+      .map((a) => a?.configVersion);
+    expect(versions).toContain(0);
+    expect(versions).toContain(1);
+    expect(versions.lastIndexOf(0)).toBeLessThan(versions.indexOf(1));
+    await queue.close();
+  });
+});
