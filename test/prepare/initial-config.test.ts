@@ -4,9 +4,9 @@ const positions = (rampMs: number) =>
   Array.from({ length: 9 }, (_, i) => ({ id: `c${i}`, backboneMs: (i + 1) * 1.0, rampMs }));
 
 describe('initial ramp placement', () => {
-  it('spreads ramps as interior points of an even grid up to the latest position', () => {
-    expect(spreadEvenly(1, 8)).toEqual([4]);
-    expect(spreadEvenly(3, 8)).toEqual([2, 4, 6]);
+  it('spreads ramps evenly from the first candidate, clear of the latest position', () => {
+    expect(spreadEvenly(1, 8)).toEqual([0]);
+    expect(spreadEvenly(3, 8)).toEqual([0, 3, 5]);
     expect(spreadEvenly(2, 0)).toEqual([0]);
   });
 
@@ -16,7 +16,7 @@ describe('initial ramp placement', () => {
 
     // Then every ramp but the ninth is useful, and three ramps fit in 2% of 10 ms
     expect(placement.latestUseful).toBe(8);
-    expect(placement.chosen).toEqual([2, 4, 6]);
+    expect(placement.chosen).toEqual([0, 3, 5]);
     expect(placement.overheadFraction).toBeCloseTo(0.018, 6);
   });
 
