@@ -27,7 +27,7 @@
  * Defaults chosen here (the design guide does not fix them): retune every 8 batches, adjust every
  * 32, at least 64 inputs before a tune (fewer makes the tuner fit noise: with under 100 inputs a
  * 99% constraint allows no wrong exit at all, so a few lucky inputs would justify any
- * threshold), one utility entry per 64 served inputs, 16 entries kept, starting headroom 0.8 of
+ * threshold), one utility entry per 64 served inputs, 16 entries kept, starting headroom the whole
  * `1 − constraint`, headroom gain 0.05 over 1 024 served inputs.
  */
 import { InputError } from '../errors';
@@ -70,7 +70,7 @@ export interface ControllerOptions {
   readonly adjustPeriodBatches?: number;
   /** Inputs the window needs before a tune (default 64). */
   readonly minTuneInputs?: number;
-  /** Tune to `constraint + headroom` (capped at 1) while the guard keeps `constraint`; starting headroom (default 0). */
+  /** Tune to `constraint + headroom` (capped at 1) while the guard keeps `constraint`; starting headroom (default: the whole `1 − constraint`). */
   readonly tuningHeadroom?: number;
   /** Per-tune change of the headroom per unit of served-accuracy shortfall; 0 keeps it fixed (default 0.05). */
   readonly headroomGain?: number;
@@ -120,11 +120,14 @@ export interface ControllerCounters {
 const HEADROOM_RELEASE_RATIO = 0.25;
 
 /**
- * Starting headroom as a share of `1 − constraint`. Replaying the fixture streams (Twitter-trace
- * arrivals, three trace windows, 99% constraint), half the slack served 98.99–99.06% on the image
- * model, below the constraint; 0.8 of it served 99.04–99.23% and lost no median latency.
+ * Starting headroom as a share of `1 − constraint`: the first tunes aim at full agreement on their
+ * window, and the feedback releases headroom as served agreement proves higher than needed.
+ * Replaying the fixture streams (Twitter-trace arrivals, two trace windows, with and without
+ * drift, 99% constraint), half the slack served 98.99–99.06% on the image model and 0.8 of it
+ * 98.88–99.11%, below the constraint in some runs; the full slack served 99.02–99.16% and lost no
+ * median latency.
  */
-const DEFAULT_HEADROOM_SHARE = 0.8;
+const DEFAULT_HEADROOM_SHARE = 1;
 
 function positiveInteger(value: number, what: string): number {
   if (!(Number.isInteger(value) && value > 0))

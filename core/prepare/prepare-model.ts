@@ -72,17 +72,18 @@ export function validatePrepareOptions(options: PrepareOptions): void {
 }
 
 /**
- * The member with the best validation agreement among those whose own measured cost fits the
- * budget; near-ties go to the smaller feature vector (fewer weights, less pooling work). Size, not
- * measured time, breaks ties because timings of sub-millisecond ramps jitter from run to run and
- * the same model should get the same ramps every time it is prepared. When none fits, the cheapest
- * by measured cost is kept (the initial placement will then leave that position off).
+ * The member with the best validation agreement among those whose own work fits the budget;
+ * near-ties go to the smaller feature vector. Work is counted in multiply-accumulates (reading the
+ * activation to pool it, then the linear layer) as a share of the model's, not in measured time:
+ * timings of sub-millisecond ramps jitter with the machine's load, and the same model should get
+ * the same ramps every time it is prepared. Measured times still decide how many ramps the
+ * initial placement admits. When none fits, the one with the least work is kept.
  */
 export function chooseMember<
-  T extends { ramp: { validationAgreement: number }; costMs: number; featureSize: number },
->(members: readonly T[], budgetMs: number): T {
-  const fitting = members.filter((m) => m.costMs <= budgetMs).sort((a, b) => a.featureSize - b.featureSize);
-  if (fitting.length === 0) return [...members].sort((a, b) => a.costMs - b.costMs)[0] as T;
+  T extends { ramp: { validationAgreement: number }; workFraction: number; featureSize: number },
+>(members: readonly T[], budget: number): T {
+  const fitting = members.filter((m) => m.workFraction <= budget).sort((a, b) => a.featureSize - b.featureSize);
+  if (fitting.length === 0) return [...members].sort((a, b) => a.workFraction - b.workFraction)[0] as T;
   const best = Math.max(...fitting.map((m) => m.ramp.validationAgreement));
   return fitting.find((m) => m.ramp.validationAgreement >= best - AGREEMENT_TIE) as T;
 }
@@ -214,8 +215,13 @@ export async function prepareModel(
   const rampMs: Record<string, number[]> = {};
   const candidates: CandidateRecord[] = analysis.candidates.map((c, index) => {
     const members = trained.get(c.id) ?? [];
-    for (const m of members) m.costMs = fullProfile.rampMs[`${c.id}:${memberKey(m.member)}`]?.[slot] ?? 0;
-    const chosen = chooseMember(members, budget * vanillaRef);
+    const activationSize = c.shape.slice(1).reduce<number>((n, d) => n * (typeof d === 'number' ? d : 1), 1);
+    const scored = members.map((m) => {
+      m.costMs = fullProfile.rampMs[`${c.id}:${memberKey(m.member)}`]?.[slot] ?? 0;
+      const macs = activationSize + m.featureSize * model.spec.classes.length;
+      return Object.assign(m, { workFraction: analysis.totalMacs > 0 ? macs / analysis.totalMacs : 0 });
+    });
+    const chosen = chooseMember(scored, budget);
     const key = memberKey(chosen.member);
     rampWeights.set(c.id, { weights: chosen.ramp.weights, bias: chosen.ramp.bias });
     rampMs[c.id] = fullProfile.rampMs[`${c.id}:${key}`] ?? [];

@@ -1,18 +1,21 @@
 /**
- * Shared pieces of the worker tests: a real fixture bundle (the prepared one under
- * `.cache/bundles/` when present, otherwise prepared now into a temporary directory), real serving
+ * Shared pieces of the worker tests: a real fixture bundle (prepared now into a temporary
+ * directory, with a deterministic latency profile), real serving
  * inputs as request bodies, a callback sink that records every answer, and a logger that keeps its
  * lines for assertions.
  */
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { InferenceRequest } from '../../adapters/queue/request-queue';
 import { readBundle, writeBundle, type LoadedBundle } from '../../core/bundle/bundle-io';
 import { sampleAt, type DataSplit } from '../../core/data/dataset';
 import { createBatchEncoder } from '../../core/inference/batch-encoding';
 import { openSession } from '../../core/inference/onnx-session';
 import { prepareModel } from '../../core/prepare/prepare-model';
+import { analyzeGraph } from '../../core/onnx/graph-analysis';
+import { readOnnxModel } from '../../core/onnx/onnx-model';
+import { withDeterministicProfile } from '../support/deterministic-profile';
 import { argmax } from '../../core/util/stats';
 import { loadFixtureModel, loadModelData } from '../../core/zoo/fixtures';
 import type { Logger, LogLevel } from '../../gpu-worker/logger';
@@ -25,13 +28,14 @@ export interface WorkerFixture {
 
 /** The fixture model's bundle and serving stream. */
 export async function workerFixture(name: string): Promise<WorkerFixture> {
-  const cached = resolve(__dirname, '..', '..', '.cache', 'bundles', name);
   const fixture = await loadFixtureModel(name);
   const serving = await loadModelData(fixture, 'serving');
-  if (existsSync(join(cached, 'manifest.json'))) {
-    return { bundle: await readBundle(cached), serving };
-  }
-  const prepared = await prepareModel(fixture, serving, { repeats: 2, warmupRuns: 1 });
+  // A deterministic latency profile keeps the initial ramp set the same on every machine.
+  const analysis = await analyzeGraph(await readOnnxModel(fixture.onnxPath));
+  const prepared = withDeterministicProfile(
+    await prepareModel(fixture, serving, { repeats: 2, warmupRuns: 1 }),
+    analysis.candidates.map((c) => c.costFraction),
+  );
   const dir = join(mkdtempSync(join(tmpdir(), `apparate-worker-${name}-`)), 'bundle');
   await writeBundle(dir, prepared);
   return { bundle: await readBundle(dir), serving };
