@@ -82,7 +82,9 @@ export function validatePrepareOptions(options: PrepareOptions): void {
 export function chooseMember<
   T extends { ramp: { validationAgreement: number }; workFraction: number; featureSize: number },
 >(members: readonly T[], budget: number): T {
-  const fitting = members.filter((m) => m.workFraction <= budget).sort((a, b) => a.featureSize - b.featureSize);
+  const fitting = members
+    .filter((m) => m.workFraction <= budget)
+    .sort((a, b) => a.featureSize - b.featureSize);
   if (fitting.length === 0) return [...members].sort((a, b) => a.workFraction - b.workFraction)[0] as T;
   const best = Math.max(...fitting.map((m) => m.ramp.validationAgreement));
   return fitting.find((m) => m.ramp.validationAgreement >= best - AGREEMENT_TIE) as T;
