@@ -4,12 +4,8 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { readBundle, writeBundle, type LoadedBundle } from '../../core/bundle/bundle-io';
 import type { DataSplit } from '../../core/data/dataset';
-import { prepareModel } from '../../core/prepare/prepare-model';
 import { simulate } from '../../core/simulator/simulate';
-import { loadFixtureModel, loadModelData } from '../../core/zoo/fixtures';
-import { analyzeGraph } from '../../core/onnx/graph-analysis';
-import { readOnnxModel } from '../../core/onnx/onnx-model';
-import { withDeterministicProfile } from '../support/deterministic-profile';
+import { prepareDeterministicFixture } from '../support/deterministic-profile';
 import { runCli } from '../support/run-cli';
 import { sharedTrace } from '../support/traces';
 
@@ -38,21 +34,9 @@ describe('replay simulator on mnist-resnet', () => {
     // Given a bundle prepared from the real fixture, with a deterministic latency profile so that
     // the ramp set and timings do not depend on how loaded this machine is
     work = mkdtempSync(join(tmpdir(), 'apparate-simulate-'));
-    const model = await loadFixtureModel('mnist-resnet');
-    stream = await loadModelData(model, 'serving');
-    const prepared = await prepareModel(model, stream, {
-      repeats: 1,
-      warmupRuns: 1,
-      batchSizes: [1, 2, 4, 8, 16, 32],
-    });
-    const analysis = await analyzeGraph(await readOnnxModel(model.onnxPath));
-    await writeBundle(
-      join(work, 'bundle'),
-      withDeterministicProfile(
-        prepared,
-        analysis.candidates.map((c) => c.costFraction),
-      ),
-    );
+    const fixture = await prepareDeterministicFixture('mnist-resnet');
+    stream = fixture.serving;
+    await writeBundle(join(work, 'bundle'), fixture.prepared);
     bundle = await readBundle(join(work, 'bundle'));
   });
   afterAll(() => rmSync(work, { recursive: true, force: true }));

@@ -5,7 +5,13 @@
  * machine, however loaded; the measured profiles are exercised by the preparation tests.
  */
 import type { PreparedBundle } from '../../core/bundle/bundle-io';
+import type { DataSplit } from '../../core/data/dataset';
+import type { LoadedModel } from '../../core/model/load-model';
+import { analyzeGraph } from '../../core/onnx/graph-analysis';
+import { readOnnxModel } from '../../core/onnx/onnx-model';
 import { chooseInitialRamps } from '../../core/prepare/initial-config';
+import { prepareModel } from '../../core/prepare/prepare-model';
+import { loadFixtureModel, loadModelData } from '../../core/zoo/fixtures';
 
 /** Plain-model milliseconds for a batch: a fixed cost plus a per-input cost. */
 const vanillaMs = (batchSize: number) => 0.5 + 0.8 * batchSize;
@@ -53,4 +59,21 @@ export function withDeterministicProfile(
       },
     },
   };
+}
+
+/** Prepares a fixture model as `apparate prepare` would, with the deterministic profile above. */
+export async function prepareDeterministicFixture(name: string): Promise<{
+  readonly fixture: LoadedModel;
+  readonly serving: DataSplit;
+  readonly prepared: PreparedBundle;
+}> {
+  const fixture = await loadFixtureModel(name);
+  const serving = await loadModelData(fixture, 'serving');
+  const analysis = await analyzeGraph(await readOnnxModel(fixture.onnxPath));
+  const measured = await prepareModel(fixture, serving, { repeats: 2, warmupRuns: 1 });
+  const prepared = withDeterministicProfile(
+    measured,
+    analysis.candidates.map((c) => c.costFraction),
+  );
+  return { fixture, serving, prepared };
 }

@@ -12,12 +12,8 @@ import { readBundle, writeBundle, type LoadedBundle } from '../../core/bundle/bu
 import { sampleAt, type DataSplit } from '../../core/data/dataset';
 import { createBatchEncoder } from '../../core/inference/batch-encoding';
 import { openSession } from '../../core/inference/onnx-session';
-import { prepareModel } from '../../core/prepare/prepare-model';
-import { analyzeGraph } from '../../core/onnx/graph-analysis';
-import { readOnnxModel } from '../../core/onnx/onnx-model';
-import { withDeterministicProfile } from '../support/deterministic-profile';
+import { prepareDeterministicFixture } from '../support/deterministic-profile';
 import { argmax } from '../../core/util/stats';
-import { loadFixtureModel, loadModelData } from '../../core/zoo/fixtures';
 import type { Logger, LogLevel } from '../../gpu-worker/logger';
 import { CallbackResultSink, type SinkEvent } from '../../gpu-worker/result-sink';
 
@@ -28,14 +24,8 @@ export interface WorkerFixture {
 
 /** The fixture model's bundle and serving stream. */
 export async function workerFixture(name: string): Promise<WorkerFixture> {
-  const fixture = await loadFixtureModel(name);
-  const serving = await loadModelData(fixture, 'serving');
   // A deterministic latency profile keeps the initial ramp set the same on every machine.
-  const analysis = await analyzeGraph(await readOnnxModel(fixture.onnxPath));
-  const prepared = withDeterministicProfile(
-    await prepareModel(fixture, serving, { repeats: 2, warmupRuns: 1 }),
-    analysis.candidates.map((c) => c.costFraction),
-  );
+  const { serving, prepared } = await prepareDeterministicFixture(name);
   const dir = join(mkdtempSync(join(tmpdir(), `apparate-worker-${name}-`)), 'bundle');
   await writeBundle(dir, prepared);
   return { bundle: await readBundle(dir), serving };

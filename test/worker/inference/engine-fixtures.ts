@@ -21,10 +21,8 @@ import { analyzeGraph } from '../../../core/onnx/graph-analysis';
 import { readOnnxModel } from '../../../core/onnx/onnx-model';
 import { buildFeatureModel, featureOutputName } from '../../../core/onnx/ramp-heads';
 import { parseMemberKey } from '../../../core/onnx/ramp-members';
-import { prepareModel } from '../../../core/prepare/prepare-model';
-import { withDeterministicProfile } from '../../support/deterministic-profile';
+import { prepareDeterministicFixture } from '../../support/deterministic-profile';
 import { applyRamp } from '../../../core/simulator/observations';
-import { loadFixtureModel, loadModelData } from '../../../core/zoo/fixtures';
 import type { InferenceEngine, RampEvent } from '../../../gpu-worker/inference/inference-engine';
 
 export { maxAbsDiff } from '../../../core/inference/segment-chain';
@@ -41,14 +39,8 @@ export interface FixtureBundle {
 
 /** Prepares a fixture's bundle into a new temporary directory, as `apparate prepare` would. */
 export async function prepareFixtureBundle(name: string): Promise<FixtureBundle> {
-  const fixture = await loadFixtureModel(name);
-  const serving = await loadModelData(fixture, 'serving');
   // A deterministic latency profile keeps the initial ramp set the same on every machine.
-  const analysis = await analyzeGraph(await readOnnxModel(fixture.onnxPath));
-  const prepared = withDeterministicProfile(
-    await prepareModel(fixture, serving, { repeats: 2, warmupRuns: 1 }),
-    analysis.candidates.map((c) => c.costFraction),
-  );
+  const { fixture, serving, prepared } = await prepareDeterministicFixture(name);
   const workDir = mkdtempSync(join(tmpdir(), `apparate-engine-${name}-`));
   await writeBundle(join(workDir, 'bundle'), prepared);
   return { fixture, serving, prepared, bundle: await readBundle(join(workDir, 'bundle')), workDir };
