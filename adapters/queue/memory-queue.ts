@@ -16,6 +16,7 @@ import {
 } from './delivery-options';
 import { decodeRequestBody, encodeRequestBody } from './message-body';
 import type { InferenceRequest, ReceivedMessage, RequestQueue } from './request-queue';
+import { ChangeSignal } from './change-signal';
 
 export interface MemoryQueueOptions extends DeliveryOptions {
   /** Names the queue in errors. @default 'requests' */
@@ -43,7 +44,7 @@ export class MemoryRequestQueue implements RequestQueue {
   /** Every message not yet acknowledged or dead-lettered, in the order it was sent. */
   private readonly messages = new Map<number, StoredMessage>();
   private readonly deadLetterBodies: string[] = [];
-  private readonly wakeWaiters = new Set<() => void>();
+  private readonly changes = new ChangeSignal();
   private nextSequence = 1;
   private closed = false;
 
@@ -77,7 +78,7 @@ export class MemoryRequestQueue implements RequestQueue {
       if (received.length > 0 || this.closed || remainingMs <= 0) {
         return received;
       }
-      await this.waitForChange(Math.min(remainingMs, this.msUntilNextReappearance()));
+      await this.changes.wait(Math.min(remainingMs, this.msUntilNextReappearance()));
     }
   }
 
@@ -105,7 +106,7 @@ export class MemoryRequestQueue implements RequestQueue {
       }
       stored.invisibleUntilMs = 0;
       stored.receipt = undefined;
-      this.wakeAll();
+      this.changes.notify();
     });
   }
 
@@ -125,7 +126,7 @@ export class MemoryRequestQueue implements RequestQueue {
 
   close(): Promise<void> {
     this.closed = true;
-    this.wakeAll();
+    this.changes.notify();
     return Promise.resolve();
   }
 
@@ -133,7 +134,7 @@ export class MemoryRequestQueue implements RequestQueue {
     this.assertOpen();
     const sequence = this.nextSequence++;
     this.messages.set(sequence, { sequence, body, receiveCount: 0, invisibleUntilMs: 0, receipt: undefined });
-    this.wakeAll();
+    this.changes.notify();
   }
 
   /** Delivers up to `max` visible messages, dead-lettering on the way those it must not deliver. */
@@ -193,22 +194,6 @@ export class MemoryRequestQueue implements RequestQueue {
       if (stored.invisibleUntilMs > now) soonest = Math.min(soonest, stored.invisibleUntilMs - now);
     }
     return soonest;
-  }
-
-  private waitForChange(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = (): void => {
-        clearTimeout(timer);
-        this.wakeWaiters.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      this.wakeWaiters.add(wake);
-    });
-  }
-
-  private wakeAll(): void {
-    for (const wake of [...this.wakeWaiters]) wake();
   }
 
   private assertOpen(): void {

@@ -23,6 +23,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
+import { ChangeSignal } from '../../../adapters/queue/change-signal';
 
 export interface RedrivePolicy {
   readonly deadLetterQueueUrl: string;
@@ -47,7 +48,7 @@ export class FakeSqs {
   /** The fake's clock; only visibility reads it, so tests move it instead of sleeping. */
   nowMs = 1_000_000;
   private readonly queues = new Map<string, FakeQueue>();
-  private readonly wakeWaiters = new Set<() => void>();
+  private readonly changes = new ChangeSignal();
   private nextId = 1;
   private closed = false;
 
@@ -75,7 +76,7 @@ export class FakeSqs {
 
   advance(ms: number): void {
     this.nowMs += ms;
-    this.wakeAll();
+    this.changes.notify();
   }
 
   /** The bodies on a queue, visible or not, without receiving them. */
@@ -86,7 +87,7 @@ export class FakeSqs {
   /** Ends every long poll at once, so that nothing waits on a timer after a test. */
   close(): void {
     this.closed = true;
-    this.wakeAll();
+    this.changes.notify();
   }
 
   sendMessage(input: SendMessageCommandInput): SendMessageCommandOutput {
@@ -100,7 +101,7 @@ export class FakeSqs {
       visibleAtMs: 0,
       receiptHandle: undefined,
     });
-    this.wakeAll();
+    this.changes.notify();
     return { MessageId: messageId, $metadata: {} };
   }
 
@@ -120,7 +121,7 @@ export class FakeSqs {
       const remainingMs = deadline - performance.now();
       if (messages.length > 0 || remainingMs <= 0 || this.closed)
         return { Messages: messages, $metadata: {} };
-      await this.waitForChange(remainingMs);
+      await this.changes.wait(remainingMs);
     }
   }
 
@@ -149,7 +150,7 @@ export class FakeSqs {
       throw new MessageNotInflight({ message: 'The message is not in flight', $metadata: {} });
     }
     message.visibleAtMs = this.nowMs + seconds * 1000;
-    if (seconds === 0) this.wakeAll();
+    if (seconds === 0) this.changes.notify();
     return { $metadata: {} };
   }
 
@@ -193,22 +194,6 @@ export class FakeSqs {
     const queue = this.queues.get(url ?? '');
     if (queue === undefined) throw new Error(`the fake SQS has no queue ${url}`);
     return queue;
-  }
-
-  private waitForChange(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = (): void => {
-        clearTimeout(timer);
-        this.wakeWaiters.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      this.wakeWaiters.add(wake);
-    });
-  }
-
-  private wakeAll(): void {
-    for (const wake of [...this.wakeWaiters]) wake();
   }
 }
 
