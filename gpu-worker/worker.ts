@@ -33,7 +33,7 @@ import { executeBatch, type BatchReport } from './batch-execution';
 import { Batcher, type HeldRequest } from './batcher';
 import { ConfigWatcher } from './config-watcher';
 import { InferenceEngine } from './inference/inference-engine';
-import { createInputValidator } from './input-validation';
+import { createInputValidator } from '../core/inference/input-validation';
 import { LocalGuard, type LocalGuardOptions } from './local-guard';
 import { jsonLogger, messageOf, type Logger } from './logger';
 import { WorkerMetrics } from './metrics';

@@ -4,8 +4,8 @@
  * caught: one bad request must get a clear answer of its own and never reach the encoder, where it
  * would fail the whole batch it shares with well-formed requests.
  */
-import type { RawSample } from '../core/inference/batch-encoding';
-import type { ModelSpec } from '../core/model/model-spec';
+import type { RawSample } from './batch-encoding';
+import type { ModelSpec } from '../model/model-spec';
 
 /** Longest text accepted, in characters; well beyond any tokenizer window, short of abuse. */
 export const DEFAULT_MAX_TEXT_CHARS = 100_000;
