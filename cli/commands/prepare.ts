@@ -3,16 +3,12 @@
  * initial configuration). The destination is checked first and written atomically last, so a
  * mistake costs seconds, not minutes, and an interruption leaves nothing half-written.
  */
-import { writeBundle } from '../../core/bundle/bundle-io';
 import { assertFreshDestination } from '../../core/bundle/atomic-dir';
 import type { BundleManifest } from '../../core/bundle/manifest';
-import { InputError } from '../../core/errors';
-import { loadModel } from '../../core/model/load-model';
-import { analyseSource } from '../../core/prepare/model-source';
-import { DEFAULT_PREPARE, prepareModel, validatePrepareOptions } from '../../core/prepare/prepare-model';
-import { loadModelData } from '../../core/zoo/fixtures';
+import { DEFAULT_PREPARE, validatePrepareOptions } from '../../core/prepare/prepare-model';
 import type { Command } from '../command';
 import { numberOption, requiredString } from '../options';
+import { prepareBundle } from '../prepare-bundle';
 import { createProgress } from '../progress';
 
 /** The machine-readable summary `prepare --json` prints. */
@@ -95,32 +91,16 @@ export const prepareCommand: Command = {
     });
     validatePrepareOptions({ bootstrapFraction, rampBudget });
     assertFreshDestination(out);
-    const analysed = await analyseSource(location);
-    if (!analysed.hasDescription) {
-      throw new InputError(
-        `model ${location} has no model.json beside it; prepare needs one naming the inputs, classes, preprocessing and data set`,
-      );
-    }
-    const model = await loadModel(location);
-    const stream = await loadModelData(model, 'serving');
     const progress = createProgress(io);
     try {
-      const bundle = await prepareModel(
-        model,
-        stream,
-        {
-          bootstrapFraction,
-          rampBudget,
-          repeats,
-          onProgress: (phase, done, total) => progress.update(phase, done, total),
-        },
-        analysed,
+      const manifest = await prepareBundle(
+        location,
+        out,
+        { bootstrapFraction, rampBudget, repeats },
+        progress,
       );
-      progress.update('write bundle', 0, 1);
-      await writeBundle(out, bundle);
-      progress.update('write bundle', 1, 1);
       progress.stop();
-      const summary = prepareSummary(bundle.manifest, out);
+      const summary = prepareSummary(manifest, out);
       io.stdout.write(values.json ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary));
       return 0;
     } finally {
