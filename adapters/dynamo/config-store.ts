@@ -16,18 +16,26 @@
  * both pass step 1 both win; the higher one is what `latest` returns either way, and workers apply
  * only versions newer than their own, so no worker ever goes back.
  *
+ * The same partition holds one more item, at version -2: the scheduled controller's own state
+ * (`controllerState`), written with a revision check so that concurrent runs cannot both act.
+ *
  * A losing publisher gets a ConfigConflictError (not a `false`), since the controller should log
  * why its config was not published and carry on with the newer one. Configs never expire.
  */
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { describeIssues, InputError } from '../../core/errors';
+import { ArtifactError, describeIssues, InputError } from '../../core/errors';
 import { rampConfigSchema, type RampConfig } from '../../core/bundle/manifest';
 import { CONDITIONAL_CHECK_FAILED, isServiceError, type DocumentSender } from './dynamo-client';
 import { checkModelId, CONFIGS_TABLE } from './tables';
 
 /** The sort key of each model's head item; below every config version. */
 export const CONFIG_HEAD_VERSION = -1;
+/**
+ * The sort key of each model's controller-state item (see `controllerState`): below the head and
+ * every config version, so no config read, which asks for versions >= 0, can ever return it.
+ */
+export const CONTROLLER_STATE_VERSION = -2;
 /** `history` returns at most this many configs per call. */
 export const MAX_CONFIG_HISTORY = 1000;
 
@@ -58,6 +66,15 @@ export interface PublishedConfig {
   readonly model: string;
   readonly config: RampConfig;
   readonly publishedAtMs: number;
+}
+
+/** The controller's private state item of one model, as stored. */
+export interface StoredControllerState {
+  /** Grows by one with every write; a write names the revision it read. */
+  readonly revision: number;
+  /** The controller's own document; it validates it with its own schema. */
+  readonly state: unknown;
+  readonly updatedAtMs: number;
 }
 
 export interface InvalidConfigReport {
@@ -219,6 +236,76 @@ export class ConfigStore {
     return { model, config: config.data, publishedAtMs: stored.data.publishedAtMs };
   }
 
+  /**
+   * The scheduled controller's state item of `model` (strongly consistent), or undefined when it
+   * has none yet. A Lambda keeps nothing between runs, so what the controller must remember (how
+   * far it has read the exit logs, its tuning headroom, utility histories) lives here, beside the
+   * configs it publishes, under a sort key no config version can take.
+   */
+  async controllerState(model: string): Promise<StoredControllerState | undefined> {
+    checkModelId(model);
+    const { Item } = await this.client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { [MODEL]: model, [VERSION]: CONTROLLER_STATE_VERSION },
+        ConsistentRead: true,
+      }),
+    );
+    if (Item === undefined) return undefined;
+    const parsed = storedStateSchema.safeParse(Item);
+    if (!parsed.success) {
+      throw new ArtifactError(
+        `controller state of model ${model} is not valid: ${describeIssues(parsed.error.issues)}`,
+      );
+    }
+    return parsed.data;
+  }
+
+  /**
+   * Writes the controller's state item if nobody wrote it since `expectedRevision` was read
+   * (undefined: only if there is none yet), so of two controller runs that read the same state
+   * exactly one may act on it. Returns whether this write won; a lost race is not an error.
+   */
+  async putControllerState(
+    model: string,
+    state: Record<string, unknown>,
+    expectedRevision: number | undefined,
+  ): Promise<boolean> {
+    checkModelId(model);
+    if (
+      expectedRevision !== undefined &&
+      !(Number.isSafeInteger(expectedRevision) && expectedRevision >= 0)
+    ) {
+      throw new InputError(`expectedRevision must be a non-negative whole number, got ${expectedRevision}`);
+    }
+    const revision = expectedRevision === undefined ? 0 : expectedRevision + 1;
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            [MODEL]: model,
+            [VERSION]: CONTROLLER_STATE_VERSION,
+            revision,
+            state,
+            updatedAtMs: this.nowMs(),
+          },
+          ConditionExpression:
+            expectedRevision === undefined ? 'attribute_not_exists(#version)' : '#revision = :expected',
+          ExpressionAttributeNames:
+            expectedRevision === undefined ? { '#version': VERSION } : { '#revision': 'revision' },
+          ...(expectedRevision === undefined
+            ? {}
+            : { ExpressionAttributeValues: { ':expected': expectedRevision } }),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isServiceError(error, CONDITIONAL_CHECK_FAILED)) return false;
+      throw error;
+    }
+  }
+
   /** The head's admitted version, for the conflict message; undefined if it cannot be read. */
   private async admittedVersion(model: string): Promise<number | undefined> {
     try {
@@ -236,6 +323,12 @@ export class ConfigStore {
     }
   }
 }
+
+const storedStateSchema = z.object({
+  revision: z.number().int().nonnegative(),
+  state: z.unknown(),
+  updatedAtMs: z.number().nonnegative(),
+});
 
 function defaultInvalidConfigListener(report: InvalidConfigReport): void {
   process.stderr.write(

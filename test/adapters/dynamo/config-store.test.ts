@@ -3,6 +3,7 @@ import { InputError } from '../../../core/errors';
 import type { RampConfig } from '../../../core/bundle/manifest';
 import {
   CONFIG_HEAD_VERSION,
+  CONTROLLER_STATE_VERSION,
   ConfigConflictError,
   ConfigStore,
   type InvalidConfigReport,
@@ -166,5 +167,42 @@ describe('config store', () => {
     await expect(store.publish('', config(1))).rejects.toThrow(InputError);
     await expect(store.history(MODEL, 0)).rejects.toThrow(InputError);
     expect(await store.latest(MODEL)).toBeUndefined();
+  });
+
+  describe("the controller's state item", () => {
+    it('is written only by a writer that read the revision it names', async () => {
+      // Given no state yet
+      expect(await store.controllerState(MODEL)).toBeUndefined();
+
+      // When two runs that saw no state both write one, then exactly the first succeeds
+      expect(await store.putControllerState(MODEL, { watermarkMs: 10 }, undefined)).toBe(true);
+      expect(await store.putControllerState(MODEL, { watermarkMs: 11 }, undefined)).toBe(false);
+      const first = await store.controllerState(MODEL);
+      expect(first).toMatchObject({ revision: 0, state: { watermarkMs: 10 } });
+
+      // And of two runs that read revision 0, only one moves it on
+      const [a, b] = await Promise.all([
+        store.putControllerState(MODEL, { watermarkMs: 20 }, 0),
+        store.putControllerState(MODEL, { watermarkMs: 21 }, 0),
+      ]);
+      expect([a, b].filter(Boolean)).toHaveLength(1);
+      const second = await store.controllerState(MODEL);
+      expect(second?.revision).toBe(1);
+      expect([20, 21]).toContain((second?.state as { watermarkMs: number }).watermarkMs);
+      expect(await store.putControllerState(MODEL, { watermarkMs: 30 }, 5)).toBe(false);
+    });
+
+    it('never shows up as a config, beside the head and the versions', async () => {
+      // Given a state item, a head and two configs in one model's partition
+      await store.putControllerState(MODEL, { watermarkMs: 1 }, undefined);
+      await store.publish(MODEL, config(0));
+      await store.publish(MODEL, config(1));
+
+      // Then reads of configs see the configs only, and nothing is reported invalid
+      expect((await store.history(MODEL, 10)).map((published) => published.config.version)).toEqual([1, 0]);
+      expect((await store.latest(MODEL))?.config.version).toBe(1);
+      expect(reports).toEqual([]);
+      expect(CONTROLLER_STATE_VERSION).toBeLessThan(CONFIG_HEAD_VERSION);
+    });
   });
 });
