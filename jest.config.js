@@ -5,6 +5,9 @@
  * instead of working around it in every test.
  * @type {import('jest').Config}
  */
+// The AWS SDK warns on Node 20 about its releases due in 2027; the pinned versions support Node 20.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 module.exports = {
   testEnvironment: '<rootDir>/test/support/host-realm-environment.js',
   roots: ['<rootDir>/test'],

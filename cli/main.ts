@@ -6,8 +6,10 @@
 import { parseArgs } from 'node:util';
 import { ArtifactError, InputError } from '../core/errors';
 import { EXIT_USAGE, type Command, type CommandIo } from './command';
+import { demoCommand } from './commands/demo';
 import { inspectCommand } from './commands/inspect';
 import { prepareCommand } from './commands/prepare';
+import { serveCommand } from './commands/serve';
 import { simulateCommand } from './commands/simulate';
 import { workerCommand } from './commands/worker';
 import { zooCommand } from './commands/zoo';
@@ -18,6 +20,8 @@ export const COMMANDS: readonly Command[] = [
   prepareCommand,
   simulateCommand,
   workerCommand,
+  serveCommand,
+  demoCommand,
 ];
 
 function overview(): string {

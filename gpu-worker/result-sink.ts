@@ -66,6 +66,7 @@ export class DynamoResultSink implements ResultSink {
       label: answer.label,
       confidence: answer.confidence,
       latencyMs: answer.latencyMs,
+      configVersion: answer.configVersion,
       ...(answer.agreesWithEarly === undefined ? {} : { agreesWithEarly: answer.agreesWithEarly }),
     });
   }

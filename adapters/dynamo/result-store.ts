@@ -1,6 +1,8 @@
 /**
  * Where the worker records each request's answers and where the result Lambda reads them: one item
- * per request id holding the early answer, the final answer beside it, or an error.
+ * per request id holding the early answer, the final answer beside it, or an error. The ingest side
+ * marks a request accepted before queueing it, so a reader can tell a request still waiting for its
+ * answer (`pending`) from one that was never accepted or has expired (no record).
  *
  * Delivery is at least once, so every write is idempotent by request id and safe in any order:
  * - each answer lives in its own map attribute, written with `if_not_exists`, so the first write of
@@ -46,6 +48,8 @@ export const finalAnswerSchema = z.object({
   latencyMs: latencyMsSchema,
   /** Whether the early answer equalled this one; absent when the input exited nowhere. */
   agreesWithEarly: z.boolean().optional(),
+  /** The config the batch ran under; absent in items written before it was recorded. */
+  configVersion: z.number().int().nonnegative().optional(),
 });
 export type FinalAnswer = z.infer<typeof finalAnswerSchema>;
 
@@ -56,6 +60,14 @@ export const resultErrorSchema = z.object({
 });
 export type ResultError = z.infer<typeof resultErrorSchema>;
 
+/** What the ingest side records when it accepts a request, before the request is queued. */
+export const acceptedRequestSchema = z.object({
+  model: modelIdSchema,
+  /** The request's absolute deadline, epoch ms. */
+  deadlineAtMs: z.number().nonnegative().finite(),
+});
+export type AcceptedRequest = z.infer<typeof acceptedRequestSchema>;
+
 const recordedAtMsSchema = z.number().nonnegative();
 
 /** The stored item, checked on every read: a corrupt item is reported, never returned. */
@@ -63,24 +75,35 @@ const storedResultSchema = z
   .object({
     requestId: requestIdSchema,
     model: modelIdSchema.optional(),
+    accepted: acceptedRequestSchema
+      .omit({ model: true })
+      .extend({ recordedAtMs: recordedAtMsSchema })
+      .optional(),
     early: earlyAnswerSchema.omit({ model: true }).extend({ recordedAtMs: recordedAtMsSchema }).optional(),
     final: finalAnswerSchema.extend({ recordedAtMs: recordedAtMsSchema }).optional(),
     error: resultErrorSchema.extend({ recordedAtMs: recordedAtMsSchema }).optional(),
     [TTL_ATTRIBUTE]: z.number().int().positive(),
   })
-  .refine((item) => item.early !== undefined || item.final !== undefined || item.error !== undefined, {
-    message: 'holds neither an answer nor an error',
-  });
+  .refine(
+    (item) =>
+      item.accepted !== undefined ||
+      item.early !== undefined ||
+      item.final !== undefined ||
+      item.error !== undefined,
+    { message: 'holds neither an answer, an error nor an acceptance' },
+  );
 type StoredResult = z.infer<typeof storedResultSchema>;
 
 /**
  * What a reader sees. `status` is the most final thing known: a final answer wins over an error
- * (the retry succeeded), an error over a lone early answer (the early answer stays readable).
+ * (the retry succeeded), an error over a lone early answer (the early answer stays readable), and
+ * any of them over `pending` (accepted, nothing answered yet).
  */
 export interface ResultRecord {
   readonly requestId: string;
-  readonly status: 'early' | 'final' | 'error';
+  readonly status: 'pending' | 'early' | 'final' | 'error';
   readonly model?: string;
+  readonly accepted?: NonNullable<StoredResult['accepted']>;
   readonly early?: NonNullable<StoredResult['early']>;
   readonly final?: NonNullable<StoredResult['final']>;
   readonly error?: NonNullable<StoredResult['error']>;
@@ -112,6 +135,33 @@ export class ResultStore {
     this.tableName = options.tableName;
     this.ttlMs = ttlMs;
     this.nowMs = options.nowMs ?? Date.now;
+  }
+
+  /**
+   * Marks a request accepted (by the ingest side, before it is queued) so that readers report it
+   * `pending` until an answer arrives. Returns false when it was already marked (a client retry
+   * with the same idempotency key), in which case nothing but the expiry changed.
+   */
+  async putAccepted(requestId: string, accepted: AcceptedRequest): Promise<boolean> {
+    const id = parseInput(requestIdSchema, requestId, 'request id');
+    const { model, ...rest } = parseInput(acceptedRequestSchema, accepted, 'accepted request');
+    const nowMs = this.nowMs();
+    const { Attributes } = await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { [RESULTS_TABLE.partitionKey.name]: id },
+        UpdateExpression:
+          'SET #accepted = if_not_exists(#accepted, :accepted), #model = if_not_exists(#model, :model), #expiresAt = :expiresAt',
+        ExpressionAttributeNames: { '#accepted': 'accepted', '#model': 'model', '#expiresAt': TTL_ATTRIBUTE },
+        ExpressionAttributeValues: {
+          ':accepted': { ...rest, recordedAtMs: nowMs },
+          ':model': model,
+          ':expiresAt': this.expiresAt(nowMs),
+        },
+        ReturnValues: 'UPDATED_OLD',
+      }),
+    );
+    return Attributes?.['accepted'] === undefined;
   }
 
   /**
@@ -223,8 +273,21 @@ export class ResultStore {
     if (item[TTL_ATTRIBUTE] * 1000 <= this.nowMs()) return undefined;
     return {
       requestId: item.requestId,
-      status: item.final !== undefined ? 'final' : item.error !== undefined ? 'error' : 'early',
-      ...withoutUndefined({ model: item.model, early: item.early, final: item.final, error: item.error }),
+      status:
+        item.final !== undefined
+          ? 'final'
+          : item.error !== undefined
+            ? 'error'
+            : item.early !== undefined
+              ? 'early'
+              : 'pending',
+      ...withoutUndefined({
+        model: item.model,
+        accepted: item.accepted,
+        early: item.early,
+        final: item.final,
+        error: item.error,
+      }),
       expiresAt: item[TTL_ATTRIBUTE],
     };
   }

@@ -159,6 +159,31 @@ describe('result store', () => {
     expect(await raw('r7')).toBe(NOW_MS / 1000 + 3600);
   });
 
+  it('reports an accepted request as pending until its first answer, keeping its deadline', async () => {
+    // Given a request marked accepted by the ingest side, twice (a client retry)
+    const first = await store.putAccepted('r11', { model: 'mnist-resnet', deadlineAtMs: NOW_MS + 5000 });
+    const repeat = await store.putAccepted('r11', { model: 'mnist-resnet', deadlineAtMs: NOW_MS + 9000 });
+    const pending = await store.get('r11');
+
+    // When the worker then records its answers
+    await store.putEarly('r11', early);
+    const answered = await store.get('r11');
+    await store.putFinal('r11', final);
+    const finished = await store.get('r11');
+
+    // Then the request was pending with the first deadline, then early, then final
+    expect([first, repeat]).toEqual([true, false]);
+    expect(pending).toEqual({
+      requestId: 'r11',
+      status: 'pending',
+      model: 'mnist-resnet',
+      accepted: { deadlineAtMs: NOW_MS + 5000, recordedAtMs: NOW_MS },
+      expiresAt: NOW_MS / 1000 + DAY_S,
+    });
+    expect(answered?.status).toBe('early');
+    expect(finished).toMatchObject({ status: 'final', accepted: { deadlineAtMs: NOW_MS + 5000 } });
+  });
+
   it('answers undefined for an unknown request and for an expired one', async () => {
     // Given an answer recorded now
     await store.putEarly('r8', early);

@@ -1,0 +1,184 @@
+/**
+ * `apparate demo` (`npm run demo`): replays each fixture model's serving stream against the local
+ * stack with Twitter-trace arrivals for about a minute in all, then prints vanilla-versus-Apparate
+ * latencies and agreement computed from the answers the stack really gave. It uses a stack already
+ * running at `--url`, or starts one (tables in memory) for the length of the demo.
+ */
+import { loadFixtureModel, loadModelData } from '../../core/zoo/fixtures';
+import { DEFAULT_PREPARE } from '../../core/prepare/prepare-model';
+import type { Command } from '../command';
+import { numberOption } from '../options';
+import { createProgress } from '../progress';
+import { demoArrivals } from '../stack/demo-arrivals';
+import { formatDemoSummary, summariseDemo, type DemoSummary } from '../stack/demo-report';
+import { replayAgainstStack } from '../stack/demo-replay';
+import { startLocalStack, type LocalStack } from '../stack/local-stack';
+import { readStackOptions, STACK_OPTIONS } from '../stack/stack-options';
+
+/** The served config's version, or undefined when the stack does not answer. */
+async function configVersion(url: string, model: string): Promise<number | undefined> {
+  try {
+    const response = await fetch(`${url}/v1/models/${model}/config`, { signal: AbortSignal.timeout(1500) });
+    if (response.status !== 200) return undefined;
+    return ((await response.json()) as { version?: number }).version;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Waits until the controller has published a config newer than `before` (the warm-up's logs are
+ * what it tunes on), up to `timeoutMs`; returns the version serving then.
+ */
+async function waitForNewConfig(
+  url: string,
+  model: string,
+  before: number,
+  timeoutMs: number,
+): Promise<number> {
+  const giveUpAt = Date.now() + timeoutMs;
+  for (;;) {
+    const version = (await configVersion(url, model)) ?? before;
+    if (version > before || Date.now() >= giveUpAt) return version;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** Whether a stack answers at `url`, and which models it serves. */
+async function probe(url: string): Promise<string[] | undefined> {
+  try {
+    const response = await fetch(`${url}/v1/models`, { signal: AbortSignal.timeout(1500) });
+    if (response.status !== 200) return undefined;
+    const body = (await response.json()) as { models?: { model?: string; name?: string }[] };
+    return (body.models ?? []).map((m) => m.model ?? m.name ?? '').filter((m) => m !== '');
+  } catch {
+    return undefined;
+  }
+}
+
+export const demoCommand: Command = {
+  name: 'demo',
+  summary: 'replay the fixture streams with trace arrivals against the local stack and report',
+  usage:
+    'apparate demo [--url http://127.0.0.1:3000] [--seconds 30] [--rate 40] [--models mnist-resnet,spam-bert] [--json] [serve options, used when it starts a stack]',
+  options: {
+    ...STACK_OPTIONS,
+    url: {
+      type: 'string',
+      description: 'a running stack (default http://127.0.0.1:3000; started if absent)',
+    },
+    seconds: { type: 'string', description: 'seconds of measured traffic per model (default 30)' },
+    'warmup-seconds': {
+      type: 'string',
+      description: 'seconds of traffic per model first, for the controller to tune on (default 10; 0 skips)',
+    },
+    rate: { type: 'string', description: 'mean requests per second (default 40)' },
+    'deadline-ms': { type: 'string', description: 'deadline sent with each request (default 10000)' },
+    seed: { type: 'string', description: 'seed for the arrival times (default 7)' },
+    json: { type: 'boolean', description: 'print the summaries as JSON' },
+  },
+  async run(values, _positionals, io) {
+    const seconds = numberOption(values, 'seconds', {
+      default: 30,
+      min: 1,
+      minInclusive: true,
+      max: 3600,
+      integer: true,
+    });
+    const warmupSeconds = numberOption(values, 'warmup-seconds', {
+      default: 10,
+      min: 0,
+      minInclusive: true,
+      max: 3600,
+      integer: true,
+    });
+    const rate = numberOption(values, 'rate', { default: 40, min: 0, max: 10_000 });
+    const deadlineMs = numberOption(values, 'deadline-ms', {
+      default: 10_000,
+      min: 1,
+      minInclusive: true,
+      max: 60_000,
+      integer: true,
+    });
+    const seed = numberOption(values, 'seed', { default: 7, min: 0, minInclusive: true, integer: true });
+    const progress = createProgress(io);
+    const stackOptions = readStackOptions(values, progress);
+    const url = typeof values.url === 'string' ? values.url.replace(/\/+$/, '') : 'http://127.0.0.1:3000';
+    let stack: LocalStack | undefined;
+    let served = await probe(url);
+    let target = url;
+    if (served === undefined) {
+      io.stderr.write(`apparate: no stack answers at ${url}; starting one for the demo\n`);
+      stack = await startLocalStack({ ...stackOptions, port: 0, inMemory: true });
+      target = stack.url;
+      served = stack.bundles.map((b) => b.model);
+    }
+    try {
+      const models = stackOptions.models.filter((m) => served.includes(m));
+      const summaries: { model: string; arrivals: string; failed: number; summary: DemoSummary }[] = [];
+      for (const name of models) {
+        const model = await loadFixtureModel(name);
+        const serving = await loadModelData(model, 'serving');
+        const replay = (arrivalsMs: Float64Array, label: string) =>
+          replayAgainstStack({
+            url: target,
+            model: name,
+            label,
+            serving,
+            firstServed: Math.floor(serving.count * DEFAULT_PREPARE.bootstrapFraction),
+            classes: model.spec.classes,
+            arrivalsMs,
+            deadlineMs,
+            settleTimeoutMs: 30_000,
+            progress,
+          });
+        if (warmupSeconds > 0) {
+          const before = (await configVersion(target, name)) ?? 0;
+          const warmup = await demoArrivals(warmupSeconds, rate, seed + 1);
+          io.stderr.write(
+            `apparate: ${name}: warm-up, ${warmup.arrivalsMs.length} requests for the controller to tune on\n`,
+          );
+          await replay(warmup.arrivalsMs, 'warm-up');
+          progress.stop();
+          // A stack the demo started runs its controller now; a running one does on its own timer.
+          if (stack !== undefined) {
+            await stack.runControllers();
+            for (const worker of stack.workers.values()) await worker.checkConfigNow();
+          }
+          const version = await waitForNewConfig(target, name, before, stack === undefined ? 30_000 : 5_000);
+          io.stderr.write(`apparate: ${name}: serving config version ${version}\n`);
+        }
+        const arrivals = await demoArrivals(seconds, rate, seed);
+        io.stderr.write(
+          `apparate: ${name}: ${arrivals.arrivalsMs.length} requests, ${arrivals.description}\n`,
+        );
+        const result = await replay(arrivals.arrivalsMs, 'measured');
+        progress.stop();
+        if (result.failed > 0) {
+          io.stderr.write(
+            `apparate: ${name}: ${result.failed} requests got no final answer${result.firstError ? ` (first: ${result.firstError})` : ''}\n`,
+          );
+        }
+        summaries.push({
+          model: name,
+          arrivals: arrivals.description,
+          failed: result.failed,
+          summary: summariseDemo(result.records),
+        });
+      }
+      if (values.json === true) {
+        io.stdout.write(`${JSON.stringify(summaries, null, 2)}\n`);
+      } else {
+        io.stdout.write(
+          '\nVanilla is the final answer of every request (every input runs the whole model);\n',
+        );
+        io.stdout.write('Apparate is the answer released first (early when a ramp was confident).\n\n');
+        for (const { model, summary } of summaries) io.stdout.write(formatDemoSummary(model, summary));
+      }
+      return summaries.every((s) => s.summary.requests > 0) ? 0 : 1;
+    } finally {
+      progress.stop();
+      await stack?.close();
+    }
+  },
+};

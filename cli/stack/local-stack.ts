@@ -1,0 +1,203 @@
+/**
+ * The whole system on one machine, as `npm start` runs it: the fixture bundles (prepared on first
+ * start), dynalite with its data on disk, one request queue and one worker per model, the
+ * controller on a timer and the HTTP API. Every part is the code that runs on AWS; only the
+ * transports differ (dynalite for DynamoDB, the in-process queue or BullMQ for SQS, a node:http
+ * server for API Gateway), so what works here works there.
+ */
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ConfigStore } from '../../adapters/dynamo/config-store';
+import { documentClientFor } from '../../adapters/dynamo/dynamo-client';
+import { localDynamoClient, startDynalite, type DynaliteServer } from '../../adapters/dynamo/dynalite-server';
+import { ExitLogReader, ExitLogWriter } from '../../adapters/dynamo/exit-log';
+import { ResultStore } from '../../adapters/dynamo/result-store';
+import { createTables, tableNames } from '../../adapters/dynamo/tables';
+import { createRequestQueue } from '../../adapters/queue/create-queue';
+import type { RequestQueue } from '../../adapters/queue/request-queue';
+import { localBundleCatalog } from '../../functions/catalog/bundle-catalog';
+import { startControllerTimer } from '../../functions/controller/controller-timer';
+import { runController, type ControllerRunReport } from '../../functions/controller/run-controller';
+import { createIngestHandler } from '../../functions/ingest';
+import { startApiServer } from '../../functions/local/api-server';
+import { createResultHandler } from '../../functions/result';
+import { jsonLogger, type Logger } from '../../gpu-worker/logger';
+import { DynamoResultSink } from '../../gpu-worker/result-sink';
+import { ApparateWorker } from '../../gpu-worker/worker';
+import type { Progress } from '../progress';
+import { ensureFixtureBundles, type FixtureBundle } from './fixture-bundles';
+
+export interface LocalStackOptions {
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  /** Holds `dynamo/` (dynalite's files, omitted for an in-memory stack) and `stack.log`. */
+  readonly dataDir: string;
+  /** Keep DynamoDB data in memory instead of under `dataDir` (tests, throwaway demos). */
+  readonly inMemory?: boolean;
+  /** Where bundles are cached. */
+  readonly bundleCacheDir: string;
+  readonly models: readonly string[];
+  /** BullMQ on this Redis instead of the in-process queue. */
+  readonly redisUrl?: string;
+  readonly controllerPeriodMs: number;
+  /** How often workers look for a newer config. */
+  readonly configPollMs: number;
+  readonly accuracyConstraint: number;
+  readonly rampBudget: number;
+  readonly prepareRepeats: number;
+  readonly progress: Progress;
+  /** Prefix of table and queue names, so stacks sharing a Redis keep apart. @default 'apparate-local' */
+  readonly namePrefix?: string;
+  /** Bundles to serve as they are, instead of the cached fixture bundles (tests). */
+  readonly bundles?: readonly FixtureBundle[];
+  /** Where the stack's JSON logs go. @default `<dataDir>/stack.log` */
+  readonly logger?: Logger;
+}
+
+export interface LocalStack {
+  readonly url: string;
+  readonly bundles: readonly FixtureBundle[];
+  readonly queueKind: 'memory' | 'bullmq';
+  readonly logPath: string | undefined;
+  readonly workers: ReadonlyMap<string, ApparateWorker>;
+  /** Runs the controller for every model now (the timer does it every period); returns its reports. */
+  runControllers(): Promise<ControllerRunReport[]>;
+  /** Stops the API, the controller, the workers (finishing their batches), then the stores. */
+  close(): Promise<void>;
+}
+
+/** How old a batch's exit log must be before the local controller reads it, ms. */
+const LOCAL_LOG_SETTLE_MS = 2000;
+
+/** The default prefix of the stack's tables and queues. */
+export const LOCAL_PREFIX = 'apparate-local';
+
+/** Starts everything; on failure, whatever already started is stopped again before the error. */
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const cleanups: (() => Promise<void>)[] = [];
+  const cleanup = async (): Promise<void> => {
+    for (const step of cleanups.splice(0).reverse()) await step().catch(() => undefined);
+  };
+  try {
+    return await start(options, cleanups, cleanup);
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}
+
+async function start(
+  options: LocalStackOptions,
+  cleanups: (() => Promise<void>)[],
+  cleanup: () => Promise<void>,
+): Promise<LocalStack> {
+  mkdirSync(options.dataDir, { recursive: true });
+  let logPath: string | undefined;
+  let logger = options.logger;
+  if (logger === undefined) {
+    logPath = join(options.dataDir, 'stack.log');
+    const stream = createWriteStream(logPath, { flags: 'a' });
+    cleanups.push(() => new Promise<void>((resolve) => stream.end(resolve)));
+    logger = jsonLogger(stream);
+  }
+  const bundles =
+    options.bundles ??
+    (await ensureFixtureBundles({
+      cacheDir: options.bundleCacheDir,
+      models: options.models,
+      repeats: options.prepareRepeats,
+      progress: options.progress,
+    }));
+
+  const dynalite: DynaliteServer = await startDynalite(
+    options.inMemory === true ? {} : { path: join(options.dataDir, 'dynamo') },
+  );
+  cleanups.push(() => dynalite.close());
+  const client: DynamoDBClient = localDynamoClient(dynalite.endpoint);
+  cleanups.push(() => Promise.resolve(client.destroy()));
+  const doc = documentClientFor(client);
+  const prefix = options.namePrefix ?? LOCAL_PREFIX;
+  const tables = tableNames(prefix);
+  await createTables(client, tables);
+  const results = new ResultStore({ client: doc, tableName: tables.results });
+  const configs = new ConfigStore({ client: doc, tableName: tables.configs });
+  const exitLog = new ExitLogWriter({ client: doc, tableName: tables.exitLogs });
+  cleanups.push(() => exitLog.close());
+  const exitLogs = new ExitLogReader({ client: doc, tableName: tables.exitLogs });
+  const catalog = localBundleCatalog(Object.fromEntries(bundles.map((b) => [b.model, b.dir])));
+
+  const queueKind = options.redisUrl === undefined ? 'memory' : 'bullmq';
+  const queues = new Map<string, RequestQueue>();
+  for (const { model } of bundles) {
+    const queue = createRequestQueue({
+      kind: queueKind,
+      name: `${prefix}-${model}`,
+      ...(options.redisUrl === undefined ? {} : { redisUrl: options.redisUrl }),
+    });
+    queues.set(model, queue);
+    cleanups.push(() => queue.close());
+  }
+  const queueFor = (model: string): RequestQueue | undefined => queues.get(model);
+
+  const workers = new Map<string, ApparateWorker>();
+  for (const bundle of bundles) {
+    const worker = await ApparateWorker.start({
+      bundleDir: bundle.dir,
+      queue: queueFor(bundle.model) as RequestQueue,
+      sink: new DynamoResultSink(results),
+      configStore: configs,
+      configPollMs: options.configPollMs,
+      exitLog,
+      logger,
+      modelId: bundle.model,
+    });
+    workers.set(bundle.model, worker);
+    cleanups.push(() => worker.stop());
+  }
+
+  const runControllers = async (): Promise<ControllerRunReport[]> => {
+    const reports: ControllerRunReport[] = [];
+    for (const { model } of bundles) {
+      const manifest = await catalog.manifest(model);
+      if (manifest === undefined) continue;
+      const report = await runController({
+        model,
+        manifest,
+        exitLogs,
+        configs,
+        nowMs: Date.now(),
+        constraint: options.accuracyConstraint,
+        rampBudget: options.rampBudget,
+        logger,
+        // One process writes and reads the logs here, and its writer flushes every second, so
+        // logs settle far sooner than the ten seconds allowed for on AWS.
+        options: { logSettleMs: LOCAL_LOG_SETTLE_MS },
+      });
+      reports.push(report);
+    }
+    return reports;
+  };
+  const timer = startControllerTimer({ periodMs: options.controllerPeriodMs, run: runControllers, logger });
+  cleanups.push(() => timer.stop());
+
+  const api = await startApiServer({
+    host: options.host,
+    port: options.port,
+    ingest: createIngestHandler({ catalog, queueFor, results }),
+    result: createResultHandler({ catalog, results, configs }),
+  });
+  cleanups.push(() => api.close());
+  logger.log('info', 'local stack started', { url: api.url, queue: queueKind, models: options.models });
+
+  return {
+    url: api.url,
+    bundles,
+    queueKind,
+    logPath,
+    workers,
+    runControllers,
+    close: cleanup,
+  };
+}

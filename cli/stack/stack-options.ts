@@ -1,0 +1,103 @@
+/**
+ * The options `serve` and `demo` share (the demo starts a stack when none is running), read once
+ * into `LocalStackOptions`, so both commands accept the same flags with the same checks.
+ */
+import { resolve } from 'node:path';
+import { InputError } from '../../core/errors';
+import { ZOO_DIR } from '../../core/zoo/fixtures';
+import type { OptionSpec } from '../command';
+import { numberOption } from '../options';
+import type { Progress } from '../progress';
+import type { LocalStackOptions } from './local-stack';
+
+/** The repository's ignored cache folder; bundles and dynalite data live under it. */
+export const CACHE_DIR = resolve(ZOO_DIR, '..', '.cache');
+export const FIXTURE_MODELS = ['mnist-resnet', 'spam-bert'] as const;
+
+export const STACK_OPTIONS: Readonly<Record<string, OptionSpec>> = {
+  port: { type: 'string', description: 'HTTP port (default 3000; 0 picks a free one)' },
+  host: { type: 'string', description: 'address to listen on (default 127.0.0.1)' },
+  models: {
+    type: 'string',
+    description: `comma-separated fixture models (default ${FIXTURE_MODELS.join(',')})`,
+  },
+  'data-dir': {
+    type: 'string',
+    description: 'where dynalite keeps its data and the log goes (default .cache/local)',
+  },
+  'in-memory': { type: 'boolean', description: 'keep tables in memory instead of on disk' },
+  'redis-url': {
+    type: 'string',
+    description: 'use BullMQ on this Redis (default $REDIS_URL; unset: in-process queue)',
+  },
+  'controller-period-ms': { type: 'string', description: 'how often the controller runs (default 10000)' },
+  'config-poll-ms': { type: 'string', description: 'how often workers look for a new config (default 1000)' },
+  accuracy: {
+    type: 'string',
+    description: 'accuracy constraint, agreement with the full model (default 0.99)',
+  },
+  'ramp-budget': { type: 'string', description: 'latency ramps may add, as a fraction (default 0.02)' },
+  repeats: { type: 'string', description: 'timed runs per profile when preparing bundles (default 15)' },
+};
+
+/** Reads the shared options; throws InputError naming the bad flag and what is allowed. */
+export function readStackOptions(
+  values: Record<string, string | boolean | undefined>,
+  progress: Progress,
+): LocalStackOptions {
+  const models =
+    typeof values.models === 'string'
+      ? values.models
+          .split(',')
+          .map((m) => m.trim())
+          .filter((m) => m.length > 0)
+      : [...FIXTURE_MODELS];
+  const unknown = models.filter((m) => !(FIXTURE_MODELS as readonly string[]).includes(m));
+  if (models.length === 0 || unknown.length > 0) {
+    throw new InputError(
+      `--models must list fixture models from ${FIXTURE_MODELS.join(', ')}, got ${JSON.stringify(values.models)}`,
+    );
+  }
+  const redisUrl =
+    typeof values['redis-url'] === 'string' ? values['redis-url'] : process.env['REDIS_URL'] || undefined;
+  return {
+    host: typeof values.host === 'string' ? values.host : '127.0.0.1',
+    port: numberOption(values, 'port', {
+      default: 3000,
+      min: 0,
+      minInclusive: true,
+      max: 65535,
+      integer: true,
+    }),
+    dataDir:
+      typeof values['data-dir'] === 'string' ? resolve(values['data-dir']) : resolve(CACHE_DIR, 'local'),
+    inMemory: values['in-memory'] === true,
+    bundleCacheDir: resolve(CACHE_DIR, 'bundles'),
+    models,
+    ...(redisUrl === undefined ? {} : { redisUrl }),
+    controllerPeriodMs: numberOption(values, 'controller-period-ms', {
+      default: 10_000,
+      min: 100,
+      minInclusive: true,
+      max: 3_600_000,
+      integer: true,
+    }),
+    configPollMs: numberOption(values, 'config-poll-ms', {
+      default: 1000,
+      min: 10,
+      minInclusive: true,
+      max: 600_000,
+      integer: true,
+    }),
+    accuracyConstraint: numberOption(values, 'accuracy', { default: 0.99, min: 0.5, max: 1 }),
+    rampBudget: numberOption(values, 'ramp-budget', { default: 0.02, min: 0, max: 0.5 }),
+    prepareRepeats: numberOption(values, 'repeats', {
+      default: 15,
+      min: 1,
+      minInclusive: true,
+      max: 1000,
+      integer: true,
+    }),
+    progress,
+  };
+}

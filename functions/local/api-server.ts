@@ -1,0 +1,170 @@
+/**
+ * The local HTTP front for the API handlers, in place of API Gateway: `npm start` and the
+ * end-to-end tests put it in front of the same handler functions the Lambdas export. It routes
+ * with the API's own route table, converts each request to a REST API (v1) proxy event and each
+ * proxy result back, and answers unknown routes (404) and wrong methods (405) in the API's error
+ * shape. The body is read up to a transport limit (API Gateway's is 10 MB); the ingest handler
+ * applies the API's own, smaller limit with its own message.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import { errorResult, messageOf, problem, type ApiHandler } from '../api/http';
+import { matchRoute } from '../api/routes';
+import { toProxyEvent } from './proxy-event';
+
+/** API Gateway's payload limit, which this server mirrors as its transport limit. */
+export const DEFAULT_TRANSPORT_MAX_BODY_BYTES = 10 * 1024 * 1024;
+
+export interface ApiServerOptions {
+  /** @default 3000; 0 picks a free port */
+  readonly port?: number;
+  /** @default '127.0.0.1' */
+  readonly host?: string;
+  /** The ingest handler (`createIngestHandler`). */
+  readonly ingest: ApiHandler;
+  /** The result handler (`createResultHandler`). */
+  readonly result: ApiHandler;
+  /** Bodies larger than this are refused (413) before a handler sees them. @default 10 MiB */
+  readonly maxBodyBytes?: number;
+}
+
+export interface ApiServer {
+  /** `http://<host>:<port>`, without a trailing slash. */
+  readonly url: string;
+  /** Stops accepting connections and ends idle ones; resolves once the server is closed. */
+  close(): Promise<void>;
+}
+
+class BodyTooLarge extends Error {}
+
+/** Starts the server; resolves once it listens. */
+export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
+  const host = options.host ?? '127.0.0.1';
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_TRANSPORT_MAX_BODY_BYTES;
+  const handlers = { ingest: options.ingest, result: options.result };
+
+  const serve = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const url = new URL(request.url ?? '/', 'http://local');
+    const match = matchRoute(request.method ?? 'GET', url.pathname);
+    if (match.kind === 'not-found') {
+      drain(request);
+      return send(
+        response,
+        errorResult(problem(404, 'not_found', `no route ${url.pathname}; see /openapi.json for the API`)),
+      );
+    }
+    if (match.kind === 'wrong-method') {
+      drain(request);
+      const allowed = match.allowed.join(', ');
+      return send(response, {
+        ...errorResult(
+          problem(
+            405,
+            'method_not_allowed',
+            `${request.method ?? ''} is not allowed on ${url.pathname}; allowed: ${allowed}`,
+          ),
+        ),
+        headers: { 'content-type': 'application/json; charset=utf-8', allow: allowed },
+      });
+    }
+    let body: string | null;
+    try {
+      body = await readBody(request, maxBodyBytes);
+    } catch (error) {
+      if (!(error instanceof BodyTooLarge)) throw error;
+      response.setHeader('connection', 'close');
+      return send(
+        response,
+        errorResult(
+          problem(
+            413,
+            'body_too_large',
+            `the body is larger than ${maxBodyBytes} bytes, the most this server reads`,
+          ),
+        ),
+      );
+    }
+    const event = toProxyEvent({
+      request,
+      url,
+      resource: match.route.resource,
+      pathParameters: match.pathParameters,
+      body,
+    });
+    send(response, await handlers[match.route.target](event));
+  };
+
+  const server = createServer((request, response) => {
+    serve(request, response).catch((error: unknown) => {
+      if (response.headersSent) {
+        response.destroy();
+        return;
+      }
+      process.stderr.write(
+        `${JSON.stringify({ level: 'error', message: 'local api request failed', error: messageOf(error) })}\n`,
+      );
+      send(response, errorResult(problem(500, 'internal_error', 'the request failed on our side')));
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 3000, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `http://${shownHost}:${port}`,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeIdleConnections();
+      }),
+  };
+}
+
+/** Reads the body as UTF-8 text (null when empty), refusing it once it passes `maxBodyBytes`. */
+function readBody(request: IncomingMessage, maxBodyBytes: number): Promise<string | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let refused = false;
+    request.on('data', (chunk: Buffer) => {
+      if (refused) return;
+      size += chunk.length;
+      if (size > maxBodyBytes) {
+        refused = true;
+        chunks.length = 0;
+        reject(new BodyTooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    });
+    request.on('end', () => {
+      if (!refused) resolve(size === 0 ? null : Buffer.concat(chunks).toString('utf8'));
+    });
+    request.on('error', reject);
+  });
+}
+
+/** Discards a body nobody will read, so the connection can be reused. */
+function drain(request: IncomingMessage): void {
+  request.resume();
+}
+
+function send(response: ServerResponse, result: APIGatewayProxyResult): void {
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(result.headers ?? {}))
+    headers[name.toLowerCase()] = String(value);
+  for (const [name, values] of Object.entries(result.multiValueHeaders ?? {})) {
+    headers[name.toLowerCase()] = values.map(String);
+  }
+  const body =
+    result.isBase64Encoded === true ? Buffer.from(result.body, 'base64') : Buffer.from(result.body, 'utf8');
+  headers['content-length'] = String(body.length);
+  response.writeHead(result.statusCode, headers);
+  response.end(body);
+}

@@ -1,0 +1,78 @@
+/**
+ * What the handler tests share: dynalite with fresh tables, the in-process queue, a catalog over a
+ * real fixture bundle, and a stand-in for the worker that takes one queued request and records the
+ * answer a test chooses, through the real result store, so a test decides what the worker says.
+ */
+import { ConfigStore } from '../../../adapters/dynamo/config-store';
+import {
+  ResultStore,
+  type EarlyAnswer,
+  type FinalAnswer,
+  type ResultError,
+} from '../../../adapters/dynamo/result-store';
+import { MemoryRequestQueue } from '../../../adapters/queue/memory-queue';
+import type { InferenceRequest } from '../../../adapters/queue/request-queue';
+import { localBundleCatalog, type BundleCatalog } from '../../../functions/catalog/bundle-catalog';
+import { startLocalDynamo, type LocalDynamo } from '../../adapters/dynamo/local-dynamo';
+import { workerFixture, type WorkerFixture } from '../../worker/worker-fixtures';
+
+export interface HandlerFixture {
+  readonly dynamo: LocalDynamo;
+  readonly mnist: WorkerFixture;
+  readonly catalog: BundleCatalog;
+}
+
+export async function startHandlerFixture(): Promise<HandlerFixture> {
+  const mnist = await workerFixture('mnist-resnet');
+  const dynamo = await startLocalDynamo();
+  return { dynamo, mnist, catalog: localBundleCatalog({ 'mnist-resnet': mnist.bundle.dir }) };
+}
+
+export interface Stores {
+  readonly results: ResultStore;
+  readonly configs: ConfigStore;
+  readonly queue: MemoryRequestQueue;
+}
+
+/** Fresh tables and a fresh queue, so no test sees another's requests. */
+export async function freshStores(dynamo: LocalDynamo): Promise<Stores> {
+  const tables = await dynamo.freshTables();
+  return {
+    results: new ResultStore({ client: dynamo.doc, tableName: tables.results }),
+    configs: new ConfigStore({ client: dynamo.doc, tableName: tables.configs }),
+    queue: new MemoryRequestQueue(),
+  };
+}
+
+export type StubAnswer =
+  { readonly early?: EarlyAnswer; readonly final?: FinalAnswer } | { readonly error: ResultError };
+
+/**
+ * Takes the next queued request (waiting up to `waitMs`), records `answer(request)` for it and
+ * acknowledges it; returns the request, or undefined when none came.
+ */
+export async function answerNext(
+  stores: Stores,
+  answer: (request: InferenceRequest) => StubAnswer,
+  waitMs = 5000,
+): Promise<InferenceRequest | undefined> {
+  const [message] = await stores.queue.receive(1, waitMs);
+  if (message === undefined) return undefined;
+  const { request } = message;
+  const chosen = answer(request);
+  if ('error' in chosen) {
+    await stores.results.putError(request.requestId, chosen.error);
+  } else {
+    if (chosen.early !== undefined) await stores.results.putEarly(request.requestId, chosen.early);
+    if (chosen.final !== undefined) await stores.results.putFinal(request.requestId, chosen.final);
+  }
+  await stores.queue.ack(message);
+  return request;
+}
+
+/** A blank image of the model's size: valid input, whatever the model makes of it. */
+export function blankImage(fixture: WorkerFixture): number[] {
+  const pre = fixture.bundle.manifest.model.spec.preprocessing;
+  if (pre.type !== 'image') throw new Error('not an image model');
+  return new Array<number>(pre.height * pre.width * pre.channels).fill(0);
+}
