@@ -54,7 +54,7 @@ export interface BatchReport {
 }
 
 /** Largest value and its index among `width` values from `offset`. */
-function maxAt(values: Float32Array, offset: number, width: number): { index: number; value: number } {
+export function maxAt(values: Float32Array, offset: number, width: number): { index: number; value: number } {
   let index = 0;
   let value = values[offset] as number;
   for (let k = 1; k < width; k++) {
@@ -68,13 +68,14 @@ function maxAt(values: Float32Array, offset: number, width: number): { index: nu
 }
 
 /** The largest softmax probability of a row of logits, computed stably. */
-function softmaxMax(logits: Float32Array, offset: number, width: number, max: number): number {
+export function softmaxMax(logits: Float32Array, offset: number, width: number, max: number): number {
   let sum = 0;
   for (let k = 0; k < width; k++) sum += Math.exp((logits[offset + k] as number) - max);
   return 1 / sum;
 }
 
-function clampUnit(value: number): number {
+/** Rounding can put a probability a hair outside [0, 1]; the result schemas refuse that. */
+export function clampUnit(value: number): number {
   return value < 0 ? 0 : value > 1 ? 1 : value;
 }
 

@@ -45,6 +45,18 @@ export class Counter implements Metric {
     return this.values.get(labelKey(labels)) ?? 0;
   }
 
+  /** Whether a value was ever recorded under these labels (a gauge never set reads 0 otherwise). */
+  has(labels: Labels = {}): boolean {
+    return this.values.has(labelKey(labels));
+  }
+
+  /** The sum over every label set `keep` accepts (given the rendered label key, e.g. `{exit="c1"}`). */
+  sum(keep: (key: string) => boolean = () => true): number {
+    let total = 0;
+    for (const [key, value] of this.values) if (keep(key)) total += value;
+    return total;
+  }
+
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`];
     for (const [key, value] of this.values) lines.push(`${this.name}${key} ${value}`);
@@ -93,6 +105,52 @@ export class Histogram implements Metric {
   }
 }
 
+/**
+ * The latencies of the current reporting period, for the medians the CloudWatch emitter reports
+ * (histogram buckets are too coarse for a median). Memory is bounded: past `capacity` values a
+ * period keeps a uniform sample (reservoir sampling), so a worker without an emitter, which never
+ * takes its periods, holds at most `capacity` numbers per series.
+ */
+export class PeriodLatencies {
+  private served: number[] = [];
+  private final: number[] = [];
+  private seen = 0;
+  constructor(private readonly capacity = 4096) {}
+
+  /** One answered request: ms to the answer it was released with (early or final), ms to final. */
+  observe(servedMs: number, finalMs: number): void {
+    this.seen += 1;
+    if (this.served.length < this.capacity) {
+      this.served.push(servedMs);
+      this.final.push(finalMs);
+      return;
+    }
+    const slot = Math.floor(Math.random() * this.seen);
+    if (slot < this.capacity) {
+      this.served[slot] = servedMs;
+      this.final[slot] = finalMs;
+    }
+  }
+
+  /** The period's medians (undefined when nothing was answered), starting a new period. */
+  take(): { servedP50Ms: number | undefined; finalP50Ms: number | undefined } {
+    const result = { servedP50Ms: median(this.served), finalP50Ms: median(this.final) };
+    this.served = [];
+    this.final = [];
+    this.seen = 0;
+    return result;
+  }
+}
+
+function median(values: number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1
+    ? sorted[middle]
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
 const LATENCY_BUCKETS_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64];
 
@@ -131,6 +189,8 @@ export class WorkerMetrics {
     'apparate_worker_guard_lowered_total',
     'Times the local guard lowered thresholds',
   );
+  /** Not exposed to Prometheus; read by the CloudWatch emitter once per period. */
+  readonly period = new PeriodLatencies();
 
   /** The exposition text of every metric. */
   render(): string {

@@ -399,9 +399,15 @@ export class ApparateWorker {
       metrics.requests.inc({ outcome: 'served' });
       metrics.exits.inc({ exit: exit < 0 ? 'final' : (report.config.ramps[exit]?.id ?? 'final') });
       metrics.queueWaitMs.observe(Math.max(0, report.startedAtMs - request.enqueuedAtMs));
-      metrics.finalLatencyMs.observe(Math.max(0, (report.finalAtMs[i] as number) - request.enqueuedAtMs));
-      if (exit >= 0)
-        metrics.earlyLatencyMs.observe(Math.max(0, (report.earlyAtMs[i] as number) - request.enqueuedAtMs));
+      const finalMs = Math.max(0, (report.finalAtMs[i] as number) - request.enqueuedAtMs);
+      metrics.finalLatencyMs.observe(finalMs);
+      if (exit >= 0) {
+        const earlyMs = Math.max(0, (report.earlyAtMs[i] as number) - request.enqueuedAtMs);
+        metrics.earlyLatencyMs.observe(earlyMs);
+        metrics.period.observe(earlyMs, finalMs);
+      } else {
+        metrics.period.observe(finalMs, finalMs);
+      }
       overheadMs.push(held.admitMs + overheadShareMs);
     });
     if (report.config.ramps.length > 0) {
@@ -522,7 +528,7 @@ export class ApparateWorker {
  * an operator who will not wait for the batch in flight. Returns a function removing the handlers.
  */
 export function installSignalHandlers(
-  worker: ApparateWorker,
+  worker: Pick<ApparateWorker, 'stop'>,
   logger: Logger,
   exit: (code: number) => void = (code) => process.exit(code),
 ): () => void {

@@ -1,7 +1,8 @@
 /**
  * `apparate worker`: runs the serving worker until SIGTERM or SIGINT. Answers go to the results
- * table when tables are given, otherwise one JSON line per answer on stdout; configs are polled
- * from the config table when tables are given.
+ * table, to result hashes in Redis (BullMQ deployments) or as JSON lines on stdout; configs are
+ * polled from the config table when tables are given. With `--model` instead of `--bundle` it
+ * starts in bootstrap mode: plain model first, ramps trained on the first inputs, then exits.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ConfigStore } from '../../adapters/dynamo/config-store';
@@ -12,12 +13,20 @@ import { tableNames } from '../../adapters/dynamo/tables';
 import { createRequestQueue } from '../../adapters/queue/create-queue';
 import { QUEUE_KINDS, type QueueKind } from '../../adapters/queue/request-queue';
 import { InputError } from '../../core/errors';
+import { loadModel } from '../../core/model/load-model';
+import { BootstrapWorker, MIN_BOOTSTRAP_SAMPLES } from '../../gpu-worker/bootstrap';
+import { BullMqResultSink } from '../../gpu-worker/bullmq-result-sink';
+import { DEFAULT_EMF_PERIOD_MS, EmfEmitter } from '../../gpu-worker/emf-emitter';
 import { jsonLogger } from '../../gpu-worker/logger';
-import { startMetricsServer } from '../../gpu-worker/metrics';
+import { startMetricsServer, WorkerMetrics } from '../../gpu-worker/metrics';
+import { RedisResultStore } from '../../gpu-worker/redis-result-store';
 import { CallbackResultSink, DynamoResultSink, type ResultSink } from '../../gpu-worker/result-sink';
-import { ApparateWorker, installSignalHandlers } from '../../gpu-worker/worker';
+import { ApparateWorker, installSignalHandlers, type WorkerOptions } from '../../gpu-worker/worker';
 import type { Command } from '../command';
 import { numberOption, requiredString } from '../options';
+
+const RESULT_KINDS = ['stdout', 'redis', 'table'] as const;
+type ResultKind = (typeof RESULT_KINDS)[number];
 
 function choice<T extends string>(value: unknown, allowed: readonly T[], option: string, fallback?: T): T {
   if (value === undefined && fallback !== undefined) return fallback;
@@ -25,13 +34,30 @@ function choice<T extends string>(value: unknown, allowed: readonly T[], option:
   throw new InputError(`--${option} must be one of ${allowed.join(', ')}, got ${String(value)}`);
 }
 
+function optionalString(values: Record<string, unknown>, name: string): string | undefined {
+  const value = values[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
 export const workerCommand: Command = {
   name: 'worker',
-  summary: 'serve a bundle from a request queue until SIGTERM',
+  summary: 'serve a bundle (or bootstrap one from a model) from a request queue until SIGTERM',
   usage:
-    'apparate worker --bundle <dir> --queue memory|bullmq|sqs [--queue-name <name>] [--redis-url <url>] [--tables-endpoint <url>] [--table-prefix <p>] [--metrics-port <n>] [--execution-provider cpu|cuda]',
+    'apparate worker (--bundle <dir> | --model <dir> --bundle-out <dir> [--bootstrap-samples <n>]) --queue memory|bullmq|sqs [--queue-name <name>] [--redis-url <url>] [--results stdout|redis|table] [--tables-endpoint <url>] [--table-prefix <p>] [--metrics-port <n>] [--emf] [--emf-period-ms <ms>] [--execution-provider cpu|cuda]',
   options: {
     bundle: { type: 'string', description: 'bundle directory written by `apparate prepare`' },
+    model: {
+      type: 'string',
+      description: 'bootstrap mode: a model directory without ramps (instead of --bundle)',
+    },
+    'bootstrap-samples': {
+      type: 'string',
+      description: `bootstrap mode: served inputs to train ramps on (default 200, at least ${MIN_BOOTSTRAP_SAMPLES})`,
+    },
+    'bundle-out': {
+      type: 'string',
+      description: 'bootstrap mode: where to write the bundle (must not exist)',
+    },
     queue: { type: 'string', description: 'request queue: memory, bullmq or sqs' },
     'queue-name': { type: 'string', description: 'BullMQ queue name, or SQS queue URL (default requests)' },
     'dead-letter-url': { type: 'string', description: 'SQS only: the dead-letter queue URL' },
@@ -39,17 +65,49 @@ export const workerCommand: Command = {
       type: 'string',
       description: 'BullMQ: Redis URL (default $REDIS_URL or redis://127.0.0.1:6379)',
     },
+    results: {
+      type: 'string',
+      description:
+        'where answers go: stdout (JSON lines), redis (hashes beside the BullMQ queue) or table (default table with --table-prefix, else redis with bullmq, else stdout)',
+    },
     'tables-endpoint': { type: 'string', description: 'DynamoDB endpoint, e.g. a local dynalite' },
     'table-prefix': {
       type: 'string',
       description: 'table-name prefix; enables results, exit logs and configs',
     },
-    'metrics-port': { type: 'string', description: 'serve /metrics and /healthz on this port' },
+    'metrics-port': {
+      type: 'string',
+      description: 'serve /metrics and /healthz on this port (0: any free one)',
+    },
+    emf: { type: 'boolean', description: 'write CloudWatch embedded-metric-format lines to stdout' },
+    'emf-period-ms': {
+      type: 'string',
+      description: `how often to write an EMF line (default ${DEFAULT_EMF_PERIOD_MS})`,
+    },
     'execution-provider': { type: 'string', description: 'cpu or cuda (default cpu)' },
     'config-poll-ms': { type: 'string', description: 'how often to look for a newer config (default 5000)' },
   },
   async run(values, _positionals, io) {
-    const bundleDir = requiredString(values, 'bundle', 'dir');
+    const bundleDir = optionalString(values, 'bundle');
+    const modelDir = optionalString(values, 'model');
+    if ((bundleDir === undefined) === (modelDir === undefined)) {
+      throw new InputError(
+        'give exactly one of --bundle <dir> (serve a bundle) or --model <dir> (bootstrap one)',
+      );
+    }
+    const bundleOut = modelDir === undefined ? undefined : requiredString(values, 'bundle-out', 'dir');
+    if (
+      modelDir === undefined &&
+      (values['bundle-out'] !== undefined || values['bootstrap-samples'] !== undefined)
+    ) {
+      throw new InputError('--bundle-out and --bootstrap-samples go with --model <dir>, not --bundle');
+    }
+    const bootstrapSamples = numberOption(values, 'bootstrap-samples', {
+      default: 200,
+      min: MIN_BOOTSTRAP_SAMPLES,
+      minInclusive: true,
+      integer: true,
+    });
     const kind = choice<QueueKind>(values.queue, QUEUE_KINDS, 'queue');
     const provider = choice(
       values['execution-provider'],
@@ -68,32 +126,51 @@ export const workerCommand: Command = {
             integer: true,
           });
     const configPollMs = numberOption(values, 'config-poll-ms', { default: 5000, min: 10, integer: true });
-    const name = typeof values['queue-name'] === 'string' ? values['queue-name'] : 'requests';
-    const prefix = values['table-prefix'];
-    const endpoint = values['tables-endpoint'];
-    if (endpoint !== undefined && typeof prefix !== 'string') {
+    const emfPeriodMs = numberOption(values, 'emf-period-ms', {
+      default: DEFAULT_EMF_PERIOD_MS,
+      min: 1000,
+      minInclusive: true,
+      integer: true,
+    });
+    if (values['emf-period-ms'] !== undefined && values.emf !== true) {
+      throw new InputError('--emf-period-ms goes with --emf');
+    }
+    const name = optionalString(values, 'queue-name') ?? 'requests';
+    const prefix = optionalString(values, 'table-prefix');
+    const endpoint = optionalString(values, 'tables-endpoint');
+    if (endpoint !== undefined && prefix === undefined) {
       throw new InputError('--tables-endpoint needs --table-prefix <p>');
     }
+    const results = choice<ResultKind>(
+      values.results,
+      RESULT_KINDS,
+      'results',
+      prefix !== undefined ? 'table' : kind === 'bullmq' ? 'redis' : 'stdout',
+    );
+    if (results === 'table' && prefix === undefined)
+      throw new InputError('--results table needs --table-prefix <p>');
+    if (results === 'redis' && kind !== 'bullmq')
+      throw new InputError('--results redis needs --queue bullmq');
     if (kind === 'sqs' && typeof values['dead-letter-url'] !== 'string') {
       throw new InputError('--queue sqs needs --queue-name <queue URL> and --dead-letter-url <URL>');
     }
+    const redisUrl = optionalString(values, 'redis-url');
+    const model = modelDir === undefined ? undefined : await loadModel(modelDir);
+
     const queue = createRequestQueue({
       kind,
       name,
-      ...(typeof values['redis-url'] === 'string' ? { redisUrl: values['redis-url'] } : {}),
+      ...(redisUrl === undefined ? {} : { redisUrl }),
       ...(kind === 'sqs'
         ? { sqs: { queueUrl: name, deadLetterQueueUrl: String(values['dead-letter-url']) } }
         : {}),
     });
     const logger = jsonLogger(io.stderr);
     let client: DynamoDBClient | undefined;
-    let sink: ResultSink = new CallbackResultSink((event) => {
-      io.stdout.write(`${JSON.stringify(event)}\n`);
-    });
     let tables: ReturnType<typeof tableNames> | undefined;
-    if (typeof prefix === 'string') {
+    if (prefix !== undefined) {
       client = new DynamoDBClient(
-        typeof endpoint === 'string'
+        endpoint !== undefined
           ? {
               endpoint,
               region: process.env['AWS_REGION'] ?? 'us-east-1',
@@ -104,48 +181,83 @@ export const workerCommand: Command = {
           : {},
       );
       tables = tableNames(prefix);
-      sink = new DynamoResultSink(
-        new ResultStore({ client: documentClientFor(client), tableName: tables.results }),
-      );
     }
     const doc = client === undefined ? undefined : documentClientFor(client);
+    const redisResults =
+      results === 'redis'
+        ? new RedisResultStore({ namespace: name, ...(redisUrl === undefined ? {} : { redisUrl }) })
+        : undefined;
+    let sink: ResultSink;
+    if (results === 'table' && doc && tables) {
+      sink = new DynamoResultSink(new ResultStore({ client: doc, tableName: tables.results }));
+    } else if (redisResults !== undefined) {
+      sink = new BullMqResultSink(redisResults);
+    } else {
+      sink = new CallbackResultSink((event) => {
+        io.stdout.write(`${JSON.stringify(event)}\n`);
+      });
+    }
     const exitLog =
       doc && tables ? new ExitLogWriter({ client: doc, tableName: tables.exitLogs }) : undefined;
-    let worker: ApparateWorker;
-    try {
-      worker = await ApparateWorker.start({
-        bundleDir,
-        queue,
-        sink,
-        executionProvider: provider,
-        logger,
-        configPollMs,
-        ...(exitLog ? { exitLog } : {}),
-        ...(doc && tables
-          ? { configStore: new ConfigStore({ client: doc, tableName: tables.configs }) }
-          : {}),
-      });
-    } catch (error) {
+    const configStore =
+      doc && tables ? new ConfigStore({ client: doc, tableName: tables.configs }) : undefined;
+    const metrics = new WorkerMetrics();
+    const common: Omit<WorkerOptions, 'bundleDir'> = {
+      queue,
+      sink,
+      executionProvider: provider,
+      logger,
+      configPollMs,
+      metrics,
+      ...(exitLog ? { exitLog } : {}),
+      ...(configStore ? { configStore } : {}),
+    };
+    const closeAll = async (): Promise<void> => {
       await queue.close();
       await exitLog?.close();
+      await redisResults?.close();
       client?.destroy();
+    };
+    let running: ApparateWorker | BootstrapWorker;
+    let modelId: string;
+    try {
+      if (model !== undefined && bundleOut !== undefined) {
+        running = await BootstrapWorker.start({
+          ...common,
+          model,
+          bootstrapSamples,
+          bundleOut,
+          ...(configStore ? { configPublisher: configStore } : {}),
+        });
+        modelId = model.spec.name;
+      } else {
+        const worker = await ApparateWorker.start({ ...common, bundleDir: bundleDir ?? '' });
+        running = worker;
+        modelId = worker.modelId;
+      }
+    } catch (error) {
+      await closeAll();
       throw error;
     }
-    const metrics =
+    const server =
       metricsPort === undefined
         ? undefined
-        : await startMetricsServer(metricsPort, worker.metrics, () => worker.healthy);
-    if (metrics) logger.log('info', 'metrics listening', { port: metrics.port });
-    const removeHandlers = installSignalHandlers(worker, logger);
+        : await startMetricsServer(metricsPort, metrics, () => running.healthy);
+    if (server) logger.log('info', 'metrics listening', { port: server.port });
+    const emf =
+      values.emf === true
+        ? new EmfEmitter({ metrics, model: modelId, periodMs: emfPeriodMs, stream: io.stdout })
+        : undefined;
+    emf?.start();
+    const removeHandlers = installSignalHandlers(running, logger);
     try {
-      await worker.done;
+      await running.done;
       return 0;
     } finally {
       removeHandlers();
-      await metrics?.close();
-      await queue.close();
-      await exitLog?.close();
-      client?.destroy();
+      emf?.stop();
+      await server?.close();
+      await closeAll();
     }
   },
 };

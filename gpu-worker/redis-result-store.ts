@@ -1,0 +1,256 @@
+/**
+ * The results of a BullMQ deployment, kept in the same Redis as its queue so that such a deployment
+ * needs no DynamoDB: one hash per request id, with the early answer, the final answer and an error
+ * in separate fields (JSON text), and the model id beside them.
+ *
+ * Delivery is at least once, so each write is one Lua script (atomic in Redis) that is idempotent by
+ * request id and safe in any order, with the same rules as the DynamoDB results table:
+ * - an early or a final answer is written with HSETNX: the first one wins and a repeat is a no-op;
+ * - a final answer removes an error left by an earlier delivery that failed (the retry succeeded);
+ * - an error is recorded only while there is no final answer, so a redundant redelivery that fails
+ *   cannot hide an answer already given;
+ * - every write moves the hash's expiry to `ttlMs` after it.
+ *
+ * Jobs are removed from BullMQ when acknowledged (`removeOnComplete`), so the job itself cannot
+ * carry the answer; the hash outlives it until its expiry.
+ */
+import { RedisConnection, type RedisClient } from 'bullmq';
+import { z } from 'zod';
+import { ArtifactError, describeIssues, InputError } from '../core/errors';
+
+/** One day, as for the results table: long enough for an asynchronous client to come back. */
+export const DEFAULT_REDIS_RESULT_TTL_MS = 86_400_000;
+/** Where result hashes live unless told otherwise: `<prefix>:<namespace>:<requestId>`. */
+export const DEFAULT_RESULT_KEY_PREFIX = 'apparate:results';
+
+const requestIdSchema = z.string().min(1).max(128);
+const recordedAtMsSchema = z.number().nonnegative();
+
+export const redisEarlyAnswerSchema = z.object({
+  label: z.string().min(1).max(256),
+  classIndex: z.number().int().nonnegative(),
+  confidence: z.number().min(0).max(1),
+  /** Candidate id of the ramp the input exited at. */
+  exit: z.string().min(1).max(128),
+  latencyMs: z.number().nonnegative().finite(),
+  configVersion: z.number().int().nonnegative(),
+});
+export type RedisEarlyAnswer = z.infer<typeof redisEarlyAnswerSchema>;
+
+export const redisFinalAnswerSchema = z.object({
+  label: z.string().min(1).max(256),
+  classIndex: z.number().int().nonnegative(),
+  confidence: z.number().min(0).max(1),
+  latencyMs: z.number().nonnegative().finite(),
+  /** Whether the early answer equalled this one; absent when the input exited nowhere. */
+  agreesWithEarly: z.boolean().optional(),
+  configVersion: z.number().int().nonnegative(),
+});
+export type RedisFinalAnswer = z.infer<typeof redisFinalAnswerSchema>;
+
+export const redisResultErrorSchema = z.object({
+  code: z.string().min(1).max(64),
+  message: z.string().max(1024),
+});
+export type RedisResultError = z.infer<typeof redisResultErrorSchema>;
+
+/** What a reader sees; `status` is the most final thing known, as in the results table. */
+export interface RedisResultRecord {
+  readonly requestId: string;
+  readonly status: 'early' | 'final' | 'error';
+  readonly model?: string;
+  readonly early?: RedisEarlyAnswer & { readonly recordedAtMs: number };
+  readonly final?: RedisFinalAnswer & { readonly recordedAtMs: number };
+  readonly error?: RedisResultError & { readonly recordedAtMs: number };
+}
+
+export interface RedisResultStoreOptions {
+  /** Separates deployments sharing one Redis; use the BullMQ queue name. */
+  readonly namespace: string;
+  /** A redis:// or rediss:// URL. @default process.env.REDIS_URL, else redis://127.0.0.1:6379 */
+  readonly redisUrl?: string;
+  /** How long a hash lives after its last write. @default DEFAULT_REDIS_RESULT_TTL_MS (1 day) */
+  readonly ttlMs?: number;
+  /** @default DEFAULT_RESULT_KEY_PREFIX */
+  readonly keyPrefix?: string;
+  /** The clock for recorded times. @default Date.now */
+  readonly nowMs?: () => number;
+  /** Connection errors that will be retried. @default one JSON line on stderr */
+  readonly onError?: (error: Error) => void;
+}
+
+// KEYS[1] the hash; ARGV[1] the answer's JSON, ARGV[2] the expiry in ms, ARGV[3] the model id.
+const PUT_EARLY = `
+local added = redis.call('HSETNX', KEYS[1], 'early', ARGV[1])
+redis.call('HSETNX', KEYS[1], 'model', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return added`;
+const PUT_FINAL = `
+local added = redis.call('HSETNX', KEYS[1], 'final', ARGV[1])
+redis.call('HSETNX', KEYS[1], 'model', ARGV[3])
+redis.call('HDEL', KEYS[1], 'error')
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return added`;
+const PUT_ERROR = `
+if redis.call('HEXISTS', KEYS[1], 'final') == 1 then return 0 end
+local added = redis.call('HSETNX', KEYS[1], 'error', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return added`;
+const COMMANDS = {
+  apparatePutEarly: PUT_EARLY,
+  apparatePutFinal: PUT_FINAL,
+  apparatePutError: PUT_ERROR,
+} as const;
+type CommandName = keyof typeof COMMANDS;
+
+const storedHashSchema = z.object({
+  model: z.string().optional(),
+  early: z.string().optional(),
+  final: z.string().optional(),
+  error: z.string().optional(),
+});
+
+/**
+ * Reads and writes result hashes. One connection (opened on first use through BullMQ's own
+ * connection class, so no second Redis client library is needed); `close` frees it.
+ */
+export class RedisResultStore {
+  readonly namespace: string;
+  private readonly connection: RedisConnection;
+  private readonly ttlMs: number;
+  private readonly keyPrefix: string;
+  private readonly nowMs: () => number;
+  private ready: Promise<RedisClient> | undefined;
+
+  constructor(options: RedisResultStoreOptions) {
+    const ttlMs = options.ttlMs ?? DEFAULT_REDIS_RESULT_TTL_MS;
+    if (!Number.isSafeInteger(ttlMs) || ttlMs < 1000) {
+      throw new InputError(`ttlMs must be a whole number of milliseconds of at least 1000, got ${ttlMs}`);
+    }
+    if (options.namespace.length === 0 || options.namespace.includes(':')) {
+      throw new InputError(
+        `result namespace must be non-empty and free of ':', got ${JSON.stringify(options.namespace)}`,
+      );
+    }
+    const url = options.redisUrl ?? process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+    if (!/^rediss?:\/\//.test(url)) {
+      throw new InputError(`Redis URL ${JSON.stringify(url)} must start with redis:// or rediss://`);
+    }
+    this.namespace = options.namespace;
+    this.ttlMs = ttlMs;
+    this.keyPrefix = options.keyPrefix ?? DEFAULT_RESULT_KEY_PREFIX;
+    this.nowMs = options.nowMs ?? Date.now;
+    this.connection = new RedisConnection(
+      { url, maxRetriesPerRequest: 3, enableOfflineQueue: true },
+      { shared: false, blocking: false, skipVersionCheck: true },
+    );
+    const onError =
+      options.onError ??
+      ((error: Error) =>
+        process.stderr.write(
+          `${JSON.stringify({ level: 'warn', message: 'result store connection error', error: error.message })}\n`,
+        ));
+    this.connection.on('error', onError);
+  }
+
+  /** The hash's key for a request id. */
+  keyFor(requestId: string): string {
+    return `${this.keyPrefix}:${this.namespace}:${requestId}`;
+  }
+
+  /** Records an early answer; false when one was already there (a redelivery). */
+  putEarly(requestId: string, model: string, answer: RedisEarlyAnswer): Promise<boolean> {
+    const checked = parseInput(redisEarlyAnswerSchema, answer, 'early answer');
+    return this.write('apparatePutEarly', requestId, checked, model);
+  }
+
+  /** Records the full model's answer beside any early one; false when one was already there. */
+  putFinal(requestId: string, model: string, answer: RedisFinalAnswer): Promise<boolean> {
+    const checked = withoutUndefined(parseInput(redisFinalAnswerSchema, answer, 'final answer'));
+    return this.write('apparatePutFinal', requestId, checked, model);
+  }
+
+  /** Records why a request failed; false (nothing changed) when a final answer or an error is there. */
+  putError(requestId: string, error: RedisResultError): Promise<boolean> {
+    const checked = parseInput(
+      redisResultErrorSchema,
+      { code: error.code, message: error.message.slice(0, 1024) },
+      'result error',
+    );
+    return this.write('apparatePutError', requestId, checked, '');
+  }
+
+  /**
+   * The request's record, or undefined when there is none (or it expired). Throws ArtifactError
+   * when a stored field is corrupt, so a corrupt hash is never served as an answer.
+   */
+  async get(requestId: string): Promise<RedisResultRecord | undefined> {
+    const id = parseInput(requestIdSchema, requestId, 'request id');
+    const client = await this.client();
+    const hash = await client.hgetall(this.keyFor(id));
+    if (Object.keys(hash).length === 0) return undefined;
+    const corrupt = (detail: string, cause?: unknown): ArtifactError =>
+      new ArtifactError(`result hash ${this.keyFor(id)} is corrupt: ${detail}`, { cause });
+    const fields = storedHashSchema.safeParse(hash);
+    if (!fields.success) throw corrupt(describeIssues(fields.error.issues), fields.error);
+    const read = <T>(schema: z.ZodType<T>, text: string | undefined, field: string): T | undefined => {
+      if (text === undefined) return undefined;
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch (error) {
+        throw corrupt(`${field} is not JSON`, error);
+      }
+      const parsed = schema.safeParse(value);
+      if (!parsed.success) throw corrupt(`${field}: ${describeIssues(parsed.error.issues)}`, parsed.error);
+      return parsed.data;
+    };
+    const stamp = { recordedAtMs: recordedAtMsSchema };
+    const early = read(redisEarlyAnswerSchema.extend(stamp), fields.data.early, 'early');
+    const final = read(redisFinalAnswerSchema.extend(stamp), fields.data.final, 'final');
+    const error = read(redisResultErrorSchema.extend(stamp), fields.data.error, 'error');
+    if (early === undefined && final === undefined && error === undefined) {
+      throw corrupt('holds neither an answer nor an error');
+    }
+    return {
+      requestId: id,
+      status: final !== undefined ? 'final' : error !== undefined ? 'error' : 'early',
+      ...withoutUndefined({ model: fields.data.model || undefined, early, final, error }),
+    };
+  }
+
+  /** Frees the connection. */
+  async close(): Promise<void> {
+    await this.connection.close();
+  }
+
+  private async write(name: CommandName, requestId: string, value: object, model: string): Promise<boolean> {
+    const id = parseInput(requestIdSchema, requestId, 'request id');
+    const client = await this.client();
+    const json = JSON.stringify({ ...value, recordedAtMs: this.nowMs() });
+    const added: unknown = await client.runCommand(name, [this.keyFor(id), json, String(this.ttlMs), model]);
+    return added === 1;
+  }
+
+  private client(): Promise<RedisClient> {
+    this.ready ??= this.connection.client.then((client) => {
+      for (const [name, lua] of Object.entries(COMMANDS))
+        client.defineCommand(name, { numberOfKeys: 1, lua });
+      return client;
+    });
+    return this.ready;
+  }
+}
+
+function parseInput<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    throw new InputError(`${what} is not valid: ${describeIssues(parsed.error.issues)}`);
+  }
+  return parsed.data;
+}
+
+/** Drops absent optional fields, so readers never see `undefined` keys. */
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as T;
+}
