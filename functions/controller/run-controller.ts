@@ -49,7 +49,7 @@ import {
 } from './controller-state';
 import { servedBatches, tuningEvidence, typicalBatchSize } from './exit-log-evidence';
 import { errorMessage, type ControllerLogger } from './logger';
-import { checkPublishableConfig } from './publishable-config';
+import { checkRampConfig } from '../../core/bundle/config-check';
 
 /** Tunables of the scheduled controller; every default is in `DEFAULT_CONTROLLER_TUNING`. */
 export interface ControllerTuning {
@@ -356,7 +356,7 @@ async function runOnce(deps: ControllerDeps): Promise<ControllerRunReport> {
   const pending = state.pending;
   if (pending !== undefined && pending.version > current.version) {
     try {
-      const checked = checkPublishableConfig(pending, manifest, current.version);
+      const checked = checkRampConfig(pending, manifest.candidates, current.version);
       await configs.publish(model, checked);
       return report({
         newVersion: checked.version,
@@ -547,12 +547,12 @@ async function runOnce(deps: ControllerDeps): Promise<ControllerRunReport> {
   // 5. Claim the logs (and record the decision), 6. publish it.
   const publish = worthPublishing(current, afterIds, thresholds, settings.minThresholdIncrease);
   const candidateConfig = publish
-    ? checkPublishableConfig(
+    ? checkRampConfig(
         {
           version: current.version + 1,
           ramps: afterIds.map((id, k) => ({ id, threshold: thresholds[k] as number })),
         },
-        manifest,
+        manifest.candidates,
         current.version,
       )
     : undefined;

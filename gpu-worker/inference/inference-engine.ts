@@ -21,7 +21,7 @@ import type { RampConfig } from '../../core/bundle/manifest';
 import { ArtifactError, InputError } from '../../core/errors';
 import type { PlainFeeds } from '../../core/inference/batch-encoding';
 import type { ExecutionProvider } from '../../core/inference/onnx-session';
-import { checkRampConfig } from './config-check';
+import { checkRampConfig } from '../../core/bundle/config-check';
 import {
   errorMessage,
   type BatchTimings,
@@ -86,6 +86,11 @@ function threadError(kind: ErrorKind, message: string): Error {
   if (kind === 'input') return new InputError(message);
   if (kind === 'artifact') return new ArtifactError(message);
   return new Error(message);
+}
+
+/** Whether two configs cut the model at the same ramps, so the same sessions serve both. */
+function sameRampSet(a: RampConfig, b: RampConfig): boolean {
+  return a.ramps.length === b.ramps.length && a.ramps.every((ramp, i) => ramp.id === b.ramps[i]?.id);
 }
 
 function deepFreeze(config: RampConfig): RampConfig {
@@ -233,6 +238,8 @@ export class InferenceEngine {
    * still shows the old version finishes on the old sessions, every later one runs on the new.
    * Resolves once the new config serves and the old sessions are released. Swaps apply in call
    * order, each checked against the version before it. A failed build rejects and changes nothing.
+   * A config that keeps the same ramps and changes only thresholds (the controller's usual update)
+   * needs no new sessions: thresholds are applied on this thread, so it takes over at once.
    */
   swapConfig(config: RampConfig): Promise<void> {
     const swap = this.swaps.then(() => this.swapNow(config));
@@ -253,6 +260,11 @@ export class InferenceEngine {
   private async swapNow(config: RampConfig): Promise<void> {
     this.assertOpen();
     const checked = checkRampConfig(config, this.bundle.candidates, this.currentConfig.version);
+    if (sameRampSet(checked, this.currentConfig)) {
+      // Batches capture the config when submitted, so the next batch simply sees the new one.
+      this.currentConfig = deepFreeze(checked);
+      return;
+    }
     const swapId = ++this.nextSwapId;
     await this.request(swapId, { type: 'prepare-config', swapId, config: checked });
     // The thread discards a prepared config when it closes, so only activate while open.

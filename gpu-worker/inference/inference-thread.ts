@@ -15,7 +15,7 @@
  */
 import { parentPort, type MessagePort } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
-import { checkRampConfig } from './config-check';
+import { checkRampConfig } from '../../core/bundle/config-check';
 import { checkFeeds } from './feed-check';
 import { errorKind, errorMessage, type FromThread, type ToThread } from './protocol';
 import {

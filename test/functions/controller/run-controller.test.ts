@@ -17,7 +17,7 @@ import {
   type ControllerDeps,
   type ControllerRunReport,
 } from '../../../functions/controller/run-controller';
-import { checkRampConfig } from '../../../gpu-worker/inference/config-check';
+import { checkRampConfig } from '../../../core/bundle/config-check';
 import { ApparateWorker } from '../../../gpu-worker/worker';
 import { startLocalDynamo, type LocalDynamo } from '../../adapters/dynamo/local-dynamo';
 import {

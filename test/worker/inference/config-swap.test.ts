@@ -121,6 +121,27 @@ describe('swapping the ramp config of a running inference engine', () => {
     expect(next.events.map((event) => event.candidateId)).toEqual(['c0', 'c2', 'c5']);
   });
 
+  it('takes a config that only changes thresholds at once, without building sessions', async () => {
+    // Given batches already running on the initial config
+    const inFlight = [0, 1].map((i) => observeRun(engine, servingFeeds(fixture, i * 8, 8), 8));
+    let settled = 0;
+    for (const run of inFlight) void run.then(() => (settled += 1));
+
+    // When a newer config with the same ramps and other thresholds is swapped in
+    const retuned: RampConfig = {
+      version: 1,
+      ramps: initial.ramps.map((ramp, i) => ({ id: ramp.id, threshold: 0.01 * (i + 1) })),
+    };
+    await engine.swapConfig(retuned);
+
+    // Then it serves before those batches have even finished (no sessions were built for it)
+    expect(settled).toBe(0);
+    expect(engine.config).toEqual(retuned);
+    await Promise.all(inFlight);
+    const next = await observeRun(engine, servingFeeds(fixture, 0, 8), 8);
+    expect(next.events.map((event) => event.candidateId)).toEqual(initialIds);
+  });
+
   it('keeps serving on the current config while a new one is being built', async () => {
     // Given a swap just started (its sessions take a while to build and warm)
     const swapStarted = performance.now();

@@ -1,12 +1,19 @@
 /**
- * The checks a ramp config must pass before the inference thread builds sessions for it. A config
- * arrives from the controller (or a user) and a bad one must be refused with a message that says
- * what is wrong, while the worker keeps serving the config it has; the same checks guard the
- * config the engine starts with, so no path skips them.
+ * The checks a ramp config must pass: before the worker's inference thread builds sessions for it,
+ * and before the controller publishes it. A bad config must be refused with a message that says
+ * what is wrong while the worker keeps serving the config it has, and a config the worker would
+ * refuse must never reach the config table (every worker would log a refusal and keep the old one
+ * while the controller believed the new one served), so both sides run this one function.
  */
-import { rampConfigSchema, type RampConfig } from '../../core/bundle/manifest';
-import { InputError, describeIssues } from '../../core/errors';
-import type { CandidateSummary } from './protocol';
+import { InputError, describeIssues } from '../errors';
+import { rampConfigSchema, type RampConfig } from './manifest';
+
+/** What the check needs of a candidate: the bundle manifest's and the worker's summaries fit. */
+export interface CandidatePosition {
+  readonly id: string;
+  /** Order along the model, shallow to deep. */
+  readonly position: number;
+}
 
 /**
  * Returns the config, validated against the bundle's candidates: its shape (a non-negative integer
@@ -16,7 +23,7 @@ import type { CandidateSummary } from './protocol';
  */
 export function checkRampConfig(
   config: unknown,
-  candidates: readonly CandidateSummary[],
+  candidates: readonly CandidatePosition[],
   currentVersion?: number,
 ): RampConfig {
   const parsed = rampConfigSchema.safeParse(config);
