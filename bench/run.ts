@@ -5,6 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { e2eBenchmark } from './e2e';
 import { slicingBenchmark } from './slicing';
 import { tunerBenchmark } from './tuner';
 import { workerBenchmark } from './worker';
@@ -16,7 +17,7 @@ export interface Benchmark {
   run(args: readonly string[]): Promise<unknown>;
 }
 
-const BENCHMARKS: readonly Benchmark[] = [slicingBenchmark, tunerBenchmark, workerBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [slicingBenchmark, tunerBenchmark, workerBenchmark, e2eBenchmark];
 export const RESULTS_DIR = join(__dirname, 'results');
 
 export async function runBenchmark(argv: readonly string[]): Promise<number> {

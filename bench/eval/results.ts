@@ -1,0 +1,165 @@
+/**
+ * The evaluation's output shapes, as zod schemas with the types derived from them: one record per
+ * measured run (every repeat, every SLO), the aggregate over repeats with its spread, and the
+ * `summary.json` record the issue fixes field by field (model, policy, load; the primary SLO;
+ * medians over repeats). Readers of `docs/evaluation/` (the schema test, later tooling) parse
+ * with the same schemas the writer checks against.
+ */
+import { z } from 'zod';
+import { median } from '../../core/util/stats';
+import { POLICY_NAMES } from './policies';
+
+const quantiles = z.object({ p25: z.number(), p50: z.number(), p95: z.number() });
+
+/** One line of `summary.json`: exactly the fields the issue names. */
+export const summaryRecordSchema = z
+  .object({
+    model: z.string(),
+    policy: z.enum(POLICY_NAMES),
+    load: z.number(),
+    latencyMs: quantiles.strict(),
+    winsVsVanillaPct: quantiles.strict(),
+    accuracy: z.number().min(0).max(1),
+    worstWindowAccuracy: z.number().min(0).max(1),
+    throughputRatio: z.number(),
+    fractionOfOptimal: z.number().nullable(),
+  })
+  .strict();
+export type SummaryRecord = z.infer<typeof summaryRecordSchema>;
+export const summarySchema = z.array(summaryRecordSchema);
+
+/** One policy in one repeat of one (model, load, SLO) cell. */
+export const runRecordSchema = z.object({
+  model: z.string(),
+  policy: z.enum(POLICY_NAMES),
+  load: z.number(),
+  sloMultiplier: z.number(),
+  sloMs: z.number(),
+  repeat: z.number().int(),
+  requests: z.number().int(),
+  served: z.number().int(),
+  dropped: z.number().int(),
+  latencyMs: quantiles.extend({ p99: z.number() }),
+  winsVsVanillaPct: quantiles,
+  accuracy: z.number(),
+  worstWindowAccuracy: z.number(),
+  labelAccuracy: z.number(),
+  exitRate: z.number(),
+  throughputRps: z.number(),
+  throughputRatio: z.number(),
+  fractionOfOptimal: z.number().nullable(),
+  configChanges: z.number().int(),
+  /** Apparate: median ms from publishing a config to the first batch served under it. */
+  configLagMs: z.number().nullable(),
+});
+export type RunRecord = z.infer<typeof runRecordSchema>;
+
+const spread = z.object({ median: z.number(), min: z.number(), max: z.number() });
+export type Spread = z.infer<typeof spread>;
+
+/** A cell's figures over its repeats: medians, with min–max of the headline ones. */
+export const cellSchema = z.object({
+  model: z.string(),
+  policy: z.enum(POLICY_NAMES),
+  load: z.number(),
+  sloMultiplier: z.number(),
+  sloMs: z.number(),
+  repeats: z.number().int(),
+  latencyMs: quantiles,
+  winsVsVanillaPct: quantiles,
+  accuracy: z.number(),
+  worstWindowAccuracy: z.number(),
+  labelAccuracy: z.number(),
+  exitRate: z.number(),
+  throughputRatio: z.number(),
+  fractionOfOptimal: z.number().nullable(),
+  droppedPct: z.number(),
+  configChanges: z.number(),
+  configLagMs: z.number().nullable(),
+  spread: z.object({
+    latencyP50Ms: spread,
+    winP50Pct: spread,
+    winP95Pct: spread,
+    accuracy: spread,
+    worstWindowAccuracy: spread,
+    throughputRatio: spread,
+    fractionOfOptimal: spread.nullable(),
+  }),
+});
+export type Cell = z.infer<typeof cellSchema>;
+
+function spreadOf(values: readonly number[]): Spread {
+  return { median: median(values), min: Math.min(...values), max: Math.max(...values) };
+}
+
+/** Groups run records by model, policy, load and SLO and summarises each group over its repeats. */
+export function aggregateRuns(runs: readonly RunRecord[]): Cell[] {
+  const groups = new Map<string, RunRecord[]>();
+  for (const run of runs) {
+    const key = `${run.model}|${run.policy}|${run.load}|${run.sloMultiplier}`;
+    const list = groups.get(key) ?? [];
+    list.push(run);
+    groups.set(key, list);
+  }
+  return [...groups.values()].map((list) => {
+    const first = list[0] as RunRecord;
+    const med = (pick: (run: RunRecord) => number) => median(list.map(pick));
+    const fractions = list.map((r) => r.fractionOfOptimal).filter((f): f is number => f !== null);
+    const lags = list.map((r) => r.configLagMs).filter((f): f is number => f !== null);
+    return {
+      model: first.model,
+      policy: first.policy,
+      load: first.load,
+      sloMultiplier: first.sloMultiplier,
+      sloMs: med((r) => r.sloMs),
+      repeats: list.length,
+      latencyMs: {
+        p25: med((r) => r.latencyMs.p25),
+        p50: med((r) => r.latencyMs.p50),
+        p95: med((r) => r.latencyMs.p95),
+      },
+      winsVsVanillaPct: {
+        p25: med((r) => r.winsVsVanillaPct.p25),
+        p50: med((r) => r.winsVsVanillaPct.p50),
+        p95: med((r) => r.winsVsVanillaPct.p95),
+      },
+      accuracy: med((r) => r.accuracy),
+      worstWindowAccuracy: med((r) => r.worstWindowAccuracy),
+      labelAccuracy: med((r) => r.labelAccuracy),
+      exitRate: med((r) => r.exitRate),
+      throughputRatio: med((r) => r.throughputRatio),
+      fractionOfOptimal: fractions.length > 0 ? median(fractions) : null,
+      droppedPct: med((r) => (100 * r.dropped) / Math.max(1, r.requests)),
+      configChanges: med((r) => r.configChanges),
+      configLagMs: lags.length > 0 ? median(lags) : null,
+      spread: {
+        latencyP50Ms: spreadOf(list.map((r) => r.latencyMs.p50)),
+        winP50Pct: spreadOf(list.map((r) => r.winsVsVanillaPct.p50)),
+        winP95Pct: spreadOf(list.map((r) => r.winsVsVanillaPct.p95)),
+        accuracy: spreadOf(list.map((r) => r.accuracy)),
+        worstWindowAccuracy: spreadOf(list.map((r) => r.worstWindowAccuracy)),
+        throughputRatio: spreadOf(list.map((r) => r.throughputRatio)),
+        fractionOfOptimal: fractions.length > 0 ? spreadOf(fractions) : null,
+      },
+    };
+  });
+}
+
+/** The `summary.json` records: the primary SLO's cells, reduced to the issue's fields. */
+export function summaryRecords(cells: readonly Cell[], primarySloMultiplier: number): SummaryRecord[] {
+  return summarySchema.parse(
+    cells
+      .filter((cell) => cell.sloMultiplier === primarySloMultiplier)
+      .map((cell) => ({
+        model: cell.model,
+        policy: cell.policy,
+        load: cell.load,
+        latencyMs: cell.latencyMs,
+        winsVsVanillaPct: cell.winsVsVanillaPct,
+        accuracy: cell.accuracy,
+        worstWindowAccuracy: cell.worstWindowAccuracy,
+        throughputRatio: cell.throughputRatio,
+        fractionOfOptimal: cell.fractionOfOptimal,
+      })),
+  );
+}

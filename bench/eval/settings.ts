@@ -1,0 +1,148 @@
+/**
+ * What one end-to-end evaluation run measures and for how long. The full plan is sized so the
+ * whole benchmark (bundle preparation included) fits in 30 minutes on a 2-core machine; `--quick`
+ * shrinks every run to a few seconds and one repeat, for development and the schema test. Every
+ * knob is parsed with zod at the command-line edge, so a typo is refused before minutes of work.
+ */
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { describeIssues, InputError } from '../../core/errors';
+
+/** The Twitter trace window every run replays: day 2 of the trace, as in `docs/simulation.md`. */
+export const DEFAULT_TRACE_START_SECOND = 86_400;
+export const DEFAULT_SEED = 20261123;
+
+export const evalSettingsSchema = z.object({
+  /** Fixture models to evaluate, by name. */
+  models: z.array(z.string().min(1)).min(1),
+  /** Offered loads, as fractions of the plain model's capacity measured in the same run. */
+  loads: z.array(z.number().gt(0).lte(1.5)).min(1),
+  /** SLOs as multiples of the plain model's profiled time for its largest batch; the first is primary. */
+  sloMultipliers: z.array(z.number().gt(0)).min(1),
+  /** Repeats of each (model, load) cell at the primary SLO; every policy runs once per repeat, interleaved. */
+  repeats: z.number().int().positive(),
+  /** Repeats at the other SLOs (fewer, to fit the time limit). */
+  secondaryRepeats: z.number().int().positive(),
+  /** Seconds of trace per serving run. */
+  runSeconds: z.number().int().positive(),
+  /** Seconds of the closed-loop capacity measurement per model. */
+  capacitySeconds: z.number().positive(),
+  /** Ramp budgets of the ablation (Apparate at the highest load); [] skips it. */
+  ablationBudgets: z.array(z.number().gt(0).lte(0.5)),
+  /** Seconds of trace of the noise-drift runs; 0 skips them. */
+  driftSeconds: z.number().int().nonnegative(),
+  /** Minimum accuracy (agreement with the plain model) Apparate and static early exit must keep. */
+  constraint: z.number().gt(0).lte(1),
+  /** How often the worker polls the in-memory config store, ms. */
+  configPollMs: z.number().int().positive(),
+  seed: z.number().int().nonnegative(),
+  traceStartSecond: z.number().int().nonnegative(),
+  /** Trace file; default: the shared Twitter trace beside the checkout. */
+  tracePath: z.string().min(1).optional(),
+  /** Where bundles are prepared when missing, one folder per model. */
+  bundlesDir: z.string().min(1),
+  /** Where JSON results and SVG plots go. */
+  outDir: z.string().min(1),
+  quick: z.boolean(),
+});
+export type EvalSettings = z.infer<typeof evalSettingsSchema>;
+
+const REPO_ROOT = resolve(__dirname, '..', '..');
+export const DEFAULT_OUT_DIR = resolve(REPO_ROOT, 'docs', 'evaluation');
+export const DEFAULT_BUNDLES_DIR = resolve(REPO_ROOT, '.cache', 'bundles');
+
+/**
+ * The full plan: 12 s of trace per run, 3 repeats at the primary SLO and 1 at the other, which
+ * with preparation took 25 minutes on two heavily shared cores (see `docs/evaluation.md`).
+ */
+export const FULL_SETTINGS: EvalSettings = {
+  models: ['mnist-resnet', 'spam-bert'],
+  loads: [0.5, 0.7],
+  sloMultipliers: [2, 4],
+  repeats: 3,
+  secondaryRepeats: 1,
+  runSeconds: 12,
+  capacitySeconds: 4,
+  ablationBudgets: [0.02, 0.05, 0.1],
+  driftSeconds: 20,
+  constraint: 0.99,
+  configPollMs: 2000,
+  seed: DEFAULT_SEED,
+  traceStartSecond: DEFAULT_TRACE_START_SECOND,
+  bundlesDir: DEFAULT_BUNDLES_DIR,
+  outDir: DEFAULT_OUT_DIR,
+  quick: false,
+};
+
+/** Development plan: a few seconds per run, one repeat, every part still exercised. */
+export const QUICK_SETTINGS: EvalSettings = {
+  ...FULL_SETTINGS,
+  repeats: 1,
+  secondaryRepeats: 1,
+  runSeconds: 3,
+  capacitySeconds: 1.5,
+  sloMultipliers: [2],
+  ablationBudgets: [0.02, 0.1],
+  driftSeconds: 4,
+  quick: true,
+};
+
+const LIST_OPTIONS = new Set(['models', 'loads', 'slo-multipliers', 'ablation-budgets']);
+const NUMBER_OPTIONS = new Set([
+  'repeats',
+  'secondary-repeats',
+  'run-seconds',
+  'capacity-seconds',
+  'drift-seconds',
+  'constraint',
+  'config-poll-ms',
+  'seed',
+  'trace-start-second',
+]);
+const STRING_OPTIONS = new Set(['trace', 'bundles-dir', 'out']);
+
+function camel(name: string): string {
+  return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/**
+ * Parses `--quick` and `--name=value` / `--name value` overrides of the plan. Lists are
+ * comma-separated (`--models=spam-bert --loads=0.7`); `--trace` sets the trace file.
+ */
+export function parseEvalArgs(args: readonly string[]): EvalSettings {
+  const quick = args.includes('--quick');
+  const overrides: Record<string, unknown> = {};
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (arg === '--quick') continue;
+    const match = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
+    const name = match?.[1];
+    if (match === null || name === undefined) throw new InputError(`e2e: unexpected argument ${arg}`);
+    let value = match[2];
+    if (value === undefined) {
+      value = args[i + 1];
+      i++;
+      if (value === undefined) throw new InputError(`e2e: --${name} needs a value`);
+    }
+    const key = name === 'trace' ? 'tracePath' : name === 'out' ? 'outDir' : camel(name);
+    if (LIST_OPTIONS.has(name)) {
+      const items = value.split(',').filter((item) => item !== '');
+      overrides[key] = name === 'models' ? items : items.map(Number);
+    } else if (NUMBER_OPTIONS.has(name)) {
+      overrides[key] = Number(value);
+    } else if (STRING_OPTIONS.has(name)) {
+      overrides[key] = resolve(value);
+    } else {
+      const known = [...LIST_OPTIONS, ...NUMBER_OPTIONS, ...STRING_OPTIONS, 'quick'].join(', ');
+      throw new InputError(`e2e: unknown option --${name}; allowed: ${known}`);
+    }
+  }
+  return checkSettings({ ...(quick ? QUICK_SETTINGS : FULL_SETTINGS), ...overrides });
+}
+
+/** Validates a settings object (from arguments or from a test). */
+export function checkSettings(value: unknown): EvalSettings {
+  const parsed = evalSettingsSchema.safeParse(value);
+  if (!parsed.success) throw new InputError(`e2e settings: ${describeIssues(parsed.error.issues)}`);
+  return parsed.data;
+}

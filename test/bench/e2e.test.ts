@@ -1,0 +1,80 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { runEvaluation } from '../../bench/e2e';
+import { checkSettings, QUICK_SETTINGS } from '../../bench/eval/settings';
+import { writeBundle } from '../../core/bundle/bundle-io';
+import { prepareDeterministicFixture } from '../support/deterministic-profile';
+import { sharedTrace } from '../support/traces';
+
+/** The record `docs/evaluation/summary.json` must hold, field by field, as issue 8 fixes it. */
+const quantiles = z.object({ p25: z.number(), p50: z.number(), p95: z.number() }).strict();
+const summarySchema = z.array(
+  z
+    .object({
+      model: z.string(),
+      policy: z.string(),
+      load: z.number(),
+      latencyMs: quantiles,
+      winsVsVanillaPct: quantiles,
+      accuracy: z.number().min(0).max(1),
+      worstWindowAccuracy: z.number().min(0).max(1),
+      throughputRatio: z.number(),
+      fractionOfOptimal: z.number().nullable(),
+    })
+    .strict(),
+);
+
+describe('npm run bench -- e2e --quick', () => {
+  let work: string;
+
+  beforeAll(async () => {
+    // Given a bundle of the real mnist-resnet fixture (deterministic profile) in a scratch folder
+    work = mkdtempSync(join(tmpdir(), 'apparate-e2e-'));
+    const fixture = await prepareDeterministicFixture('mnist-resnet');
+    await writeBundle(join(work, 'bundles', 'mnist-resnet'), fixture.prepared);
+  }, 180_000);
+
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('serves every policy on the real worker and writes a summary with the documented schema', async () => {
+    // When the quick evaluation runs end to end on one model and one load, into a temporary folder
+    const outDir = join(work, 'evaluation');
+    const lines: string[] = [];
+    const settings = checkSettings({
+      ...QUICK_SETTINGS,
+      models: ['mnist-resnet'],
+      loads: [0.5],
+      runSeconds: 2,
+      capacitySeconds: 1,
+      ablationBudgets: [0.1],
+      driftSeconds: 2,
+      tracePath: sharedTrace(),
+      bundlesDir: join(work, 'bundles'),
+      outDir,
+    });
+    await runEvaluation(settings, (line) => lines.push(line));
+
+    // Then summary.json holds one well-formed record per policy at that load
+    const summary = summarySchema.parse(JSON.parse(readFileSync(join(outDir, 'summary.json'), 'utf8')));
+    expect(summary.map((r) => `${r.model} ${r.policy} ${r.load}`).sort()).toEqual([
+      'mnist-resnet apparate 0.5',
+      'mnist-resnet optimal 0.5',
+      'mnist-resnet plain 0.5',
+      'mnist-resnet static 0.5',
+    ]);
+    // And the plots, tables and full results are written beside it, with progress printed on the way
+    for (const file of [
+      'results.json',
+      'tables.md',
+      'latency-cdf-mnist-resnet-load0.5.svg',
+      'wins-per-load-slo2x.svg',
+      'agreement-drift-mnist-resnet.svg',
+      'ablation.svg',
+    ]) {
+      expect(existsSync(join(outDir, file))).toBe(true);
+    }
+    expect(lines.some((line) => line.includes('capacity'))).toBe(true);
+  }, 180_000);
+});
