@@ -15,6 +15,7 @@ module.exports = {
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
   },
-  testTimeout: 120000,
+  // Generous: suites prepare real bundles in their hooks, which is slow on a busy 2-core machine.
+  testTimeout: 300000,
   maxWorkers: 2,
 };
