@@ -1,34 +1,21 @@
 /**
- * The controller's structured log: one JSON object per line with a fixed `message` per event and
- * the variable parts as fields, so CloudWatch Logs Insights queries match on the message and never
- * parse prose. The shape is the worker's (`gpu-worker/logger.ts`), so the local stack can hand the
- * same logger to both without the functions importing the worker.
+ * The controller's structured log, in the format every deployable shares, on stdout (which Lambda
+ * ships to CloudWatch Logs). The shape is the worker's, so the local stack hands one logger to both
+ * without the functions importing the worker.
  */
-export type ControllerLogLevel = 'debug' | 'info' | 'warn' | 'error';
+import { jsonLinesLogger, type Logger, type LogLevel } from '../../core/util/json-lines-logger';
+
+export { messageOf as errorMessage } from '../../core/util/json-lines-logger';
+
+export type ControllerLogLevel = LogLevel;
 
 /** Where the controller writes its log lines. */
-export interface ControllerLogger {
-  log(level: ControllerLogLevel, message: string, fields?: Record<string, unknown>): void;
-}
+export type ControllerLogger = Logger;
 
-/**
- * Writes JSON lines to `stream` (stdout by default, which Lambda ships to CloudWatch Logs), with
- * `base` fields on every line.
- */
+/** Writes JSON lines to `stream` (stdout by default), with `base` fields on every line. */
 export function jsonLineLogger(
   stream: NodeJS.WritableStream = process.stdout,
   base: Record<string, unknown> = {},
 ): ControllerLogger {
-  return {
-    log(level, message, fields = {}) {
-      stream.write(
-        `${JSON.stringify({ time: new Date().toISOString(), level, message, ...base, ...fields })}\n`,
-      );
-    },
-  };
-}
-
-/** The message of anything thrown, as one line. */
-export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return jsonLinesLogger(stream, base);
 }
