@@ -101,6 +101,7 @@ async function servePolicy(
       ? liveApparate(context.bundle, initialConfigFor(context.bundle, budget), {
           constraint: settings.constraint,
           rampBudget: budget,
+          adjustPeriodBatches: settings.adjustPeriodBatches,
         })
       : undefined;
   const config =

@@ -94,13 +94,14 @@ export interface ControllerLog {
 export function liveApparate(
   bundle: LoadedBundle,
   initial: RampConfig,
-  options: { constraint: number; rampBudget: number },
+  options: { constraint: number; rampBudget: number; adjustPeriodBatches: number },
 ): LiveController & { log(): ControllerLog } {
   const controller = new ApparateController({
     profile: costProfileFromManifest(bundle.manifest),
     initialConfig: initial,
     constraint: options.constraint,
     rampBudget: options.rampBudget,
+    adjustPeriodBatches: options.adjustPeriodBatches,
     latestUsefulCandidate: bundle.manifest.latestUsefulCandidate,
   });
   let staleReports = 0;

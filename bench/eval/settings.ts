@@ -35,6 +35,13 @@ export const evalSettingsSchema = z.object({
   constraint: z.number().gt(0).lte(1),
   /** How often the worker polls the in-memory config store, ms. */
   configPollMs: z.number().int().positive(),
+  /**
+   * Batches between the live controller's ramp adjustments. A ramp change makes the worker build
+   * and warm new sessions, which on two shared cores stalls serving for one to three seconds, and
+   * the deployed controller adjusts at most once per scheduled run (a minute); at the small
+   * batches of these loads the core default (32 batches) would mean a rebuild every second.
+   */
+  adjustPeriodBatches: z.number().int().positive(),
   seed: z.number().int().nonnegative(),
   traceStartSecond: z.number().int().nonnegative(),
   /** Trace file; default: the shared Twitter trace beside the checkout. */
@@ -67,6 +74,7 @@ export const FULL_SETTINGS: EvalSettings = {
   driftSeconds: 20,
   constraint: 0.99,
   configPollMs: 2000,
+  adjustPeriodBatches: 512,
   seed: DEFAULT_SEED,
   traceStartSecond: DEFAULT_TRACE_START_SECOND,
   bundlesDir: DEFAULT_BUNDLES_DIR,
@@ -96,6 +104,7 @@ const NUMBER_OPTIONS = new Set([
   'drift-seconds',
   'constraint',
   'config-poll-ms',
+  'adjust-period-batches',
   'seed',
   'trace-start-second',
 ]);

@@ -21,6 +21,7 @@ import { IMAGE_MEMBERS, SEQUENCE_MEMBERS, memberKey, poolsMean, type RampMember 
 import { sliceModel } from '../onnx/slicing';
 import { trainRamp, type TrainedRamp } from '../ramps/train-ramp';
 import { captureBootstrapFeatures } from './bootstrap-features';
+import { cutOverheadMs } from '../bundle/cost-profile';
 import { chooseInitialRamps } from './initial-config';
 import { backboneMs, profileLatency, referenceIndex, type ProfiledRamp } from './profile';
 
@@ -250,14 +251,15 @@ export async function prepareModel(
     };
   });
 
-  // Backbone time is the plain model's time scaled by the candidate's latency fraction (as the
-  // controller's cost model does): the chained segments' own overhead is not part of serving an
-  // exit, and counting it would make deep positions look slower than the plain model.
+  // Backbone time is the plain model's time scaled by the candidate's latency fraction, and a
+  // ramp's cost is its own time plus one cut's share of the chain's overhead, exactly as the
+  // controller's cost model (`costProfileFromManifest`) has them.
+  const perCutRef = cutOverheadMs(fullProfile)[slot] ?? 0;
   const placement = chooseInitialRamps(
     candidates.map((c) => ({
       id: c.id,
       backboneMs: vanillaRef * c.latencyFraction,
-      rampMs: rampMs[c.id]?.[slot] ?? 0,
+      rampMs: (rampMs[c.id]?.[slot] ?? 0) + perCutRef,
     })),
     vanillaRef,
     budget,
