@@ -34,7 +34,7 @@ describe('npm run bench -- e2e --quick', () => {
     work = mkdtempSync(join(tmpdir(), 'apparate-e2e-'));
     const fixture = await prepareDeterministicFixture('mnist-resnet');
     await writeBundle(join(work, 'bundles', 'mnist-resnet'), fixture.prepared);
-  }, 180_000);
+  }, 300_000);
 
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -76,5 +76,5 @@ describe('npm run bench -- e2e --quick', () => {
       expect(existsSync(join(outDir, file))).toBe(true);
     }
     expect(lines.some((line) => line.includes('capacity'))).toBe(true);
-  }, 180_000);
+  }, 300_000);
 });

@@ -29,7 +29,7 @@ describe('apparate worker as a process', () => {
 
   beforeAll(async () => {
     fixture = await workerFixture('mnist-resnet');
-  }, 180_000);
+  }, 300_000);
 
   it('serves /healthz and /metrics whose families move with requests, writes EMF lines, and stops on SIGTERM', async () => {
     // Given a worker on a fresh BullMQ queue with metrics on a free port and EMF every second

@@ -40,7 +40,7 @@ describe('the BullMQ result sink on real Redis', () => {
 
   beforeAll(async () => {
     fixture = await workerFixture('mnist-resnet');
-  }, 180_000);
+  }, 300_000);
 
   it('keeps the first early and final answer of a request and ignores repeats', async () => {
     // Given a store in a fresh namespace

@@ -15,7 +15,7 @@ describe('two worker processes consuming one BullMQ queue', () => {
 
   beforeAll(async () => {
     fixture = await workerFixture('mnist-resnet');
-  }, 180_000);
+  }, 300_000);
 
   it('answers every request exactly once with a final answer, and both workers serve some', async () => {
     // Given two `apparate worker` processes on one fresh BullMQ queue, both warmed up

@@ -15,7 +15,7 @@ import {
   type WorkerFixture,
 } from '../../worker/worker-fixtures';
 
-jest.setTimeout(180_000);
+jest.setTimeout(300_000);
 
 const noProgress = { update: () => undefined, stop: () => undefined };
 
