@@ -87,7 +87,11 @@ export const DEFAULT_CONTROLLER_TUNING = {
   minTuneInputs: 64,
   windowLookbackMs: 10 * 60_000,
   logSettleMs: 10_000,
-  headroomGain: 0.05,
+  // Per run, not per tune: the core controller moves its headroom by 0.05 × the shortfall every
+  // tune (eight batches), and a run once a minute sees many tunes' worth of inputs. At 0.05 a run
+  // would need some eighty runs (over an hour) to release the starting headroom and let any ramp
+  // exit; at 1 it releases it within four runs and answers a 1% shortfall with 1% of headroom.
+  headroomGain: 1,
   servedHorizonInputs: 1024,
   utilitySampleInputs: 64,
   utilityHistoryLength: 16,
