@@ -44,6 +44,17 @@ async function waitForNewConfig(
   }
 }
 
+/** How many ramps the served config has switched on, or undefined when the stack does not say. */
+async function activeRamps(url: string, model: string): Promise<number | undefined> {
+  try {
+    const response = await fetch(`${url}/v1/models/${model}/config`, { signal: AbortSignal.timeout(1500) });
+    if (response.status !== 200) return undefined;
+    return ((await response.json()) as { ramps?: unknown[] }).ramps?.length;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Whether a stack answers at `url`, and which models it serves. */
 async function probe(url: string): Promise<string[] | undefined> {
   try {
@@ -147,6 +158,11 @@ export const demoCommand: Command = {
           }
           const version = await waitForNewConfig(target, name, before, stack === undefined ? 30_000 : 5_000);
           io.stderr.write(`apparate: ${name}: serving config version ${version}\n`);
+        }
+        if ((await activeRamps(target, name)) === 0) {
+          io.stderr.write(
+            `apparate: ${name}: no ramps are active: on this machine a ramp and its cut cost more than the ramp budget allows, so the model is served plain; restart the stack with a larger --ramp-budget (e.g. 0.1) to trade some latency of non-exiting inputs for early exits\n`,
+          );
         }
         const arrivals = await demoArrivals(seconds, rate, seed);
         io.stderr.write(

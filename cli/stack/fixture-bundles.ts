@@ -1,8 +1,8 @@
 /**
  * The bundles the local stack serves: one per fixture model, prepared on first start and cached in
  * an ignored folder. A cached bundle is reused only while it still matches the committed model
- * (same file hash); a stale or half-understood one is prepared again, so `npm start` after a model
- * change never serves old ramps.
+ * (same file hash) and was placed with the budget asked for; a stale or half-understood one is
+ * prepared again, so `npm start` after a model change never serves old ramps.
  */
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -26,6 +26,8 @@ export interface FixtureBundleOptions {
   readonly models: readonly string[];
   /** Timed runs per profile measurement; fewer starts sooner, more gives steadier placements. */
   readonly repeats: number;
+  /** The ramp budget bundles are placed with; a cached bundle placed with another is prepared again. */
+  readonly rampBudget: number;
   readonly progress: Progress;
 }
 
@@ -34,7 +36,7 @@ export async function ensureFixtureBundles(options: FixtureBundleOptions): Promi
   const bundles: FixtureBundle[] = [];
   for (const model of options.models) {
     const dir = join(options.cacheDir, model);
-    if (await isCurrent(dir, model)) {
+    if (await isCurrent(dir, model, options.rampBudget)) {
       bundles.push({ model, dir, prepared: false });
       continue;
     }
@@ -44,7 +46,7 @@ export async function ensureFixtureBundles(options: FixtureBundleOptions): Promi
       dir,
       {
         bootstrapFraction: DEFAULT_PREPARE.bootstrapFraction,
-        rampBudget: DEFAULT_PREPARE.rampBudget,
+        rampBudget: options.rampBudget,
         repeats: options.repeats,
       },
       options.progress,
@@ -55,11 +57,11 @@ export async function ensureFixtureBundles(options: FixtureBundleOptions): Promi
   return bundles;
 }
 
-async function isCurrent(dir: string, model: string): Promise<boolean> {
+async function isCurrent(dir: string, model: string, rampBudget: number): Promise<boolean> {
   if (!existsSync(dir)) return false;
   try {
     const [bundle, fixture] = await Promise.all([readBundle(dir), loadFixtureModel(model)]);
-    return bundle.manifest.model.sha256 === fixture.spec.sha256;
+    return bundle.manifest.model.sha256 === fixture.spec.sha256 && bundle.manifest.rampBudget === rampBudget;
   } catch {
     // Unreadable or from an older format: preparing again is the fix, not an error.
     return false;

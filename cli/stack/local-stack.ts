@@ -108,6 +108,7 @@ async function start(
       cacheDir: options.bundleCacheDir,
       models: options.models,
       repeats: options.prepareRepeats,
+      rampBudget: options.rampBudget,
       progress: options.progress,
     }));
 

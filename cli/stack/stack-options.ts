@@ -36,7 +36,11 @@ export const STACK_OPTIONS: Readonly<Record<string, OptionSpec>> = {
     type: 'string',
     description: 'accuracy constraint, agreement with the full model (default 0.99)',
   },
-  'ramp-budget': { type: 'string', description: 'latency ramps may add, as a fraction (default 0.02)' },
+  'ramp-budget': {
+    type: 'string',
+    description:
+      'latency ramps (with their cuts) may add, as a fraction (default 0.02); bundles are placed with it',
+  },
   repeats: { type: 'string', description: 'timed runs per profile when preparing bundles (default 15)' },
 };
 
