@@ -145,23 +145,7 @@ export class ResultStore {
   async putAccepted(requestId: string, accepted: AcceptedRequest): Promise<boolean> {
     const id = parseInput(requestIdSchema, requestId, 'request id');
     const { model, ...rest } = parseInput(acceptedRequestSchema, accepted, 'accepted request');
-    const nowMs = this.nowMs();
-    const { Attributes } = await this.client.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { [RESULTS_TABLE.partitionKey.name]: id },
-        UpdateExpression:
-          'SET #accepted = if_not_exists(#accepted, :accepted), #model = if_not_exists(#model, :model), #expiresAt = :expiresAt',
-        ExpressionAttributeNames: { '#accepted': 'accepted', '#model': 'model', '#expiresAt': TTL_ATTRIBUTE },
-        ExpressionAttributeValues: {
-          ':accepted': { ...rest, recordedAtMs: nowMs },
-          ':model': model,
-          ':expiresAt': this.expiresAt(nowMs),
-        },
-        ReturnValues: 'UPDATED_OLD',
-      }),
-    );
-    return Attributes?.['accepted'] === undefined;
+    return this.putOnceWithModel(id, 'accepted', rest, model);
   }
 
   /**
@@ -171,23 +155,36 @@ export class ResultStore {
   async putEarly(requestId: string, answer: EarlyAnswer): Promise<boolean> {
     const id = parseInput(requestIdSchema, requestId, 'request id');
     const { model, ...early } = parseInput(earlyAnswerSchema, answer, 'early answer');
+    return this.putOnceWithModel(id, 'early', early, model);
+  }
+
+  /**
+   * Writes `attribute` (stamped with the time) and the item's model only where absent, and moves
+   * the expiry; true when this call wrote the attribute, false when it was already there.
+   */
+  private async putOnceWithModel(
+    id: string,
+    attribute: 'accepted' | 'early',
+    value: Record<string, unknown>,
+    model: string,
+  ): Promise<boolean> {
     const nowMs = this.nowMs();
     const { Attributes } = await this.client.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: { [RESULTS_TABLE.partitionKey.name]: id },
         UpdateExpression:
-          'SET #early = if_not_exists(#early, :early), #model = if_not_exists(#model, :model), #expiresAt = :expiresAt',
-        ExpressionAttributeNames: { '#early': 'early', '#model': 'model', '#expiresAt': TTL_ATTRIBUTE },
+          'SET #value = if_not_exists(#value, :value), #model = if_not_exists(#model, :model), #expiresAt = :expiresAt',
+        ExpressionAttributeNames: { '#value': attribute, '#model': 'model', '#expiresAt': TTL_ATTRIBUTE },
         ExpressionAttributeValues: {
-          ':early': { ...early, recordedAtMs: nowMs },
+          ':value': { ...value, recordedAtMs: nowMs },
           ':model': model,
           ':expiresAt': this.expiresAt(nowMs),
         },
         ReturnValues: 'UPDATED_OLD',
       }),
     );
-    return Attributes?.['early'] === undefined;
+    return Attributes?.[attribute] === undefined;
   }
 
   /**

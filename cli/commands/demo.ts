@@ -15,12 +15,15 @@ import { replayAgainstStack } from '../stack/demo-replay';
 import { startLocalStack, type LocalStack } from '../stack/local-stack';
 import { readStackOptions, STACK_OPTIONS } from '../stack/stack-options';
 
-/** The served config's version, or undefined when the stack does not answer. */
-async function configVersion(url: string, model: string): Promise<number | undefined> {
+/** The served config's version and ramps, or undefined when the stack does not answer. */
+async function servedConfig(
+  url: string,
+  model: string,
+): Promise<{ version?: number; ramps?: unknown[] } | undefined> {
   try {
     const response = await fetch(`${url}/v1/models/${model}/config`, { signal: AbortSignal.timeout(1500) });
     if (response.status !== 200) return undefined;
-    return ((await response.json()) as { version?: number }).version;
+    return (await response.json()) as { version?: number; ramps?: unknown[] };
   } catch {
     return undefined;
   }
@@ -38,20 +41,9 @@ async function waitForNewConfig(
 ): Promise<number> {
   const giveUpAt = Date.now() + timeoutMs;
   for (;;) {
-    const version = (await configVersion(url, model)) ?? before;
+    const version = (await servedConfig(url, model))?.version ?? before;
     if (version > before || Date.now() >= giveUpAt) return version;
     await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
-
-/** How many ramps the served config has switched on, or undefined when the stack does not say. */
-async function activeRamps(url: string, model: string): Promise<number | undefined> {
-  try {
-    const response = await fetch(`${url}/v1/models/${model}/config`, { signal: AbortSignal.timeout(1500) });
-    if (response.status !== 200) return undefined;
-    return ((await response.json()) as { ramps?: unknown[] }).ramps?.length;
-  } catch {
-    return undefined;
   }
 }
 
@@ -144,7 +136,7 @@ export const demoCommand: Command = {
             progress,
           });
         if (warmupSeconds > 0) {
-          const before = (await configVersion(target, name)) ?? 0;
+          const before = (await servedConfig(target, name))?.version ?? 0;
           const warmup = await demoArrivals(warmupSeconds, rate, seed + 1);
           io.stderr.write(
             `apparate: ${name}: warm-up, ${warmup.arrivalsMs.length} requests for the controller to tune on\n`,
@@ -159,7 +151,7 @@ export const demoCommand: Command = {
           const version = await waitForNewConfig(target, name, before, stack === undefined ? 30_000 : 5_000);
           io.stderr.write(`apparate: ${name}: serving config version ${version}\n`);
         }
-        if ((await activeRamps(target, name)) === 0) {
+        if ((await servedConfig(target, name))?.ramps?.length === 0) {
           io.stderr.write(
             `apparate: ${name}: no ramps are active: on this machine a ramp and its cut cost more than the ramp budget allows, so the model is served plain; restart the stack with a larger --ramp-budget (e.g. 0.1) to trade some latency of non-exiting inputs for early exits\n`,
           );
