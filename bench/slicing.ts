@@ -1,108 +1,162 @@
 /**
- * Slicing overhead: a cut model run segment by segment versus one session over the whole model,
- * at batch 8 on real serving inputs (target: ratio at most 1.02). Two cuts are measured: every
- * candidate (the worst case, what profiling uses) and three evenly spread candidates (what a
- * served config typically activates); each with one operator thread and with onnxruntime's
- * default (all cores). Rounds alternate which side runs first, and the reported figure is the
- * median of per-round ratios, so slow drifts of the machine affect both sides alike.
+ * Slicing overhead and where it goes: a cut model run segment by segment versus one session over
+ * the whole model, at batch 8 (target: one cut at most 1% of the whole model). For each model, cut
+ * layout and operator-thread count it reports, from interleaved rounds on the same machine at the
+ * same time, the chain's per-round ratio to the whole model and the floor's (one pass-through run
+ * per cut: what a boundary cannot avoid on onnxruntime-node), then onnxruntime's per-operator
+ * profile of both split into outside-runtime, executor and kernel time (see cut-cost/breakdown.ts).
+ *
+ * `npm run bench -- slicing` measures the fixtures; `--model file.onnx` any classifier (see
+ * cut-cost/options.ts for the flags), e.g. the standard architectures that
+ * zoo/recipes/standard_architectures.py exports.
  */
-import { cpus } from 'node:os';
-import { performance } from 'node:perf_hooks';
-import { sampleAt } from '../core/data/dataset';
-import { createBatchEncoder } from '../core/inference/batch-encoding';
-import { openSession } from '../core/inference/onnx-session';
-import { runChain } from '../core/inference/segment-chain';
-import { analyzeGraph } from '../core/onnx/graph-analysis';
-import { readOnnxModel } from '../core/onnx/onnx-model';
+import { cpus, loadavg } from 'node:os';
+import { openSession, type ModelSession } from '../core/inference/onnx-session';
 import { sliceModel } from '../core/onnx/slicing';
-import { median, quantile } from '../core/util/stats';
-import { listFixtureModels, loadModelData } from '../core/zoo/fixtures';
+import { profileCut, type CutBreakdown } from './cut-cost/breakdown';
+import { floorModels } from './cut-cost/floor';
+import { parseSlicingOptions, type CutSpec } from './cut-cost/options';
+import { fileSubject, fixtureSubjects, type Subject } from './cut-cost/subject';
+import { boundaryFeedsOf, timeRounds, type SideFigures, type Spread } from './cut-cost/timed-rounds';
 import type { Benchmark } from './run';
 
-const BATCH_SIZE = 8;
-const ROUNDS = 40;
-const RUNS_PER_ROUND = 5;
-
-async function timeMs(runs: number, body: () => Promise<unknown>): Promise<number> {
-  const began = performance.now();
-  for (let i = 0; i < runs; i++) await body();
-  return (performance.now() - began) / runs;
+function cutIds(subject: Subject, spec: CutSpec): { label: string; ids: string[] } {
+  const ids = subject.analysis.candidates.map((c) => c.id);
+  if (ids.length === 0) throw new Error(`${subject.name} has no candidate positions to cut at`);
+  if (spec === 'all') return { label: 'all', ids };
+  if (spec === 'middle') return { label: 'middle', ids: [ids[Math.floor((ids.length - 1) / 2)] as string] };
+  if (spec === 'spread3') {
+    const picked = [1, 2, 3].map((k) => ids[Math.round((k * (ids.length - 1)) / 4)] as string);
+    return { label: 'spread3', ids: [...new Set(picked)] };
+  }
+  return { label: spec.ids.join(','), ids: [...spec.ids] };
 }
+
+interface Row {
+  readonly model: string;
+  readonly cut: string;
+  readonly candidates: readonly string[];
+  readonly cuts: number;
+  readonly threads: string;
+  readonly batchSize: number;
+  readonly wholeMs: Spread;
+  readonly chainedMs: Spread;
+  readonly ratio: Spread;
+  /** (ratio - 1) / cuts, in percent of the whole model. */
+  readonly perCutPercent: number;
+  readonly floorRatio: Spread;
+  readonly perCutFloorPercent: number;
+  /** The same in process CPU time, steadier than wall time on a shared machine. */
+  readonly cpuRatio: Spread;
+  readonly perCutCpuPercent: number;
+  readonly perCutFloorCpuPercent: number;
+  readonly breakdown?: CutBreakdown;
+  readonly rounds: number;
+  readonly runsPerRound: number;
+}
+
+const pct = (ratio: number, cuts: number) => ((ratio - 1) / cuts) * 100;
 
 export const slicingBenchmark: Benchmark = {
   name: 'slicing',
-  summary: 'chained segments vs one session, batch 8',
-  async run() {
-    const rows = [];
-    for (const model of await listFixtureModels()) {
-      const onnxModel = await readOnnxModel(model.onnxPath);
-      const analysis = await analyzeGraph(onnxModel);
-      const ids = analysis.candidates.map((c) => c.id);
-      const spread = [1, 2, 3].map((k) => ids[Math.round((k * (ids.length - 1)) / 4)] as string);
-      const stream = await loadModelData(model, 'serving');
-      const feeds = createBatchEncoder(model.spec).encode(
-        Array.from({ length: BATCH_SIZE }, (_, i) => sampleAt(stream, i)),
-      );
-      for (const [cut, candidateIds] of [
-        ['all candidates', ids],
-        ['3 candidates', spread],
-      ] as const)
-        for (const intraOpThreads of [1, 0]) {
-          const segments = sliceModel(onnxModel, analysis, { candidateIds });
-          const whole = await openSession(model.onnxPath, { intraOpThreads });
-          const sessions = await Promise.all(segments.map((s) => openSession(s.bytes, { intraOpThreads })));
-          const runWhole = () => whole.runAny(feeds);
-          const runChained = () => runChain(sessions, segments, feeds);
-          await timeMs(5, runWhole);
-          await timeMs(5, runChained);
-          const wholeMs: number[] = [];
-          const chainMs: number[] = [];
-          const ratios: number[] = [];
-          for (let round = 0; round < ROUNDS; round++) {
-            let w: number;
-            let c: number;
-            if (round % 2 === 0) {
-              w = await timeMs(RUNS_PER_ROUND, runWhole);
-              c = await timeMs(RUNS_PER_ROUND, runChained);
-            } else {
-              c = await timeMs(RUNS_PER_ROUND, runChained);
-              w = await timeMs(RUNS_PER_ROUND, runWhole);
-            }
-            wholeMs.push(w);
-            chainMs.push(c);
-            ratios.push(c / w);
+  summary: 'what a cut costs against one session, and where the time goes; --model for any ONNX file',
+  async run(args) {
+    const options = parseSlicingOptions(args);
+    const subjects = options.model
+      ? [await fileSubject(options.model, options.inputShapes, options.batchSize)]
+      : await fixtureSubjects(options.batchSize);
+    const rows: Row[] = [];
+    for (const subject of subjects)
+      for (const spec of options.cuts)
+        for (const intraOpThreads of options.threads) {
+          const { label, ids } = cutIds(subject, spec);
+          const segments = sliceModel(subject.model, subject.analysis, { candidateIds: ids });
+          const sessionOptions = { intraOpThreads };
+          const sessions: ModelSession[] = [];
+          const open = async (bytes: Uint8Array) => {
+            const session = await openSession(bytes, sessionOptions);
+            sessions.push(session);
+            return session;
+          };
+          try {
+            const whole = await open(subject.bytes);
+            const chain = { sessions: [] as ModelSession[], segments };
+            for (const segment of segments) chain.sessions.push(await open(segment.bytes));
+            const floors = [];
+            for (const bytes of floorModels(subject.analysis, segments)) floors.push(await open(bytes));
+            const boundary = await boundaryFeedsOf(chain, subject.feeds);
+            const timed = await timeRounds(
+              whole,
+              { chained: chain },
+              floors,
+              boundary,
+              subject.feeds,
+              options.rounds,
+              options.runsPerRound,
+            );
+            await Promise.all(sessions.splice(0).map((s) => s.release()));
+            const breakdown = options.breakdown
+              ? await profileCut(subject.bytes, segments, subject.feeds, options.profiledRuns, sessionOptions)
+              : undefined;
+            const chained = timed.variants.chained as SideFigures;
+            const row: Row = {
+              model: subject.name,
+              cut: label,
+              candidates: ids,
+              cuts: ids.length,
+              threads: intraOpThreads === 0 ? 'all' : String(intraOpThreads),
+              batchSize: options.batchSize,
+              wholeMs: timed.wholeMs,
+              chainedMs: chained.ms,
+              ratio: chained.ratio,
+              perCutPercent: pct(chained.ratio.median, ids.length),
+              floorRatio: timed.floorRatio,
+              perCutFloorPercent: pct(timed.floorRatio.median, ids.length),
+              cpuRatio: chained.cpuRatio,
+              perCutCpuPercent: pct(chained.cpuRatio.median, ids.length),
+              perCutFloorCpuPercent: pct(timed.floorCpuRatio.median, ids.length),
+              ...(breakdown ? { breakdown } : {}),
+              rounds: options.rounds,
+              runsPerRound: options.runsPerRound,
+            };
+            rows.push(row);
+            printRow(row);
+          } finally {
+            await Promise.all(sessions.map((s) => s.release()));
           }
-          await Promise.all([whole, ...sessions].map((s) => s.release()));
-          rows.push({
-            model: model.spec.name,
-            cut,
-            threads: intraOpThreads === 0 ? 'all' : String(intraOpThreads),
-            segments: segments.length,
-            batchSize: BATCH_SIZE,
-            wholeMsMedian: median(wholeMs),
-            chainedMsMedian: median(chainMs),
-            ratioMedian: median(ratios),
-            ratioP25: quantile(ratios, 0.25),
-            ratioP75: quantile(ratios, 0.75),
-            rounds: ROUNDS,
-            runsPerRound: RUNS_PER_ROUND,
-          });
         }
-    }
-    process.stdout.write(
-      `${'model'.padEnd(14)}${'cut'.padEnd(16)}${'threads'.padStart(8)}${'segments'.padStart(9)}${'whole ms'.padStart(10)}${'chained ms'.padStart(12)}${'ratio'.padStart(8)}  (p25-p75)\n`,
-    );
-    for (const r of rows) {
-      process.stdout.write(
-        `${r.model.padEnd(14)}${r.cut.padEnd(16)}${r.threads.padStart(8)}${String(r.segments).padStart(9)}${r.wholeMsMedian.toFixed(2).padStart(10)}${r.chainedMsMedian.toFixed(2).padStart(12)}${r.ratioMedian.toFixed(3).padStart(8)}  (${r.ratioP25.toFixed(3)}-${r.ratioP75.toFixed(3)})\n`,
-      );
-    }
     return {
       benchmark: 'slicing',
-      target: 'chained/whole ratio <= 1.02 at batch 8',
-      machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version },
+      target: 'one cut costs at most 1% of the whole model at batch 8, or is within 0.5 points of its floor',
+      machine: {
+        cpus: cpus().length,
+        cpu: cpus()[0]?.model ?? 'unknown',
+        node: process.version,
+        loadAverage1m: loadavg()[0],
+      },
       measuredAt: new Date().toISOString(),
+      args,
       rows,
     };
   },
 };
+
+function printRow(r: Row): void {
+  const f = (n: number, d = 2) => n.toFixed(d);
+  process.stdout.write(
+    `${r.model} cut ${r.cut} (${r.cuts} cut${r.cuts > 1 ? 's' : ''}) threads ${r.threads} batch ${r.batchSize}: ` +
+      `whole ${f(r.wholeMs.median)} ms, chained ${f(r.chainedMs.median)} ms, ratio ${f(r.ratio.median, 4)} ` +
+      `(p25-p75 ${f(r.ratio.p25, 4)}-${f(r.ratio.p75, 4)}), per cut ${f(r.perCutPercent)}% | floor per cut ${f(r.perCutFloorPercent)}% ` +
+      `(ratio ${f(r.floorRatio.median, 4)}, ${f(r.floorRatio.p25, 4)}-${f(r.floorRatio.p75, 4)})\n` +
+      `  CPU time: ratio ${f(r.cpuRatio.median, 4)} (p25-p75 ${f(r.cpuRatio.p25, 4)}-${f(r.cpuRatio.p75, 4)}), per cut ${f(r.perCutCpuPercent)}%, floor per cut ${f(r.perCutFloorCpuPercent)}%\n`,
+  );
+  const b = r.breakdown;
+  if (!b) return;
+  process.stdout.write(
+    `  profiled extra per batch ${f(b.totalMs, 3)} ms of ${f(b.wholeMs)}: outside onnxruntime ${f(b.outsideRuntimeMs, 3)}, ` +
+      `executor ${f(b.executorMs, 3)}, added operators ${f(b.addedOperatorsMs, 3)} ${JSON.stringify(Object.fromEntries(Object.entries(b.addedByType).map(([k, v]) => [k, Number(v.toFixed(3))])))}, ` +
+      `same operators ${f(b.sameOperatorsMs, 3)} (segment starts ${f(b.segmentStartsMs, 3)})\n`,
+  );
+  for (const c of b.topChanges)
+    process.stdout.write(`    ${c.op} ${c.node}: ${c.deltaMs >= 0 ? '+' : ''}${f(c.deltaMs, 3)} ms\n`);
+}

@@ -3,6 +3,8 @@
  * crosses threads), names the execution provider explicitly, and fails loudly when a requested
  * provider is not available instead of silently running somewhere slower.
  */
+import { readdir } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ArtifactError, InputError } from '../errors';
 import type { PlainDtype, PlainFeeds, PlainTensor } from './batch-encoding';
@@ -13,6 +15,11 @@ export interface SessionOptions {
   readonly executionProvider?: ExecutionProvider;
   /** Threads for one operator; 0 lets onnxruntime choose (all cores). */
   readonly intraOpThreads?: number;
+  /**
+   * Records onnxruntime's per-operator profile of every run into a JSON file whose name starts
+   * with this path; `endProfiling` writes it and says where. For explaining costs, never serving.
+   */
+  readonly profileFilePrefix?: string;
 }
 
 /** A session output: float32 for logits and activations, other types for side tensors. */
@@ -28,6 +35,8 @@ export interface ModelSession {
   /** Runs the model and returns every output whatever its dtype (side tensors between segments). */
   runAny(feeds: PlainFeeds): Promise<Record<string, PlainTensor>>;
   release(): Promise<void>;
+  /** Writes the profile of a session opened with `profileFilePrefix`; returns its path. */
+  endProfiling(): Promise<string>;
 }
 
 /** Whether this onnxruntime build can use the given execution provider. */
@@ -59,6 +68,9 @@ export async function openSession(
       // Idle operator threads would otherwise spin after each run; a chain of segment sessions
       // (and the ramps between them) then competes with its own spinning threads for the cores.
       extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+      ...(options.profileFilePrefix !== undefined
+        ? { enableProfiling: true, profileFilePrefix: options.profileFilePrefix }
+        : {}),
     };
     session =
       typeof model === 'string'
@@ -102,5 +114,18 @@ export async function openSession(
     },
     runAny,
     release: () => session.release(),
+    async endProfiling() {
+      const prefix = options.profileFilePrefix;
+      if (prefix === undefined) throw new InputError('this session was opened without profileFilePrefix');
+      session.endProfiling();
+      // onnxruntime-node does not return the file's name: it is the prefix and a timestamp.
+      const folder = dirname(prefix);
+      const written = (await readdir(folder))
+        .filter((name) => name.startsWith(basename(prefix)) && name.endsWith('.json'))
+        .sort();
+      const last = written.at(-1);
+      if (last === undefined) throw new ArtifactError(`onnxruntime wrote no profile next to ${prefix}`);
+      return join(folder, last);
+    },
   };
 }
