@@ -3,6 +3,7 @@
  * produces the same kind of one-line message: the option, the value given, and the allowed range.
  */
 import { InputError } from '../core/errors';
+import { parseInputShapes, type InputShapes } from '../core/onnx/input-shapes';
 
 export interface NumberRule {
   readonly default: number;
@@ -40,3 +41,16 @@ export function requiredString(values: Record<string, unknown>, name: string, wh
   if (typeof raw !== 'string' || raw === '') throw new InputError(`--${name} <${what}> is required`);
   return raw;
 }
+
+/** The pinned input sizes `--input-shape` gives, or undefined when the option is absent. */
+export function inputShapeOption(values: Record<string, unknown>): InputShapes | undefined {
+  const raw = values['input-shape'];
+  return typeof raw === 'string' ? parseInputShapes(raw) : undefined;
+}
+
+/** The declaration of `--input-shape`, shared by the commands that analyse a model. */
+export const INPUT_SHAPE_OPTION = {
+  type: 'string',
+  description:
+    'sizes for input axes the model leaves symbolic, after the batch axis: NAME=D1,D2,... (several separated by spaces)',
+} as const;

@@ -7,6 +7,7 @@ import { writeBundle } from '../core/bundle/bundle-io';
 import type { BundleManifest } from '../core/bundle/manifest';
 import { InputError } from '../core/errors';
 import { loadModel } from '../core/model/load-model';
+import type { InputShapes } from '../core/onnx/input-shapes';
 import { analyseSource } from '../core/prepare/model-source';
 import { prepareModel } from '../core/prepare/prepare-model';
 import { loadModelData } from '../core/zoo/fixtures';
@@ -17,6 +18,8 @@ export interface PrepareBundleOptions {
   readonly rampBudget: number;
   /** Timed runs per profile measurement. */
   readonly repeats: number;
+  /** Pinned input sizes from `--input-shape`; they must agree with model.json's inputs. */
+  readonly inputShapes?: InputShapes;
 }
 
 /**
@@ -29,7 +32,7 @@ export async function prepareBundle(
   options: PrepareBundleOptions,
   progress: Progress,
 ): Promise<BundleManifest> {
-  const analysed = await analyseSource(location);
+  const analysed = await analyseSource(location, options.inputShapes);
   if (!analysed.hasDescription) {
     throw new InputError(
       `model ${location} has no model.json beside it; prepare needs one naming the inputs, classes, preprocessing and data set`,

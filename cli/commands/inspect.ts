@@ -5,7 +5,7 @@
 import { analyseSource } from '../../core/prepare/model-source';
 import { inspectModel, type InspectReport } from '../../core/prepare/inspect-model';
 import type { Command } from '../command';
-import { numberOption, requiredString } from '../options';
+import { INPUT_SHAPE_OPTION, inputShapeOption, numberOption, requiredString } from '../options';
 
 function formatReport(report: InspectReport): string {
   const lines = [
@@ -24,12 +24,13 @@ function formatReport(report: InspectReport): string {
 export const inspectCommand: Command = {
   name: 'inspect',
   summary: "list a model's candidate ramp positions and where they sit in its latency",
-  usage: 'apparate inspect --model <dir-or-onnx> [--json] [--batch-size <n>]',
+  usage: 'apparate inspect --model <dir-or-onnx> [--input-shape NAME=D1,D2,...] [--json] [--batch-size <n>]',
   options: {
     model: {
       type: 'string',
       description: 'model directory (with model.json or model.onnx) or an .onnx file',
     },
+    'input-shape': INPUT_SHAPE_OPTION,
     json: { type: 'boolean', description: 'print the report as JSON' },
     'batch-size': { type: 'string', description: 'batch size at which latency is measured (default 8)' },
   },
@@ -42,7 +43,7 @@ export const inspectCommand: Command = {
       max: 256,
       integer: true,
     });
-    const report = await inspectModel(await analyseSource(location), { batchSize });
+    const report = await inspectModel(await analyseSource(location, inputShapeOption(values)), { batchSize });
     io.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
     return 0;
   },

@@ -7,7 +7,7 @@ import { assertFreshDestination } from '../../core/bundle/atomic-dir';
 import type { BundleManifest } from '../../core/bundle/manifest';
 import { DEFAULT_PREPARE, validatePrepareOptions } from '../../core/prepare/prepare-model';
 import type { Command } from '../command';
-import { numberOption, requiredString } from '../options';
+import { INPUT_SHAPE_OPTION, inputShapeOption, numberOption, requiredString } from '../options';
 import { prepareBundle } from '../prepare-bundle';
 import { createProgress } from '../progress';
 
@@ -54,10 +54,11 @@ export const prepareCommand: Command = {
   name: 'prepare',
   summary: 'build an EE bundle: candidates, trained ramps, latency profile, initial config',
   usage:
-    'apparate prepare --model <dir-or-onnx> --out <dir> [--bootstrap-fraction 0.1] [--ramp-budget 0.02] [--json]',
+    'apparate prepare --model <dir-or-onnx> --out <dir> [--input-shape NAME=D1,D2,...] [--bootstrap-fraction 0.1] [--ramp-budget 0.02] [--json]',
   options: {
     model: { type: 'string', description: 'model directory with model.json (or its .onnx file)' },
     out: { type: 'string', description: 'bundle directory to create (must not exist)' },
+    'input-shape': INPUT_SHAPE_OPTION,
     'bootstrap-fraction': {
       type: 'string',
       description: 'leading fraction of the serving stream ramps train on (default 0.1)',
@@ -72,6 +73,7 @@ export const prepareCommand: Command = {
   async run(values, _positionals, io) {
     const location = requiredString(values, 'model', 'dir-or-onnx');
     const out = requiredString(values, 'out', 'dir');
+    const inputShapes = inputShapeOption(values);
     const bootstrapFraction = numberOption(values, 'bootstrap-fraction', {
       default: DEFAULT_PREPARE.bootstrapFraction,
       min: 0,
@@ -96,7 +98,7 @@ export const prepareCommand: Command = {
       const manifest = await prepareBundle(
         location,
         out,
-        { bootstrapFraction, rampBudget, repeats },
+        { bootstrapFraction, rampBudget, repeats, ...(inputShapes ? { inputShapes } : {}) },
         progress,
       );
       progress.stop();

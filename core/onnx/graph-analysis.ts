@@ -9,6 +9,7 @@ import { InputError } from '../errors';
 import { selectCandidatePositions, type CandidateStrategy } from './candidate-selection';
 import { costTensors, cumulativeCostFractions } from './cost-model';
 import { findFeasiblePositions, type CutPosition } from './cut-positions';
+import { pinSampleDims, type InputShapes } from './input-shapes';
 import type { OnnxModel } from './onnx-model';
 import { resolveTensorInfo, type ProbeInput } from './shape-probe';
 import { classifyTensors, isStaticNode, type TensorRole } from './tensor-roles';
@@ -78,9 +79,20 @@ export interface GraphAnalysis {
   readonly totalMacs: number;
 }
 
-function realInputs(graph: onnx.IGraphProto, staticNames: ReadonlySet<string>): ProbeInput[] {
+function realInputs(
+  graph: onnx.IGraphProto,
+  staticNames: ReadonlySet<string>,
+  inputShapes: InputShapes,
+): ProbeInput[] {
   const inputs = (graph.input ?? []).filter((info) => !staticNames.has(info.name ?? ''));
   if (inputs.length === 0) throw new InputError('the model has no graph input; a classifier needs one');
+  const names = inputs.map((info) => info.name ?? '');
+  const unknown = [...inputShapes.keys()].filter((name) => !names.includes(name));
+  if (unknown.length > 0) {
+    throw new InputError(
+      `input shape given for ${unknown.join(', ')}, which the model does not take; its inputs are ${names.join(', ')}`,
+    );
+  }
   return inputs.map((info) => {
     const name = info.name ?? '';
     const declared = declaredTensorInfo(info);
@@ -100,15 +112,11 @@ function realInputs(graph: onnx.IGraphProto, staticNames: ReadonlySet<string>): 
         `model has no batch dimension: input ${name} has fixed first dimension ${first}; export it with a dynamic batch axis`,
       );
     }
-    const sampleDims = rest.map((dim, axis) => {
-      if (typeof dim !== 'number') {
-        throw new InputError(
-          `model input ${name} has symbolic dimension ${dim ?? '?'} at axis ${axis + 1}; only the batch axis may vary, so export the other axes with fixed sizes`,
-        );
-      }
-      return dim;
-    });
-    return { name, elemType: declared.elemType, sampleDims };
+    return {
+      name,
+      elemType: declared.elemType,
+      sampleDims: pinSampleDims(name, rest, inputShapes.get(name)),
+    };
   });
 }
 
@@ -127,17 +135,29 @@ function activationKind(info: TensorInfo | undefined): 'image' | 'sequence' | un
 }
 
 /**
+ * Candidates at or beyond this share of the model's work are dropped: an exit there saves at most
+ * 2% of an input's latency, less than a ramp and a cut cost on any model measured so far.
+ */
+export const MAX_CANDIDATE_COST_FRACTION = 0.98;
+
+/** What the analysis cannot read from the ONNX file itself. */
+export interface AnalyzeOptions {
+  /** Sizes for input axes the file leaves symbolic (beyond the batch); see `input-shapes.ts`. */
+  readonly inputShapes?: InputShapes;
+}
+
+/**
  * Analyses a model: topological order, inputs, feasible cuts, candidates with shapes and costs.
  * Runs the model once (two tiny batches) when the file does not declare intermediate shapes.
  */
-export async function analyzeGraph(model: OnnxModel): Promise<GraphAnalysis> {
+export async function analyzeGraph(model: OnnxModel, options: AnalyzeOptions = {}): Promise<GraphAnalysis> {
   const graph = model.graph;
   if (!graph?.node?.length) throw new InputError('the model has no graph nodes to analyse');
   const staticNames = new Set<string>([
     ...(graph.initializer ?? []).map((tensor) => tensor.name ?? ''),
     ...(graph.sparseInitializer ?? []).map((tensor) => tensor.values?.name ?? ''),
   ]);
-  const inputs = realInputs(graph, staticNames);
+  const inputs = realInputs(graph, staticNames, options.inputShapes ?? new Map());
   const inputNames = inputs.map((input) => input.name);
   const primaryInput = inputNames[0] as string;
   const outputs = (graph.output ?? []).map((info) => info.name ?? '');
@@ -163,12 +183,16 @@ export async function analyzeGraph(model: OnnxModel): Promise<GraphAnalysis> {
     ...cut,
     costFraction: fractions[cut.position] as number,
   }));
-  const { positions, strategy } = selectCandidatePositions({
+  const { positions: selected, strategy } = selectCandidatePositions({
     ordered: nodes,
     roles,
     feasible: feasiblePositions,
     eligible: (cut) => activationKind(info(cut.activation)) !== undefined,
   });
+  // An exit this late cannot save anything worth a ramp's cost: the input is almost finished.
+  const positions = selected.filter(
+    (cut) => (cut as FeasiblePosition).costFraction < MAX_CANDIDATE_COST_FRACTION,
+  );
   if (positions.length === 0) {
     const why =
       cuts.length === 0

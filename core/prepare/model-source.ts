@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { InputError } from '../errors';
 import { modelSpecSchema } from '../model/model-spec';
 import { analyzeGraph, type GraphAnalysis } from '../onnx/graph-analysis';
+import { inputShapesFromSpec, mergeInputShapes, type InputShapes } from '../onnx/input-shapes';
 import { readOnnxModel, type OnnxModel } from '../onnx/onnx-model';
 import { readJsonFile } from '../util/json-file';
 
@@ -20,32 +21,42 @@ export interface AnalysedSource {
   readonly hasDescription: boolean;
 }
 
-/** The ONNX file a model location stands for. */
+/** The ONNX file a model location stands for, and the input shapes its description pins. */
 export async function resolveOnnxPath(
   location: string,
-): Promise<{ onnxPath: string; hasDescription: boolean }> {
+): Promise<{ onnxPath: string; hasDescription: boolean; specShapes: InputShapes }> {
   if (!existsSync(location)) {
     throw new InputError(
       `model ${location} does not exist; give a model directory (with model.json) or an .onnx file`,
     );
   }
   if (!statSync(location).isDirectory()) {
-    return { onnxPath: location, hasDescription: existsSync(join(location, '..', 'model.json')) };
+    const beside = join(location, '..', 'model.json');
+    if (!existsSync(beside)) return { onnxPath: location, hasDescription: false, specShapes: new Map() };
+    const spec = await readJsonFile(beside, modelSpecSchema, 'model description');
+    return { onnxPath: location, hasDescription: true, specShapes: inputShapesFromSpec(spec.inputs) };
   }
   const description = join(location, 'model.json');
   if (existsSync(description)) {
     const spec = await readJsonFile(description, modelSpecSchema, 'model description');
-    return { onnxPath: join(location, spec.file), hasDescription: true };
+    return {
+      onnxPath: join(location, spec.file),
+      hasDescription: true,
+      specShapes: inputShapesFromSpec(spec.inputs),
+    };
   }
   if (existsSync(join(location, 'model.onnx')))
-    return { onnxPath: join(location, 'model.onnx'), hasDescription: false };
+    return { onnxPath: join(location, 'model.onnx'), hasDescription: false, specShapes: new Map() };
   throw new InputError(`model directory ${location} holds neither model.json nor model.onnx`);
 }
 
-/** Reads and analyses the ONNX model at a location. */
-export async function analyseSource(location: string): Promise<AnalysedSource> {
-  const { onnxPath, hasDescription } = await resolveOnnxPath(location);
+/**
+ * Reads and analyses the ONNX model at a location. `inputShapes` (from `--input-shape`) pins
+ * symbolic input sizes together with those model.json fixes; the two must agree.
+ */
+export async function analyseSource(location: string, inputShapes?: InputShapes): Promise<AnalysedSource> {
+  const { onnxPath, hasDescription, specShapes } = await resolveOnnxPath(location);
   const onnxModel = await readOnnxModel(onnxPath);
-  const analysis = await analyzeGraph(onnxModel);
+  const analysis = await analyzeGraph(onnxModel, { inputShapes: mergeInputShapes(specShapes, inputShapes) });
   return { onnxPath, onnxModel, analysis, hasDescription };
 }

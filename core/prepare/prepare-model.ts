@@ -15,6 +15,7 @@ import { openSession, type SessionOptions } from '../inference/onnx-session';
 import { maxAbsDiff, runChain } from '../inference/segment-chain';
 import type { LoadedModel } from '../model/load-model';
 import { analyzeGraph, type Candidate, type GraphAnalysis } from '../onnx/graph-analysis';
+import { inputShapesFromSpec } from '../onnx/input-shapes';
 import { readOnnxModel, type OnnxModel } from '../onnx/onnx-model';
 import { buildRampModel, featureOutputName, type FeatureRequest } from '../onnx/ramp-heads';
 import { IMAGE_MEMBERS, SEQUENCE_MEMBERS, memberKey, poolsMean, type RampMember } from '../onnx/ramp-members';
@@ -133,7 +134,9 @@ export async function prepareModel(
   const progress = (phase: string) => (done: number, total: number) =>
     options.onProgress?.(phase, done, total);
   const onnxModel = analysed?.onnxModel ?? (await readOnnxModel(model.onnxPath));
-  const analysis = analysed?.analysis ?? (await analyzeGraph(onnxModel));
+  const analysis =
+    analysed?.analysis ??
+    (await analyzeGraph(onnxModel, { inputShapes: inputShapesFromSpec(model.spec.inputs) }));
   const bootstrapCount = Math.round(stream.count * fraction);
   if (bootstrapCount < 20) {
     throw new InputError(

@@ -15,6 +15,7 @@ import { sampleAt } from '../data/dataset';
 import { createBatchEncoder, type RawSample } from '../inference/batch-encoding';
 import { openSession, type SessionOptions } from '../inference/onnx-session';
 import { analyzeGraph } from '../onnx/graph-analysis';
+import { inputShapesFromSpec } from '../onnx/input-shapes';
 import { readOnnxModel } from '../onnx/onnx-model';
 import { buildFeatureModel, featureOutputName } from '../onnx/ramp-heads';
 import { parseMemberKey } from '../onnx/ramp-members';
@@ -126,7 +127,9 @@ export async function observeStream(
   if (cached) return { ...cached, candidates: ids };
 
   const onnxModel = await readOnnxModel(bundle.modelPath);
-  const analysis = await analyzeGraph(onnxModel);
+  const analysis = await analyzeGraph(onnxModel, {
+    inputShapes: inputShapesFromSpec(manifest.model.spec.inputs),
+  });
   const requests = manifest.candidates.map((c) => {
     const found = analysis.candidates.find((a) => a.id === c.id);
     if (!found || found.tensor !== c.tensor) {

@@ -16,6 +16,7 @@ import { createBatchEncoder, type PlainFeeds, type PlainTensor } from '../../cor
 import { openSession, type ModelSession, type SessionOptions } from '../../core/inference/onnx-session';
 import { pickFeeds } from '../../core/inference/segment-chain';
 import { analyzeGraph, type GraphAnalysis } from '../../core/onnx/graph-analysis';
+import { inputShapesFromSpec } from '../../core/onnx/input-shapes';
 import { readOnnxModel, type OnnxModel } from '../../core/onnx/onnx-model';
 import { attachRamp } from '../../core/onnx/ramp-heads';
 import { parseMemberKey } from '../../core/onnx/ramp-members';
@@ -68,7 +69,9 @@ export async function openServingModel(
 ): Promise<ServingModel> {
   const bundle = await readBundle(bundleDir);
   const onnxModel = await readOnnxModel(bundle.modelPath);
-  const analysis = await analyzeGraph(onnxModel);
+  const analysis = await analyzeGraph(onnxModel, {
+    inputShapes: inputShapesFromSpec(bundle.manifest.model.spec.inputs),
+  });
   const analysed = new Map(analysis.candidates.map((candidate) => [candidate.id, candidate]));
   for (const candidate of bundle.manifest.candidates) {
     const found = analysed.get(candidate.id);

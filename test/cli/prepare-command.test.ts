@@ -34,8 +34,8 @@ describe('apparate prepare', () => {
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   it.each([
-    ['mnist-resnet', 9],
-    ['spam-bert', 6],
+    ['mnist-resnet', 8],
+    ['spam-bert', 5],
   ])('builds a valid bundle for %s with trained ramps within the budget', async (name, candidateCount) => {
     // Given a fixture model and a fresh output directory
     const out = join(work, name);

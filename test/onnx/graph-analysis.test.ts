@@ -8,10 +8,11 @@ describe('analyzeGraph on the fixture models', () => {
     // Given the trained MNIST ResNet (stem, 9 BasicBlocks in 3 stages, GAP, Linear)
     const { analysis } = await analysedFixture('mnist-resnet');
 
-    // Then there are exactly 9 candidates, one per block, named after the numbered modules
+    // Then there are exactly 8 candidates, one per block but the last (an exit after the last block
+    // would skip only the pooling and the linear head, saving nothing), named after the numbered modules
     const candidates = analysis.candidates;
     expect(analysis.candidateStrategy).toBe('module-paths');
-    expect(candidates.map((c) => c.id)).toEqual(['c0', 'c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7', 'c8']);
+    expect(candidates.map((c) => c.id)).toEqual(['c0', 'c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7']);
     candidates.forEach((candidate, index) => {
       expect(candidate.kind).toBe('image');
       expect(candidate.dtype).toBe('float32');
@@ -27,7 +28,8 @@ describe('analyzeGraph on the fixture models', () => {
     }
     expect(candidates[0]!.shape).toEqual(['batch', 32, 28, 28]);
     expect(candidates[3]!.shape).toEqual(['batch', 64, 14, 14]);
-    expect(candidates[8]!.shape).toEqual(['batch', 128, 7, 7]);
+    expect(candidates[7]!.shape).toEqual(['batch', 128, 7, 7]);
+    expect(candidates[7]!.costFraction).toBeLessThan(0.98);
     expect(analysis.primaryInput).toBe('pixels');
     expect(analysis.sideInputs).toEqual([]);
     expect(analysis.outputs).toEqual(['logits']);
@@ -40,9 +42,10 @@ describe('analyzeGraph on the fixture models', () => {
     // Given the trained 6-layer post-LN text encoder with an attention mask input
     const { analysis } = await analysedFixture('spam-bert');
 
-    // Then there are exactly 6 candidates: each layer's final LayerNormalization output
+    // Then there are exactly 5 candidates: each layer's final LayerNormalization output but the last's,
+    // where only the classifier head remains and an exit saves nothing
     const candidates = analysis.candidates;
-    expect(candidates).toHaveLength(6);
+    expect(candidates).toHaveLength(5);
     candidates.forEach((candidate, index) => {
       expect(candidate.kind).toBe('sequence');
       expect(candidate.shape).toEqual(['batch', 128, 128]);
@@ -61,9 +64,11 @@ describe('analyzeGraph on the fixture models', () => {
     const bias = candidates[0]!.sideTensors;
     expect(bias).toHaveLength(1);
     expect(analysis.tensors.get(bias[0]!)?.shape).toEqual(['batch', 1, 1, 128]);
-    for (const candidate of candidates.slice(0, 5)) expect(candidate.sideTensors).toEqual(bias);
-    // (after the last layer no layer reads the bias any more, so nothing but the activation crosses)
-    expect(candidates[5]!.sideTensors).toEqual([]);
+    for (const candidate of candidates) expect(candidate.sideTensors).toEqual(bias);
+    // (after the last layer no layer reads the bias any more, so only the activation crosses there)
+    const last = analysis.feasiblePositions.at(-1)!;
+    expect(last.position).toBeGreaterThan(candidates[4]!.position);
+    expect(last.sideTensors).toEqual([]);
   });
 });
 
