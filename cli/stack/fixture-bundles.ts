@@ -1,13 +1,15 @@
 /**
  * The bundles the local stack serves: one per fixture model, prepared on first start and cached in
  * an ignored folder. A cached bundle is reused only while it still matches the committed model
- * (same file hash) and was placed with the budget asked for; a stale or half-understood one is
+ * (same file hash), was placed with the budget asked for and has the candidates the current
+ * analysis finds; a stale or half-understood one is
  * prepared again, so `npm start` after a model change never serves old ramps.
  */
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readBundle } from '../../core/bundle/bundle-io';
+import { analyseSource } from '../../core/prepare/model-source';
 import { DEFAULT_PREPARE } from '../../core/prepare/prepare-model';
 import { loadFixtureModel, ZOO_MODELS_DIR } from '../../core/zoo/fixtures';
 import { prepareBundle } from '../prepare-bundle';
@@ -61,7 +63,13 @@ async function isCurrent(dir: string, model: string, rampBudget: number): Promis
   if (!existsSync(dir)) return false;
   try {
     const [bundle, fixture] = await Promise.all([readBundle(dir), loadFixtureModel(model)]);
-    return bundle.manifest.model.sha256 === fixture.spec.sha256 && bundle.manifest.rampBudget === rampBudget;
+    if (bundle.manifest.model.sha256 !== fixture.spec.sha256 || bundle.manifest.rampBudget !== rampBudget) {
+      return false;
+    }
+    // A newer analysis may offer other candidates (the worker refuses a bundle whose ramps sit elsewhere).
+    const { analysis } = await analyseSource(join(ZOO_MODELS_DIR, model));
+    const key = (c: { id: string; tensor: string }) => `${c.id}:${c.tensor}`;
+    return analysis.candidates.map(key).join() === bundle.manifest.candidates.map(key).join();
   } catch {
     // Unreadable or from an older format: preparing again is the fix, not an error.
     return false;
