@@ -8,6 +8,7 @@ import { ArtifactError, InputError } from '../core/errors';
 import { EXIT_USAGE, type Command, type CommandIo } from './command';
 import { demoCommand } from './commands/demo';
 import { inspectCommand } from './commands/inspect';
+import { logsCommand } from './commands/logs';
 import { prepareCommand } from './commands/prepare';
 import { serveCommand } from './commands/serve';
 import { simulateCommand } from './commands/simulate';
@@ -22,6 +23,7 @@ export const COMMANDS: readonly Command[] = [
   workerCommand,
   serveCommand,
   demoCommand,
+  logsCommand,
 ];
 
 function overview(): string {

@@ -376,6 +376,15 @@ export interface ExitLogReaderOptions {
   readonly nowMs?: () => number;
   /** Receives items skipped because they fail the schema, and batches missing parts. @default stderr */
   readonly onInvalidItem?: (report: InvalidExitLogReport) => void;
+  /**
+   * Receives every item left out because its TTL has passed (DynamoDB deletes such items only
+   * eventually), so a reader can say why a range came back emptier than it was. @default ignored
+   */
+  readonly onExpiredItem?: (item: {
+    readonly pk: string;
+    readonly sk: string;
+    readonly expiresAt: number;
+  }) => void;
 }
 
 /**
@@ -392,6 +401,7 @@ export class ExitLogReader {
   private readonly maxRangeMs: number;
   private readonly nowMs: () => number;
   private readonly onInvalidItem: (report: InvalidExitLogReport) => void;
+  private readonly onExpiredItem: ExitLogReaderOptions['onExpiredItem'];
 
   constructor(options: ExitLogReaderOptions) {
     this.client = options.client;
@@ -406,6 +416,7 @@ export class ExitLogReader {
     );
     this.nowMs = options.nowMs ?? Date.now;
     this.onInvalidItem = options.onInvalidItem ?? defaultInvalidItemListener;
+    this.onExpiredItem = options.onExpiredItem;
   }
 
   /** Batches of `model` that started in [sinceMs, untilMs), oldest first (ties by batch id). */
@@ -469,7 +480,11 @@ export class ExitLogReader {
   private assemble(stored: readonly StoredExitLog[], model: string, nowMs: number): ExitLogItem[] {
     const batches = new Map<string, StoredExitLog[]>();
     for (const item of stored) {
-      if (item[TTL_ATTRIBUTE] * 1000 <= nowMs || item.model !== model) continue;
+      if (item.model !== model) continue;
+      if (item[TTL_ATTRIBUTE] * 1000 <= nowMs) {
+        this.onExpiredItem?.({ pk: item.pk, sk: item.sk, expiresAt: item[TTL_ATTRIBUTE] });
+        continue;
+      }
       const key = `${item.pk}\u0000${item.startedAtMs}\u0000${item.batchId}`;
       const parts = batches.get(key);
       if (parts === undefined) batches.set(key, [item]);

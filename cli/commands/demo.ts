@@ -10,7 +10,7 @@ import type { Command } from '../command';
 import { numberOption } from '../options';
 import { createProgress } from '../progress';
 import { demoArrivals } from '../stack/demo-arrivals';
-import { formatDemoSummary, summariseDemo, type DemoSummary } from '../stack/demo-report';
+import { formatDemoSummary, summariseDemo, type DemoRecord, type DemoSummary } from '../stack/demo-report';
 import { replayAgainstStack } from '../stack/demo-replay';
 import { startLocalStack, type LocalStack } from '../stack/local-stack';
 import { readStackOptions, STACK_OPTIONS } from '../stack/stack-options';
@@ -45,6 +45,20 @@ async function waitForNewConfig(
     if (version > before || Date.now() >= giveUpAt) return version;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
+}
+
+/**
+ * How to read a model's demo requests back from the exit logs: the measured phase by its time
+ * range (same agreement as printed above), and everything the demo sent, warm-up included, which
+ * is what `--since` over the demo's minutes returns.
+ */
+function demoLogCheck(model: string, fromMs: number, toMs: number, all: DemoSummary): string {
+  const iso = (ms: number): string => new Date(ms).toISOString();
+  return [
+    `  npx apparate logs --model ${model} --from ${iso(fromMs)} --to ${iso(toMs + 1000)}`,
+    `    (the measured requests above; with --since, warm-up included: ${all.requests} requests, agreement ${(100 * all.agreement).toFixed(2)}%)`,
+    '',
+  ].join('\n');
 }
 
 /** Whether a stack answers at `url`, and which models it serves. */
@@ -119,6 +133,7 @@ export const demoCommand: Command = {
     try {
       const models = stackOptions.models.filter((m) => served.includes(m));
       const summaries: { model: string; arrivals: string; failed: number; summary: DemoSummary }[] = [];
+      const logChecks: string[] = [];
       for (const name of models) {
         const model = await loadFixtureModel(name);
         const serving = await loadModelData(model, 'serving');
@@ -135,13 +150,14 @@ export const demoCommand: Command = {
             settleTimeoutMs: 30_000,
             progress,
           });
+        let warmupRecords: DemoRecord[] = [];
         if (warmupSeconds > 0) {
           const before = (await servedConfig(target, name))?.version ?? 0;
           const warmup = await demoArrivals(warmupSeconds, rate, seed + 1);
           io.stderr.write(
             `apparate: ${name}: warm-up, ${warmup.arrivalsMs.length} requests for the controller to tune on\n`,
           );
-          await replay(warmup.arrivalsMs, 'warm-up');
+          warmupRecords = (await replay(warmup.arrivalsMs, 'warm-up')).records;
           progress.stop();
           // A stack the demo started runs its controller now; a running one does on its own timer.
           if (stack !== undefined) {
@@ -160,8 +176,17 @@ export const demoCommand: Command = {
         io.stderr.write(
           `apparate: ${name}: ${arrivals.arrivalsMs.length} requests, ${arrivals.description}\n`,
         );
+        const measuredFromMs = Date.now();
         const result = await replay(arrivals.arrivalsMs, 'measured');
         progress.stop();
+        logChecks.push(
+          demoLogCheck(
+            name,
+            measuredFromMs,
+            Date.now(),
+            summariseDemo([...warmupRecords, ...result.records]),
+          ),
+        );
         if (result.failed > 0) {
           io.stderr.write(
             `apparate: ${name}: ${result.failed} requests got no final answer${result.firstError ? ` (first: ${result.firstError})` : ''}\n`,
@@ -182,6 +207,12 @@ export const demoCommand: Command = {
         );
         io.stdout.write('Apparate is the answer released first (early when a ramp was confident).\n\n');
         for (const { model, summary } of summaries) io.stdout.write(formatDemoSummary(model, summary));
+        // A stack the demo started keeps its tables in memory, gone once the demo ends.
+        if (stack === undefined) {
+          io.stdout.write(
+            `The exit logs hold the same answers; read them back with:\n${logChecks.join('')}\n`,
+          );
+        }
       }
       return summaries.every((s) => s.summary.requests > 0) ? 0 : 1;
     } finally {

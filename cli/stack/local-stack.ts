@@ -27,6 +27,7 @@ import { DynamoResultSink } from '../../gpu-worker/result-sink';
 import { ApparateWorker } from '../../gpu-worker/worker';
 import type { Progress } from '../progress';
 import { ensureFixtureBundles, type FixtureBundle } from './fixture-bundles';
+import { writeStackFile } from './stack-file';
 
 export interface LocalStackOptions {
   readonly host: string;
@@ -190,6 +191,16 @@ async function start(
     result: createResultHandler({ catalog, results, configs }),
   });
   cleanups.push(() => api.close());
+  const removeStackFile = writeStackFile(options.dataDir, {
+    url: api.url,
+    dynamoEndpoint: dynalite.endpoint,
+    tablePrefix: prefix,
+    models: bundles.map((b) => b.model),
+    accuracyConstraint: options.accuracyConstraint,
+    pid: process.pid,
+    startedAtMs: Date.now(),
+  });
+  cleanups.push(() => Promise.resolve(removeStackFile()));
   logger.log('info', 'local stack started', { url: api.url, queue: queueKind, models: options.models });
 
   return {
