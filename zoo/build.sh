@@ -10,5 +10,6 @@ PYTHON=${PYTHON:-/usr/bin/python3}
 node zoo/data/build-datasets.mjs
 "$PYTHON" zoo/recipes/mnist_resnet.py
 "$PYTHON" zoo/recipes/spam_bert.py
+"$PYTHON" zoo/recipes/family_graphs.py
 node zoo/recipes/verify-onnx.mjs
 du -sh zoo

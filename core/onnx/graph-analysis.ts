@@ -193,15 +193,7 @@ export async function analyzeGraph(model: OnnxModel, options: AnalyzeOptions = {
   const positions = selected.filter(
     (cut) => (cut as FeasiblePosition).costFraction < MAX_CANDIDATE_COST_FRACTION,
   );
-  if (positions.length === 0) {
-    const why =
-      cuts.length === 0
-        ? 'no point in its graph is crossed by a single activation tensor'
-        : `the ${cuts.length} points crossed by a single activation tensor carry none of rank 4 [batch,C,H,W] or rank 3 [batch,T,H] in floating point (found ${[...new Set(cuts.map((cut) => describe(info(cut.activation))))].join(', ')})`;
-    throw new InputError(
-      `model has no candidate position: ${why}; ramps need such an activation between its input and output`,
-    );
-  }
+  if (positions.length === 0) throw noCandidateError(cuts, selected, info);
   const candidates: Candidate[] = positions.map((cut, index) => {
     const activation = info(cut.activation) as TensorInfo;
     return {
@@ -227,6 +219,30 @@ export async function analyzeGraph(model: OnnxModel, options: AnalyzeOptions = {
   };
   const attentionMask = findAttentionMask(inputs);
   return attentionMask ? { ...result, attentionMask } : result;
+}
+
+/** The refusal for a model without candidates, saying what the analysis found at each step. */
+function noCandidateError(
+  cuts: readonly CutPosition[],
+  selected: readonly CutPosition[],
+  info: (name: string) => TensorInfo | undefined,
+): InputError {
+  const found = (list: readonly CutPosition[]) =>
+    [...new Set(list.map((cut) => describe(info(cut.activation))))].slice(0, 8).join(', ');
+  const eligible = cuts.filter((cut) => activationKind(info(cut.activation)) !== undefined);
+  let why: string;
+  if (cuts.length === 0) {
+    why = 'no point in its graph is crossed by a single activation tensor';
+  } else if (eligible.length === 0) {
+    why = `the ${cuts.length} points crossed by a single activation tensor carry none of rank 4 [batch,C,H,W] or rank 3 [batch,T,H] in floating point (found ${found(cuts)})`;
+  } else if (selected.length > 0) {
+    why = `the ${selected.length} block ends it has (${found(selected)}) all lie at ${MAX_CANDIDATE_COST_FRACTION * 100}% of its multiply-accumulates or later, where an exit saves nothing`;
+  } else {
+    why = `of the ${cuts.length} points crossed by a single activation tensor, ${eligible.length} carry an image or sequence activation (found ${found(eligible)}), but none ends a numbered module, a merge (residual Add, Concat) or a convolution with its activation and pooling`;
+  }
+  return new InputError(
+    `model has no candidate position: ${why}; ramps need a block's output between its input and output`,
+  );
 }
 
 function describe(info: TensorInfo | undefined): string {

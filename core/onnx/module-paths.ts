@@ -2,7 +2,7 @@
  * Repeated modules, recovered from node names. Exporters name nodes after the module that made
  * them (`/blocks/blocks.3/conv1/Conv`, `/encoder/layers.2/attention/MatMul`), and a container of
  * numbered modules (`blocks.0`..`blocks.8`, `layers.0`..`layers.5`) is how models spell "the same
- * block, repeated": residual blocks, encoder layers. Their ends are where a user expects ramps, so
+ * block, repeated": residual blocks, inverted-residual blocks, encoder layers. Their ends are where a user expects ramps, so
  * candidates follow them when the names allow, without any model-specific code.
  */
 import type { onnx } from 'onnx-proto';
@@ -18,7 +18,12 @@ export interface IndexedModule {
   readonly nodeCount: number;
 }
 
-const NUMBERED_SEGMENT = /^(.*\S)\.(\d+)$/;
+/**
+ * A numbered module: `blocks.3` (torch's Sequential and ModuleList) or `encoder_layer_3` (modules
+ * named in an OrderedDict, as torchvision's ViT does). Bare trailing digits (`conv1`, `layer1`) are
+ * names of single modules, not positions in a container, and do not count.
+ */
+const NUMBERED_SEGMENT = /^(.*\S)[._](\d+)$/;
 
 interface ModuleSpan {
   path: string;
@@ -57,18 +62,19 @@ function collectSpans(
 }
 
 /**
- * The numbered modules at the level that best describes the model's repeated blocks, in order.
+ * The levels of numbered modules that could describe the model's repeated blocks, each in order.
  *
  * Only modules with at least two nodes count: a numbered module wrapping a single operator (the
  * `0`, `1`, `2` of a `Sequential(Conv, BatchNorm, ReLU)` stem or shortcut) is a layer, not a block.
  * A container counts when it holds at least two such modules. Containers are grouped by path depth
- * (so `layer1.*`..`layer4.*` of a torchvision ResNet form one level), and the level with the most
- * modules wins, the deeper one on a tie. Returns [] when names carry no such structure.
+ * (so `layer1.*`..`layer4.*` of a torchvision ResNet form one level). Which level wins is decided
+ * by where the candidates fall (see candidate-selection); the list is shallow to deep, and empty
+ * when names carry no such structure.
  */
-export function findRepeatedModules(
+export function findModuleLevels(
   ordered: readonly onnx.INodeProto[],
   isStatic: (index: number) => boolean,
-): IndexedModule[] {
+): IndexedModule[][] {
   const composite = collectSpans(ordered, isStatic).filter((span) => span.nodeCount >= 2);
   const byContainer = new Map<string, ModuleSpan[]>();
   for (const span of composite) {
@@ -81,21 +87,17 @@ export function findRepeatedModules(
     const depth = (members[0] as ModuleSpan).depth;
     byDepth.set(depth, [...(byDepth.get(depth) ?? []), ...members]);
   }
-  let best: ModuleSpan[] = [];
-  let bestDepth = -1;
-  for (const [depth, members] of byDepth) {
-    if (members.length > best.length || (members.length === best.length && depth > bestDepth)) {
-      best = members;
-      bestDepth = depth;
-    }
-  }
-  return best
-    .sort((a, b) => a.lastPosition - b.lastPosition)
-    .map(({ path, depth, firstPosition, lastPosition, nodeCount }) => ({
-      path,
-      depth,
-      firstPosition,
-      lastPosition,
-      nodeCount,
-    }));
+  return [...byDepth.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([, members]) =>
+      members
+        .sort((a, b) => a.lastPosition - b.lastPosition)
+        .map(({ path, depth, firstPosition, lastPosition, nodeCount }) => ({
+          path,
+          depth,
+          firstPosition,
+          lastPosition,
+          nodeCount,
+        })),
+    );
 }

@@ -137,3 +137,48 @@ export function graphlessModels(): { noGraph: Uint8Array; noNodes: Uint8Array } 
     }),
   };
 }
+
+/** Two Gemm layers with a Relu between: cuttable, but only at a rank-2 activation no ramp pools. */
+export function mlpModel(): Uint8Array {
+  const random = new SeededRandom(6);
+  return model({
+    name: 'mlp',
+    node: [
+      makeNode('Gemm', ['x', 'w1', 'b1'], ['h'], 'fc1'),
+      makeNode('Relu', ['h'], ['a'], 'relu'),
+      makeNode('Gemm', ['a', 'w2', 'b2'], ['y'], 'fc2'),
+    ],
+    initializer: [
+      floatTensor('w1', [8, 16], randomFloats(random, 128)),
+      floatTensor('b1', [16], randomFloats(random, 16)),
+      floatTensor('w2', [16, 3], randomFloats(random, 48)),
+      floatTensor('b2', [3], randomFloats(random, 3)),
+    ],
+    input: [makeValueInfo('x', FLOAT, ['batch', 8])],
+    output: [makeValueInfo('y', FLOAT, ['batch', 3])],
+  });
+}
+
+/**
+ * A wide 5x5 convolution on a 16x16 image, then a 1x1 convolution to 2 channels and global pooling:
+ * its only conv unit ends after nearly all its work, where an exit would save nothing.
+ */
+export function lateConvModel(): Uint8Array {
+  const random = new SeededRandom(8);
+  return model({
+    name: 'late-conv',
+    node: [
+      makeNode('Conv', ['x', 'w1'], ['c1'], 'conv1', { pads: [2, 2, 2, 2] }),
+      makeNode('Relu', ['c1'], ['r1'], 'relu1'),
+      makeNode('Conv', ['r1', 'w2'], ['c2'], 'conv2'),
+      makeNode('GlobalAveragePool', ['c2'], ['p'], 'pool'),
+      makeNode('Flatten', ['p'], ['y'], 'flatten'),
+    ],
+    initializer: [
+      floatTensor('w1', [64, 8, 5, 5], randomFloats(random, 64 * 8 * 25)),
+      floatTensor('w2', [2, 64, 1, 1], randomFloats(random, 2 * 64)),
+    ],
+    input: [makeValueInfo('x', FLOAT, ['batch', 8, 16, 16])],
+    output: [makeValueInfo('y', FLOAT, ['batch', 2])],
+  });
+}
