@@ -5,6 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { apiBenchmark } from './api';
 import { e2eBenchmark } from './e2e';
 import { slicingBenchmark } from './slicing';
 import { tunerBenchmark } from './tuner';
@@ -17,7 +18,13 @@ export interface Benchmark {
   run(args: readonly string[]): Promise<unknown>;
 }
 
-const BENCHMARKS: readonly Benchmark[] = [slicingBenchmark, tunerBenchmark, workerBenchmark, e2eBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [
+  slicingBenchmark,
+  tunerBenchmark,
+  workerBenchmark,
+  e2eBenchmark,
+  apiBenchmark,
+];
 export const RESULTS_DIR = join(__dirname, 'results');
 
 export async function runBenchmark(argv: readonly string[]): Promise<number> {

@@ -1,0 +1,121 @@
+/**
+ * The open-loop client of the API benchmark, run in its own process so that the client's HTTP
+ * work never shares an event loop with the stack it measures. Request `i` is sent at
+ * `i / offeredRps` seconds after the start whatever the answers before it did (open loop: a slow
+ * server does not slow the arrivals, as with real users), over keep-alive connections, and each
+ * response is timed on this process's clock from its planned send time, so a late send is charged
+ * to the system under test as a client would see it.
+ *
+ * Protocol: the parent forks this file with an IPC channel, sends one `LoadPlan`, and receives one
+ * `LoadResult`; the process then exits.
+ */
+import { Agent, request as httpRequest } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { z } from 'zod';
+
+export const loadPlanSchema = z.object({
+  url: z.string().url(),
+  model: z.string().min(1),
+  offeredRps: z.number().positive(),
+  seconds: z.number().positive(),
+  deadlineMs: z.number().int().positive(),
+  /** Request bodies' `inputs`, used in turn. */
+  inputs: z.array(z.unknown()).min(1),
+});
+export type LoadPlan = z.infer<typeof loadPlanSchema>;
+
+/** One request as the client saw it. */
+export interface ClientSample {
+  readonly status: number;
+  /** From the planned send time to the whole response read, ms. */
+  readonly latencyMs: number;
+  /** `latencyMs.worker` of a 200 answer (enqueue to release, on the worker's clock). */
+  readonly workerMs?: number;
+}
+
+export interface LoadResult {
+  readonly samples: ClientSample[];
+  /** From the first planned send to the last response, s. */
+  readonly wallSeconds: number;
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
+
+function post(url: URL, body: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+        );
+        response.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Offers the plan's load and returns what every request got. */
+export async function offerLoad(plan: LoadPlan): Promise<LoadResult> {
+  const url = new URL(`${plan.url}/v1/models/${encodeURIComponent(plan.model)}/infer`);
+  const bodies = plan.inputs.map((inputs) => JSON.stringify({ inputs, deadlineMs: plan.deadlineMs }));
+  const total = Math.max(1, Math.round(plan.offeredRps * plan.seconds));
+  const intervalMs = 1000 / plan.offeredRps;
+  const samples: ClientSample[] = [];
+  const inFlight: Promise<void>[] = [];
+  const startedAt = performance.now();
+  let lastEnd = startedAt;
+  for (let i = 0; i < total; i++) {
+    const plannedAt = startedAt + i * intervalMs;
+    const waitMs = plannedAt - performance.now();
+    if (waitMs > 0.5) await new Promise((resolve) => setTimeout(resolve, waitMs));
+    const body = bodies[i % bodies.length] as string;
+    inFlight.push(
+      post(url, body).then(
+        ({ status, text }) => {
+          const end = performance.now();
+          lastEnd = Math.max(lastEnd, end);
+          let workerMs: number | undefined;
+          if (status === 200) {
+            const parsed = JSON.parse(text) as { latencyMs?: { worker?: number } };
+            workerMs = parsed.latencyMs?.worker;
+          }
+          samples.push({
+            status,
+            latencyMs: end - plannedAt,
+            ...(workerMs === undefined ? {} : { workerMs }),
+          });
+        },
+        () => {
+          const end = performance.now();
+          lastEnd = Math.max(lastEnd, end);
+          samples.push({ status: 0, latencyMs: end - plannedAt });
+        },
+      ),
+    );
+  }
+  await Promise.all(inFlight);
+  return { samples, wallSeconds: (lastEnd - startedAt) / 1000 };
+}
+
+if (require.main === module && process.send !== undefined) {
+  process.once('message', (message: unknown) => {
+    const plan = loadPlanSchema.parse(message);
+    offerLoad(plan).then(
+      (result) => process.send?.(result, () => process.exit(0)),
+      (error: unknown) => {
+        process.stderr.write(`load generator failed: ${String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  });
+}
