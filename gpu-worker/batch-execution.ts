@@ -4,9 +4,10 @@
  * once. When the batch reaches the end, every input's final answer is known, and with it whether
  * each early answer agreed; that evidence goes to the exit log and the local guard.
  *
- * The returned promise settles when every answer of the batch has been handed to the sink and the
- * sink has stored it (or failed to), so the caller acknowledges exactly the requests whose answers
- * are safe.
+ * The returned promise settles when the batch has run and every answer has been handed to the
+ * sink; the report's `stored` settles later, when the sink has stored each answer (or failed to),
+ * so the caller can start the next batch at once and still acknowledge exactly the requests whose
+ * answers are safe.
  */
 import { performance } from 'node:perf_hooks';
 import { FINAL_EXIT, type ExitLogItem } from '../adapters/dynamo/exit-log';
@@ -34,8 +35,11 @@ export interface BatchReport {
   readonly config: RampConfig;
   readonly requests: readonly HeldRequest[];
   readonly paddedSize: number;
-  /** Whether each request's answers were all stored (ack) or not (hand back for a retry). */
-  readonly stored: readonly boolean[];
+  /**
+   * Settles once the sink has stored or refused every answer: whether each request's answers were
+   * all stored (ack) or not (hand back for a retry). Never rejects.
+   */
+  readonly stored: Promise<readonly boolean[]>;
   /** Per active ramp, each request's confidence and agreement with the final answer. */
   readonly confidence: Float32Array[];
   readonly agrees: Uint8Array[];
@@ -46,7 +50,7 @@ export interface BatchReport {
   readonly finalAtMs: Float64Array;
   /** Epoch ms when the batch started (before encoding). */
   readonly startedAtMs: number;
-  /** Wall time from the start to every answer stored, and the engine thread's share of it. */
+  /** Wall time from the start to every answer handed to the sink, and the engine thread's share of it. */
   readonly wallMs: number;
   readonly engineMs: number;
   /** The batch's exit-log item. */
@@ -162,7 +166,7 @@ export async function executeBatch(
       }),
     );
   }
-  const settled = await Promise.all(
+  const stored = Promise.all(
     writes.map((rowWrites) =>
       Promise.allSettled(rowWrites).then((results) =>
         results.every((result) => result.status === 'fulfilled'),
@@ -199,7 +203,7 @@ export async function executeBatch(
     config,
     requests,
     paddedSize,
-    stored: settled,
+    stored,
     confidence,
     agrees,
     exitIndex,

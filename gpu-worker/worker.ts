@@ -117,6 +117,8 @@ export class ApparateWorker {
   private readonly waiters = new Set<() => void>();
   private heartbeat: NodeJS.Timeout | undefined;
   private nextBatch = 0;
+  /** Recent batches' wall time over their profiled latency, smoothed: how this machine runs now. */
+  private slowdown = 1;
 
   private constructor(
     private readonly options: WorkerOptions,
@@ -126,6 +128,7 @@ export class ApparateWorker {
     readonly modelId: string,
     readonly workerId: string,
     readonly metrics: WorkerMetrics,
+    private readonly profiledMs: (paddedSize: number) => number,
   ) {
     this.batcher = new Batcher(policy);
     this.validate = createInputValidator(spec);
@@ -194,6 +197,7 @@ export class ApparateWorker {
         options.modelId ?? engine.bundle.modelName,
         workerId,
         options.metrics ?? new WorkerMetrics(),
+        latencyMs,
       );
     } catch (error) {
       await engine.close();
@@ -204,6 +208,21 @@ export class ApparateWorker {
   /** The config the next batch runs under. */
   get config(): RampConfig {
     return this.engine.config;
+  }
+
+  /**
+   * Requests per second this worker can serve now: the best throughput over its batch sizes in
+   * the serving config's profile, scaled by how much slower than profiled its recent batches ran
+   * (wall time, releases and encoding included). The front door's backpressure divides the
+   * backlog by it.
+   */
+  get serviceRatePerSec(): number {
+    let best = 0;
+    for (const size of this.engine.bundle.batchSizes) {
+      const ms = this.profiledMs(size) * this.slowdown;
+      if (ms > 0) best = Math.max(best, (1000 * size) / ms);
+    }
+    return best;
   }
 
   /** Whether the worker is serving (for `/healthz`). */
@@ -358,10 +377,17 @@ export class ApparateWorker {
       if (error instanceof InputError) return;
       throw error;
     }
-    await Promise.all(
-      requests.map((request, i) => this.settle(request, report.stored[i] === true, 'store failed')),
+    const overheadMs = this.afterBatch(report, performance.now() - began);
+    // The next batch need not wait for the durable writes: each request is acknowledged (or handed
+    // back) once its own answers are stored, in the background.
+    this.track(
+      report.stored.then(async (stored) => {
+        await Promise.all(
+          requests.map((request, i) => this.settle(request, stored[i] === true, 'store failed')),
+        );
+        this.options.onBatch?.(report, overheadMs);
+      }),
     );
-    this.afterBatch(report, performance.now() - began);
   }
 
   /** Acks a request whose answers are stored, or hands it back for another try. */
@@ -369,6 +395,7 @@ export class ApparateWorker {
     this.batcher.settle(request);
     if (!stored) {
       this.counts.storeFailures += 1;
+      this.metrics.requests.inc({ outcome: 'store_failed' });
       await this.handBack(request.message, why);
       return;
     }
@@ -383,7 +410,8 @@ export class ApparateWorker {
     }
   }
 
-  private afterBatch(report: BatchReport, totalMs: number): void {
+  /** Counts, metrics, exit log and guard for a batch that ran; returns each request's overhead, ms. */
+  private afterBatch(report: BatchReport, totalMs: number): number[] {
     const rows = report.requests.length;
     this.counts.batches += 1;
     this.counts.served += rows;
@@ -391,6 +419,11 @@ export class ApparateWorker {
     metrics.batchSize.observe(rows);
     this.options.exitLog?.record(report.logItem);
     if (this.options.exitLog !== undefined) metrics.droppedLogItems.set(this.options.exitLog.stats().dropped);
+    const profiled = this.profiledMs(report.paddedSize);
+    if (profiled > 0 && totalMs > 0) {
+      const ratio = Math.min(100, Math.max(0.1, totalMs / profiled));
+      this.slowdown = 0.8 * this.slowdown + 0.2 * ratio;
+    }
     const overheadShareMs = Math.max(0, totalMs - report.engineMs) / rows;
     const overheadMs: number[] = [];
     report.requests.forEach((held, i) => {
@@ -422,7 +455,7 @@ export class ApparateWorker {
         });
       }
     }
-    this.options.onBatch?.(report, overheadMs);
+    return overheadMs;
   }
 
   /** Answers the requests the policy gave up on. */

@@ -8,6 +8,9 @@
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { AnswerChannel } from '../../adapters/answers/answer-channel';
+import { MemoryAnswerChannel } from '../../adapters/answers/memory-answer-channel';
+import { RedisAnswerChannel } from '../../adapters/answers/redis-answer-channel';
 import { ConfigStore } from '../../adapters/dynamo/config-store';
 import { documentClientFor } from '../../adapters/dynamo/dynamo-client';
 import { localDynamoClient, startDynalite, type DynaliteServer } from '../../adapters/dynamo/dynalite-server';
@@ -20,9 +23,12 @@ import { localBundleCatalog } from '../../functions/catalog/bundle-catalog';
 import { startControllerTimer } from '../../functions/controller/controller-timer';
 import { runController, type ControllerRunReport } from '../../functions/controller/run-controller';
 import { createIngestHandler } from '../../functions/ingest';
+import { AdmissionControl } from '../../functions/api/admission';
+import { WriteBehind } from '../../functions/api/write-behind';
 import { startApiServer } from '../../functions/local/api-server';
 import { createResultHandler } from '../../functions/result';
-import { jsonLogger, type Logger } from '../../gpu-worker/logger';
+import { jsonLogger, messageOf, type Logger } from '../../gpu-worker/logger';
+import { PublishingResultSink } from '../../gpu-worker/publishing-result-sink';
 import { DynamoResultSink } from '../../gpu-worker/result-sink';
 import { ApparateWorker } from '../../gpu-worker/worker';
 import type { Progress } from '../progress';
@@ -53,6 +59,11 @@ export interface LocalStackOptions {
   readonly namePrefix?: string;
   /** Bundles to serve as they are, instead of the cached fixture bundles (tests). */
   readonly bundles?: readonly FixtureBundle[];
+  /**
+   * Fraction of its deadline a sync request's predicted wait may take before it is refused with
+   * 429. @default 1
+   */
+  readonly admissionHeadroom?: number;
   /** Where the stack's JSON logs go. @default `<dataDir>/stack.log` */
   readonly logger?: Logger;
 }
@@ -143,12 +154,23 @@ async function start(
   }
   const queueFor = (model: string): RequestQueue | undefined => queues.get(model);
 
+  // Answers are pushed to the waiting requests over the queue's own transport: in process, or
+  // Redis pub/sub beside BullMQ; the results table stays the durable record.
+  const answers: AnswerChannel =
+    options.redisUrl === undefined
+      ? new MemoryAnswerChannel()
+      : new RedisAnswerChannel({ namespace: prefix, redisUrl: options.redisUrl });
+  cleanups.push(() => answers.close());
+  const sink = new PublishingResultSink(answers, new DynamoResultSink(results), (error, requestId) =>
+    logger.log('warn', 'answer not published', { requestId, error: messageOf(error) }),
+  );
+
   const workers = new Map<string, ApparateWorker>();
   for (const bundle of bundles) {
     const worker = await ApparateWorker.start({
       bundleDir: bundle.dir,
       queue: queueFor(bundle.model) as RequestQueue,
-      sink: new DynamoResultSink(results),
+      sink,
       configStore: configs,
       configPollMs: options.configPollMs,
       exitLog,
@@ -184,10 +206,19 @@ async function start(
   const timer = startControllerTimer({ periodMs: options.controllerPeriodMs, run: runControllers, logger });
   cleanups.push(() => timer.stop());
 
+  // Sync requests beyond what the model's worker can serve within their deadlines get 429 at once.
+  const admission = new AdmissionControl({
+    serviceRatePerSec: (model) => workers.get(model)?.serviceRatePerSec,
+    ...(options.admissionHeadroom === undefined ? {} : { headroom: options.admissionHeadroom }),
+  });
+  const writeBehind = new WriteBehind({
+    onFailure: (what, error, fields) => logger.log('error', what, { ...fields, error: messageOf(error) }),
+  });
+  cleanups.push(() => writeBehind.drain());
   const api = await startApiServer({
     host: options.host,
     port: options.port,
-    ingest: createIngestHandler({ catalog, queueFor, results }),
+    ingest: createIngestHandler({ catalog, queueFor, results, answers, writeBehind, admission }),
     result: createResultHandler({ catalog, results, configs }),
   });
   cleanups.push(() => api.close());

@@ -5,13 +5,16 @@
  * request never reaches a worker's batch, and each one says what was wrong and what is allowed.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import type { AnswerChannel, AnswerEvent } from '../../adapters/answers/answer-channel';
 import type { ResultRecord, ResultStore } from '../../adapters/dynamo/result-store';
 import type { InferenceRequest, RequestQueue } from '../../adapters/queue/request-queue';
 import type { BundleManifest } from '../../core/bundle/manifest';
 import { InputError } from '../../core/errors';
 import { createInputValidator } from '../../core/inference/input-validation';
 import type { BundleCatalog } from '../catalog/bundle-catalog';
-import { awaitAnswer } from './await-answer';
+import type { Admission, AdmissionControl } from './admission';
+import { AnswerInbox } from './answer-inbox';
+import { awaitAnswer, type ReadSchedule } from './await-answer';
 import {
   defaultApiErrorListener,
   errorResult,
@@ -26,14 +29,14 @@ import {
   DEFAULT_DEADLINE_MS,
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_MAX_SYNC_WAIT_MS,
-  DEFAULT_POLL_INTERVAL_MS,
   DEFAULT_SEND_TIMEOUT_MS,
   MAX_QUEUED_MESSAGE_BYTES,
 } from './limits';
 import { parseJsonBody } from './request-body';
 import { requestIdentity } from './request-id';
 import { inferRequestSchema, type AcceptedView } from './schemas';
-import { inferAnswerView, resultPath } from './views';
+import { inferAnswerOfEvent, inferAnswerView, resultPath } from './views';
+import { WriteBehind } from './write-behind';
 
 export interface IngestDependencies {
   readonly catalog: BundleCatalog;
@@ -50,8 +53,21 @@ export interface IngestDependencies {
   readonly maxSyncWaitMs?: number;
   /** @default DEFAULT_MAX_BODY_BYTES (256 KiB) */
   readonly maxBodyBytes?: number;
-  /** How often the sync wait reads the results table, ms. @default DEFAULT_POLL_INTERVAL_MS (20) */
-  readonly pollIntervalMs?: number;
+  /**
+   * Pushed answers (in-process or Redis). With it a synchronous request is woken by the worker's
+   * release and its acceptance is recorded off the response's path; without it (AWS) the wait
+   * reads the results table on `readSchedule`.
+   */
+  readonly answers?: Pick<AnswerChannel, 'subscribe'>;
+  /** When the sync wait reads the results table where nothing pushes. @default DEFAULT_READ_SCHEDULE */
+  readonly readSchedule?: ReadSchedule;
+  /**
+   * Backpressure: refuses (429, Retry-After) a sync request the backlog cannot serve within its
+   * deadline. Without it every request is queued.
+   */
+  readonly admission?: Pick<AdmissionControl, 'tryAdmit'>;
+  /** Runs durable writes off the response's path. @default one with 3 attempts, reporting to `onError` */
+  readonly writeBehind?: WriteBehind;
   /** Longest a send may take before the request gets 503, ms. @default DEFAULT_SEND_TIMEOUT_MS (5000) */
   readonly sendTimeoutMs?: number;
   /** @default Date.now */
@@ -60,6 +76,21 @@ export interface IngestDependencies {
   readonly newRequestId?: () => string;
   /** Failures that are ours (the client gets 5xx). @default one JSON line on stderr */
   readonly onError?: ApiErrorListener;
+}
+
+/** A request that passed every check and is ready to queue. */
+interface Admitted {
+  readonly model: string;
+  readonly mode: 'sync' | 'async';
+  /** Relative deadline, ms, and the absolute one, epoch ms. */
+  readonly deadlineMs: number;
+  readonly deadlineAtMs: number;
+  readonly requestId: string;
+  /** Whether the id came from the client's idempotency key. */
+  readonly idempotent: boolean;
+  readonly request: InferenceRequest;
+  readonly queue: Pick<RequestQueue, 'send'>;
+  readonly receivedAtMs: number;
 }
 
 type Step<T> =
@@ -71,9 +102,13 @@ export function createIngestHandler(deps: IngestDependencies): ApiHandler {
   const defaultDeadlineMs = deps.defaultDeadlineMs ?? DEFAULT_DEADLINE_MS;
   const maxSyncWaitMs = deps.maxSyncWaitMs ?? DEFAULT_MAX_SYNC_WAIT_MS;
   const maxBodyBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const pollIntervalMs = deps.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
   const sendTimeoutMs = deps.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS;
   const onError = deps.onError ?? defaultApiErrorListener;
+  const writeBehind =
+    deps.writeBehind ??
+    new WriteBehind({
+      onFailure: (what, error, fields) => onError(what, { ...fields, error: messageOf(error) }),
+    });
   const validators = new WeakMap<BundleManifest, ReturnType<typeof createInputValidator>>();
 
   const validatorFor = (manifest: BundleManifest): ReturnType<typeof createInputValidator> => {
@@ -95,6 +130,16 @@ export function createIngestHandler(deps: IngestDependencies): ApiHandler {
     if (answer !== undefined) return jsonResult(200, answer);
     const error = record.error ?? { code: 'internal_error', message: 'the request ended without an answer' };
     return errorResult(problem(statusOfWorkerError(error.code), error.code, error.message, record.requestId));
+  };
+
+  /** The answer to a sync request from a pushed answer or error. */
+  const pushedResult = (event: AnswerEvent, model: string, receivedAtMs: number): APIGatewayProxyResult => {
+    if (event.kind === 'error') {
+      return errorResult(
+        problem(statusOfWorkerError(event.code), event.code, event.message, event.requestId),
+      );
+    }
+    return jsonResult(200, inferAnswerOfEvent(event, model, Math.max(0, nowMs() - receivedAtMs)));
   };
 
   const send = async (request: InferenceRequest, queue: Pick<RequestQueue, 'send'>): Promise<Step<void>> => {
@@ -130,10 +175,14 @@ export function createIngestHandler(deps: IngestDependencies): ApiHandler {
     }
   };
 
-  const handle = async (
+  /**
+   * Everything before queueing: body, envelope, model, input, identity, queue, the queued message's
+   * size. Returns the refusal's response, or the request ready to queue.
+   */
+  const admit = async (
     event: APIGatewayProxyEvent,
     receivedAtMs: number,
-  ): Promise<APIGatewayProxyResult> => {
+  ): Promise<APIGatewayProxyResult | Admitted> => {
     const model = event.pathParameters?.['model'] ?? '';
 
     const body = parseJsonBody(event, maxBodyBytes);
@@ -196,44 +245,138 @@ export function createIngestHandler(deps: IngestDependencies): ApiHandler {
         ),
       );
     }
+    return {
+      model,
+      mode,
+      deadlineMs,
+      deadlineAtMs,
+      requestId,
+      idempotent: identity.idempotent,
+      request,
+      queue,
+      receivedAtMs,
+    };
+  };
 
-    if (identity.idempotent) {
-      // A retry of a request that already has its answer gets that answer, and nothing is queued.
-      const existing = await deps.results.get(requestId).catch(() => undefined);
-      if (existing !== undefined && existing.status !== 'pending') {
-        return mode === 'async'
-          ? acceptedResult(requestId, model, existing.accepted?.deadlineAtMs ?? deadlineAtMs)
-          : settledResult(existing, model, receivedAtMs);
+  /** A retry (same idempotency key) of a request already answered: its record, else undefined. */
+  const answeredBefore = async (admitted: Admitted): Promise<ResultRecord | undefined> => {
+    if (!admitted.idempotent) return undefined;
+    const existing = await deps.results.get(admitted.requestId).catch(() => undefined);
+    return existing !== undefined && existing.status !== 'pending' ? existing : undefined;
+  };
+
+  /** 429 with Retry-After for a request the backlog cannot serve within its deadline. */
+  const overloadedResult = (
+    admitted: Admitted,
+    refusal: Extract<Admission, { admitted: false }>,
+  ): APIGatewayProxyResult =>
+    errorResult({
+      ...problem(
+        429,
+        'overloaded',
+        `model ${admitted.model} is at capacity: ${refusal.ahead} requests are ahead of this one, about ` +
+          `${Math.round(refusal.predictedWaitMs)} ms of work at ${refusal.ratePerSec.toFixed(1)} req/s, more than ` +
+          `its deadline of ${admitted.deadlineMs} ms allows; retry after ${refusal.retryAfterS} s or send a longer deadline`,
+      ),
+      headers: { 'retry-after': String(refusal.retryAfterS) },
+    });
+
+  /**
+   * Records the acceptance, subscribes to pushed answers (sync with a channel) and queues the
+   * request. A pushed wait needs the record only for its other readers (GET, idempotent retries),
+   * so then the acceptance is written beside the wait, retried and counted on failure.
+   */
+  const queueRequest = async (admitted: Admitted): Promise<Step<AnswerInbox | undefined>> => {
+    const { requestId, model, deadlineAtMs } = admitted;
+    const pushed = admitted.mode === 'sync' && deps.answers !== undefined;
+    if (pushed) {
+      void writeBehind.run('request not marked accepted', { requestId }, () =>
+        deps.results.putAccepted(requestId, { model, deadlineAtMs }),
+      );
+    } else {
+      try {
+        await deps.results.putAccepted(requestId, { model, deadlineAtMs });
+      } catch (error) {
+        onError('request not marked accepted', { requestId, error: messageOf(error) });
+        return {
+          ok: false,
+          problem: problem(
+            503,
+            'results_unavailable',
+            'the results table is unavailable, so the request was not queued; retry',
+          ),
+        };
       }
     }
-
-    try {
-      await deps.results.putAccepted(requestId, { model, deadlineAtMs });
-    } catch (error) {
-      onError('request not marked accepted', { requestId, error: messageOf(error) });
-      return errorResult(
-        problem(
-          503,
-          'results_unavailable',
-          'the results table is unavailable, so the request was not queued; retry',
-        ),
-      );
+    // Subscribed before the send, so an answer released at once cannot be missed.
+    const inbox =
+      pushed && deps.answers !== undefined ? await AnswerInbox.open(deps.answers, requestId) : undefined;
+    const sent = await send(admitted.request, admitted.queue);
+    if (!sent.ok) {
+      inbox?.close();
+      return sent;
     }
-    const sent = await send(request, queue);
-    if (!sent.ok) return errorResult(sent.problem);
+    return { ok: true, value: inbox };
+  };
 
-    if (mode === 'async') return acceptedResult(requestId, model, deadlineAtMs);
+  /** Admission control for a sync request: undefined when admitted (or not controlled), else the 429. */
+  const backpressure = (admitted: Admitted): { release: () => void } | APIGatewayProxyResult => {
+    const admission = deps.admission?.tryAdmit(admitted.model, admitted.deadlineMs);
+    if (admission === undefined) return { release: () => undefined };
+    return admission.admitted ? admission : overloadedResult(admitted, admission);
+  };
 
-    const outcome = await awaitAnswer({
-      results: deps.results,
-      requestId,
-      untilMs: deadlineAtMs,
-      pollIntervalMs,
-      nowMs,
-    });
-    if (outcome.kind === 'settled') return settledResult(outcome.record, model, receivedAtMs);
-    if (outcome.readFailure !== undefined) {
-      onError('results unreadable during sync wait', { requestId, error: messageOf(outcome.readFailure) });
+  const handle = async (
+    event: APIGatewayProxyEvent,
+    receivedAtMs: number,
+  ): Promise<APIGatewayProxyResult> => {
+    const admitted = await admit(event, receivedAtMs);
+    if ('statusCode' in admitted) return admitted;
+    const { requestId, model, mode, deadlineAtMs } = admitted;
+
+    // A retry of a request that already has its answer gets that answer, and nothing is queued.
+    const existing = await answeredBefore(admitted);
+    if (existing !== undefined) {
+      return mode === 'async'
+        ? acceptedResult(requestId, model, existing.accepted?.deadlineAtMs ?? deadlineAtMs)
+        : settledResult(existing, model, receivedAtMs);
+    }
+
+    const slot = mode === 'sync' ? backpressure(admitted) : { release: () => undefined };
+    if ('statusCode' in slot) return slot;
+    try {
+      const queued = await queueRequest(admitted);
+      if (!queued.ok) return errorResult(queued.problem);
+      if (mode === 'async') return acceptedResult(requestId, model, deadlineAtMs);
+      const inbox = queued.value;
+      try {
+        const outcome = await awaitAnswer({
+          results: deps.results,
+          requestId,
+          untilMs: deadlineAtMs,
+          nowMs,
+          ...(inbox === undefined ? {} : { inbox }),
+          ...(deps.readSchedule === undefined ? {} : { schedule: deps.readSchedule }),
+        });
+        if (outcome.kind === 'pushed') return pushedResult(outcome.event, model, receivedAtMs);
+        if (outcome.kind === 'settled') return settledResult(outcome.record, model, receivedAtMs);
+        return timedOutResult(outcome.readFailure, requestId, admitted.deadlineMs);
+      } finally {
+        inbox?.close();
+      }
+    } finally {
+      slot.release();
+    }
+  };
+
+  /** 503 when the last read failed, else 504: the request may still be answered later. */
+  const timedOutResult = (
+    readFailure: unknown,
+    requestId: string,
+    deadlineMs: number,
+  ): APIGatewayProxyResult => {
+    if (readFailure !== undefined) {
+      onError('results unreadable during sync wait', { requestId, error: messageOf(readFailure) });
       return errorResult(
         problem(
           503,

@@ -27,9 +27,6 @@ export const DEFAULT_DEADLINE_MS = 5_000;
  */
 export const DEFAULT_MAX_SYNC_WAIT_MS = 25_000;
 
-/** How often a synchronous request reads the results table while it waits, ms. */
-export const DEFAULT_POLL_INTERVAL_MS = 20;
-
 /** Longest the ingest side waits for the queue to take a request before answering 503, ms. */
 export const DEFAULT_SEND_TIMEOUT_MS = 5_000;
 

@@ -3,6 +3,7 @@
  * a synchronous request, a bundle manifest as a model summary, a config as the model's config view.
  * Kept apart from the handlers so both handlers (and the sync wait) show the same thing the same way.
  */
+import type { AnswerEvent } from '../../adapters/answers/answer-channel';
 import type { ResultRecord } from '../../adapters/dynamo/result-store';
 import type { BundleManifest, RampConfig } from '../../core/bundle/manifest';
 import { DEFAULT_MAX_TEXT_CHARS } from '../../core/inference/input-validation';
@@ -99,6 +100,46 @@ export function inferAnswerView(
     };
   }
   return undefined;
+}
+
+/** A pushed early answer as the API shows it (the same fields as the stored one). */
+export function earlyViewOfEvent(event: Extract<AnswerEvent, { kind: 'early' }>): EarlyAnswerView {
+  return {
+    label: event.label,
+    confidence: event.confidence,
+    exit: event.exit,
+    configVersion: event.configVersion,
+    latencyMs: event.latencyMs,
+  };
+}
+
+/** A pushed final answer as the API shows it. */
+export function finalViewOfEvent(event: Extract<AnswerEvent, { kind: 'final' }>): FinalAnswerView {
+  return {
+    label: event.label,
+    confidence: event.confidence,
+    latencyMs: event.latencyMs,
+    configVersion: event.configVersion,
+    ...(event.agreesWithEarly === undefined ? {} : { agreesWithEarly: event.agreesWithEarly }),
+  };
+}
+
+/** The synchronous answer from a pushed early or final answer, shaped as `inferAnswerView` shapes a record. */
+export function inferAnswerOfEvent(
+  event: Extract<AnswerEvent, { kind: 'early' | 'final' }>,
+  model: string,
+  totalMs: number,
+): InferAnswer {
+  const view = event.kind === 'early' ? earlyViewOfEvent(event) : finalViewOfEvent(event);
+  return {
+    requestId: event.requestId,
+    model,
+    label: view.label,
+    confidence: view.confidence,
+    exit: event.kind === 'early' ? event.exit : 'final',
+    configVersion: event.configVersion,
+    latencyMs: { total: totalMs, worker: event.latencyMs },
+  };
 }
 
 /** What a model takes, from its spec, in the terms the input validator checks. */

@@ -42,7 +42,7 @@ function ingestWith(overrides: Partial<IngestDependencies> = {}): ApiHandler {
     catalog: fixture.catalog,
     queueFor: (model) => (model === MODEL ? stores.queue : undefined),
     results: stores.results,
-    pollIntervalMs: 5,
+    readSchedule: { firstMs: 2, factor: 1.5, maxMs: 5 },
     onError: (message) => errors.push(message),
     ...overrides,
   });

@@ -1,0 +1,67 @@
+/**
+ * A result sink that first hands each answer to the answer channel, which wakes the request
+ * waiting for it at once, and then records it durably through the sink it wraps. The durable write
+ * is what the worker awaits before acknowledging the message, so a crash loses nothing; the
+ * waiting client no longer waits for that write. A failed publication is counted and reported,
+ * never thrown: the waiter still finds the answer in the durable record.
+ */
+import type { AnswerChannel, AnswerEvent } from '../adapters/answers/answer-channel';
+import type { EarlyRelease, ErrorRelease, FinalRelease, ResultSink } from './result-sink';
+
+export class PublishingResultSink implements ResultSink {
+  /** Publications that failed since start. */
+  publishFailures = 0;
+
+  constructor(
+    private readonly channel: Pick<AnswerChannel, 'publish'>,
+    private readonly durable: ResultSink,
+    private readonly onPublishError: (error: unknown, requestId: string) => void = () => undefined,
+  ) {}
+
+  early(requestId: string, answer: EarlyRelease): Promise<void> {
+    this.notify({
+      kind: 'early',
+      requestId,
+      model: answer.model,
+      label: answer.label,
+      confidence: answer.confidence,
+      exit: answer.exit,
+      latencyMs: answer.latencyMs,
+      configVersion: answer.configVersion,
+      releasedAtMs: answer.releasedAtMs,
+    });
+    return this.durable.early(requestId, answer);
+  }
+
+  final(requestId: string, answer: FinalRelease): Promise<void> {
+    this.notify({
+      kind: 'final',
+      requestId,
+      model: answer.model,
+      label: answer.label,
+      confidence: answer.confidence,
+      latencyMs: answer.latencyMs,
+      configVersion: answer.configVersion,
+      ...(answer.agreesWithEarly === undefined ? {} : { agreesWithEarly: answer.agreesWithEarly }),
+      releasedAtMs: answer.releasedAtMs,
+    });
+    return this.durable.final(requestId, answer);
+  }
+
+  error(requestId: string, error: ErrorRelease): Promise<void> {
+    this.notify({ kind: 'error', requestId, code: error.code, message: error.message.slice(0, 1024) });
+    return this.durable.error(requestId, error);
+  }
+
+  private notify(event: AnswerEvent): void {
+    const failed = (error: unknown): void => {
+      this.publishFailures += 1;
+      this.onPublishError(error, event.requestId);
+    };
+    try {
+      this.channel.publish(event).catch(failed);
+    } catch (error) {
+      failed(error);
+    }
+  }
+}

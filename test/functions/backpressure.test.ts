@@ -1,0 +1,138 @@
+/**
+ * Backpressure at the front door: the ingest handler with admission control, dynalite, the
+ * in-process queue and a stand-in for the worker that answers what it receives through the
+ * in-process answer channel. A request the backlog cannot serve within its deadline is refused at
+ * once with 429 and Retry-After and is never queued; admitted ones are answered.
+ */
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import { MemoryAnswerChannel } from '../../adapters/answers/memory-answer-channel';
+import { AdmissionControl } from '../../functions/api/admission';
+import { WriteBehind } from '../../functions/api/write-behind';
+import { createIngestHandler } from '../../functions/ingest';
+import { conformingBody } from './support/api-contract';
+import {
+  blankImage,
+  freshStores,
+  startHandlerFixture,
+  type HandlerFixture,
+  type Stores,
+} from './support/handler-fixture';
+import { inferEvent } from './support/proxy-events';
+
+const MODEL = 'mnist-resnet';
+
+let fixture: HandlerFixture;
+let stores: Stores;
+
+beforeAll(async () => {
+  fixture = await startHandlerFixture();
+});
+
+afterAll(async () => {
+  await fixture.dynamo.close();
+});
+
+beforeEach(async () => {
+  stores = await freshStores(fixture.dynamo);
+});
+
+afterEach(async () => {
+  await stores.queue.close();
+});
+
+describe('admission control', () => {
+  it('admits while the backlog fits the deadline at the service rate, and refuses beyond with Retry-After', () => {
+    // Given a model served at 10 req/s
+    const admission = new AdmissionControl({ serviceRatePerSec: () => 10 });
+
+    // When requests with a 300 ms deadline arrive and none is answered
+    const outcomes = Array.from({ length: 5 }, () => admission.tryAdmit(MODEL, 300));
+
+    // Then three fit (the third waits 300 ms), the rest are refused with whole seconds to wait
+    expect(outcomes.map((o) => o.admitted)).toEqual([true, true, true, false, false]);
+    expect(outcomes[3]).toMatchObject({ admitted: false, ahead: 3, retryAfterS: 1 });
+    expect(admission.counts).toEqual({ admitted: 3, refused: 2 });
+
+    // And once one is answered, the next one fits again
+    const first = outcomes[0];
+    if (first?.admitted) first.release();
+    if (first?.admitted) first.release(); // a second release changes nothing
+    expect(admission.tryAdmit(MODEL, 300).admitted).toBe(true);
+    expect(admission.tryAdmit(MODEL, 300).admitted).toBe(false);
+  });
+
+  it('never refuses a model whose rate is unknown', () => {
+    const admission = new AdmissionControl({ serviceRatePerSec: () => undefined });
+    expect(Array.from({ length: 100 }, () => admission.tryAdmit(MODEL, 1).admitted).every(Boolean)).toBe(
+      true,
+    );
+  });
+});
+
+describe('the ingest handler under a burst', () => {
+  it('answers the admitted requests and refuses the rest with 429 before queueing them', async () => {
+    // Given an ingest handler whose model serves 20 req/s, with pushed answers
+    const answers = new MemoryAnswerChannel();
+    const admission = new AdmissionControl({ serviceRatePerSec: () => 20 });
+    const failedWrites: string[] = [];
+    const writeBehind = new WriteBehind({ onFailure: (what) => failedWrites.push(what) });
+    const ingest = createIngestHandler({
+      writeBehind,
+      catalog: fixture.catalog,
+      queueFor: (model) => (model === MODEL ? stores.queue : undefined),
+      results: stores.results,
+      answers,
+      admission,
+    });
+
+    // When 12 sync requests with a 250 ms deadline arrive at once
+    const responses: Promise<APIGatewayProxyResult>[] = Array.from({ length: 12 }, () =>
+      ingest(inferEvent(MODEL, { inputs: blankImage(fixture.mnist), deadlineMs: 250 })),
+    );
+    // ... and a worker stand-in answers every request it receives, through the channel
+    const received: string[] = [];
+    const serving = (async () => {
+      for (let i = 0; i < 5; i++) {
+        const [message] = await stores.queue.receive(1, 2000);
+        if (message === undefined) break;
+        const { requestId } = message.request;
+        received.push(requestId);
+        await answers.publish({
+          kind: 'final',
+          requestId,
+          model: MODEL,
+          label: '1',
+          confidence: 0.9,
+          latencyMs: 2,
+          configVersion: 0,
+          releasedAtMs: Date.now(),
+        });
+        await stores.queue.ack(message);
+      }
+    })();
+    const settled = await Promise.all(responses);
+    await serving;
+    await writeBehind.drain();
+
+    // Then the five that fit 250 ms at 20 req/s are answered, and seven are refused with 429
+    const statuses = settled.map((r) => r.statusCode);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(5);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(7);
+    const refused = settled.find((r) => r.statusCode === 429) as APIGatewayProxyResult;
+    expect(refused.headers?.['retry-after']).toMatch(/^[1-9]\d*$/);
+    const body = conformingBody('POST', '/v1/models/{model}/infer', refused) as {
+      error: { code: string; message: string };
+    };
+    expect(body.error.code).toBe('overloaded');
+    expect(body.error.message).toMatch(/at capacity.*retry after \d+ s/);
+    // ... nothing refused was queued, and every admitted request left nothing outstanding
+    expect(received).toHaveLength(5);
+    expect(await stores.queue.receive(10, 0)).toEqual([]);
+    expect(answers.subscriptions).toBe(0);
+    expect(admission.counts).toEqual({ admitted: 5, refused: 7 });
+    // ... and each admitted request's acceptance was recorded off the response's path
+    expect(failedWrites).toEqual([]);
+    const records = await Promise.all(received.map((id) => stores.results.get(id)));
+    expect(records.every((r) => r?.status === 'pending' && r.accepted !== undefined)).toBe(true);
+  });
+});
