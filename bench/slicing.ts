@@ -50,6 +50,13 @@ interface Row {
   readonly cpuRatio: Spread;
   readonly perCutCpuPercent: number;
   readonly perCutFloorCpuPercent: number;
+  /** The same chain cut without layout anchors, in the same rounds: what the anchors save. */
+  readonly unanchored: {
+    readonly ratio: Spread;
+    readonly cpuRatio: Spread;
+    readonly perCutPercent: number;
+    readonly perCutCpuPercent: number;
+  };
   readonly breakdown?: CutBreakdown;
   readonly rounds: number;
   readonly runsPerRound: number;
@@ -71,6 +78,12 @@ export const slicingBenchmark: Benchmark = {
         for (const intraOpThreads of options.threads) {
           const { label, ids } = cutIds(subject, spec);
           const segments = sliceModel(subject.model, subject.analysis, { candidateIds: ids });
+          const unanchored = sliceModel(
+            subject.model,
+            subject.analysis,
+            { candidateIds: ids },
+            { layoutAnchors: false },
+          );
           const sessionOptions = { intraOpThreads };
           const sessions: ModelSession[] = [];
           const open = async (bytes: Uint8Array) => {
@@ -82,12 +95,14 @@ export const slicingBenchmark: Benchmark = {
             const whole = await open(subject.bytes);
             const chain = { sessions: [] as ModelSession[], segments };
             for (const segment of segments) chain.sessions.push(await open(segment.bytes));
+            const plain = { sessions: [] as ModelSession[], segments: unanchored };
+            for (const segment of unanchored) plain.sessions.push(await open(segment.bytes));
             const floors = [];
             for (const bytes of floorModels(subject.analysis, segments)) floors.push(await open(bytes));
             const boundary = await boundaryFeedsOf(chain, subject.feeds);
             const timed = await timeRounds(
               whole,
-              { chained: chain },
+              { chained: chain, unanchored: plain },
               floors,
               boundary,
               subject.feeds,
@@ -99,6 +114,7 @@ export const slicingBenchmark: Benchmark = {
               ? await profileCut(subject.bytes, segments, subject.feeds, options.profiledRuns, sessionOptions)
               : undefined;
             const chained = timed.variants.chained as SideFigures;
+            const withoutAnchors = timed.variants.unanchored as SideFigures;
             const row: Row = {
               model: subject.name,
               cut: label,
@@ -114,6 +130,12 @@ export const slicingBenchmark: Benchmark = {
               perCutFloorPercent: pct(timed.floorRatio.median, ids.length),
               cpuRatio: chained.cpuRatio,
               perCutCpuPercent: pct(chained.cpuRatio.median, ids.length),
+              unanchored: {
+                ratio: withoutAnchors.ratio,
+                cpuRatio: withoutAnchors.cpuRatio,
+                perCutPercent: pct(withoutAnchors.ratio.median, ids.length),
+                perCutCpuPercent: pct(withoutAnchors.cpuRatio.median, ids.length),
+              },
               perCutFloorCpuPercent: pct(timed.floorCpuRatio.median, ids.length),
               ...(breakdown ? { breakdown } : {}),
               rounds: options.rounds,
@@ -148,7 +170,9 @@ function printRow(r: Row): void {
       `whole ${f(r.wholeMs.median)} ms, chained ${f(r.chainedMs.median)} ms, ratio ${f(r.ratio.median, 4)} ` +
       `(p25-p75 ${f(r.ratio.p25, 4)}-${f(r.ratio.p75, 4)}), per cut ${f(r.perCutPercent)}% | floor per cut ${f(r.perCutFloorPercent)}% ` +
       `(ratio ${f(r.floorRatio.median, 4)}, ${f(r.floorRatio.p25, 4)}-${f(r.floorRatio.p75, 4)})\n` +
-      `  CPU time: ratio ${f(r.cpuRatio.median, 4)} (p25-p75 ${f(r.cpuRatio.p25, 4)}-${f(r.cpuRatio.p75, 4)}), per cut ${f(r.perCutCpuPercent)}%, floor per cut ${f(r.perCutFloorCpuPercent)}%\n`,
+      `  CPU time: ratio ${f(r.cpuRatio.median, 4)} (p25-p75 ${f(r.cpuRatio.p25, 4)}-${f(r.cpuRatio.p75, 4)}), per cut ${f(r.perCutCpuPercent)}%, floor per cut ${f(r.perCutFloorCpuPercent)}%\n` +
+      `  without layout anchors: ratio ${f(r.unanchored.ratio.median, 4)} (p25-p75 ${f(r.unanchored.ratio.p25, 4)}-${f(r.unanchored.ratio.p75, 4)}), per cut ${f(r.unanchored.perCutPercent)}%; ` +
+      `CPU ratio ${f(r.unanchored.cpuRatio.median, 4)}, per cut ${f(r.unanchored.perCutCpuPercent)}%\n`,
   );
   const b = r.breakdown;
   if (!b) return;

@@ -142,24 +142,35 @@ export function splitCost(wallMs: readonly number[][], profiles: readonly Profil
     let starts = 0;
     const addedThisRun = new Map<string, number>();
     const chainNodes = new Map<string, number>();
+    const chainCounts = new Map<string, number>();
     segmentRuns.forEach((runsOfSegment, s) => {
       const run = runsOfSegment[r] as ProfiledRun;
       chainWall += segmentWalls[s]?.[r] ?? 0;
       chainRun += run.runMs;
       chainKernel += run.kernelMs;
       for (const [node, ms] of run.nodeMs) {
-        const op = run.opTypes.get(node) ?? 'unknown';
-        opOf.set(node, op);
-        if (!w.nodeMs.has(node)) {
-          added += ms;
-          addedThisRun.set(op, (addedThisRun.get(op) ?? 0) + ms);
-        } else chainNodes.set(node, (chainNodes.get(node) ?? 0) + ms);
+        opOf.set(node, run.opTypes.get(node) ?? 'unknown');
+        chainNodes.set(node, (chainNodes.get(node) ?? 0) + ms);
+        chainCounts.set(node, (chainCounts.get(node) ?? 0) + (run.nodeCounts.get(node) ?? 1));
       }
       if (s > 0) {
         const first = run.order.find((node) => w.nodeMs.has(node));
         if (first !== undefined) starts += (run.nodeMs.get(first) ?? 0) - (w.nodeMs.get(first) ?? 0);
       }
     });
+    // A name the chain runs more often than the whole model (onnxruntime names every reorder
+    // `ReorderOutput`) is an added operator for the extra occurrences, a shared one for the rest.
+    for (const [node, ms] of [...chainNodes.entries()]) {
+      const inChain = chainCounts.get(node) ?? 1;
+      const inWhole = w.nodeCounts.get(node) ?? 0;
+      if (inChain <= inWhole) continue;
+      const extra = (ms * (inChain - inWhole)) / inChain;
+      added += extra;
+      const op = opOf.get(node) ?? 'unknown';
+      addedThisRun.set(op, (addedThisRun.get(op) ?? 0) + extra);
+      if (inWhole === 0) chainNodes.delete(node);
+      else chainNodes.set(node, ms - extra);
+    }
     for (const [op, ms] of addedThisRun) addedTypes.set(op, [...(addedTypes.get(op) ?? []), ms]);
     for (const [node, ms] of chainNodes) {
       const list = nodeDeltas.get(node) ?? [];

@@ -28,8 +28,10 @@ export interface ProfiledRun {
   readonly runMs: number;
   /** Sum of the operators' kernel times, ms. */
   readonly kernelMs: number;
-  /** Kernel time per node name, ms (a node runs once per run). */
+  /** Kernel time per node name, ms (summed when onnxruntime gives several nodes one name). */
   readonly nodeMs: ReadonlyMap<string, number>;
+  /** How many kernels ran under each node name. */
+  readonly nodeCounts: ReadonlyMap<string, number>;
   /** Operator type per node name. */
   readonly opTypes: ReadonlyMap<string, string>;
   /** Node names in the order they ran. */
@@ -58,6 +60,7 @@ export function parseRunProfile(events: unknown, skipRuns = 0): ProfiledRun[] {
   let k = 0;
   for (const run of runs) {
     const nodeMs = new Map<string, number>();
+    const nodeCounts = new Map<string, number>();
     const opTypes = new Map<string, string>();
     const order: string[] = [];
     let kernelUs = 0;
@@ -66,10 +69,11 @@ export function parseRunProfile(events: unknown, skipRuns = 0): ProfiledRun[] {
       const kernel = kernels[k] as (typeof kernels)[number];
       kernelUs += kernel.us;
       nodeMs.set(kernel.name, (nodeMs.get(kernel.name) ?? 0) + kernel.us / 1000);
+      nodeCounts.set(kernel.name, (nodeCounts.get(kernel.name) ?? 0) + 1);
       opTypes.set(kernel.name, kernel.op);
       order.push(kernel.name);
     }
-    result.push({ runMs: run.runUs / 1000, kernelMs: kernelUs / 1000, nodeMs, opTypes, order });
+    result.push({ runMs: run.runUs / 1000, kernelMs: kernelUs / 1000, nodeMs, nodeCounts, opTypes, order });
   }
   return result.slice(skipRuns);
 }

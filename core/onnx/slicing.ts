@@ -9,6 +9,7 @@
 import type { onnx } from 'onnx-proto';
 import { ArtifactError, InputError } from '../errors';
 import type { FeasiblePosition, GraphAnalysis } from './graph-analysis';
+import { anchorActivation, wantsAnchor } from './layout-anchor';
 import { encodeOnnxModel, type OnnxModel } from './onnx-model';
 import { isStaticNode } from './tensor-roles';
 import { makeValueInfo, toNumber, type TensorInfo } from './tensor-types';
@@ -17,6 +18,16 @@ import { nodeInputs, nodeOutputs } from './topology';
 /** Where to cut: candidate ids from the analysis, or any feasible positions. */
 export type SliceCuts =
   { readonly candidateIds: readonly string[] } | { readonly positions: readonly number[] };
+
+/** How to cut, beyond where. */
+export interface SliceOptions {
+  /**
+   * Route a segment's incoming activation through a layout anchor where that lets onnxruntime's
+   * CPU optimizer fuse the first block as in the whole model (see layout-anchor.ts). Default on;
+   * off only to measure what it saves.
+   */
+  readonly layoutAnchors?: boolean;
+}
 
 /** One segment: a standalone model and its interface. */
 export interface ModelSegment {
@@ -77,6 +88,7 @@ interface SliceContext {
   readonly initializers: ReadonlyMap<string, onnx.ITensorProto>;
   readonly sparseInitializers: ReadonlyMap<string, onnx.ISparseTensorProto>;
   readonly declaredInputs: ReadonlyMap<string, onnx.IValueInfoProto>;
+  readonly layoutAnchors: boolean;
 }
 
 /** Adds the static nodes (Constants, aliases of weights) that compute the given names, transitively. */
@@ -116,8 +128,13 @@ function buildSegment(
     for (const name of nodeInputs(analysis.nodes[at] as onnx.INodeProto)) reads.add(name);
   staticClosure(context, reads, chosen);
   const order = [...chosen].sort((a, b) => a - b);
-  const nodes = order.map((at) => analysis.nodes[at] as onnx.INodeProto);
+  let nodes = order.map((at) => analysis.nodes[at] as onnx.INodeProto);
   for (const node of nodes) for (const name of nodeInputs(node)) reads.add(name);
+  if (startCut && context.layoutAnchors) {
+    const activation = startCut.activation;
+    if (wantsAnchor(activation, analysis.tensors.get(activation), nodes))
+      nodes = anchorActivation(activation, nodes);
+  }
 
   const produced = new Set(nodes.flatMap((node) => nodeOutputs(node)));
   const carriedIn = startCut ? carriedAt(startCut) : [];
@@ -185,7 +202,12 @@ function buildSegment(
  * in running order: one more than the number of cuts. `analysis` must come from `analyzeGraph` on
  * this same model.
  */
-export function sliceModel(model: OnnxModel, analysis: GraphAnalysis, cuts: SliceCuts): ModelSegment[] {
+export function sliceModel(
+  model: OnnxModel,
+  analysis: GraphAnalysis,
+  cuts: SliceCuts,
+  options: SliceOptions = {},
+): ModelSegment[] {
   const graph = model.graph;
   if (!graph || (graph.node ?? []).length !== analysis.nodes.length) {
     throw new ArtifactError('the analysis was made for a different model; analyse the model you slice');
@@ -205,6 +227,7 @@ export function sliceModel(model: OnnxModel, analysis: GraphAnalysis, cuts: Slic
       (graph.sparseInitializer ?? []).map((tensor) => [tensor.values?.name ?? '', tensor]),
     ),
     declaredInputs: new Map((graph.input ?? []).map((info) => [info.name ?? '', info])),
+    layoutAnchors: options.layoutAnchors ?? true,
   };
   const resolved = resolveCuts(analysis, cuts);
   const bounds: (FeasiblePosition | undefined)[] = [undefined, ...resolved, undefined];
