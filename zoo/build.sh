@@ -11,5 +11,9 @@ node zoo/data/build-datasets.mjs
 "$PYTHON" zoo/recipes/mnist_resnet.py
 "$PYTHON" zoo/recipes/spam_bert.py
 "$PYTHON" zoo/recipes/family_graphs.py
+# The smaller members of each variant family (docs/fleet.md).
+"$PYTHON" zoo/recipes/mnist_resnet.py --name mnist-resnet-medium --widths 16,32,64 --blocks 2 --epochs 8 --threads 1
+"$PYTHON" zoo/recipes/mnist_resnet.py --name mnist-resnet-small --widths 8,16,32 --blocks 1 --epochs 8 --threads 1
+"$PYTHON" zoo/recipes/spam_bert.py --name spam-bert-small --layers 1 --hidden 32 --heads 2 --ffn 128 --epochs 6 --threads 1
 node zoo/recipes/verify-onnx.mjs
 du -sh zoo

@@ -6,13 +6,46 @@ import { listFixtureModels, loadFixtureModel } from '../../core/zoo/fixtures';
 import { loadModel, type LoadedModel } from '../../core/model/load-model';
 import { measureZooModel, type ZooEntry } from '../../core/zoo/zoo-report';
 import { InputError } from '../../core/errors';
+import { readTaskProfilesIfAny } from '../../core/fleet/profiles-location';
 import type { Command } from '../command';
 import { createProgress } from '../progress';
 
-function formatTable(entries: readonly ZooEntry[]): string {
-  const header = ['model', 'task', 'classes', 'serving', 'accuracy', 'recorded', 'p50 ms @1', 'p50 ms @8'];
+/** A zoo entry with its variant family (the data set its variants share) and, where the family's
+ * fleet profiles were measured, one worker's capacity at the family's SLO with exits off. */
+type ListedEntry = ZooEntry & {
+  family: string | null;
+  sloThroughputRps: number | null;
+  sloMs: number | null;
+};
+
+async function withFleetProfile(entry: ZooEntry, family: string | null): Promise<ListedEntry> {
+  const profiles = family === null ? undefined : await readTaskProfilesIfAny(family);
+  const variant = profiles?.variants.find((v) => v.name === entry.name);
+  const off = variant?.settings.find((s) => s.exits === 'off');
+  return {
+    ...entry,
+    family,
+    sloThroughputRps: off?.capacityRps ?? null,
+    sloMs: variant && profiles ? profiles.sloMs : null,
+  };
+}
+
+function formatTable(entries: readonly ListedEntry[]): string {
+  const header = [
+    'model',
+    'family',
+    'task',
+    'classes',
+    'serving',
+    'accuracy',
+    'recorded',
+    'p50 ms @1',
+    'p50 ms @8',
+    'req/s at SLO',
+  ];
   const rows = entries.map((e) => [
     e.name,
+    e.family ?? '-',
     e.task,
     String(e.classes.length),
     String(e.servingSamples),
@@ -20,6 +53,9 @@ function formatTable(entries: readonly ZooEntry[]): string {
     e.recordedAccuracy === null ? '-' : `${(e.recordedAccuracy * 100).toFixed(2)}%`,
     e.latencyMs['1'].toFixed(2),
     e.latencyMs['8'].toFixed(2),
+    e.sloThroughputRps === null || e.sloMs === null
+      ? '-'
+      : `${e.sloThroughputRps.toFixed(0)} @${e.sloMs.toFixed(1)} ms`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] as number)).join('  ');
@@ -40,7 +76,7 @@ async function resolveModel(nameOrPath: string): Promise<LoadedModel> {
 
 export const zooCommand: Command = {
   name: 'zoo',
-  summary: 'list the fixture models and measure their accuracy and latency here',
+  summary: 'list the fixture models and their variant families, and measure their accuracy and latency here',
   usage: 'apparate zoo [--json] [--model <name>] [--single-samples <n>]',
   options: {
     json: { type: 'boolean', description: 'print one JSON array instead of a table' },
@@ -60,15 +96,14 @@ export const zooCommand: Command = {
     const models =
       typeof values.model === 'string' ? [await resolveModel(values.model)] : await listFixtureModels();
     const progress = createProgress(io);
-    const entries: ZooEntry[] = [];
+    const entries: ListedEntry[] = [];
     try {
       for (const model of models) {
-        entries.push(
-          await measureZooModel(model, {
-            singleSamples,
-            onProgress: (name, phase, done, total) => progress.update(`${name} ${phase}`, done, total),
-          }),
-        );
+        const measured = await measureZooModel(model, {
+          singleSamples,
+          onProgress: (name, phase, done, total) => progress.update(`${name} ${phase}`, done, total),
+        });
+        entries.push(await withFleetProfile(measured, model.spec.dataset ?? null));
       }
     } finally {
       progress.stop();

@@ -14,6 +14,9 @@ const entrySchema = z.object({
   servingSamples: z.number().int().positive(),
   accuracy: z.number(),
   latencyMs: z.object({ '1': z.number().positive(), '8': z.number().positive() }),
+  family: z.string().nullable(),
+  sloThroughputRps: z.number().positive().nullable(),
+  sloMs: z.number().positive().nullable(),
 });
 
 describe('apparate zoo --json', () => {
@@ -28,13 +31,22 @@ describe('apparate zoo --json', () => {
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     const entries = z.array(entrySchema).parse(JSON.parse(result.stdout));
-    expect(entries.map((e) => e.name)).toEqual(['mnist-resnet', 'spam-bert']);
-    const [mnist, spam] = entries;
+    expect(entries.map((e) => e.name)).toEqual([
+      'mnist-resnet',
+      'mnist-resnet-medium',
+      'mnist-resnet-small',
+      'spam-bert',
+      'spam-bert-small',
+    ]);
+    const mnist = entries.find((e) => e.name === 'mnist-resnet');
+    const spam = entries.find((e) => e.name === 'spam-bert');
     expect(mnist?.classes).toHaveLength(10);
     expect(mnist?.servingSamples).toBe(4000);
     expect(mnist?.accuracy).toBeGreaterThanOrEqual(0.98);
     expect(spam?.classes).toEqual(['ham', 'spam']);
     expect(spam?.accuracy).toBeGreaterThanOrEqual(0.95);
+    // Variants are grouped by the data set they share.
+    expect(new Set(entries.map((e) => e.family))).toEqual(new Set(['mnist', 'spam']));
     // Eight inputs take longer to run than one: the timings are real runs, not placeholders.
     for (const entry of entries) expect(entry.latencyMs['8']).toBeGreaterThan(entry.latencyMs['1']);
   });

@@ -8,7 +8,11 @@ normalisation happens inside the graph. Output `logits` [batch,10].
 Trained on the train split only (6,000 digits) with random shifts of up to 2 pixels; measured on
 the whole serving split (4,000 digits).
 
-Usage: /usr/bin/python3 zoo/recipes/mnist_resnet.py [--epochs N] [--threads N]
+The same recipe trains the smaller members of the digits variant family (narrower stages, fewer
+blocks per stage) under another name, for example
+`--name mnist-resnet-small --widths 8,16,32 --blocks 1`.
+
+Usage: /usr/bin/python3 zoo/recipes/mnist_resnet.py [--epochs N] [--threads N] [--name NAME --widths A,B,C --blocks N]
 """
 
 import argparse
@@ -96,8 +100,15 @@ def main():
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", default=os.path.join(common.MODELS, "mnist-resnet"))
+    ap.add_argument("--name", default="mnist-resnet")
+    ap.add_argument("--widths", default="32,64,128", help="channels of the three stages")
+    ap.add_argument("--blocks", type=int, default=3, help="basic blocks per stage")
+    ap.add_argument("--out", default=None, help="default: zoo/models/<name>")
     args = ap.parse_args()
+    widths = tuple(int(w) for w in args.widths.split(","))
+    if len(widths) != 3:
+        raise SystemExit("--widths takes three comma-separated channel counts")
+    args.out = args.out or os.path.join(common.MODELS, args.name)
 
     common.set_threads(args.threads)
     common.seed_everything(SEED)
@@ -110,7 +121,7 @@ def main():
     xsv = torch.from_numpy(serve_img).float().div_(255.0).unsqueeze(1)
     ysv = torch.from_numpy(serve_lab)
 
-    model = MnistResNet().to(memory_format=torch.channels_last)
+    model = MnistResNet(widths, args.blocks).to(memory_format=torch.channels_last)
     params = common.parameter_count(model)
     print("parameters: %d" % params, flush=True)
     weight_decay = 5e-4
@@ -162,12 +173,12 @@ def main():
     if summary["functions"] or summary["subgraphs"] or summary["opset"] != [("ai.onnx", common.OPSET)]:
         raise SystemExit("exported graph is not a single flat graph at opset %d" % common.OPSET)
 
-    common.write_reference(args.out, "mnist-resnet", model, {"pixels": xsv[:64]})
+    common.write_reference(args.out, args.name, model, {"pixels": xsv[:64]})
 
     common.write_model_json(
         args.out,
         {
-            "name": "mnist-resnet",
+            "name": args.name,
             "task": "image-classification",
             "file": "model.onnx",
             "sha256": common.sha256_of(onnx_path),
@@ -189,11 +200,12 @@ def main():
             "trainAccuracy": train_acc,
             "architecture": {
                 "family": "resnet",
-                "stem": "conv3x3(1->32)+BN+ReLU",
-                "blocks": "9 basic blocks (conv3x3+BN+ReLU, conv3x3+BN, add shortcut, ReLU) in 3 stages of 3",
-                "widths": [32, 64, 128],
+                "stem": "conv3x3(1->%d)+BN+ReLU" % widths[0],
+                "blocks": "%d basic blocks (conv3x3+BN+ReLU, conv3x3+BN, add shortcut, ReLU) in 3 stages of %d"
+                % (3 * args.blocks, args.blocks),
+                "widths": list(widths),
                 "downsampling": "stride 2 in the first block of stages 2 and 3, 1x1 conv+BN shortcut",
-                "head": "global average pool, Linear(128->10)",
+                "head": "global average pool, Linear(%d->10)" % widths[2],
                 "normalisation": "inside the graph: (pixels - %s) / %s" % (MEAN, STD),
                 "parameters": params,
             },

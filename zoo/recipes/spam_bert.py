@@ -11,7 +11,11 @@ Texts come from zoo/data/spam/*.jsonl.gz and are encoded with the ascii-words to
 common.py; its vocabulary (8,000 entries) is built from the train split only. Trained on the
 train split (4,046 e-mails), measured on the whole serving split (2,000 e-mails).
 
-Usage: /usr/bin/python3 zoo/recipes/spam_bert.py [--epochs N] [--threads N]
+The same recipe trains the smaller members of the spam variant family (fewer, narrower layers)
+under another name, for example `--name spam-bert-small --layers 1 --hidden 32 --heads 2 --ffn 128`;
+they share the tokenizer and its vocabulary.
+
+Usage: /usr/bin/python3 zoo/recipes/spam_bert.py [--epochs N] [--threads N] [--name NAME --layers N --hidden N --heads N --ffn N]
 """
 
 import argparse
@@ -183,8 +187,14 @@ def main():
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", default=os.path.join(common.MODELS, "spam-bert"))
+    ap.add_argument("--name", default="spam-bert")
+    ap.add_argument("--layers", type=int, default=LAYERS)
+    ap.add_argument("--hidden", type=int, default=HIDDEN)
+    ap.add_argument("--heads", type=int, default=HEADS)
+    ap.add_argument("--ffn", type=int, default=FFN)
+    ap.add_argument("--out", default=None, help="default: zoo/models/<name>")
     args = ap.parse_args()
+    args.out = args.out or os.path.join(common.MODELS, args.name)
 
     common.set_threads(args.threads)
     common.seed_everything(SEED)
@@ -204,7 +214,7 @@ def main():
     print("vocab %d, serving [UNK] rate %.3f, mean tokens %.1f" % (len(vocab), unk_rate, float(mask_sv.sum()) / len(serve_rows)), flush=True)
 
     CONV_KERNELS["on"] = True
-    model = SpamBert()
+    model = SpamBert(hidden=args.hidden, layers=args.layers, heads=args.heads, ffn=args.ffn)
     params = common.parameter_count(model)
     print("parameters: %d" % params, flush=True)
     weight_decay = 0.01
@@ -275,18 +285,20 @@ def main():
     if summary["functions"] or summary["subgraphs"] or summary["opset"] != [("ai.onnx", common.OPSET)]:
         raise SystemExit("exported graph is not a single flat graph at opset %d" % common.OPSET)
 
-    common.write_reference(args.out, "spam-bert", model, {"input_ids": ids_sv[:64], "attention_mask": mask_sv[:64]})
+    common.write_reference(args.out, args.name, model, {"input_ids": ids_sv[:64], "attention_mask": mask_sv[:64]})
 
-    sample = [
+    # The tokenizer sample is the family's: only the reference member carries it.
+    sample = [] if args.name != "spam-bert" else [
         {"index": i, "ids": ids_sv[i].tolist(), "mask": mask_sv[i].tolist()} for i in range(TOKEN_SAMPLE)
     ]
-    with open(os.path.join(args.out, "token-ids-sample.json"), "w") as f:
-        f.write("[\n" + ",\n".join(json.dumps(s, separators=(",", ":")) for s in sample) + "\n]\n")
+    if sample:
+        with open(os.path.join(args.out, "token-ids-sample.json"), "w") as f:
+            f.write("[\n" + ",\n".join(json.dumps(s, separators=(",", ":")) for s in sample) + "\n]\n")
 
     common.write_model_json(
         args.out,
         {
-            "name": "spam-bert",
+            "name": args.name,
             "task": "text-classification",
             "file": "model.onnx",
             "sha256": common.sha256_of(onnx_path),
@@ -314,16 +326,16 @@ def main():
             "trainAccuracy": train_acc,
             "architecture": {
                 "family": "bert-style encoder, post-norm",
-                "layers": LAYERS,
-                "hidden": HIDDEN,
-                "heads": HEADS,
-                "ffn": FFN,
+                "layers": args.layers,
+                "hidden": args.hidden,
+                "heads": args.heads,
+                "ffn": args.ffn,
                 "activation": "gelu (erf)",
                 "vocab": VOCAB_SIZE,
                 "positions": MAX_LEN,
                 "embeddings": "token + learned position, LayerNorm",
                 "attentionMask": "additive bias (1 - attention_mask) * -10000, [batch,1,1,128], computed once and shared by all layers",
-                "head": "pooler Linear(128,128)+tanh on token 0, then Linear(128->2)",
+                "head": "pooler Linear(%d,%d)+tanh on token 0, then Linear(%d->2)" % (args.hidden, args.hidden, args.hidden),
                 "dropout": DROPOUT,
                 "parameters": params,
             },
