@@ -22,7 +22,12 @@ import type { ApiHandler } from './api/http';
 import { createIngestHandler } from './api/ingest-handler';
 import { s3BundleCatalog } from './catalog/bundle-catalog';
 
-export { createIngestHandler, type IngestDependencies } from './api/ingest-handler';
+export {
+  createIngestHandler,
+  createIngestHandlers,
+  type IngestDependencies,
+  type IngestHandlers,
+} from './api/ingest-handler';
 
 /**
  * Wires the ingest handler to SQS, DynamoDB and S3 from the environment the CDK app sets. Throws

@@ -22,7 +22,7 @@ import type { RequestQueue } from '../../adapters/queue/request-queue';
 import { localBundleCatalog } from '../../functions/catalog/bundle-catalog';
 import { startControllerTimer } from '../../functions/controller/controller-timer';
 import { runController, type ControllerRunReport } from '../../functions/controller/run-controller';
-import { createIngestHandler } from '../../functions/ingest';
+import { createIngestHandlers } from '../../functions/ingest';
 import { AdmissionControl } from '../../functions/api/admission';
 import { WriteBehind } from '../../functions/api/write-behind';
 import { startApiServer } from '../../functions/local/api-server';
@@ -215,10 +215,12 @@ async function start(
     onFailure: (what, error, fields) => logger.log('error', what, { ...fields, error: messageOf(error) }),
   });
   cleanups.push(() => writeBehind.drain());
+  const ingest = createIngestHandlers({ catalog, queueFor, results, answers, writeBehind, admission });
   const api = await startApiServer({
     host: options.host,
     port: options.port,
-    ingest: createIngestHandler({ catalog, queueFor, results, answers, writeBehind, admission }),
+    ingest: ingest.handler,
+    streams: { ingest: ingest.stream },
     result: createResultHandler({ catalog, results, configs }),
   });
   cleanups.push(() => api.close());

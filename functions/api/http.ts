@@ -8,6 +8,23 @@ import type { ErrorBody } from './schemas';
 /** A REST API (v1) proxy handler, as API Gateway invokes it and the local server calls it. */
 export type ApiHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
 
+/**
+ * A handler that may stream its response: it writes to `out` and resolves undefined, or answers
+ * with one whole result (a refusal before anything was written).
+ */
+export type StreamingApiHandler = (
+  event: APIGatewayProxyEvent,
+  out: ResponseStream,
+) => Promise<APIGatewayProxyResult | undefined>;
+
+/** Where a streaming handler writes its response. */
+export interface ResponseStream {
+  /** Sends the status and headers; called once, before the first write. */
+  open(statusCode: number, headers: Record<string, string>): void;
+  write(text: string): void;
+  end(): void;
+}
+
 const JSON_HEADERS = {
   'content-type': 'application/json; charset=utf-8',
   // Answers are per request; no cache between client and API may keep them.

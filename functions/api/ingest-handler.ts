@@ -14,15 +14,19 @@ import { createInputValidator } from '../../core/inference/input-validation';
 import type { BundleCatalog } from '../catalog/bundle-catalog';
 import type { Admission, AdmissionControl } from './admission';
 import { AnswerInbox } from './answer-inbox';
+import { encodeStreamEvent, STREAM_CONTENT_TYPES, streamAnswers, streamFormatOf } from './answer-stream';
 import { awaitAnswer, type ReadSchedule } from './await-answer';
 import {
   defaultApiErrorListener,
   errorResult,
+  headerValue,
   jsonResult,
   messageOf,
   problem,
   type ApiErrorListener,
   type ApiHandler,
+  type ResponseStream,
+  type StreamingApiHandler,
   type ApiProblem,
 } from './http';
 import {
@@ -96,8 +100,20 @@ interface Admitted {
 type Step<T> =
   { readonly ok: true; readonly value: T } | { readonly ok: false; readonly problem: ApiProblem };
 
+/** The ingest side's two ways to answer: one JSON response, or a stream of answer events. */
+export interface IngestHandlers {
+  readonly handler: ApiHandler;
+  /** For a request whose Accept header asks for `text/event-stream` or `application/x-ndjson`. */
+  readonly stream: StreamingApiHandler;
+}
+
 /** Builds the ingest handler; the Lambda entry and the local server both call what this returns. */
 export function createIngestHandler(deps: IngestDependencies): ApiHandler {
+  return createIngestHandlers(deps).handler;
+}
+
+/** Builds both ingest handlers over the same checks, queue and answer channel. */
+export function createIngestHandlers(deps: IngestDependencies): IngestHandlers {
   const nowMs = deps.nowMs ?? Date.now;
   const defaultDeadlineMs = deps.defaultDeadlineMs ?? DEFAULT_DEADLINE_MS;
   const maxSyncWaitMs = deps.maxSyncWaitMs ?? DEFAULT_MAX_SYNC_WAIT_MS;
@@ -422,16 +438,100 @@ export function createIngestHandler(deps: IngestDependencies): ApiHandler {
     }
   };
 
-  return async (event) => {
-    const receivedAtMs = nowMs();
-    try {
-      return await handle(event, receivedAtMs);
-    } catch (error) {
-      onError('ingest failed', { error: messageOf(error) });
+  /**
+   * The streamed answer (see `answer-stream.ts`): every refusal is a plain JSON response, as for a
+   * sync request; once the request is queued the response opens and carries its events.
+   */
+  const handleStream = async (
+    event: APIGatewayProxyEvent,
+    out: ResponseStream,
+    receivedAtMs: number,
+  ): Promise<APIGatewayProxyResult | undefined> => {
+    const format = streamFormatOf(headerValue(event, 'accept')) ?? 'sse';
+    const admitted = await admit(event, receivedAtMs);
+    if ('statusCode' in admitted) return admitted;
+    const { requestId, model } = admitted;
+    if (admitted.mode === 'async') {
       return errorResult(
-        problem(500, 'internal_error', 'the request failed on our side; retry, or report it if it persists'),
+        problem(
+          400,
+          'invalid_request',
+          'mode: an async request is answered 202 at once and cannot stream; send it as sync to stream its answers',
+        ),
       );
     }
+    const existing = await answeredBefore(admitted);
+    const slot = existing === undefined ? backpressure(admitted) : { release: () => undefined };
+    if ('statusCode' in slot) return slot;
+    let inbox: AnswerInbox | undefined;
+    try {
+      if (existing === undefined) {
+        const queued = await queueRequest(admitted);
+        if (!queued.ok) return errorResult(queued.problem);
+        inbox = queued.value;
+      }
+      out.open(200, {
+        'content-type': STREAM_CONTENT_TYPES[format],
+        'cache-control': 'no-store',
+        'x-request-id': requestId,
+      });
+      await streamAnswers({
+        requestId,
+        model,
+        results: deps.results,
+        ...(inbox === undefined ? {} : { inbox }),
+        receivedAtMs,
+        untilMs: admitted.deadlineAtMs,
+        nowMs,
+        emit: (name, data) => out.write(encodeStreamEvent(format, name, data)),
+        ...(deps.readSchedule === undefined ? {} : { schedule: deps.readSchedule }),
+        onReadError: (error) =>
+          onError('results unreadable during stream', { requestId, error: messageOf(error) }),
+      });
+      out.end();
+      return undefined;
+    } finally {
+      inbox?.close();
+      slot.release();
+    }
+  };
+
+  const internalError = (error: unknown): APIGatewayProxyResult => {
+    onError('ingest failed', { error: messageOf(error) });
+    return errorResult(
+      problem(500, 'internal_error', 'the request failed on our side; retry, or report it if it persists'),
+    );
+  };
+
+  return {
+    handler: async (event) => {
+      const receivedAtMs = nowMs();
+      try {
+        return await handle(event, receivedAtMs);
+      } catch (error) {
+        return internalError(error);
+      }
+    },
+    stream: async (event, out) => {
+      const receivedAtMs = nowMs();
+      let opened = false;
+      const tracked: ResponseStream = {
+        open: (status, headers) => {
+          opened = true;
+          out.open(status, headers);
+        },
+        write: (text) => out.write(text),
+        end: () => out.end(),
+      };
+      try {
+        return await handleStream(event, tracked, receivedAtMs);
+      } catch (error) {
+        if (!opened) return internalError(error);
+        onError('ingest stream failed', { error: messageOf(error) });
+        out.end();
+        return undefined;
+      }
+    },
   };
 }
 

@@ -135,7 +135,27 @@ export function buildOpenApiDocument(): OpenApiDocument {
           ],
           requestBody: { required: true, content: { 'application/json': { schema: ref('InferRequest') } } },
           responses: {
-            '200': json('InferAnswer', 'The answer (sync mode).'),
+            '200': {
+              description:
+                'The answer (sync mode). With `Accept: text/event-stream` (or `application/x-ndjson`) the response is a stream instead: event `early` (an InferAnswer) the moment a ramp releases the answer, then event `final` (a StreamFinal, with agreesWithEarly) when the batch ends, or event `error` (an Error); an input that exits nowhere gets only `final`. Refusals before queueing are plain JSON errors.',
+              content: {
+                'application/json': { schema: ref('InferAnswer') },
+                'text/event-stream': {
+                  schema: {
+                    type: 'string',
+                    description:
+                      'Server-sent events `early`, `final` or `error`, each with one JSON data line: InferAnswer, StreamFinal or Error.',
+                  },
+                },
+                'application/x-ndjson': {
+                  schema: {
+                    type: 'string',
+                    description:
+                      'One JSON object per line: an InferAnswer, StreamFinal or Error with an added `event` field (early, final or error).',
+                  },
+                },
+              },
+            },
             '202': {
               ...json('Accepted', 'Queued (async mode); GET the Location for the result.'),
               headers: { Location: { description: 'The path of the result.', schema: { type: 'string' } } },

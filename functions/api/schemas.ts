@@ -147,6 +147,31 @@ export const inferAnswerSchema = z
   });
 export type InferAnswer = z.infer<typeof inferAnswerSchema>;
 
+export const streamFinalSchema = z
+  .strictObject({
+    requestId: requestIdSchema,
+    model: z.string(),
+    label: labelSchema,
+    confidence: confidenceSchema.describe("The full model's maximum softmax probability."),
+    configVersion: configVersionSchema.optional().describe('The config the batch ran under.'),
+    agreesWithEarly: z
+      .boolean()
+      .optional()
+      .describe(
+        'Whether the early answer sent before equalled this one; absent when the input exited nowhere.',
+      ),
+    latencyMs: z.strictObject({
+      total: millisecondsSchema.describe('From the arrival of the request to this event.'),
+      worker: millisecondsSchema.describe('From enqueue to the end of the batch on the worker.'),
+    }),
+  })
+  .register(apiSchemas, {
+    id: 'StreamFinal',
+    description:
+      "The last event of a streamed answer: the full model's answer and whether the early one agreed with it.",
+  });
+export type StreamFinal = z.infer<typeof streamFinalSchema>;
+
 export const acceptedSchema = z
   .strictObject({
     requestId: requestIdSchema,
@@ -277,6 +302,7 @@ export const API_COMPONENT_SCHEMAS: readonly z.ZodType[] = [
   earlyAnswerViewSchema,
   finalAnswerViewSchema,
   inferAnswerSchema,
+  streamFinalSchema,
   acceptedSchema,
   errorDetailSchema,
   errorBodySchema,

@@ -9,8 +9,16 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { errorResult, messageOf, problem, type ApiHandler } from '../api/http';
-import { matchRoute } from '../api/routes';
+import { streamFormatOf } from '../api/answer-stream';
+import {
+  errorResult,
+  messageOf,
+  problem,
+  type ApiHandler,
+  type ResponseStream,
+  type StreamingApiHandler,
+} from '../api/http';
+import { matchRoute, type RouteTarget } from '../api/routes';
 import { toProxyEvent } from './proxy-event';
 
 /** API Gateway's payload limit, which this server mirrors as its transport limit. */
@@ -25,6 +33,12 @@ export interface ApiServerOptions {
   readonly ingest: ApiHandler;
   /** The result handler (`createResultHandler`). */
   readonly result: ApiHandler;
+  /**
+   * Handlers that stream, by route target: a request whose Accept header asks for a stream format
+   * (`text/event-stream`, `application/x-ndjson`) goes to the target's streaming handler when it
+   * has one, as API Gateway's response streaming would deliver it.
+   */
+  readonly streams?: Partial<Record<RouteTarget, StreamingApiHandler>>;
   /** Bodies larger than this are refused (413) before a handler sees them. @default 10 MiB */
   readonly maxBodyBytes?: number;
 }
@@ -92,6 +106,12 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       pathParameters: match.pathParameters,
       body,
     });
+    const streaming = options.streams?.[match.route.target];
+    if (streaming !== undefined && streamFormatOf(request.headers.accept) !== undefined) {
+      const refused = await streaming(event, responseStream(response));
+      if (refused !== undefined) send(response, refused);
+      return;
+    }
     send(response, await handlers[match.route.target](event));
   };
 
@@ -153,6 +173,23 @@ function readBody(request: IncomingMessage, maxBodyBytes: number): Promise<strin
 /** Discards a body nobody will read, so the connection can be reused. */
 function drain(request: IncomingMessage): void {
   request.resume();
+}
+
+/** A streamed response: headers at once, then each event as soon as it is written. */
+function responseStream(response: ServerResponse): ResponseStream {
+  return {
+    open: (statusCode, headers) => {
+      response.socket?.setNoDelay(true);
+      response.writeHead(statusCode, headers);
+      response.flushHeaders();
+    },
+    write: (text) => {
+      response.write(text);
+    },
+    end: () => {
+      response.end();
+    },
+  };
 }
 
 function send(response: ServerResponse, result: APIGatewayProxyResult): void {
