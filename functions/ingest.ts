@@ -28,6 +28,7 @@ export {
   type IngestDependencies,
   type IngestHandlers,
 } from './api/ingest-handler';
+export { createOpenInferenceHandler, type OpenInferenceDependencies } from './api/open-inference/handler';
 
 /**
  * Wires the ingest handler to SQS, DynamoDB and S3 from the environment the CDK app sets. Throws

@@ -22,7 +22,7 @@ import type { RequestQueue } from '../../adapters/queue/request-queue';
 import { localBundleCatalog } from '../../functions/catalog/bundle-catalog';
 import { startControllerTimer } from '../../functions/controller/controller-timer';
 import { runController, type ControllerRunReport } from '../../functions/controller/run-controller';
-import { createIngestHandlers } from '../../functions/ingest';
+import { createIngestHandlers, createOpenInferenceHandler } from '../../functions/ingest';
 import { AdmissionControl } from '../../functions/api/admission';
 import { WriteBehind } from '../../functions/api/write-behind';
 import { startApiServer } from '../../functions/local/api-server';
@@ -222,6 +222,7 @@ async function start(
     ingest: ingest.handler,
     streams: { ingest: ingest.stream },
     result: createResultHandler({ catalog, results, configs }),
+    openInference: createOpenInferenceHandler({ ingest: ingest.handler, catalog }),
   });
   cleanups.push(() => api.close());
   const removeStackFile = writeStackFile(options.dataDir, {

@@ -193,6 +193,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
           },
         },
       },
+      ...openInferencePaths(modelParameter),
       '/openapi.json': {
         get: {
           operationId: 'getOpenApiDocument',
@@ -210,6 +211,73 @@ export function buildOpenApiDocument(): OpenApiDocument {
           in: 'header',
           name: 'x-api-key',
           description: 'The API Gateway API key of the deployment (not checked by the local server).',
+        },
+      },
+    },
+  };
+}
+
+/**
+ * The Open Inference Protocol (v2 REST) routes. Their bodies are the protocol's own (see its
+ * specification, as KServe publishes it), so they are described in words, not with this API's schemas.
+ */
+function openInferencePaths(modelParameter: unknown): Record<string, Record<string, unknown>> {
+  const json = (description: string) => ({ description, content: { 'application/json': {} } });
+  const v2Error = json('The protocol\'s error body: { "error": "what was wrong and what is allowed" }.');
+  return {
+    '/v2/health/live': {
+      get: {
+        operationId: 'v2Live',
+        summary: 'Open Inference Protocol: server liveness',
+        responses: { '200': json('{ "live": true }') },
+      },
+    },
+    '/v2/health/ready': {
+      get: {
+        operationId: 'v2Ready',
+        summary: 'Open Inference Protocol: server readiness',
+        responses: {
+          '200': json('{ "ready": true }'),
+          '400': json('{ "ready": false }: no model is served yet.'),
+        },
+      },
+    },
+    '/v2/models/{model}': {
+      get: {
+        operationId: 'v2ModelMetadata',
+        summary: 'Open Inference Protocol: model metadata',
+        parameters: [modelParameter],
+        responses: {
+          '200': json(
+            'name, versions, platform, and inputs and outputs with name, datatype and shape (-1: the batch).',
+          ),
+          '404': v2Error,
+        },
+      },
+    },
+    '/v2/models/{model}/ready': {
+      get: {
+        operationId: 'v2ModelReady',
+        summary: 'Open Inference Protocol: model readiness',
+        parameters: [modelParameter],
+        responses: { '200': json('{ "name", "ready": true }'), '404': v2Error },
+      },
+    },
+    '/v2/models/{model}/infer': {
+      post: {
+        operationId: 'v2Infer',
+        summary: 'Open Inference Protocol: infer',
+        description:
+          'One input tensor whose first axis is the batch: FP32 or INT64 pixel values 0-255 shaped [N, C, H, W] for an image model, BYTES strings shaped [N] for a text model. Outputs: label (BYTES), confidence (FP32) and exit (BYTES: a ramp id or "final"), each with the exits joined by commas as its "exit" parameter.',
+        parameters: [modelParameter],
+        requestBody: { required: true, content: { 'application/json': {} } },
+        responses: {
+          '200': json('model_name, model_version, id and the output tensors.'),
+          '400': v2Error,
+          '404': v2Error,
+          '413': v2Error,
+          '503': v2Error,
+          '504': v2Error,
         },
       },
     },

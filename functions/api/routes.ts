@@ -4,7 +4,7 @@
  */
 
 /** The deployable handler a route belongs to. */
-export type RouteTarget = 'ingest' | 'result';
+export type RouteTarget = 'ingest' | 'result' | 'open-inference';
 
 export interface ApiRoute {
   readonly method: 'GET' | 'POST';
@@ -19,6 +19,12 @@ export const API_ROUTES: readonly ApiRoute[] = [
   { method: 'GET', resource: '/v1/models', target: 'result' },
   { method: 'GET', resource: '/v1/models/{model}/config', target: 'result' },
   { method: 'GET', resource: '/openapi.json', target: 'result' },
+  // The Open Inference Protocol (v2 REST), for clients of Triton, KServe and Seldon.
+  { method: 'GET', resource: '/v2/health/live', target: 'open-inference' },
+  { method: 'GET', resource: '/v2/health/ready', target: 'open-inference' },
+  { method: 'GET', resource: '/v2/models/{model}', target: 'open-inference' },
+  { method: 'GET', resource: '/v2/models/{model}/ready', target: 'open-inference' },
+  { method: 'POST', resource: '/v2/models/{model}/infer', target: 'open-inference' },
 ];
 
 export type RouteMatch =

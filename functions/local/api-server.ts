@@ -39,6 +39,8 @@ export interface ApiServerOptions {
    * has one, as API Gateway's response streaming would deliver it.
    */
   readonly streams?: Partial<Record<RouteTarget, StreamingApiHandler>>;
+  /** The Open Inference Protocol handler (`createOpenInferenceHandler`); without it `/v2` answers 404. */
+  readonly openInference?: ApiHandler;
   /** Bodies larger than this are refused (413) before a handler sees them. @default 10 MiB */
   readonly maxBodyBytes?: number;
 }
@@ -56,7 +58,16 @@ class BodyTooLarge extends Error {}
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const host = options.host ?? '127.0.0.1';
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_TRANSPORT_MAX_BODY_BYTES;
-  const handlers = { ingest: options.ingest, result: options.result };
+  const handlers = {
+    ingest: options.ingest,
+    result: options.result,
+    'open-inference':
+      options.openInference ??
+      (() =>
+        Promise.resolve(
+          errorResult(problem(404, 'not_found', 'this server does not serve the Open Inference Protocol')),
+        )),
+  };
 
   const serve = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const url = new URL(request.url ?? '/', 'http://local');
