@@ -19,7 +19,13 @@ import {
   resultsTableVariable,
 } from './api/environment';
 import type { ApiHandler } from './api/http';
-import { createIngestHandler } from './api/ingest-handler';
+import { createIngestHandlers, type IngestHandlers } from './api/ingest-handler';
+import {
+  streamingIngestHandler,
+  type LambdaStreamingRuntime,
+  type StreamingLambdaHandler,
+} from './api/lambda-stream';
+import { WriteBehind } from './api/write-behind';
 import { s3BundleCatalog } from './catalog/bundle-catalog';
 
 export {
@@ -36,6 +42,14 @@ export { createOpenInferenceHandler, type OpenInferenceDependencies } from './ap
  * `createRequestQueue`) so the bundle carries no Redis client.
  */
 export function ingestHandlerFromEnvironment(env: NodeJS.ProcessEnv = process.env): ApiHandler {
+  return ingestHandlersFromEnvironment(env).handler;
+}
+
+/** Both ingest handlers (whole JSON and streamed), wired from the environment; see above. */
+export function ingestHandlersFromEnvironment(
+  env: NodeJS.ProcessEnv = process.env,
+  writeBehind?: WriteBehind,
+): IngestHandlers {
   const config = readEnvironment(
     { ...modelVariable, ...bundleVariables, ...resultsTableVariable, ...queueVariables, ...deadlineVariable },
     env,
@@ -46,7 +60,8 @@ export function ingestHandlerFromEnvironment(env: NodeJS.ProcessEnv = process.en
     deadLetterQueueUrl: config[ENV.deadLetterQueueUrl],
   });
   const defaultDeadlineMs = config[ENV.defaultDeadlineMs];
-  return createIngestHandler({
+  return createIngestHandlers({
+    ...(writeBehind === undefined ? {} : { writeBehind }),
     catalog: s3BundleCatalog({
       client: new S3Client({}),
       bucket: config[ENV.bundleBucket],
@@ -62,10 +77,42 @@ export function ingestHandlerFromEnvironment(env: NodeJS.ProcessEnv = process.en
   });
 }
 
-let wired: ApiHandler | undefined;
+let wired: IngestHandlers | undefined;
+let writes: WriteBehind | undefined;
 
-/** The Lambda entry point. */
-export const handler: ApiHandler = (event) => {
-  wired ??= ingestHandlerFromEnvironment();
-  return wired(event);
-};
+/** The streaming runtime's API: a global of the Node.js Lambda runtime, absent elsewhere. */
+const lambdaRuntime = (
+  globalThis as {
+    awslambda?: Partial<LambdaStreamingRuntime> & {
+      streamifyResponse?: (handler: StreamingLambdaHandler) => unknown;
+    };
+  }
+).awslambda;
+
+const streamingEntry = (runtime: LambdaStreamingRuntime): StreamingLambdaHandler =>
+  streamingIngestHandler(
+    runtime,
+    () => {
+      writes ??= new WriteBehind({
+        onFailure: (what, error, fields) =>
+          process.stderr.write(
+            `${JSON.stringify({ level: 'error', message: what, ...fields, error: String(error) })}\n`,
+          ),
+      });
+      wired ??= ingestHandlersFromEnvironment(process.env, writes);
+      return wired;
+    },
+    () => writes?.drain() ?? Promise.resolve(),
+  );
+
+/**
+ * The Lambda entry point: a response-streaming handler (API Gateway invokes it with
+ * `responseTransferMode: STREAM`), so a client asking for `text/event-stream` gets the early
+ * answer before the final one; every other request gets the whole JSON response as before.
+ */
+export const handler: unknown =
+  typeof lambdaRuntime?.streamifyResponse === 'function' && lambdaRuntime.HttpResponseStream !== undefined
+    ? lambdaRuntime.streamifyResponse(
+        streamingEntry({ HttpResponseStream: lambdaRuntime.HttpResponseStream }),
+      )
+    : undefined;

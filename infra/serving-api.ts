@@ -64,7 +64,11 @@ export class ServingApi extends Construct {
       validateRequestBody: true,
     });
 
-    const ingest = new apigateway.LambdaIntegration(props.ingest);
+    // The ingest function streams its response (early answer, then final) through API Gateway's
+    // REST response streaming; a plain JSON request gets its whole response the same way.
+    const ingest = new apigateway.LambdaIntegration(props.ingest, {
+      responseTransferMode: apigateway.ResponseTransferMode.STREAM,
+    });
     const result = new apigateway.LambdaIntegration(props.result);
     const path = (...parts: string[]) =>
       parts.reduce<apigateway.IResource>((at, part) => at.resourceForPath(part), this.restApi.root);

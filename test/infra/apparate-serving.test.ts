@@ -400,6 +400,17 @@ describe('ApparateServing on AWS', () => {
         { verb: 'POST', apiKeyRequired: true, target: 'ingest', type: 'AWS_PROXY' },
       ]);
       expect(targets.filter((t) => t.target === 'result')).toHaveLength(4);
+      // ... and the ingest integration streams its response (early answer, then final) through
+      // the function's response-streaming invocation, while the result routes stay buffered
+      const integrations = methods.map((method) => method['Integration'] as Record<string, unknown>);
+      const streamed = integrations.filter((integration) => integration['ResponseTransferMode'] === 'STREAM');
+      expect(streamed).toHaveLength(1);
+      expect(joinedText(streamed[0]?.['Uri'])).toContain(ingest);
+      expect(joinedText(streamed[0]?.['Uri'])).toContain('/response-streaming-invocations');
+      const buffered = integrations.filter((integration) => integration !== streamed[0]);
+      expect(
+        buffered.some((integration) => joinedText(integration['Uri']).includes('response-streaming')),
+      ).toBe(false);
       expect(targets.every((t) => t.verb === 'POST' || (t.verb === 'GET' && t.apiKeyRequired === true))).toBe(
         true,
       );
