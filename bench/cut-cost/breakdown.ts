@@ -8,7 +8,7 @@
  * - `executor`: inside `Run` but in no kernel (executor setup, allocation and memory planning,
  *   fences, output handling);
  * - `addedOperators`: kernels that exist only in the chain (layout reorders at the boundaries,
- *   operators duplicated because two segments both need them);
+ *   operators that stay unfused, a layout anchor), matched by operator type and order;
  * - `sameOperators`: the change in the kernels both runs share, with `segmentStarts` (the first
  *   kernel of every later segment: cold caches, operator threads woken from sleep) singled out.
  *
@@ -140,43 +140,37 @@ export function splitCost(wallMs: readonly number[][], profiles: readonly Profil
     let chainKernel = 0;
     let added = 0;
     let starts = 0;
+    // onnxruntime names the nodes its optimizer makes with counters (`BiasGelu_token_5`), which
+    // differ between the whole model and a segment, so kernels are matched by operator type and
+    // order: the chain's k-th kernel of a type against the whole model's k-th. Kernels of a type
+    // that the chain runs more often than the whole model (reorders at the boundary, an anchor)
+    // are the added operators.
+    const wholeByType = new Map<string, { node: string; ms: number }[]>();
+    for (const kernel of w.kernels)
+      wholeByType.set(kernel.op, [...(wholeByType.get(kernel.op) ?? []), kernel]);
+    const seenOfType = new Map<string, number>();
     const addedThisRun = new Map<string, number>();
-    const chainNodes = new Map<string, number>();
-    const chainCounts = new Map<string, number>();
     segmentRuns.forEach((runsOfSegment, s) => {
       const run = runsOfSegment[r] as ProfiledRun;
       chainWall += segmentWalls[s]?.[r] ?? 0;
       chainRun += run.runMs;
       chainKernel += run.kernelMs;
-      for (const [node, ms] of run.nodeMs) {
-        opOf.set(node, run.opTypes.get(node) ?? 'unknown');
-        chainNodes.set(node, (chainNodes.get(node) ?? 0) + ms);
-        chainCounts.set(node, (chainCounts.get(node) ?? 0) + (run.nodeCounts.get(node) ?? 1));
-      }
-      if (s > 0) {
-        const first = run.order.find((node) => w.nodeMs.has(node));
-        if (first !== undefined) starts += (run.nodeMs.get(first) ?? 0) - (w.nodeMs.get(first) ?? 0);
-      }
+      run.kernels.forEach((kernel, k) => {
+        const index = seenOfType.get(kernel.op) ?? 0;
+        seenOfType.set(kernel.op, index + 1);
+        const match = wholeByType.get(kernel.op)?.[index];
+        if (!match) {
+          added += kernel.ms;
+          addedThisRun.set(kernel.op, (addedThisRun.get(kernel.op) ?? 0) + kernel.ms);
+          return;
+        }
+        const key = `${kernel.op} ${match.node}`;
+        opOf.set(key, kernel.op);
+        nodeDeltas.set(key, [...(nodeDeltas.get(key) ?? []), kernel.ms - match.ms]);
+        if (s > 0 && k === 0) starts += kernel.ms - match.ms;
+      });
     });
-    // A name the chain runs more often than the whole model (onnxruntime names every reorder
-    // `ReorderOutput`) is an added operator for the extra occurrences, a shared one for the rest.
-    for (const [node, ms] of [...chainNodes.entries()]) {
-      const inChain = chainCounts.get(node) ?? 1;
-      const inWhole = w.nodeCounts.get(node) ?? 0;
-      if (inChain <= inWhole) continue;
-      const extra = (ms * (inChain - inWhole)) / inChain;
-      added += extra;
-      const op = opOf.get(node) ?? 'unknown';
-      addedThisRun.set(op, (addedThisRun.get(op) ?? 0) + extra);
-      if (inWhole === 0) chainNodes.delete(node);
-      else chainNodes.set(node, ms - extra);
-    }
     for (const [op, ms] of addedThisRun) addedTypes.set(op, [...(addedTypes.get(op) ?? []), ms]);
-    for (const [node, ms] of chainNodes) {
-      const list = nodeDeltas.get(node) ?? [];
-      list.push(ms - (w.nodeMs.get(node) ?? 0));
-      nodeDeltas.set(node, list);
-    }
     components.total.push(chainWall - ww);
     components.outside.push(chainWall - chainRun - (ww - w.runMs));
     components.executor.push(chainRun - chainKernel - (w.runMs - w.kernelMs));
@@ -186,7 +180,11 @@ export function splitCost(wallMs: readonly number[][], profiles: readonly Profil
     components.whole.push(ww);
   }
   const topChanges = [...nodeDeltas.entries()]
-    .map(([node, deltas]) => ({ node, op: opOf.get(node) ?? 'unknown', deltaMs: median(deltas) }))
+    .map(([key, deltas]) => ({
+      node: key.slice(key.indexOf(' ') + 1),
+      op: opOf.get(key) ?? 'unknown',
+      deltaMs: median(deltas),
+    }))
     .sort((a, b) => Math.abs(b.deltaMs) - Math.abs(a.deltaMs))
     .slice(0, 5);
   return {

@@ -3,9 +3,11 @@
  * candidate is the plain model's time scaled by the share of the chained segments' time spent
  * before that candidate at the same batch size, so exits line up with the plain model at the end.
  * What separates one session from a chain of sessions is not lost, though: it is what a cut costs,
- * and a ramp cannot be switched on without its cut, so each ramp's cost is its own time plus one
- * cut's share of that difference. The ramp budget ("an input that exits nowhere is at most 2%
- * slower") and every utility are then judged on what serving with the ramp really costs.
+ * and a ramp cannot be switched on without its cut, so each ramp's cost is its own time plus its
+ * cut's. Cuts differ (one that splits a residual block from its skip connection costs more than
+ * one between stages), so each candidate's cut is measured on its own (`cutMs`); bundles prepared
+ * before that share the chain's excess evenly. The ramp budget ("an input that exits nowhere is
+ * at most 2% slower") and every utility are then judged on what serving with the ramp really costs.
  */
 import type { CostProfile } from '../control/costs';
 import type { BundleManifest } from './manifest';
@@ -32,10 +34,27 @@ export function cutOverheadMs(timings: ChainTimings): number[] {
   });
 }
 
+/** What cutting at each candidate (by id) costs per batch size: measured per candidate, else shared. */
+export function cutCostsMs(
+  profile: ChainTimings & { readonly cutMs?: Readonly<Record<string, readonly number[]>> },
+  candidateIds: readonly string[],
+): Map<string, number[]> {
+  const shared = cutOverheadMs(profile);
+  return new Map(
+    candidateIds.map((id) => {
+      const measured = profile.cutMs?.[id];
+      return [id, shared.map((share, slot) => measured?.[slot] ?? share)];
+    }),
+  );
+}
+
 /** Builds the controller's cost profile from a bundle manifest. */
 export function costProfileFromManifest(manifest: BundleManifest): CostProfile {
   const { profile } = manifest;
-  const perCut = cutOverheadMs(profile);
+  const cuts = cutCostsMs(
+    profile,
+    manifest.candidates.map((c) => c.id),
+  );
   const chainTotals = profile.batchSizes.map((_, slot) =>
     profile.segmentMs.reduce((sum, segment) => sum + (segment[slot] ?? 0), 0),
   );
@@ -52,7 +71,7 @@ export function costProfileFromManifest(manifest: BundleManifest): CostProfile {
         return (profile.vanillaMs[slot] as number) * (before / total);
       }),
       rampMs: profile.batchSizes.map(
-        (_, slot) => (profile.rampMs[candidate.id]?.[slot] ?? 0) + (perCut[slot] as number),
+        (_, slot) => (profile.rampMs[candidate.id]?.[slot] ?? 0) + (cuts.get(candidate.id)?.[slot] ?? 0),
       ),
     })),
   };

@@ -56,6 +56,12 @@ export const profileSchema = z.object({
   segmentMs: z.array(z.array(z.number().nonnegative())),
   /** Median wall time of each candidate's chosen ramp on its own, per batch size. */
   rampMs: z.record(z.string(), z.array(z.number().nonnegative())),
+  /**
+   * Per candidate id, what cutting there costs, per batch size: the two segments beside it
+   * against one segment spanning both. Bundles prepared before it was measured lack it; their
+   * cuts share the chain's excess evenly.
+   */
+  cutMs: z.record(z.string(), z.array(z.number().nonnegative())).optional(),
   warmupRuns: z.number().int().nonnegative(),
   repeats: z.number().int().positive(),
 });

@@ -36,6 +36,8 @@ export interface ProfiledRun {
   readonly opTypes: ReadonlyMap<string, string>;
   /** Node names in the order they ran. */
   readonly order: readonly string[];
+  /** Every kernel in the order it ran, with its operator type and time in ms. */
+  readonly kernels: readonly { readonly node: string; readonly op: string; readonly ms: number }[];
 }
 
 /** Parses a profile's events into runs, in order; the first `skipRuns` (warm-up) are dropped. */
@@ -63,6 +65,7 @@ export function parseRunProfile(events: unknown, skipRuns = 0): ProfiledRun[] {
     const nodeCounts = new Map<string, number>();
     const opTypes = new Map<string, string>();
     const order: string[] = [];
+    const ran: { node: string; op: string; ms: number }[] = [];
     let kernelUs = 0;
     while (k < kernels.length && (kernels[k]?.ts ?? 0) < run.start) k++;
     for (; k < kernels.length && (kernels[k]?.ts ?? Infinity) <= run.end; k++) {
@@ -72,8 +75,17 @@ export function parseRunProfile(events: unknown, skipRuns = 0): ProfiledRun[] {
       nodeCounts.set(kernel.name, (nodeCounts.get(kernel.name) ?? 0) + 1);
       opTypes.set(kernel.name, kernel.op);
       order.push(kernel.name);
+      ran.push({ node: kernel.name, op: kernel.op, ms: kernel.us / 1000 });
     }
-    result.push({ runMs: run.runUs / 1000, kernelMs: kernelUs / 1000, nodeMs, nodeCounts, opTypes, order });
+    result.push({
+      runMs: run.runUs / 1000,
+      kernelMs: kernelUs / 1000,
+      nodeMs,
+      nodeCounts,
+      opTypes,
+      order,
+      kernels: ran,
+    });
   }
   return result.slice(skipRuns);
 }

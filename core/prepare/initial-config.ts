@@ -1,8 +1,8 @@
 /**
  * The first ramp configuration of a freshly prepared model (design guide, section 6): ramps go no
  * deeper than the latest candidate whose exit is still faster than the plain model, as many as
- * the ramp budget allows, spread evenly, all with threshold 0 so that nothing exits until the
- * threshold tuner has seen live traffic.
+ * the ramp budget allows, spread evenly (each nudged to a clearly cheaper neighbour), all with
+ * threshold 0 so that nothing exits until the threshold tuner has seen live traffic.
  */
 
 export interface PositionCost {
@@ -39,6 +39,34 @@ export function spreadEvenly(count: number, latest: number): number[] {
   return chosen;
 }
 
+/** A neighbour must be this much cheaper than the evenly spread position to take its place. */
+const CHEAPER_BY = 0.05;
+
+/**
+ * The evenly spread positions, each moved to the cheapest candidate of its own stretch (halfway
+ * to its neighbours, never past `latest`) when that one is clearly cheaper. What a ramp costs is
+ * mostly its cut, and cuts differ: the one between two stages can cost a fraction of the one
+ * inside a stage, and a neighbour exits almost as early. Stretches never overlap, so the chosen
+ * positions stay distinct and in order.
+ */
+export function cheapestNear(
+  targets: readonly number[],
+  latest: number,
+  costOf: (index: number) => number,
+): number[] {
+  return targets.map((target, j) => {
+    const previous = targets[j - 1];
+    const next = targets[j + 1];
+    const lo = previous === undefined ? target : Math.floor((previous + target) / 2) + 1;
+    const hi = next === undefined ? latest : Math.floor((target + next) / 2);
+    let best = target;
+    for (let index = lo; index <= hi; index++) {
+      if (costOf(index) < costOf(best) * (1 - CHEAPER_BY)) best = index;
+    }
+    return best;
+  });
+}
+
 /** Chooses the initial ramps for a model whose plain latency is `vanillaMs` at the reference batch size. */
 export function chooseInitialRamps(
   positions: readonly PositionCost[],
@@ -55,7 +83,8 @@ export function chooseInitialRamps(
     indices.reduce((sum, index) => sum + (positions[index]?.rampMs ?? 0), 0) / vanillaMs;
   let best: number[] = [];
   for (let count = 1; count <= latestUseful + 1; count++) {
-    const indices = spreadEvenly(count, latestUseful);
+    const even = spreadEvenly(count, latestUseful);
+    const indices = cheapestNear(even, latestUseful, (index) => positions[index]?.rampMs ?? Infinity);
     if (indices.length === count && overheadOf(indices) <= rampBudget) best = indices;
   }
   return { latestUseful, chosen: best, overheadFraction: overheadOf(best) };

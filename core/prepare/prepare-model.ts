@@ -22,7 +22,7 @@ import { IMAGE_MEMBERS, SEQUENCE_MEMBERS, memberKey, poolsMean, type RampMember 
 import { sliceModel } from '../onnx/slicing';
 import { trainRamp, type TrainedRamp } from '../ramps/train-ramp';
 import { captureBootstrapFeatures } from './bootstrap-features';
-import { cutOverheadMs } from '../bundle/cost-profile';
+import { cutCostsMs } from '../bundle/cost-profile';
 import { chooseInitialRamps } from './initial-config';
 import { backboneMs, profileLatency, referenceIndex, type ProfiledRamp } from './profile';
 
@@ -182,7 +182,15 @@ export async function prepareModel(
   }
 
   // Profile the all-candidates cut, with every member's ramp, on real inputs.
-  const segments = sliceModel(onnxModel, analysis, { candidateIds: analysis.candidates.map((c) => c.id) });
+  const allIds = analysis.candidates.map((c) => c.id);
+  const segments = sliceModel(onnxModel, analysis, { candidateIds: allIds });
+  // Each candidate's own cut: the chain without it, where segments i and i+1 are one.
+  const uncut = allIds.map((id, index) => ({
+    id,
+    segment: sliceModel(onnxModel, analysis, { candidateIds: allIds.filter((other) => other !== id) })[
+      index
+    ] as (typeof segments)[number],
+  }));
   const maskInput = analysis.attentionMask?.name;
   const profiledRamps: ProfiledRamp[] = analysis.candidates.flatMap((c) =>
     (trained.get(c.id) ?? []).map((t) => ({
@@ -201,7 +209,7 @@ export async function prepareModel(
   );
   const encoder = createBatchEncoder(model.spec);
   const fullProfile = await profileLatency(
-    { model: model.onnxPath, segments, ramps: profiledRamps },
+    { model: model.onnxPath, segments, ramps: profiledRamps, uncut },
     (batchSize) =>
       encoder.encode(Array.from({ length: batchSize }, (_, i) => sampleAt(stream, i % stream.count))),
     {
@@ -255,14 +263,14 @@ export async function prepareModel(
   });
 
   // Backbone time is the plain model's time scaled by the candidate's latency fraction, and a
-  // ramp's cost is its own time plus one cut's share of the chain's overhead, exactly as the
-  // controller's cost model (`costProfileFromManifest`) has them.
-  const perCutRef = cutOverheadMs(fullProfile)[slot] ?? 0;
+  // ramp's cost is its own time plus its own cut's measured cost, exactly as the controller's
+  // cost model (`costProfileFromManifest`) has them.
+  const cutCosts = cutCostsMs(fullProfile, allIds);
   const placement = chooseInitialRamps(
     candidates.map((c) => ({
       id: c.id,
       backboneMs: vanillaRef * c.latencyFraction,
-      rampMs: (rampMs[c.id]?.[slot] ?? 0) + perCutRef,
+      rampMs: (rampMs[c.id]?.[slot] ?? 0) + (cutCosts.get(c.id)?.[slot] ?? 0),
     })),
     vanillaRef,
     budget,

@@ -33,6 +33,12 @@ export interface ProfileTarget {
   /** Segments of the all-candidates cut, in order; segment i ends at candidate i, the last at the model's end. */
   readonly segments: readonly ProfiledSegment[];
   readonly ramps: readonly ProfiledRamp[];
+  /**
+   * Per candidate (id, in order), the segments i and i+1 of the all-candidates cut as one: what
+   * the model runs where candidate i is not cut. Timing the pair against it gives that
+   * candidate's own cut cost.
+   */
+  readonly uncut?: readonly { readonly id: string; readonly segment: ProfiledSegment }[];
 }
 
 export interface ProfileOptions extends SessionOptions {
@@ -61,6 +67,43 @@ export async function timeRuns(
   return { medianMs: median(times), outputs };
 }
 
+/**
+ * What cutting at one candidate costs: the two segments on either side of it run one after the
+ * other, against the one segment that spans both, alternating run for run so that both see the
+ * same machine; the median of the per-run differences, never negative (a pair measured faster is
+ * noise). Cuts differ: one that splits a residual block from its skip connection, or makes
+ * onnxruntime reorder a blocked layout, costs more than one between two stages.
+ */
+export async function timeCut(
+  pair: readonly [ModelSession, ModelSession],
+  pairInputs: readonly [readonly string[], readonly string[]],
+  merged: ModelSession,
+  available: Readonly<Record<string, PlainTensor>>,
+  warmupRuns: number,
+  repeats: number,
+): Promise<number> {
+  const [first, second] = pair;
+  const runPair = async () => {
+    const outputs = await first.runAny(pickFeeds(available, pairInputs[0]));
+    await second.runAny(pickFeeds({ ...available, ...outputs }, pairInputs[1]));
+  };
+  const mergedFeeds = pickFeeds(available, merged.inputNames);
+  for (let i = 0; i < warmupRuns; i++) {
+    await runPair();
+    await merged.runAny(mergedFeeds);
+  }
+  const differences: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    let began = performance.now();
+    await runPair();
+    const pairMs = performance.now() - began;
+    began = performance.now();
+    await merged.runAny(mergedFeeds);
+    differences.push(pairMs - (performance.now() - began));
+  }
+  return Math.max(0, median(differences));
+}
+
 /** Profiles the target at each batch size; `feedsFor(b)` gives b real inputs as model feeds. */
 export async function profileLatency(
   target: ProfileTarget,
@@ -82,13 +125,17 @@ export async function profileLatency(
     for (const segment of target.segments) segments.push(await open(segment.bytes));
     const ramps = [];
     for (const ramp of target.ramps) ramps.push({ ramp, session: await open(ramp.bytes) });
+    const uncut = [];
+    for (const entry of target.uncut ?? [])
+      uncut.push({ id: entry.id, session: await open(entry.segment.bytes) });
+    const cutMs: Record<string, number[]> = Object.fromEntries(uncut.map((u) => [u.id, [] as number[]]));
 
     const vanillaMs: number[] = [];
     const segmentMs: number[][] = target.segments.map(() => []);
     const rampMs: Record<string, number[]> = Object.fromEntries(
       target.ramps.map((r) => [r.id, [] as number[]]),
     );
-    const total = batchSizes.length * (1 + segments.length + ramps.length);
+    const total = batchSizes.length * (1 + segments.length + ramps.length + uncut.length);
     let done = 0;
     const tick = () => options.onProgress?.(++done, total);
     for (const batchSize of batchSizes) {
@@ -113,6 +160,15 @@ export async function profileLatency(
         );
         tick();
       }
+      for (const [index, { id, session }] of uncut.entries()) {
+        const pair = [segments[index], segments[index + 1]] as [ModelSession, ModelSession];
+        const inputs = [
+          target.segments[index]?.inputs ?? [],
+          target.segments[index + 1]?.inputs ?? [],
+        ] as const;
+        (cutMs[id] as number[]).push(await timeCut(pair, inputs, session, available, warmupRuns, repeats));
+        tick();
+      }
     }
     return {
       batchSizes: [...batchSizes],
@@ -121,6 +177,7 @@ export async function profileLatency(
       vanillaMs,
       segmentMs,
       rampMs,
+      ...(uncut.length > 0 ? { cutMs } : {}),
       warmupRuns,
       repeats,
     };

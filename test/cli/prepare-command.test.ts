@@ -10,7 +10,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { cutOverheadMs } from '../../core/bundle/cost-profile';
+import { cutCostsMs } from '../../core/bundle/cost-profile';
 import { readBundle } from '../../core/bundle/bundle-io';
 import { ZOO_MODELS_DIR } from '../../core/zoo/fixtures';
 import { fixedBatchModel, loneGemmModel } from '../onnx/tiny-models';
@@ -65,11 +65,15 @@ describe('apparate prepare', () => {
     const { manifest } = bundle;
     expect(manifest.initialConfig.ramps.map((r) => r.id)).toEqual(summary.initialRamps);
     expect(manifest.initialConfig.ramps.every((r) => r.threshold === 0)).toBe(true);
-    // Within budget counting what a ramp really costs: its own time plus its cut's share.
+    // Within budget counting what a ramp really costs: its own time plus its own cut's, measured.
     const slot = manifest.profile.batchSizes.indexOf(manifest.profile.referenceBatchSize);
-    const perCutMs = cutOverheadMs(manifest.profile)[slot] ?? 0;
+    expect(Object.keys(manifest.profile.cutMs ?? {})).toEqual(manifest.candidates.map((c) => c.id));
+    const cuts = cutCostsMs(
+      manifest.profile,
+      manifest.candidates.map((c) => c.id),
+    );
     const overheadMs = manifest.initialConfig.ramps.reduce(
-      (sum, r) => sum + (manifest.profile.rampMs[r.id]?.[slot] ?? 0) + perCutMs,
+      (sum, r) => sum + (manifest.profile.rampMs[r.id]?.[slot] ?? 0) + (cuts.get(r.id)?.[slot] ?? 0),
       0,
     );
     expect(overheadMs / (manifest.profile.vanillaMs[slot] ?? 1)).toBeLessThanOrEqual(manifest.rampBudget);

@@ -1,4 +1,4 @@
-import { chooseInitialRamps, spreadEvenly } from '../../core/prepare/initial-config';
+import { cheapestNear, chooseInitialRamps, spreadEvenly } from '../../core/prepare/initial-config';
 
 const positions = (rampMs: number) =>
   Array.from({ length: 9 }, (_, i) => ({ id: `c${i}`, backboneMs: (i + 1) * 1.0, rampMs }));
@@ -29,5 +29,29 @@ describe('initial ramp placement', () => {
   it('treats a position whose exit is not faster than the plain model as useless', () => {
     const placement = chooseInitialRamps([{ id: 'c0', backboneMs: 9.99, rampMs: 0.02 }], 10, 0.02);
     expect(placement.latestUseful).toBeNull();
+  });
+
+  it('moves a spread position to a clearly cheaper cut of its own stretch, never onto a neighbour’s', () => {
+    // Given cuts that cost 0.1 ms except two cheap ones, between stages (c2 and c5)
+    const costs = [0.1, 0.1, 0.03, 0.1, 0.1, 0.03, 0.1, 0.1, 0.1];
+    // When three ramps are spread over c0..c8 (c0, c3, c5) and nudged
+    const moved = cheapestNear(spreadEvenly(3, 8), 8, (i) => costs[i] as number);
+    // Then c3 moves to the cheap c2, c5 stays, and c0 keeps its stretch
+    expect(moved).toEqual([0, 2, 5]);
+    // And a neighbour only a little cheaper does not move a position
+    expect(cheapestNear([0, 3, 5], 8, (i) => (i === 4 ? 0.098 : 0.1))).toEqual([0, 3, 5]);
+  });
+
+  it('fits more ramps in the budget when it can use the cheap cuts', () => {
+    // Given a 10 ms model where most cuts cost 0.09 ms and the stage boundaries 0.03 ms
+    const rampMs = [0.09, 0.09, 0.03, 0.09, 0.09, 0.03, 0.09, 0.09, 0.09];
+    const placement = chooseInitialRamps(
+      rampMs.map((ms, i) => ({ id: `c${i}`, backboneMs: (i + 1) * 1.0, rampMs: ms })),
+      10,
+      0.02,
+    );
+    // Then three ramps fit (0.09 + 0.03 + 0.03 = 1.5% of 10 ms), where evenly spread ones (2.1%) would not
+    expect(placement.chosen).toEqual([0, 2, 5]);
+    expect(placement.overheadFraction).toBeCloseTo(0.015, 6);
   });
 });
