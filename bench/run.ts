@@ -7,6 +7,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { apiBenchmark } from './api';
 import { e2eBenchmark } from './e2e';
+import { fleetBenchmark } from './fleet';
+import { fleetProfileBenchmark } from './fleet-profile';
 import { slicingBenchmark } from './slicing';
 import { tunerBenchmark } from './tuner';
 import { workerBenchmark } from './worker';
@@ -24,6 +26,8 @@ const BENCHMARKS: readonly Benchmark[] = [
   workerBenchmark,
   e2eBenchmark,
   apiBenchmark,
+  fleetProfileBenchmark,
+  fleetBenchmark,
 ];
 export const RESULTS_DIR = join(__dirname, 'results');
 

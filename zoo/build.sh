@@ -15,5 +15,7 @@ node zoo/data/build-datasets.mjs
 "$PYTHON" zoo/recipes/mnist_resnet.py --name mnist-resnet-medium --widths 16,32,64 --blocks 2 --epochs 8 --threads 1
 "$PYTHON" zoo/recipes/mnist_resnet.py --name mnist-resnet-small --widths 8,16,32 --blocks 1 --epochs 8 --threads 1
 "$PYTHON" zoo/recipes/spam_bert.py --name spam-bert-small --layers 1 --hidden 32 --heads 2 --ffn 128 --epochs 6 --threads 1
+# InfAdapter's workload forecaster, trained on the Twitter trace.
+"$PYTHON" zoo/recipes/forecast_lstm.py --trace ../shared/data/traces/twitter-2021-08.tbz2 --epochs 10
 node zoo/recipes/verify-onnx.mjs
 du -sh zoo

@@ -45,8 +45,14 @@ describe('apparate zoo --json', () => {
     expect(mnist?.accuracy).toBeGreaterThanOrEqual(0.98);
     expect(spam?.classes).toEqual(['ham', 'spam']);
     expect(spam?.accuracy).toBeGreaterThanOrEqual(0.95);
-    // Variants are grouped by the data set they share.
+    // Variants are grouped by the data set they share; the digits family's committed profiles give
+    // each member its measured capacity at the family's SLO, the cheaper variants more.
     expect(new Set(entries.map((e) => e.family))).toEqual(new Set(['mnist', 'spam']));
+    const digits = entries.filter((e) => e.family === 'mnist');
+    for (const entry of digits) expect(entry.sloThroughputRps).not.toBeNull();
+    const capacity = (name: string) => digits.find((e) => e.name === name)?.sloThroughputRps ?? 0;
+    expect(capacity('mnist-resnet-small')).toBeGreaterThan(capacity('mnist-resnet-medium'));
+    expect(capacity('mnist-resnet-medium')).toBeGreaterThan(capacity('mnist-resnet'));
     // Eight inputs take longer to run than one: the timings are real runs, not placeholders.
     for (const entry of entries) expect(entry.latencyMs['8']).toBeGreaterThan(entry.latencyMs['1']);
   });
