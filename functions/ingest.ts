@@ -1,6 +1,6 @@
 /**
- * The ingest Lambda: POST /v1/models/{model}/infer behind API Gateway (REST API, proxy
- * integration). `handler` is wired from the environment on the first invocation of each execution
+ * The ingest Lambda: POST /v1/models/{model}/infer and the Open Inference Protocol's /v2 routes
+ * behind API Gateway (REST API, proxy integration). `handler` is wired from the environment on the first invocation of each execution
  * environment and reused while it stays warm; `createIngestHandler` is the same code with explicit
  * dependencies, for tests and the local server. On AWS one deployment serves one model.
  */
@@ -26,6 +26,7 @@ import {
   type StreamingLambdaHandler,
 } from './api/lambda-stream';
 import { WriteBehind } from './api/write-behind';
+import { createOpenInferenceHandler } from './api/open-inference/handler';
 import { s3BundleCatalog } from './catalog/bundle-catalog';
 
 export {
@@ -60,14 +61,15 @@ export function ingestHandlersFromEnvironment(
     deadLetterQueueUrl: config[ENV.deadLetterQueueUrl],
   });
   const defaultDeadlineMs = config[ENV.defaultDeadlineMs];
-  return createIngestHandlers({
+  const catalog = s3BundleCatalog({
+    client: new S3Client({}),
+    bucket: config[ENV.bundleBucket],
+    prefix: config[ENV.bundlePrefix],
+    models: [model],
+  });
+  const v1 = createIngestHandlers({
     ...(writeBehind === undefined ? {} : { writeBehind }),
-    catalog: s3BundleCatalog({
-      client: new S3Client({}),
-      bucket: config[ENV.bundleBucket],
-      prefix: config[ENV.bundlePrefix],
-      models: [model],
-    }),
+    catalog,
     queueFor: (name) => (name === model ? queue : undefined),
     results: new ResultStore({
       client: documentClientFor(new DynamoDBClient({})),
@@ -75,6 +77,9 @@ export function ingestHandlersFromEnvironment(
     }),
     ...(defaultDeadlineMs === undefined ? {} : { defaultDeadlineMs }),
   });
+  // The Open Inference Protocol routes reach this function too: they queue through the same ingest.
+  const v2 = createOpenInferenceHandler({ ingest: v1.handler, catalog });
+  return { ...v1, handler: (event) => (event.resource.startsWith('/v2/') ? v2(event) : v1.handler(event)) };
 }
 
 let wired: IngestHandlers | undefined;

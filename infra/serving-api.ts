@@ -90,6 +90,12 @@ export class ServingApi extends Construct {
     method(path('v1', 'models'), 'GET', result);
     method(path('v1', 'models', '{model}', 'config'), 'GET', result, ['model']);
     method(path('openapi.json'), 'GET', result);
+    // The Open Inference Protocol (v2 REST): one function serves it, translating to the v1 ingest.
+    method(path('v2', 'health', 'live'), 'GET', ingest);
+    method(path('v2', 'health', 'ready'), 'GET', ingest);
+    method(path('v2', 'models', '{model}'), 'GET', ingest, ['model']);
+    method(path('v2', 'models', '{model}', 'ready'), 'GET', ingest, ['model']);
+    method(path('v2', 'models', '{model}', 'infer'), 'POST', ingest, ['model']);
 
     if (props.auth === 'apiKey') {
       this.usagePlan = this.restApi.addUsagePlan('UsagePlan', {

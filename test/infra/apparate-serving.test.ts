@@ -378,14 +378,14 @@ describe('ApparateServing on AWS', () => {
       }
     });
 
-    it('routes the five endpoints to the two functions, each requiring an API key', () => {
+    it('routes the ten endpoints to the two functions, each requiring an API key', () => {
       const ingest = logicalId(defaults.serving.ingest.function);
       const result = logicalId(defaults.serving.result.function);
       const methods = Object.values(defaults.template.findResources('AWS::ApiGateway::Method')).map(
         (method) => (method as { Properties: Record<string, unknown> }).Properties,
       );
       // Then every method needs a key and proxies to the function that owns its route
-      expect(methods).toHaveLength(5);
+      expect(methods).toHaveLength(10);
       const targets = methods.map((method) => ({
         verb: method['HttpMethod'],
         apiKeyRequired: method['ApiKeyRequired'],
@@ -396,9 +396,11 @@ describe('ApparateServing on AWS', () => {
             : 'other',
         type: (method['Integration'] as { Type: string }).Type,
       }));
-      expect(targets.filter((t) => t.target === 'ingest')).toEqual([
-        { verb: 'POST', apiKeyRequired: true, target: 'ingest', type: 'AWS_PROXY' },
-      ]);
+      // (v1 infer, and the five Open Inference Protocol routes the ingest function translates)
+      const ingestTargets = targets.filter((t) => t.target === 'ingest');
+      expect(ingestTargets).toHaveLength(6);
+      expect(ingestTargets.filter((t) => t.verb === 'POST')).toHaveLength(2);
+      expect(ingestTargets.every((t) => t.apiKeyRequired === true && t.type === 'AWS_PROXY')).toBe(true);
       expect(targets.filter((t) => t.target === 'result')).toHaveLength(4);
       // ... and the ingest integration streams its response (early answer, then final) through
       // the function's response-streaming invocation, while the result routes stay buffered
@@ -418,7 +420,10 @@ describe('ApparateServing on AWS', () => {
         (resource) => (resource as { Properties: { PathPart: string } }).Properties.PathPart,
       );
       expect(paths.sort()).toEqual(
-        ['config', 'infer', 'models', 'openapi.json', 'requests', 'v1', '{id}', '{model}'].sort(),
+        [
+          ...['config', 'infer', 'models', 'openapi.json', 'requests', 'v1', '{id}', '{model}'],
+          ...['v2', 'health', 'live', 'ready', 'models', '{model}', 'ready', 'infer'],
+        ].sort(),
       );
       // And a usage plan throttles the key's traffic like the stage does
       defaults.template.hasResourceProperties('AWS::ApiGateway::UsagePlan', {
@@ -438,7 +443,7 @@ describe('ApparateServing on AWS', () => {
       const methods = Object.values(custom.template.findResources('AWS::ApiGateway::Method')).map(
         (method) => (method as { Properties: Record<string, unknown> }).Properties,
       );
-      expect(methods.map((method) => method['AuthorizationType'])).toEqual(Array(5).fill('AWS_IAM'));
+      expect(methods.map((method) => method['AuthorizationType'])).toEqual(Array(10).fill('AWS_IAM'));
       custom.template.resourceCountIs('AWS::ApiGateway::ApiKey', 0);
       custom.template.resourceCountIs('AWS::ApiGateway::UsagePlan', 0);
     });

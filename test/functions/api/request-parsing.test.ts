@@ -175,4 +175,35 @@ describe('deployed handlers', () => {
       'APPARATE_DEFAULT_DEADLINE_MS must be at most 60000 ms',
     );
   });
+
+  it('answer the Open Inference Protocol routes from the ingest function, and only the /v2 ones there', async () => {
+    // Given the ingest function wired from a complete environment
+    const ingest = ingestHandlerFromEnvironment({
+      [ENV.model]: 'mnist-resnet',
+      [ENV.bundleBucket]: 'bundles',
+      [ENV.bundlePrefix]: 'prod/',
+      [ENV.resultsTable]: 'apparate-results',
+      [ENV.queueUrl]: 'https://sqs.us-east-1.amazonaws.com/123456789012/requests',
+      [ENV.deadLetterQueueUrl]: 'https://sqs.us-east-1.amazonaws.com/123456789012/requests-dlq',
+    });
+
+    // When API Gateway sends it the v2 liveness route, Then it answers in the protocol's form
+    const live = await ingest(
+      proxyEvent({ method: 'GET', resource: '/v2/health/live', path: '/v2/health/live' }),
+    );
+    expect(live.statusCode).toBe(200);
+    expect(JSON.parse(live.body)).toEqual({ live: true });
+
+    // And a v2 infer without a body is refused in the protocol's error form, before any AWS call
+    const infer = await ingest(
+      proxyEvent({
+        method: 'POST',
+        resource: '/v2/models/{model}/infer',
+        path: '/v2/models/mnist-resnet/infer',
+        pathParameters: { model: 'mnist-resnet' },
+      }),
+    );
+    expect(infer.statusCode).toBe(400);
+    expect(JSON.parse(infer.body)).toEqual({ error: expect.stringMatching(/no body/) as unknown });
+  });
 });
