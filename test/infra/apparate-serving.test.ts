@@ -402,14 +402,16 @@ describe('ApparateServing on AWS', () => {
       expect(ingestTargets.filter((t) => t.verb === 'POST')).toHaveLength(2);
       expect(ingestTargets.every((t) => t.apiKeyRequired === true && t.type === 'AWS_PROXY')).toBe(true);
       expect(targets.filter((t) => t.target === 'result')).toHaveLength(4);
-      // ... and the ingest integration streams its response (early answer, then final) through
+      // ... and the ingest integrations stream their response (early answer, then final) through
       // the function's response-streaming invocation, while the result routes stay buffered
       const integrations = methods.map((method) => method['Integration'] as Record<string, unknown>);
       const streamed = integrations.filter((integration) => integration['ResponseTransferMode'] === 'STREAM');
-      expect(streamed).toHaveLength(1);
-      expect(joinedText(streamed[0]?.['Uri'])).toContain(ingest);
-      expect(joinedText(streamed[0]?.['Uri'])).toContain('/response-streaming-invocations');
-      const buffered = integrations.filter((integration) => integration !== streamed[0]);
+      expect(streamed).toHaveLength(6);
+      for (const integration of streamed) {
+        expect(joinedText(integration['Uri'])).toContain(ingest);
+        expect(joinedText(integration['Uri'])).toContain('/response-streaming-invocations');
+      }
+      const buffered = integrations.filter((integration) => !streamed.includes(integration));
       expect(
         buffered.some((integration) => joinedText(integration['Uri']).includes('response-streaming')),
       ).toBe(false);
