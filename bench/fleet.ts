@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- fleet [--json] [--task mnist] [--start-day 15] [--hours 24] [--peak-workers 16]`:
+ * `npm run bench -- fleet [--json] [--task mnist] [--start-day 15] [--hours 24] [--peak-workers 16]
+ * [--forecaster lstm] [--variants a,b]`:
  * the fleet simulation. Replays a day of the Twitter trace (zero-gap seconds skipped, scaled so its
  * peak needs `--peak-workers` workers of the most accurate variant with exits off) through the five
  * fleet policies over the committed profiles (`zoo/profiles/<task>.json`, from `fleet-profile`),
@@ -181,7 +182,15 @@ export const fleetBenchmark: Benchmark = {
     const hours = positive(args, 'hours', 24);
     const peakWorkers = positive(args, 'peak-workers', 16);
     const maxWorkers = Math.ceil(peakWorkers * 1.5);
-    const profiles = await readTaskProfiles(task);
+    const all = await readTaskProfiles(task);
+    // --variants a,b: plan over part of the family (what exits buy when a middle variant is missing).
+    const only = option(args, 'variants')?.split(',');
+    const unknown = only?.filter((name) => !all.variants.some((v) => v.name === name)) ?? [];
+    if (unknown.length > 0)
+      throw new InputError(
+        `unknown --variants ${unknown.join(', ')}; allowed: ${all.variants.map((v) => v.name).join(', ')}`,
+      );
+    const profiles = only ? { ...all, variants: all.variants.filter((v) => only.includes(v.name)) } : all;
     const tracePath = option(args, 'trace') ?? locateTrace();
     if (!tracePath) throw new InputError('the Twitter trace was not found; give --trace <file>');
     const counts = await readTrace(tracePath);
