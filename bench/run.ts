@@ -9,6 +9,7 @@ import { apiBenchmark } from './api';
 import { e2eBenchmark } from './e2e';
 import { fleetBenchmark } from './fleet';
 import { fleetProfileBenchmark } from './fleet-profile';
+import { generateBenchmark } from './generate';
 import { slicingBenchmark } from './slicing';
 import { tunerBenchmark } from './tuner';
 import { workerBenchmark } from './worker';
@@ -28,6 +29,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   apiBenchmark,
   fleetProfileBenchmark,
   fleetBenchmark,
+  generateBenchmark,
 ];
 export const RESULTS_DIR = join(__dirname, 'results');
 
