@@ -4,6 +4,7 @@
  * is either fully understood or refused with the offending field named; the sessions are opened
  * once here and shared by every decoder over the model.
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
@@ -121,12 +122,21 @@ export async function openDecoderModel(
   const spec = await readGenerativeModelSpec(dir);
   const pieces =
     layout === 'whole'
-      ? [{ file: spec.file, layers: [0, spec.architecture.layers] as const, ramp: null }]
+      ? [{ file: spec.file, sha256: spec.sha256, layers: [0, spec.architecture.layers] as const, ramp: null }]
       : spec.segments;
   const segments: DecoderSegment[] = [];
   try {
     for (const piece of pieces) {
-      const session = await openSession(path.join(dir, piece.file), { intraOpThreads: 1, ...options });
+      const file = path.join(dir, piece.file);
+      const bytes = await readFile(file).catch((cause: unknown) => {
+        throw new ArtifactError(`cannot read ${file}: ${(cause as Error).message}`, { cause });
+      });
+      const digest = createHash('sha256').update(bytes).digest('hex');
+      if (digest !== piece.sha256)
+        throw new ArtifactError(
+          `${file} has SHA-256 ${digest}; model.json records ${piece.sha256}: rebuild or re-export it`,
+        );
+      const session = await openSession(bytes, { intraOpThreads: 1, ...options });
       segments.push({
         session,
         layers: [piece.layers[0], piece.layers[1]],
