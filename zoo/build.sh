@@ -14,6 +14,7 @@ node zoo/data/build-datasets.mjs
 # The smaller members of each variant family (docs/fleet.md).
 "$PYTHON" zoo/recipes/mnist_resnet.py --name mnist-resnet-medium --widths 16,32,64 --blocks 2 --epochs 8 --threads 1
 "$PYTHON" zoo/recipes/mnist_resnet.py --name mnist-resnet-small --widths 8,16,32 --blocks 1 --epochs 8 --threads 1
+"$PYTHON" zoo/recipes/spam_bert.py --name spam-bert-medium --layers 2 --hidden 64 --heads 4 --ffn 256 --epochs 4 --threads 1
 "$PYTHON" zoo/recipes/spam_bert.py --name spam-bert-small --layers 1 --hidden 32 --heads 2 --ffn 128 --epochs 6 --threads 1
 # InfAdapter's workload forecaster, trained on the Twitter trace.
 "$PYTHON" zoo/recipes/forecast_lstm.py --trace ../shared/data/traces/twitter-2021-08.tbz2 --epochs 10

@@ -36,6 +36,7 @@ describe('apparate zoo --json', () => {
       'mnist-resnet-medium',
       'mnist-resnet-small',
       'spam-bert',
+      'spam-bert-medium',
       'spam-bert-small',
     ]);
     const mnist = entries.find((e) => e.name === 'mnist-resnet');
