@@ -34,7 +34,8 @@ export interface GuardVerdict {
 }
 
 export class LocalGuard {
-  private readonly constraint: number;
+  /** Minimum agreement it holds: the deployment's accuracy constraint, as the controller's. */
+  readonly constraint: number;
   private readonly windowInputs: number;
   private readonly minInputs: number;
   private version = -1;

@@ -70,6 +70,10 @@ export interface WorkerOptions {
   readonly receiveWaitMs?: number;
   /** Requests held waiting before receiving pauses. @default four largest batches */
   readonly maxQueued?: number;
+  /**
+   * The local guard; give it the deployment's accuracy constraint (the controller's), or the guard
+   * and the controller pull thresholds in opposite directions.
+   */
   readonly guard?: LocalGuardOptions;
   readonly logger?: Logger;
   readonly metrics?: WorkerMetrics;
@@ -225,6 +229,11 @@ export class ApparateWorker {
     return best;
   }
 
+  /** The agreement the local guard holds (the deployment's accuracy constraint). */
+  get accuracyConstraint(): number {
+    return this.guard.constraint;
+  }
+
   /** Whether the worker is serving (for `/healthz`). */
   get healthy(): boolean {
     return !this.stopping;
@@ -255,6 +264,7 @@ export class ApparateWorker {
       configVersion: this.engine.config.version,
       ramps: this.engine.config.ramps.map((ramp) => ramp.id),
       queue: this.options.queue.kind,
+      accuracyConstraint: this.guard.constraint,
     });
     this.watcher?.start();
     this.heartbeat = setInterval(

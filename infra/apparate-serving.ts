@@ -169,6 +169,7 @@ export class ApparateServing extends Construct {
       bucketVariable: ENV.bundleBucket,
       bundlePrefixVariable: ENV.bundlePrefix,
       modelVariable: ENV.model,
+      accuracyConstraintVariable: ENV.accuracyConstraint,
     });
     for (const grantee of [this.ingest.role, this.result.role, this.controller.role, workerRole]) {
       acknowledgeBundleReadWildcard(grantee, this.stores);

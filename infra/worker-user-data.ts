@@ -44,6 +44,11 @@ export interface WorkerUserDataSettings {
   readonly bundlePrefixVariable: string;
   /** Environment variable holding the model name. */
   readonly modelVariable: string;
+  /**
+   * Environment variable holding the accuracy constraint, so that the worker's local guard holds the
+   * same constraint the controller tunes to (otherwise the two pull thresholds in opposite ways).
+   */
+  readonly accuracyConstraintVariable: string;
   /** `--table-prefix` of the worker: tables are `<prefix>-results` and so on. */
   readonly tablePrefix: string;
   /** Log group the CloudWatch agent ships the worker's log files to. */
@@ -64,6 +69,7 @@ export function workerCommand(settings: WorkerUserDataSettings): string {
     `--queue-name \${${settings.queueUrlVariable}}`,
     `--dead-letter-url \${${settings.deadLetterUrlVariable}}`,
     `--table-prefix ${settings.tablePrefix}`,
+    `--accuracy-constraint \${${settings.accuracyConstraintVariable}}`,
     '--execution-provider cuda',
     '--emf',
   ].join(' ');

@@ -12,6 +12,7 @@ import { ResultStore } from '../../adapters/dynamo/result-store';
 import { tableNames } from '../../adapters/dynamo/tables';
 import { createRequestQueue } from '../../adapters/queue/create-queue';
 import { QUEUE_KINDS, type QueueKind } from '../../adapters/queue/request-queue';
+import { DEFAULT_CONSTRAINT } from '../../core/control/threshold-tuner';
 import { InputError } from '../../core/errors';
 import { loadModel } from '../../core/model/load-model';
 import { BootstrapWorker, MIN_BOOTSTRAP_SAMPLES } from '../../gpu-worker/bootstrap';
@@ -43,7 +44,7 @@ export const workerCommand: Command = {
   name: 'worker',
   summary: 'serve a bundle (or bootstrap one from a model) from a request queue until SIGTERM',
   usage:
-    'apparate worker (--bundle <dir> | --model <dir> --bundle-out <dir> [--bootstrap-samples <n>]) --queue memory|bullmq|sqs [--queue-name <name>] [--redis-url <url>] [--results stdout|redis|table] [--tables-endpoint <url>] [--table-prefix <p>] [--metrics-port <n>] [--emf] [--emf-period-ms <ms>] [--execution-provider cpu|cuda]',
+    'apparate worker (--bundle <dir> | --model <dir> --bundle-out <dir> [--bootstrap-samples <n>]) --queue memory|bullmq|sqs [--queue-name <name>] [--redis-url <url>] [--results stdout|redis|table] [--tables-endpoint <url>] [--table-prefix <p>] [--accuracy-constraint <a>] [--metrics-port <n>] [--emf] [--emf-period-ms <ms>] [--execution-provider cpu|cuda]',
   options: {
     bundle: { type: 'string', description: 'bundle directory written by `apparate prepare`' },
     model: {
@@ -74,6 +75,11 @@ export const workerCommand: Command = {
     'table-prefix': {
       type: 'string',
       description: 'table-name prefix; enables results, exit logs and configs',
+    },
+    'accuracy-constraint': {
+      type: 'string',
+      description:
+        'minimum agreement with the full model that the local guard holds; give the controller’s constraint (default 0.99)',
     },
     'metrics-port': {
       type: 'string',
@@ -125,6 +131,12 @@ export const workerCommand: Command = {
             max: 65535,
             integer: true,
           });
+    // The guard must hold the constraint the controller tunes to, or the two fight over thresholds.
+    const accuracyConstraint = numberOption(values, 'accuracy-constraint', {
+      default: DEFAULT_CONSTRAINT,
+      min: 0.5,
+      max: 1,
+    });
     const configPollMs = numberOption(values, 'config-poll-ms', { default: 5000, min: 10, integer: true });
     const emfPeriodMs = numberOption(values, 'emf-period-ms', {
       default: DEFAULT_EMF_PERIOD_MS,
@@ -209,6 +221,7 @@ export const workerCommand: Command = {
       logger,
       configPollMs,
       metrics,
+      guard: { constraint: accuracyConstraint },
       ...(exitLog ? { exitLog } : {}),
       ...(configStore ? { configStore } : {}),
     };

@@ -176,6 +176,8 @@ async function start(
       exitLog,
       logger,
       modelId: bundle.model,
+      // The guard holds the constraint the controller below tunes to.
+      guard: { constraint: options.accuracyConstraint },
     });
     workers.set(bundle.model, worker);
     cleanups.push(() => worker.stop());

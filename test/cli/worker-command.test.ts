@@ -46,8 +46,12 @@ describe('apparate worker as a process', () => {
       '--emf',
       '--emf-period-ms',
       '1000',
+      '--accuracy-constraint',
+      '0.95',
     ]);
     const { port } = await worker.logLine('metrics listening');
+    // And its local guard holds the constraint it was given, not the default
+    expect((await worker.logLine('worker started'))['accuracyConstraint']).toBe(0.95);
     expect(typeof port).toBe('number');
     const base = `http://127.0.0.1:${String(port)}`;
     const before = await (await fetch(`${base}/metrics`)).text();
@@ -136,6 +140,10 @@ describe('apparate worker as a process', () => {
         '5',
       ],
       /--bootstrap-samples must be an integer in \[20, inf\), got 5/,
+    ],
+    [
+      ['--bundle', 'b', '--queue', 'memory', '--accuracy-constraint', '1.5'],
+      /--accuracy-constraint must be a number in \(0.5, 1\], got 1.5/,
     ],
     [['--bundle', '/no/such/bundle', '--queue', 'memory'], /no\/such\/bundle/],
   ])('worker %j exits 2 with one line saying what was wrong', async (args, message) => {

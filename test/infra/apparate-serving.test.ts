@@ -577,6 +577,17 @@ describe('ApparateServing on AWS', () => {
       expect(script).toContain(`${ENV.deadLetterQueueUrl}={${dlq}}`);
       expect(script).toContain(`${ENV.resultsTable}={${results}}`);
       expect(script).toContain(`${ENV.model}=mnist-resnet`);
+      // And the worker's local guard holds the deployment's accuracy constraint
+      expect(script).toContain(`--accuracy-constraint \${${ENV.accuracyConstraint}}`);
+      expect(script).toContain(`${ENV.accuracyConstraint}=0.99`);
+      const customScript = joinedText(
+        (
+          onlyResource(custom.template, 'AWS::EC2::LaunchTemplate').properties['LaunchTemplateData'] as {
+            UserData: unknown;
+          }
+        ).UserData,
+      );
+      expect(customScript).toContain(`${ENV.accuracyConstraint}=0.95`);
     });
   });
 

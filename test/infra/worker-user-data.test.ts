@@ -22,18 +22,20 @@ const SETTINGS: WorkerUserDataSettings = {
     [ENV.deadLetterQueueUrl]: 'https://sqs.eu-west-1.amazonaws.com/123456789012/dead',
     [ENV.bundleBucket]: 'bundles-bucket',
     [ENV.bundlePrefix]: 'bundles/',
+    [ENV.accuracyConstraint]: '0.95',
   },
   queueUrlVariable: ENV.queueUrl,
   deadLetterUrlVariable: ENV.deadLetterQueueUrl,
   bucketVariable: ENV.bundleBucket,
   bundlePrefixVariable: ENV.bundlePrefix,
   modelVariable: ENV.model,
+  accuracyConstraintVariable: ENV.accuracyConstraint,
   tablePrefix: 'apparate-mnist',
   logGroupName: '/apparate/workers',
 };
 
 describe('worker boot script', () => {
-  it('runs the worker on SQS with CUDA, the tables and EMF metrics, reading URLs from the environment', () => {
+  it('runs the worker on SQS with CUDA, the tables, EMF metrics and the deployment’s accuracy constraint, reading them from the environment', () => {
     // When the command line is built
     const command = workerCommand(SETTINGS);
 
@@ -41,7 +43,7 @@ describe('worker boot script', () => {
     expect(command).toBe(
       '/usr/bin/node /opt/apparate/app/bin/apparate.js worker --bundle /opt/apparate/bundle --queue sqs ' +
         '--queue-name ${APPARATE_QUEUE_URL} --dead-letter-url ${APPARATE_DLQ_URL} --table-prefix apparate-mnist ' +
-        '--execution-provider cuda --emf',
+        '--accuracy-constraint ${APPARATE_ACCURACY_CONSTRAINT} --execution-provider cuda --emf',
     );
   });
 

@@ -48,6 +48,7 @@ describe('bootstrap mode on mnist-resnet', () => {
       configStore: configs,
       configPublisher: configs,
       configPollMs: 60_000,
+      guard: { constraint: 0.95 },
       logger: memoryLogger().logger,
       // The widest budget, and enough timed runs that one noisy run cannot make every cut look
       // dearer than the model, keep ramps in the bundle on any machine: this test is about the swap.
@@ -84,6 +85,8 @@ describe('bootstrap mode on mnist-resnet', () => {
     // And its initial config is published, and is what the worker serves
     expect((await configs.latest(model.spec.name))?.config).toEqual(bundle.manifest.initialConfig);
     expect(worker.config).toEqual(bundle.manifest.initialConfig);
+    // And the full worker's local guard holds the constraint bootstrap mode was given
+    expect(worker.accuracyConstraint).toBe(0.95);
     // And every request got exactly one final answer, the plain model's, across the swap
     const indices = Array.from({ length: sent }, (_, i) => i);
     const expected = await directPredictions({ bundle, serving }, indices);

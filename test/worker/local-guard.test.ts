@@ -44,4 +44,30 @@ describe('the local guard', () => {
     const newer = { version: 4, ramps: [{ id: 'c2', threshold: 0.7 }] };
     expect(guard.thresholdsFor(newer)).toEqual([0.7]);
   });
+
+  it('holds the constraint it is given: at 0.95 it lowers only once agreement falls below 0.95', () => {
+    // Given a guard at 0.95 and a window where ramp c1 disagrees with the final answer on 1 input in 25 (96%)
+    const guard = new LocalGuard({ constraint: 0.95, minInputs: 10 });
+    const confident = (n: number) => [new Float32Array(n).fill(0.9), new Float32Array(n).fill(0.95)];
+    const wrongEvery = (n: number, every: number) => [
+      Uint8Array.from({ length: n }, (_, i) => (i % every === 0 ? 0 : 1)),
+      new Uint8Array(n).fill(1),
+    ];
+
+    // When the batch is observed
+    const kept = guard.observe(config, confident(100), wrongEvery(100, 25));
+
+    // Then nothing is lowered: 96% meets 0.95, though it would miss the default 0.99
+    expect(kept.agreement).toBeCloseTo(0.96, 5);
+    expect(kept.lowered).toBeUndefined();
+    expect(guard.thresholdsFor(config)).toEqual([0.5, 0.5]);
+
+    // When a harder batch brings the window to 1 wrong in 10 on c1 (the window then holds both)
+    const lowered = guard.observe(config, confident(300), wrongEvery(300, 10));
+
+    // Then the thresholds come down until the window meets 0.95
+    expect(lowered.lowered).toBeDefined();
+    expect(guard.thresholdsFor(config)[0]).toBeLessThan(0.5);
+    expect(lowered.agreement).toBeGreaterThanOrEqual(0.95);
+  });
 });

@@ -73,7 +73,7 @@ describe.each([
       namePrefix: `stack-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
       controllerPeriodMs: 3_600_000,
       configPollMs: 50,
-      accuracyConstraint: 0.99,
+      accuracyConstraint: 0.98,
       rampBudget: 0.02,
       prepareRepeats: 1,
       progress: noProgress,
@@ -83,6 +83,12 @@ describe.each([
 
   afterAll(async () => {
     await stack?.close();
+  });
+
+  it('gives every worker’s local guard the constraint its controller tunes to', () => {
+    for (const model of ['mnist-resnet', 'spam-bert']) {
+      expect(stack.workers.get(model)?.accuracyConstraint).toBe(0.98);
+    }
   });
 
   it('answers sync requests on both models with the plain model’s labels', async () => {
