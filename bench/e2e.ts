@@ -19,7 +19,7 @@ import { windowFromPredictions, type ExitWindow } from '../core/control/records'
 import { sampleAt, type DataSplit } from '../core/data/dataset';
 import type { RequestOutcome } from '../core/simulator/replay';
 import { observeStream } from '../core/simulator/observations';
-import { median } from '../core/util/stats';
+import { maxOf, median, minOf } from '../core/util/stats';
 import { loadFixtureModel, loadModelData } from '../core/zoo/fixtures';
 import { ensureBundle } from './eval/bundles';
 import { ablationChart, driftChart, latencyCdfChart, winsPerLoadChart } from './eval/charts';
@@ -338,8 +338,8 @@ export async function runEvaluation(settings: EvalSettings, log: Log): Promise<E
       }
       const spread = (values: number[]) => ({
         median: median(values),
-        min: Math.min(...values),
-        max: Math.max(...values),
+        min: minOf(values),
+        max: maxOf(values),
       });
       const row: AblationRow = {
         model: name,

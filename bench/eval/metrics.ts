@@ -13,6 +13,7 @@ import type { ExitWindow } from '../../core/control/records';
 import { summarise, winsVersus, type PolicySummary } from '../../core/simulator/metrics';
 import type { RequestOutcome } from '../../core/simulator/replay';
 import { batchWindow } from '../../core/simulator/serving-policies';
+import { maxOf } from '../../core/util/stats';
 import type { PlannedRequest } from './workload';
 import type { ServingRunResult } from './worker-run';
 
@@ -65,7 +66,7 @@ export function optimalOutcomes(
   const outcomes = runOutcomes(plainRun, planned);
   for (const batch of plainRun.batches) {
     const indices = batch.requests.map((i) => (planned[i] as PlannedRequest).streamIndex);
-    const batchMs = Math.max(...batch.finalAfterStartMs);
+    const batchMs = maxOf(batch.finalAfterStartMs);
     const served = offlineOptimal(batchWindow(all, indices), {
       backboneMs: latencyFractions.map((f) => f * batchMs),
       vanillaMs: batchMs,

@@ -6,7 +6,7 @@
  * with the same schemas the writer checks against.
  */
 import { z } from 'zod';
-import { median } from '../../core/util/stats';
+import { maxOf, median, minOf } from '../../core/util/stats';
 import { POLICY_NAMES } from './policies';
 
 const quantiles = z.object({ p25: z.number(), p50: z.number(), p95: z.number() });
@@ -89,7 +89,7 @@ export const cellSchema = z.object({
 export type Cell = z.infer<typeof cellSchema>;
 
 function spreadOf(values: readonly number[]): Spread {
-  return { median: median(values), min: Math.min(...values), max: Math.max(...values) };
+  return { median: median(values), min: minOf(values), max: maxOf(values) };
 }
 
 /** Groups run records by model, policy, load and SLO and summarises each group over its repeats. */

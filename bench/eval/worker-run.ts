@@ -12,6 +12,7 @@
 import { performance } from 'node:perf_hooks';
 import { MemoryRequestQueue } from '../../adapters/queue/memory-queue';
 import type { RampConfig } from '../../core/bundle/manifest';
+import { maxOf } from '../../core/util/stats';
 import type { BatchReport } from '../../gpu-worker/batch-execution';
 import { silentLogger } from '../../gpu-worker/logger';
 import { CallbackResultSink, type SinkEvent } from '../../gpu-worker/result-sink';
@@ -316,7 +317,7 @@ export async function measureCapacity(
     });
     started.setOnBatch((report) => {
       if (!measuring || report.paddedSize !== largestBatchSize) return;
-      batchMs.push(Math.max(...Array.from(report.finalAtMs)) - report.startedAtMs);
+      batchMs.push(maxOf(report.finalAtMs) - report.startedAtMs);
     });
     for (let i = 0; i < 2 * largestBatchSize; i++) send();
     await sleep(500);

@@ -4,6 +4,8 @@
  * and the files diff cleanly when figures are regenerated.
  */
 
+import { maxOf, minOf } from '../util/stats';
+
 export interface Series {
   readonly label: string;
   readonly x: ArrayLike<number>;
@@ -58,10 +60,10 @@ export function lineChart(series: readonly Series[], options: ChartOptions): str
   const plotH = height - margin.top - margin.bottom;
   const allX = series.flatMap((s) => Array.from(s.x));
   const allY = series.flatMap((s) => Array.from(s.y));
-  const xMin = Math.min(0, ...allX);
-  const xMax = options.xMax ?? Math.max(1e-9, ...allX);
-  const yMin = options.yMin ?? Math.min(...allY);
-  const yMax = options.yMax ?? Math.max(...allY);
+  const xMin = minOf(allX, 0);
+  const xMax = options.xMax ?? maxOf(allX, 1e-9);
+  const yMin = options.yMin ?? minOf(allY);
+  const yMax = options.yMax ?? maxOf(allY);
   const sx = (x: number) => margin.left + ((Math.min(x, xMax) - xMin) / (xMax - xMin || 1)) * plotW;
   const sy = (y: number) => margin.top + plotH - ((y - yMin) / (yMax - yMin || 1)) * plotH;
   const parts: string[] = [

@@ -3,7 +3,7 @@
  * answer is released), agreement with the full model overall and in its worst window, drops and
  * throughput, and wins against the plain model at the same quantiles.
  */
-import { quantile } from '../util/stats';
+import { maxOf, quantile } from '../util/stats';
 import type { RequestOutcome } from './replay';
 
 /** Inputs per window when looking for the worst stretch of agreement: the controller's window, over which the constraint is defined. */
@@ -55,7 +55,10 @@ export function summarise(policy: string, outcomes: readonly RequestOutcome[]): 
   const latencies = servedLatencies(outcomes);
   const agrees = served.map((o) => o.agrees === true);
   const first = outcomes[0]?.arrivalMs ?? 0;
-  const last = Math.max(first, ...served.map((o) => o.releaseAtMs as number));
+  const last = maxOf(
+    served.map((o) => o.releaseAtMs as number),
+    first,
+  );
   return {
     policy,
     served: served.length,

@@ -36,3 +36,21 @@ export function argmax(values: ArrayLike<number>, offset: number, width: number)
   }
   return best;
 }
+
+/**
+ * The largest value, or `floor` when there are none or all are smaller. A loop, not
+ * `Math.max(...values)`: spreading an array into a call puts every element on the stack, and a
+ * long replay (hundreds of thousands of requests) overflows it.
+ */
+export function maxOf(values: Iterable<number>, floor = -Infinity): number {
+  let best = floor;
+  for (const value of values) if (value > best) best = value;
+  return best;
+}
+
+/** The smallest value, or `ceiling` when there are none or all are larger; see `maxOf` for why a loop. */
+export function minOf(values: Iterable<number>, ceiling = Infinity): number {
+  let best = ceiling;
+  for (const value of values) if (value < best) best = value;
+  return best;
+}
