@@ -1,7 +1,9 @@
 /**
  * The benchmark dispatcher. Benchmarks compare against a baseline measured in the same run and
  * report medians over repeats (ratios, not absolute timings), print a table and write JSON under
- * `bench/results/`, because absolute numbers on shared machines say little on their own.
+ * `bench/results/`, because absolute numbers on shared machines say little on their own. That
+ * folder is ignored by git: a rerun must not rewrite tracked files. The runs the docs cite are
+ * copied to `docs/benchmarks/` by hand, beside the text that quotes them.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -55,7 +55,11 @@ export const evalSettingsSchema = z.object({
 export type EvalSettings = z.infer<typeof evalSettingsSchema>;
 
 const REPO_ROOT = resolve(__dirname, '..', '..');
-export const DEFAULT_OUT_DIR = resolve(REPO_ROOT, 'docs', 'evaluation');
+/**
+ * Reruns go to an ignored folder; the published figures in docs/evaluation are regenerated only on
+ * purpose, with `--out docs/evaluation`.
+ */
+export const DEFAULT_OUT_DIR = resolve(REPO_ROOT, 'bench', 'results', 'e2e');
 export const DEFAULT_BUNDLES_DIR = resolve(REPO_ROOT, '.cache', 'bundles');
 
 /**
