@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { prepareBundle } from '../../cli/prepare-bundle';
+import { prepareBundle } from '../../core/prepare/prepare-bundle';
 import { DEFAULT_PREPARE } from '../../core/prepare/prepare-model';
 import { ZOO_MODELS_DIR } from '../../core/zoo/fixtures';
 

@@ -8,7 +8,7 @@ import type { BundleManifest } from '../../core/bundle/manifest';
 import { DEFAULT_PREPARE, validatePrepareOptions } from '../../core/prepare/prepare-model';
 import type { Command } from '../command';
 import { INPUT_SHAPE_OPTION, inputShapeOption, numberOption, requiredString } from '../options';
-import { prepareBundle } from '../prepare-bundle';
+import { prepareBundle } from '../../core/prepare/prepare-bundle';
 import { createProgress } from '../progress';
 
 /** The machine-readable summary `prepare --json` prints. */

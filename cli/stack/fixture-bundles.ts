@@ -12,7 +12,7 @@ import { readBundle } from '../../core/bundle/bundle-io';
 import { analyseSource } from '../../core/prepare/model-source';
 import { DEFAULT_PREPARE } from '../../core/prepare/prepare-model';
 import { loadFixtureModel, ZOO_MODELS_DIR } from '../../core/zoo/fixtures';
-import { prepareBundle } from '../prepare-bundle';
+import { prepareBundle } from '../../core/prepare/prepare-bundle';
 import type { Progress } from '../progress';
 
 /** What became of each model's bundle, for the start-up log. */

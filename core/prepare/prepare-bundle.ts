@@ -3,15 +3,15 @@
  * bundles exactly the way an ML engineer would from the command line: a bundle served by
  * `npm start` is never a special case.
  */
-import { writeBundle } from '../core/bundle/bundle-io';
-import type { BundleManifest } from '../core/bundle/manifest';
-import { InputError } from '../core/errors';
-import { loadModel } from '../core/model/load-model';
-import type { InputShapes } from '../core/onnx/input-shapes';
-import { analyseSource } from '../core/prepare/model-source';
-import { prepareModel } from '../core/prepare/prepare-model';
-import { loadModelData } from '../core/zoo/fixtures';
-import type { Progress } from './progress';
+import { writeBundle } from '../bundle/bundle-io';
+import type { BundleManifest } from '../bundle/manifest';
+import { InputError } from '../errors';
+import { loadModel } from '../model/load-model';
+import type { InputShapes } from '../onnx/input-shapes';
+import { analyseSource } from './model-source';
+import { prepareModel } from './prepare-model';
+import { loadModelData } from '../zoo/fixtures';
+import type { Progress } from '../../cli/progress';
 
 export interface PrepareBundleOptions {
   readonly bootstrapFraction: number;
