@@ -3,12 +3,10 @@
  * on stdout stays machine-readable and logs in CI stay free of control characters.
  */
 import { SingleBar, Presets } from 'cli-progress';
+import type { Progress } from '../core/util/progress';
 import type { CommandIo } from './command';
 
-export interface Progress {
-  update(label: string, done: number, total: number): void;
-  stop(): void;
-}
+export type { Progress };
 
 /** A progress reporter that draws one bar per label on a terminal and does nothing elsewhere. */
 export function createProgress(io: CommandIo, enabled = true): Progress {

@@ -11,7 +11,7 @@ import type { InputShapes } from '../onnx/input-shapes';
 import { analyseSource } from './model-source';
 import { prepareModel } from './prepare-model';
 import { loadModelData } from '../zoo/fixtures';
-import type { Progress } from '../../cli/progress';
+import type { Progress } from '../util/progress';
 
 export interface PrepareBundleOptions {
   readonly bootstrapFraction: number;
