@@ -8,7 +8,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { documentClientFor } from '../adapters/dynamo/dynamo-client';
 import { ResultStore } from '../adapters/dynamo/result-store';
-import { SqsRequestQueue } from '../adapters/queue/sqs-queue';
+import { SqsRequestQueue } from '../adapters/sqs/sqs-queue';
 import { ENV } from '../core/deployment/cloud-names';
 import {
   bundleVariables,

@@ -13,11 +13,15 @@ import { MemoryAnswerChannel } from '../../adapters/answers/memory-answer-channe
 import { RedisAnswerChannel } from '../../adapters/answers/redis-answer-channel';
 import { ConfigStore } from '../../adapters/dynamo/config-store';
 import { documentClientFor } from '../../adapters/dynamo/dynamo-client';
-import { localDynamoClient, startDynalite, type DynaliteServer } from '../../adapters/dynamo/dynalite-server';
+import {
+  localDynamoClient,
+  startDynalite,
+  type DynaliteServer,
+} from '../../adapters/dynalite/dynalite-server';
 import { ExitLogReader, ExitLogWriter } from '../../adapters/dynamo/exit-log';
 import { ResultStore } from '../../adapters/dynamo/result-store';
 import { createTables, tableNames } from '../../adapters/dynamo/tables';
-import { createRequestQueue } from '../../adapters/queue/create-queue';
+import { createRequestQueue } from '../../adapters/create-queue';
 import type { RequestQueue } from '../../adapters/queue/request-queue';
 import { localBundleCatalog } from '../../functions/catalog/bundle-catalog';
 import { startControllerTimer } from '../../functions/controller/controller-timer';

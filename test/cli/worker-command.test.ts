@@ -1,6 +1,6 @@
-import { BullMqRequestQueue } from '../../adapters/queue/bullmq-queue';
+import { BullMqRequestQueue } from '../../adapters/redis/bullmq-queue';
 import { METRIC_DIMENSION_MODEL, METRICS } from '../../core/deployment/cloud-names';
-import { RedisResultStore } from '../../gpu-worker/redis-result-store';
+import { RedisResultStore } from '../../adapters/redis/redis-result-store';
 import { runCli } from '../support/run-cli';
 import { startWorkerProcess, until } from '../worker/worker-process';
 import { servingRequest, workerFixture, type WorkerFixture } from '../worker/worker-fixtures';

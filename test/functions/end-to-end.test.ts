@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { ConfigStore } from '../../adapters/dynamo/config-store';
 import { ResultStore } from '../../adapters/dynamo/result-store';
-import { createRequestQueue } from '../../adapters/queue/create-queue';
+import { createRequestQueue } from '../../adapters/create-queue';
 import type { QueueKind, RequestQueue } from '../../adapters/queue/request-queue';
 import { localBundleCatalog } from '../../functions/catalog/bundle-catalog';
 import { createIngestHandler } from '../../functions/ingest';

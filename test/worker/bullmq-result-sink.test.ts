@@ -1,6 +1,6 @@
-import { BullMqRequestQueue } from '../../adapters/queue/bullmq-queue';
+import { BullMqRequestQueue } from '../../adapters/redis/bullmq-queue';
 import { BullMqResultSink } from '../../gpu-worker/bullmq-result-sink';
-import { RedisResultStore } from '../../gpu-worker/redis-result-store';
+import { RedisResultStore } from '../../adapters/redis/redis-result-store';
 import { ApparateWorker } from '../../gpu-worker/worker';
 import {
   directPredictions,

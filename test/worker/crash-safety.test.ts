@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { ResultStore } from '../../adapters/dynamo/result-store';
-import { BullMqRequestQueue } from '../../adapters/queue/bullmq-queue';
+import { BullMqRequestQueue } from '../../adapters/redis/bullmq-queue';
 import { startLocalDynamo, type LocalDynamo } from '../adapters/dynamo/local-dynamo';
 import { servingRequest, workerFixture, type WorkerFixture } from './worker-fixtures';
 

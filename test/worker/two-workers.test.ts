@@ -1,4 +1,4 @@
-import { BullMqRequestQueue } from '../../adapters/queue/bullmq-queue';
+import { BullMqRequestQueue } from '../../adapters/redis/bullmq-queue';
 import type { SinkEvent } from '../../gpu-worker/result-sink';
 import { startWorkerProcess, until, type WorkerProcess } from './worker-process';
 import { servingRequest, workerFixture, type WorkerFixture } from './worker-fixtures';

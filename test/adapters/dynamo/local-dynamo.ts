@@ -5,7 +5,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { documentClientFor } from '../../../adapters/dynamo/dynamo-client';
-import { localDynamoClient, startDynalite } from '../../../adapters/dynamo/dynalite-server';
+import { localDynamoClient, startDynalite } from '../../../adapters/dynalite/dynalite-server';
 import { createTables, tableNames, type TableNames } from '../../../adapters/dynamo/tables';
 
 export interface LocalDynamo {

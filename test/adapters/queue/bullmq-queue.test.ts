@@ -8,7 +8,7 @@ import {
   BullMqRequestQueue,
   REQUEST_JOB_NAME,
   type BullMqQueueOptions,
-} from '../../../adapters/queue/bullmq-queue';
+} from '../../../adapters/redis/bullmq-queue';
 import { describeQueueContract } from './queue-contract';
 import { inferenceRequest, sleep } from './test-requests';
 

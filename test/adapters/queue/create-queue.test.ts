@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { Queue } from 'bullmq';
 import { InputError } from '../../../core/errors';
-import { createRequestQueue, type QueueSelection } from '../../../adapters/queue/create-queue';
+import { createRequestQueue, type QueueSelection } from '../../../adapters/create-queue';
 import { inferenceRequest } from './test-requests';
 
 const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';

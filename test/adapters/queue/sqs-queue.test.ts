@@ -1,7 +1,7 @@
 import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { AwsClientStub } from 'aws-sdk-client-mock';
 import { InputError } from '../../../core/errors';
-import { SqsRequestQueue, type SqsQueueOptions } from '../../../adapters/queue/sqs-queue';
+import { SqsRequestQueue, type SqsQueueOptions } from '../../../adapters/sqs/sqs-queue';
 import { FakeSqs } from './fake-sqs';
 import { describeQueueContract } from './queue-contract';
 import { inferenceRequest } from './test-requests';

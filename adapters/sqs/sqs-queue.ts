@@ -24,9 +24,9 @@ import {
   DEFAULT_VISIBILITY_TIMEOUT_MS,
   defaultErrorListener,
   type QueueErrorListener,
-} from './delivery-options';
-import { decodeRequestBody, encodeRequestBody } from './message-body';
-import type { InferenceRequest, ReceivedMessage, RequestQueue } from './request-queue';
+} from '../queue/delivery-options';
+import { decodeRequestBody, encodeRequestBody } from '../queue/message-body';
+import type { InferenceRequest, ReceivedMessage, RequestQueue } from '../queue/request-queue';
 
 /** SQS returns at most this many messages per ReceiveMessage call. */
 const MAX_MESSAGES_PER_CALL = 10;

@@ -3,12 +3,12 @@
  * side and the local server accept the same kinds and refuse the same mistakes.
  */
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { InputError } from '../../core/errors';
-import { BullMqRequestQueue } from './bullmq-queue';
-import type { DeliveryOptions, QueueErrorListener } from './delivery-options';
-import { MemoryRequestQueue } from './memory-queue';
-import { QUEUE_KINDS, type QueueKind, type RequestQueue } from './request-queue';
-import { SqsRequestQueue } from './sqs-queue';
+import { InputError } from '../core/errors';
+import { BullMqRequestQueue } from './redis/bullmq-queue';
+import type { DeliveryOptions, QueueErrorListener } from './queue/delivery-options';
+import { MemoryRequestQueue } from './queue/memory-queue';
+import { QUEUE_KINDS, type QueueKind, type RequestQueue } from './queue/request-queue';
+import { SqsRequestQueue } from './sqs/sqs-queue';
 
 export interface QueueSelection extends DeliveryOptions {
   readonly kind: QueueKind;

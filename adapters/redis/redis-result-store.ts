@@ -16,7 +16,7 @@
  */
 import { RedisConnection, type RedisClient } from 'bullmq';
 import { z } from 'zod';
-import { ArtifactError, describeIssues, InputError } from '../core/errors';
+import { ArtifactError, describeIssues, InputError } from '../../core/errors';
 
 /** One day, as for the results table: long enough for an asynchronous client to come back. */
 export const DEFAULT_REDIS_RESULT_TTL_MS = 86_400_000;

@@ -27,9 +27,9 @@ import {
   resolveDeliveryOptions,
   type DeliveryOptions,
   type QueueErrorListener,
-} from './delivery-options';
-import { decodeRequestData, encodeRequestBody } from './message-body';
-import type { InferenceRequest, ReceivedMessage, RequestQueue } from './request-queue';
+} from '../queue/delivery-options';
+import { decodeRequestData, encodeRequestBody } from '../queue/message-body';
+import type { InferenceRequest, ReceivedMessage, RequestQueue } from '../queue/request-queue';
 
 /** Where Redis is when neither the options nor `REDIS_URL` say. */
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
