@@ -4,11 +4,16 @@
  */
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { InputError } from '../core/errors';
-import { BullMqRequestQueue } from './redis/bullmq-queue';
-import type { DeliveryOptions, QueueErrorListener } from './queue/delivery-options';
-import { MemoryRequestQueue } from './queue/memory-queue';
-import { QUEUE_KINDS, type QueueKind, type RequestQueue } from './queue/request-queue';
-import { SqsRequestQueue } from './sqs/sqs-queue';
+import { BullMqRequestQueue } from './redis';
+import {
+  type DeliveryOptions,
+  MemoryRequestQueue,
+  QUEUE_KINDS,
+  type QueueErrorListener,
+  type QueueKind,
+  type RequestQueue,
+} from './queue';
+import { SqsRequestQueue } from './sqs';
 
 export interface QueueSelection extends DeliveryOptions {
   readonly kind: QueueKind;

@@ -21,7 +21,7 @@ import { readBundle } from '../core/bundle/bundle-io';
 import { ensureFixtureBundles } from '../cli/stack/fixture-bundles';
 import { startLocalStack } from '../cli/stack/local-stack';
 import { CACHE_DIR, FIXTURE_MODELS } from '../cli/stack/stack-options';
-import { silentLogger } from '../gpu-worker/logger';
+import { silentLogger } from '../gpu-worker';
 import type { ClientSample, LoadPlan, LoadResult } from './api/load-generator';
 import { measureCapacity } from './eval/worker-run';
 import type { RequestInput } from './eval/workload';

@@ -15,7 +15,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { MemoryRequestQueue } from '../adapters/queue/memory-queue';
+import { MemoryRequestQueue } from '../adapters/queue';
 import { readBundle, writeBundle } from '../core/bundle/bundle-io';
 import { costProfileFromManifest } from '../core/bundle/cost-profile';
 import type { RampConfig } from '../core/bundle/manifest';
@@ -26,10 +26,13 @@ import { sampleAt } from '../core/data/dataset';
 import { prepareModel } from '../core/prepare/prepare-model';
 import { median } from '../core/util/stats';
 import { listFixtureModels, loadModelData } from '../core/zoo/fixtures';
-import type { BatchReport } from '../gpu-worker/batch-execution';
-import { silentLogger } from '../gpu-worker/logger';
-import { CallbackResultSink, type SinkEvent } from '../gpu-worker/result-sink';
-import { ApparateWorker } from '../gpu-worker/worker';
+import {
+  ApparateWorker,
+  type BatchReport,
+  CallbackResultSink,
+  silentLogger,
+  type SinkEvent,
+} from '../gpu-worker';
 import type { Benchmark } from './run';
 
 const PHASE_MS = 6000;

@@ -8,9 +8,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { ScheduledEvent } from 'aws-lambda';
-import { ConfigStore } from '../adapters/dynamo/config-store';
-import { documentClientFor, type DocumentSender } from '../adapters/dynamo/dynamo-client';
-import { ExitLogReader } from '../adapters/dynamo/exit-log';
+import { ConfigStore, documentClientFor, type DocumentSender, ExitLogReader } from '../adapters/dynamo';
 import type { BundleManifest } from '../core/bundle/manifest';
 import { ArtifactError } from '../core/errors';
 import { s3BundleCatalog, type BundleCatalog } from './catalog/bundle-catalog';

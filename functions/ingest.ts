@@ -6,9 +6,8 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import { documentClientFor } from '../adapters/dynamo/dynamo-client';
-import { ResultStore } from '../adapters/dynamo/result-store';
-import { SqsRequestQueue } from '../adapters/sqs/sqs-queue';
+import { documentClientFor, ResultStore } from '../adapters/dynamo';
+import { SqsRequestQueue } from '../adapters/sqs';
 import { ENV } from '../core/deployment/cloud-names';
 import {
   bundleVariables,

@@ -6,9 +6,7 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import { ConfigStore } from '../adapters/dynamo/config-store';
-import { documentClientFor } from '../adapters/dynamo/dynamo-client';
-import { ResultStore } from '../adapters/dynamo/result-store';
+import { ConfigStore, documentClientFor, ResultStore } from '../adapters/dynamo';
 import { ENV } from '../core/deployment/cloud-names';
 import {
   bundleVariables,

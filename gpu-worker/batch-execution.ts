@@ -10,7 +10,7 @@
  * answers are safe.
  */
 import { performance } from 'node:perf_hooks';
-import { FINAL_EXIT, type ExitLogItem } from '../adapters/dynamo/exit-log';
+import { FINAL_EXIT, type ExitLogItem } from '../adapters/dynamo';
 import type { RampConfig } from '../core/bundle/manifest';
 import type { BatchEncoder } from '../core/inference/batch-encoding';
 import type { HeldRequest } from './batcher';

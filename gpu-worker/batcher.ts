@@ -13,7 +13,7 @@
  * more, to us) is not queued twice: the held entry takes the newer delivery, since only the
  * latest receipt may acknowledge it, and the request is served once.
  */
-import type { ReceivedMessage } from '../adapters/queue/request-queue';
+import type { ReceivedMessage } from '../adapters/queue';
 import type { BatchingPolicy, DropReason } from '../core/batching/policy';
 import type { RawSample } from '../core/inference/batch-encoding';
 

@@ -14,7 +14,7 @@
  *
  * Phases: `plain` (serving and capturing) → `preparing` (still serving plain) → `exits`.
  */
-import type { ConfigStore } from '../adapters/dynamo/config-store';
+import type { ConfigStore } from '../adapters/dynamo';
 import { writeBundle } from '../core/bundle/bundle-io';
 import type { DataSplit } from '../core/data/dataset';
 import type { TextRecord } from '../core/data/dataset-spec';

@@ -5,7 +5,7 @@
  * again changes nothing.
  */
 import type { EarlyRelease, ErrorRelease, FinalRelease, ResultSink } from './result-sink';
-import type { RedisResultStore } from '../adapters/redis/redis-result-store';
+import type { RedisResultStore } from '../adapters/redis';
 
 /** Maps each release onto the store's idempotent writes; the deployment owns (and closes) the store. */
 export class BullMqResultSink implements ResultSink {

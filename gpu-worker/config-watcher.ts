@@ -5,7 +5,7 @@
  * switches between two batches. A config the engine refuses is logged once and skipped; the last
  * good one keeps serving. Versions only increase: anything not newer than what serves is ignored.
  */
-import type { ConfigStore } from '../adapters/dynamo/config-store';
+import type { ConfigStore } from '../adapters/dynamo';
 import type { RampConfig } from '../core/bundle/manifest';
 import { messageOf, type Logger } from './logger';
 

@@ -11,7 +11,7 @@
  * the session; messages received and not yet served go back to the queue for whoever serves next.
  */
 import { performance } from 'node:perf_hooks';
-import type { ReceivedMessage, RequestQueue } from '../adapters/queue/request-queue';
+import type { ReceivedMessage, RequestQueue } from '../adapters/queue';
 import { createBatchEncoder, type RawSample } from '../core/inference/batch-encoding';
 import { createInputValidator } from '../core/inference/input-validation';
 import { openSession, type ModelSession, type SessionOptions } from '../core/inference/onnx-session';

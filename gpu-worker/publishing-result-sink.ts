@@ -5,7 +5,7 @@
  * waiting client no longer waits for that write. A failed publication is counted and reported,
  * never thrown: the waiter still finds the answer in the durable record.
  */
-import type { AnswerChannel, AnswerEvent } from '../adapters/answers/answer-channel';
+import type { AnswerChannel, AnswerEvent } from '../adapters/answers';
 import type { EarlyRelease, ErrorRelease, FinalRelease, ResultSink } from './result-sink';
 
 export class PublishingResultSink implements ResultSink {

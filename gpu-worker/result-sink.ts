@@ -5,7 +5,7 @@
  * knows only this interface. Every implementation must be idempotent by request id, because
  * delivery is at least once and a redelivered request is answered again.
  */
-import type { ResultStore } from '../adapters/dynamo/result-store';
+import type { ResultStore } from '../adapters/dynamo';
 
 export interface EarlyRelease {
   readonly model: string;

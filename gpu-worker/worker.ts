@@ -17,9 +17,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { ExitLogWriter } from '../adapters/dynamo/exit-log';
-import type { ConfigStore } from '../adapters/dynamo/config-store';
-import type { ReceivedMessage, RequestQueue } from '../adapters/queue/request-queue';
+import type { ExitLogWriter, ConfigStore } from '../adapters/dynamo';
+import type { ReceivedMessage, RequestQueue } from '../adapters/queue';
 import { createBatchingPolicy } from '../core/batching/create-policy';
 import type { BatchingPolicy } from '../core/batching/policy';
 import { readBundle } from '../core/bundle/bundle-io';

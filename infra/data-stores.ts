@@ -11,8 +11,8 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { DEFAULT_MAX_RECEIVES, DEFAULT_VISIBILITY_TIMEOUT_MS } from '../adapters/queue/delivery-options';
-import { TABLE_DESIGNS, tableNames, type TableDesign, type TableRole } from '../adapters/dynamo/tables';
+import { DEFAULT_MAX_RECEIVES, DEFAULT_VISIBILITY_TIMEOUT_MS } from '../adapters/queue';
+import { TABLE_DESIGNS, tableNames, type TableDesign, type TableRole } from '../adapters/dynamo';
 
 /** Key prefix of bundles in the bucket; a model's bundle sits under `<prefix><model>/`. */
 export const BUNDLE_PREFIX = 'bundles/';

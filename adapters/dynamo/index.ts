@@ -7,3 +7,4 @@ export * from './dynamo-client';
 export * from './result-store';
 export * from './exit-log';
 export * from './config-store';
+export * from './exit-log-format';

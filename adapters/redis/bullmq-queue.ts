@@ -22,14 +22,17 @@ import { InputError } from '../../core/errors';
 import {
   checkExtensionMs,
   checkReceiveArguments,
+  decodeRequestData,
   defaultErrorListener,
-  notHeldError,
-  resolveDeliveryOptions,
   type DeliveryOptions,
+  encodeRequestBody,
+  type InferenceRequest,
+  notHeldError,
   type QueueErrorListener,
-} from '../queue/delivery-options';
-import { decodeRequestData, encodeRequestBody } from '../queue/message-body';
-import type { InferenceRequest, ReceivedMessage, RequestQueue } from '../queue/request-queue';
+  type ReceivedMessage,
+  type RequestQueue,
+  resolveDeliveryOptions,
+} from '../queue';
 
 /** Where Redis is when neither the options nor `REDIS_URL` say. */
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';

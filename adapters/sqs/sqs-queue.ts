@@ -21,12 +21,15 @@ import { InputError } from '../../core/errors';
 import {
   checkExtensionMs,
   checkReceiveArguments,
+  decodeRequestBody,
   DEFAULT_VISIBILITY_TIMEOUT_MS,
   defaultErrorListener,
+  encodeRequestBody,
+  type InferenceRequest,
   type QueueErrorListener,
-} from '../queue/delivery-options';
-import { decodeRequestBody, encodeRequestBody } from '../queue/message-body';
-import type { InferenceRequest, ReceivedMessage, RequestQueue } from '../queue/request-queue';
+  type ReceivedMessage,
+  type RequestQueue,
+} from '../queue';
 
 /** SQS returns at most this many messages per ReceiveMessage call. */
 const MAX_MESSAGES_PER_CALL = 10;

@@ -17,7 +17,7 @@ import { configCostsAt, costsAtBatch, latestUsefulIndex } from '../../core/contr
 import { selectRamps, windowFromColumns, type ExitWindow } from '../../core/control/records';
 import { chooseInitialRamps } from '../../core/prepare/initial-config';
 import { batchWindow } from '../../core/simulator/serving-policies';
-import type { BatchReport } from '../../gpu-worker/batch-execution';
+import type { BatchReport } from '../../gpu-worker';
 import type { LiveController } from './worker-run';
 
 export const POLICY_NAMES = ['plain', 'apparate', 'static', 'optimal'] as const;

@@ -10,13 +10,16 @@
  * `configPollMs`: the same loop as in production, with its real lag, only with shorter polls.
  */
 import { performance } from 'node:perf_hooks';
-import { MemoryRequestQueue } from '../../adapters/queue/memory-queue';
+import { MemoryRequestQueue } from '../../adapters/queue';
 import type { RampConfig } from '../../core/bundle/manifest';
 import { maxOf } from '../../core/util/stats';
-import type { BatchReport } from '../../gpu-worker/batch-execution';
-import { silentLogger } from '../../gpu-worker/logger';
-import { CallbackResultSink, type SinkEvent } from '../../gpu-worker/result-sink';
-import { ApparateWorker } from '../../gpu-worker/worker';
+import {
+  ApparateWorker,
+  type BatchReport,
+  CallbackResultSink,
+  silentLogger,
+  type SinkEvent,
+} from '../../gpu-worker';
 import type { PlannedRequest, RequestInput } from './workload';
 
 /** A controller driven by the worker's batch reports; returns a config to publish, if any. */

@@ -6,9 +6,7 @@
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { ConfigStore } from '../../adapters/dynamo/config-store';
-import { DEFAULT_EXIT_LOG_TTL_MS, ExitLogReader } from '../../adapters/dynamo/exit-log';
-import { checkModelId } from '../../adapters/dynamo/tables';
+import { checkModelId, ConfigStore, DEFAULT_EXIT_LOG_TTL_MS, ExitLogReader } from '../../adapters/dynamo';
 import { InputError } from '../../core/errors';
 import { configHistory } from '../../core/report/config-history';
 import { requestRows, summariseRows } from '../../core/report/exit-log-summary';

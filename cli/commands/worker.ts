@@ -5,24 +5,35 @@
  * starts in bootstrap mode: plain model first, ramps trained on the first inputs, then exits.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ConfigStore } from '../../adapters/dynamo/config-store';
-import { documentClientFor } from '../../adapters/dynamo/dynamo-client';
-import { ExitLogWriter } from '../../adapters/dynamo/exit-log';
-import { ResultStore } from '../../adapters/dynamo/result-store';
-import { tableNames } from '../../adapters/dynamo/tables';
+import {
+  ConfigStore,
+  documentClientFor,
+  ExitLogWriter,
+  ResultStore,
+  tableNames,
+} from '../../adapters/dynamo';
 import { createRequestQueue } from '../../adapters/create-queue';
-import { QUEUE_KINDS, type QueueKind } from '../../adapters/queue/request-queue';
+import { QUEUE_KINDS, type QueueKind } from '../../adapters/queue';
 import { DEFAULT_CONSTRAINT } from '../../core/control/threshold-tuner';
 import { InputError } from '../../core/errors';
 import { loadModel } from '../../core/model/load-model';
-import { BootstrapWorker, MIN_BOOTSTRAP_SAMPLES } from '../../gpu-worker/bootstrap';
-import { BullMqResultSink } from '../../gpu-worker/bullmq-result-sink';
-import { DEFAULT_EMF_PERIOD_MS, EmfEmitter } from '../../gpu-worker/emf-emitter';
-import { jsonLogger } from '../../gpu-worker/logger';
-import { startMetricsServer, WorkerMetrics } from '../../gpu-worker/metrics';
-import { RedisResultStore } from '../../adapters/redis/redis-result-store';
-import { CallbackResultSink, DynamoResultSink, type ResultSink } from '../../gpu-worker/result-sink';
-import { ApparateWorker, installSignalHandlers, type WorkerOptions } from '../../gpu-worker/worker';
+import {
+  ApparateWorker,
+  BootstrapWorker,
+  BullMqResultSink,
+  CallbackResultSink,
+  DEFAULT_EMF_PERIOD_MS,
+  DynamoResultSink,
+  EmfEmitter,
+  installSignalHandlers,
+  jsonLogger,
+  MIN_BOOTSTRAP_SAMPLES,
+  type ResultSink,
+  startMetricsServer,
+  WorkerMetrics,
+  type WorkerOptions,
+} from '../../gpu-worker';
+import { RedisResultStore } from '../../adapters/redis';
 import type { Command } from '../command';
 import { numberOption, requiredString } from '../options';
 

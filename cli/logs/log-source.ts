@@ -7,9 +7,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { documentClientFor, type DocumentSender } from '../../adapters/dynamo/dynamo-client';
-import { localDynamoClient, startDynalite } from '../../adapters/dynalite/dynalite-server';
-import { tableNames, type TableNames } from '../../adapters/dynamo/tables';
+import { documentClientFor, type DocumentSender, tableNames, type TableNames } from '../../adapters/dynamo';
+import { localDynamoClient, startDynalite } from '../../adapters/dynalite';
 import { InputError } from '../../core/errors';
 import { LOCAL_PREFIX } from '../stack/local-stack';
 import { readStackFile } from '../stack/stack-file';

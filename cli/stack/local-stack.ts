@@ -8,33 +8,39 @@
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { AnswerChannel } from '../../adapters/answers/answer-channel';
-import { MemoryAnswerChannel } from '../../adapters/answers/memory-answer-channel';
-import { RedisAnswerChannel } from '../../adapters/answers/redis-answer-channel';
-import { ConfigStore } from '../../adapters/dynamo/config-store';
-import { documentClientFor } from '../../adapters/dynamo/dynamo-client';
+import { type AnswerChannel, MemoryAnswerChannel, RedisAnswerChannel } from '../../adapters/answers';
 import {
-  localDynamoClient,
-  startDynalite,
-  type DynaliteServer,
-} from '../../adapters/dynalite/dynalite-server';
-import { ExitLogReader, ExitLogWriter } from '../../adapters/dynamo/exit-log';
-import { ResultStore } from '../../adapters/dynamo/result-store';
-import { createTables, tableNames } from '../../adapters/dynamo/tables';
+  ConfigStore,
+  createTables,
+  documentClientFor,
+  ExitLogReader,
+  ExitLogWriter,
+  ResultStore,
+  tableNames,
+} from '../../adapters/dynamo';
+import { localDynamoClient, startDynalite, type DynaliteServer } from '../../adapters/dynalite';
 import { createRequestQueue } from '../../adapters/create-queue';
-import type { RequestQueue } from '../../adapters/queue/request-queue';
-import { localBundleCatalog } from '../../functions/catalog/bundle-catalog';
-import { startControllerTimer } from '../../functions/controller/controller-timer';
-import { runController, type ControllerRunReport } from '../../functions/controller/run-controller';
-import { createIngestHandlers, createOpenInferenceHandler } from '../../functions/ingest';
-import { AdmissionControl } from '../../functions/api/admission';
-import { WriteBehind } from '../../functions/api/write-behind';
-import { startApiServer } from '../../functions/local/api-server';
-import { createResultHandler } from '../../functions/result';
-import { jsonLogger, messageOf, type Logger } from '../../gpu-worker/logger';
-import { PublishingResultSink } from '../../gpu-worker/publishing-result-sink';
-import { DynamoResultSink } from '../../gpu-worker/result-sink';
-import { ApparateWorker } from '../../gpu-worker/worker';
+import type { RequestQueue } from '../../adapters/queue';
+import {
+  AdmissionControl,
+  type ControllerRunReport,
+  createIngestHandlers,
+  createOpenInferenceHandler,
+  createResultHandler,
+  localBundleCatalog,
+  runController,
+  startApiServer,
+  startControllerTimer,
+  WriteBehind,
+} from '../../functions';
+import {
+  ApparateWorker,
+  DynamoResultSink,
+  jsonLogger,
+  type Logger,
+  messageOf,
+  PublishingResultSink,
+} from '../../gpu-worker';
 import type { Progress } from '../progress';
 import { ensureFixtureBundles, type FixtureBundle } from './fixture-bundles';
 import { writeStackFile } from './stack-file';

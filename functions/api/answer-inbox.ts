@@ -3,7 +3,7 @@
  * request is queued (so no answer can slip past), keeps what arrives in order, and hands the
  * answers out one at a time to a waiter that may come later than they did.
  */
-import type { AnswerChannel, AnswerEvent, Unsubscribe } from '../../adapters/answers/answer-channel';
+import type { AnswerChannel, AnswerEvent, Unsubscribe } from '../../adapters/answers';
 
 export class AnswerInbox {
   private readonly arrived: AnswerEvent[] = [];

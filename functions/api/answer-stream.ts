@@ -8,8 +8,8 @@
  * Answers come from the inbox where the transport pushes them, and from reads of the durable
  * record otherwise (the adaptive schedule) or as the pushed wait's fallback.
  */
-import type { AnswerEvent } from '../../adapters/answers/answer-channel';
-import type { ResultRecord } from '../../adapters/dynamo/result-store';
+import type { AnswerEvent } from '../../adapters/answers';
+import type { ResultRecord } from '../../adapters/dynamo';
 import type { AnswerInbox } from './answer-inbox';
 import {
   DEFAULT_FALLBACK_READ_MS,

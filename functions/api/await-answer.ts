@@ -13,8 +13,8 @@
  * 18, against 2, 6 and 51 reads at a fixed 20 ms: a fast answer is seen within a few milliseconds
  * instead of up to 20, and a slow one costs a third of the reads (docs/operations.md has the cost).
  */
-import type { AnswerEvent } from '../../adapters/answers/answer-channel';
-import type { ResultRecord, ResultStore } from '../../adapters/dynamo/result-store';
+import type { AnswerEvent } from '../../adapters/answers';
+import type { ResultRecord, ResultStore } from '../../adapters/dynamo';
 import type { AnswerInbox } from './answer-inbox';
 
 /** What the wait reads records from. */

@@ -5,9 +5,9 @@
  * request never reaches a worker's batch, and each one says what was wrong and what is allowed.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import type { AnswerChannel, AnswerEvent } from '../../adapters/answers/answer-channel';
-import type { ResultRecord, ResultStore } from '../../adapters/dynamo/result-store';
-import type { InferenceRequest, RequestQueue } from '../../adapters/queue/request-queue';
+import type { AnswerChannel, AnswerEvent } from '../../adapters/answers';
+import type { ResultRecord, ResultStore } from '../../adapters/dynamo';
+import type { InferenceRequest, RequestQueue } from '../../adapters/queue';
 import type { BundleManifest } from '../../core/bundle/manifest';
 import { InputError } from '../../core/errors';
 import { createInputValidator } from '../../core/inference/input-validation';

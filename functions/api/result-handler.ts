@@ -4,8 +4,7 @@
  * what is served.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import type { ConfigStore } from '../../adapters/dynamo/config-store';
-import type { ResultStore } from '../../adapters/dynamo/result-store';
+import type { ConfigStore, ResultStore } from '../../adapters/dynamo';
 import type { BundleManifest } from '../../core/bundle/manifest';
 import type { BundleCatalog } from '../catalog/bundle-catalog';
 import {

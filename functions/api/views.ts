@@ -3,8 +3,8 @@
  * a synchronous request, a bundle manifest as a model summary, a config as the model's config view.
  * Kept apart from the handlers so both handlers (and the sync wait) show the same thing the same way.
  */
-import type { AnswerEvent } from '../../adapters/answers/answer-channel';
-import type { ResultRecord } from '../../adapters/dynamo/result-store';
+import type { AnswerEvent } from '../../adapters/answers';
+import type { ResultRecord } from '../../adapters/dynamo';
 import type { BundleManifest, RampConfig } from '../../core/bundle/manifest';
 import { DEFAULT_MAX_TEXT_CHARS } from '../../core/inference/input-validation';
 import type {

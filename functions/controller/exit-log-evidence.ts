@@ -13,7 +13,7 @@
  *
  * Requests of any other ramp set are counted and otherwise left alone.
  */
-import { FINAL_EXIT, type ExitLogItem } from '../../adapters/dynamo/exit-log-format';
+import { FINAL_EXIT, type ExitLogItem } from '../../adapters/dynamo';
 import type { ExitWindow } from '../../core/control/records';
 
 /** The newest inputs observed by every current ramp, in time order, for the tuner. */

@@ -26,9 +26,12 @@
  * Every run is therefore a function of the logs and the stored state; two runs over the same logs
  * publish at most one version, and versions only increase.
  */
-import { ConfigConflictError, type ConfigStore } from '../../adapters/dynamo/config-store';
-import type { ExitLogItem } from '../../adapters/dynamo/exit-log-format';
-import type { ExitLogReader } from '../../adapters/dynamo/exit-log';
+import {
+  ConfigConflictError,
+  type ConfigStore,
+  type ExitLogItem,
+  type ExitLogReader,
+} from '../../adapters/dynamo';
 import { costProfileFromManifest } from '../../core/bundle/cost-profile';
 import type { BundleManifest, RampConfig } from '../../core/bundle/manifest';
 import { configCosts, costsAtBatch, latestUsefulIndex, type CostProfile } from '../../core/control/costs';

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { ResultStore } from '../../adapters/dynamo/result-store';
-import { createRequestQueue } from '../../adapters/queue/create-queue';
+import { createRequestQueue } from '../../adapters/create-queue';
 import type { RequestQueue } from '../../adapters/queue/request-queue';
 import { localBundleCatalog } from '../../functions/catalog/bundle-catalog';
 import { createIngestHandler, createOpenInferenceHandler } from '../../functions/ingest';

@@ -12,7 +12,7 @@ import type { AnswerChannel } from '../../adapters/answers/answer-channel';
 import { MemoryAnswerChannel } from '../../adapters/answers/memory-answer-channel';
 import { RedisAnswerChannel } from '../../adapters/answers/redis-answer-channel';
 import { ResultStore } from '../../adapters/dynamo/result-store';
-import { createRequestQueue } from '../../adapters/queue/create-queue';
+import { createRequestQueue } from '../../adapters/create-queue';
 import type { QueueKind, RequestQueue } from '../../adapters/queue/request-queue';
 import { streamFinalSchema, inferAnswerSchema, errorBodySchema } from '../../functions/api/schemas';
 import { localBundleCatalog } from '../../functions/catalog/bundle-catalog';

@@ -1,0 +1,3 @@
+/** Redis adapters: the BullMQ request queue and the result store kept beside it. */
+export * from './bullmq-queue';
+export * from './redis-result-store';

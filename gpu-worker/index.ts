@@ -1,0 +1,29 @@
+/**
+ * The GPU worker's public entry: the serving worker, its bootstrap mode, result sinks, metrics and
+ * logging, and the process wiring behind `apparate worker`. The CLI and the benchmarks import the
+ * worker only from here; the files beside this one are its internals.
+ */
+export { ApparateWorker, installSignalHandlers, type WorkerCounts, type WorkerOptions } from './worker';
+export {
+  BootstrapWorker,
+  MIN_BOOTSTRAP_SAMPLES,
+  type BootstrapOptions,
+  type BootstrapPhase,
+} from './bootstrap';
+export type { BatchReport } from './batch-execution';
+export type { LocalGuardOptions } from './local-guard';
+export {
+  CallbackResultSink,
+  DynamoResultSink,
+  type EarlyRelease,
+  type ErrorRelease,
+  type FinalRelease,
+  type ResultSink,
+  type SinkEvent,
+} from './result-sink';
+export { BullMqResultSink } from './bullmq-result-sink';
+export { PublishingResultSink } from './publishing-result-sink';
+export { DEFAULT_EMF_PERIOD_MS, EmfEmitter, type EmfEmitterOptions } from './emf-emitter';
+export { startMetricsServer, WorkerMetrics } from './metrics';
+export { jsonLogger, messageOf, silentLogger, type Logger, type LogLevel } from './logger';
+export { DEFAULT_CONFIG_POLL_MS } from './config-watcher';
