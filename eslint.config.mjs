@@ -1,7 +1,9 @@
 // One lint setup for the whole repository: type-aware TypeScript rules (floating promises are
-// errors) and jest rules (focused or disabled tests are errors).
+// errors), the allowed import directions between deployables (eslint-import-boundaries.mjs) and
+// jest rules (focused or disabled tests are errors).
 import tseslint from 'typescript-eslint';
 import jest from 'eslint-plugin-jest';
+import { importBoundaries } from './eslint-import-boundaries.mjs';
 
 export default tseslint.config(
   {
@@ -27,6 +29,7 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
+  ...importBoundaries,
   {
     files: ['test/**/*.ts'],
     plugins: { jest },
