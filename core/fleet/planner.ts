@@ -326,6 +326,18 @@ export function planFleet(request: PlanRequest): FleetPlan {
       perVariantWorkers[v] = 0;
     }
   };
+  // Incumbents before the search: each option alone, with just enough workers. A good first value
+  // lets the objective bound cut most branches at once.
+  for (let k = 0; k < G; k++) {
+    const w = Math.max(p.minWorkers, Math.ceil(need / (cap[k] as number) - 1e-9));
+    if (w > p.W) continue;
+    const v = variantOf[k] as number;
+    workers[k] = w;
+    perVariantWorkers[v] = w;
+    evaluate(w);
+    workers[k] = 0;
+    perVariantWorkers[v] = 0;
+  }
   visit(0, 0, 0);
   if (!Number.isFinite(bestValue))
     return emptyPlan(request, 'no assignment of workers carries the planned rate');
