@@ -4,7 +4,9 @@
  * caught: one bad request must get a clear answer of its own and never reach the encoder, where it
  * would fail the whole batch it shares with well-formed requests.
  */
+import { InputError } from '../errors';
 import type { RawSample } from './batch-encoding';
+import { imageFileToPixels } from './image-file';
 import type { ModelSpec } from '../model/model-spec';
 
 /** Longest text accepted, in characters; well beyond any tokenizer window, short of abuse. */
@@ -29,11 +31,48 @@ export function createInputValidator(
   if (pre.type === 'image') {
     const size = pre.height * pre.width * pre.channels;
     const shape = `${pre.channels > 1 ? `${pre.channels}x` : ''}${pre.height}x${pre.width}`;
-    const allowed = `an array of ${size} grey values (${shape}), each a number from 0 to 255`;
-    return (input) => validateImage(input, size, allowed);
+    const allowed = `an array of ${size} grey values (${shape}), each a number from 0 to 255, or {"image": "<a PNG or JPEG file, base64>"}`;
+    return (input) => {
+      const file = imageFileOf(input);
+      if (file === undefined) return validateImage(input, size, allowed);
+      if (!file.ok) return refuse(file.message);
+      try {
+        return validateImage(imageFileToPixels(file.bytes, pre), size, allowed);
+      } catch (error) {
+        if (!(error instanceof InputError)) throw error;
+        return refuse(`input.image must be a PNG or JPEG file, base64-encoded: ${error.message}`);
+      }
+    };
   }
   const maxChars = options.maxTextChars ?? DEFAULT_MAX_TEXT_CHARS;
   return (input) => validateText(input, maxChars);
+}
+
+/** Base64 as RFC 4648 writes it, with or without padding (whitespace is dropped first). */
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * The file bytes of an `{"image": "<base64>"}` input; undefined for any other input (an array goes
+ * on to the array check, with its own message).
+ */
+function imageFileOf(
+  input: unknown,
+): { ok: true; bytes: Uint8Array } | { ok: false; message: string } | undefined {
+  if (typeof input !== 'object' || input === null || Array.isArray(input) || !('image' in input))
+    return undefined;
+  const keys = Object.keys(input);
+  const text = input.image;
+  if (keys.length !== 1 || typeof text !== 'string') {
+    return {
+      ok: false,
+      message: 'an image input must be {"image": "<a PNG or JPEG file, base64>"} and nothing else',
+    };
+  }
+  const compact = text.replace(/\s+/g, '').replace(/^data:image\/(png|jpeg);base64,/, '');
+  if (compact.length === 0 || !BASE64.test(compact)) {
+    return { ok: false, message: 'input.image must be a PNG or JPEG file, base64-encoded; it is not base64' };
+  }
+  return { ok: true, bytes: Buffer.from(compact, 'base64') };
 }
 
 function refuse(message: string): ValidatedInput {

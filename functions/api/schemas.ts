@@ -81,7 +81,7 @@ export const inferRequestSchema = z
   .register(apiSchemas, {
     id: 'InferRequest',
     description:
-      'inputs: the model input (an image as an array of H*W*C grey values from 0 to 255 in row-major order, or raw text for a text model). deadlineMs: the time budget from arrival, default 5000 unless the deployment sets another. mode: sync (default) or async.',
+      'inputs: the model input (an image as an array of H*W*C grey values from 0 to 255 in row-major order or as {"image": "<PNG or JPEG file, base64>"}, or raw text for a text model). deadlineMs: the time budget from arrival, default 5000 unless the deployment sets another. mode: sync (default) or async.',
   });
 export type InferRequest = z.infer<typeof inferRequestSchema>;
 

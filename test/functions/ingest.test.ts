@@ -278,7 +278,7 @@ describe('ingest handler, bad requests', () => {
       { inputs: [1, 2, 3] },
       422,
       'invalid_input',
-      /^inputs: input must be an array of 784 grey values \(28x28\), each a number from 0 to 255; got an array of 3 values$/,
+      /^inputs: input must be an array of 784 grey values \(28x28\), each a number from 0 to 255, or \{"image": "<a PNG or JPEG file, base64>"\}; got an array of 3 values$/,
     ],
     [
       'text for an image model',
