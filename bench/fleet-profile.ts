@@ -24,17 +24,14 @@ import { cpus } from 'node:os';
 import { readBundle } from '../core/bundle/bundle-io';
 import { costProfileFromManifest } from '../core/bundle/cost-profile';
 import type { CostProfile } from '../core/control/costs';
-import { windowFromPredictions } from '../core/control/records';
 import { InputError } from '../core/errors';
 import { openSession } from '../core/inference/onnx-session';
-import { chooseInitialRamps } from '../core/prepare/initial-config';
-import { observeStream } from '../core/simulator/observations';
 import { median } from '../core/util/stats';
 import { sampleAt } from '../core/data/dataset';
 import { createBatchEncoder } from '../core/inference/batch-encoding';
 import { listFixtureModels, loadModelData } from '../core/zoo/fixtures';
 import { measureStream } from '../core/zoo/measure';
-import { measureWorker, type WorkerModel } from '../core/fleet/worker-curve';
+import { measureWorker, workerModelFromBundle } from '../core/fleet/worker-curve';
 import {
   capacityAt,
   exitKey,
@@ -144,32 +141,7 @@ async function profileVariant(
   const base = costProfileFromManifest(bundle.manifest);
   const fractions = bundle.manifest.candidates.map((c) => c.latencyFraction);
   const profile = rescaledProfile(base, fractions, vanillaMs);
-  const ref = BATCH_SIZES.indexOf(MAX_BATCH);
-  const placement = chooseInitialRamps(
-    profile.candidates.map((c) => ({
-      id: c.id,
-      backboneMs: c.backboneMs[ref] as number,
-      rampMs: c.rampMs[ref] as number,
-    })),
-    vanillaMs[ref] as number,
-    bundle.manifest.rampBudget,
-  );
-  const observations = await observeStream(bundle, stream, { drift: 'none', seed: SEED });
-  const ids = profile.candidates.map((c) => c.id);
-  const workerModel: WorkerModel = {
-    profile,
-    all: windowFromPredictions(observations),
-    prediction: observations.prediction,
-    finalPrediction: observations.finalPrediction,
-    labels: stream.labels,
-    firstServed: bundle.manifest.bootstrap.samples,
-    initialConfig: {
-      version: 0,
-      ramps: placement.chosen.map((index) => ({ id: ids[index] as string, threshold: 0 })),
-    },
-    rampBudget: bundle.manifest.rampBudget,
-    latestUsefulCandidate: placement.latestUseful === null ? null : (ids[placement.latestUseful] ?? null),
-  };
+  const workerModel = await workerModelFromBundle(bundle, stream, profile, SEED);
   const plainCapacity = Math.max(...BATCH_SIZES.map((b, i) => (1000 * b) / (vanillaMs[i] as number)));
   const settings: SettingProfile[] = [];
   for (const exits of EXIT_SETTINGS) {
@@ -202,7 +174,7 @@ async function profileVariant(
   }
   let correct = 0;
   for (let i = workerModel.firstServed; i < stream.count; i++)
-    if (observations.finalPrediction[i] === stream.labels[i]) correct++;
+    if (workerModel.finalPrediction[i] === stream.labels[i]) correct++;
   return {
     variant: {
       name,

@@ -6,6 +6,11 @@
  * behaviour the single-worker simulator was checked on.
  */
 import { createBatchingPolicy } from '../batching/create-policy';
+import type { LoadedBundle } from '../bundle/bundle-io';
+import type { DataSplit } from '../data/dataset';
+import { windowFromPredictions } from '../control/records';
+import { chooseInitialRamps } from '../prepare/initial-config';
+import { observeStream } from '../simulator/observations';
 import type { RampConfig } from '../bundle/manifest';
 import { costsAtBatch, type CostProfile } from '../control/costs';
 import type { ExitWindow } from '../control/records';
@@ -47,6 +52,45 @@ export interface WorkerRun extends CurvePoint {
   readonly accuracy: number;
   readonly agreement: number;
   readonly exitRate: number;
+}
+
+/**
+ * A variant's worker model from its prepared bundle and serving stream, on a given latency
+ * profile (the profiler's rescaled one). The initial ramps are placed again on that profile, as
+ * `apparate prepare` places them on its own, so placement and replay see the same costs.
+ */
+export async function workerModelFromBundle(
+  bundle: LoadedBundle,
+  stream: DataSplit,
+  profile: CostProfile,
+  seed: number,
+): Promise<WorkerModel> {
+  const ref = Math.max(0, profile.batchSizes.indexOf(profile.referenceBatchSize));
+  const placement = chooseInitialRamps(
+    profile.candidates.map((c) => ({
+      id: c.id,
+      backboneMs: c.backboneMs[ref] as number,
+      rampMs: c.rampMs[ref] as number,
+    })),
+    profile.vanillaMs[ref] as number,
+    bundle.manifest.rampBudget,
+  );
+  const observations = await observeStream(bundle, stream, { drift: 'none', seed });
+  const ids = profile.candidates.map((c) => c.id);
+  return {
+    profile,
+    all: windowFromPredictions(observations),
+    prediction: observations.prediction,
+    finalPrediction: observations.finalPrediction,
+    labels: stream.labels,
+    firstServed: bundle.manifest.bootstrap.samples,
+    initialConfig: {
+      version: 0,
+      ramps: placement.chosen.map((index) => ({ id: ids[index] as string, threshold: 0 })),
+    },
+    rampBudget: bundle.manifest.rampBudget,
+    latestUsefulCandidate: placement.latestUseful === null ? null : (ids[placement.latestUseful] ?? null),
+  };
 }
 
 /** Replays one worker at one rate and summarises the measured (last) pass. */
