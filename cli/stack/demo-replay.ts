@@ -1,9 +1,12 @@
 /**
  * Replays a fixture serving stream against a running stack through its public HTTP API, as a
- * client would: each request is sent asynchronously at its arrival time, then every answer is
- * read back with `GET /v1/requests/{id}`. Latencies are the worker's own figures (enqueue to
- * release), so the HTTP client's scheduling on this busy machine does not blur them.
+ * client would: each request is sent at its arrival time as a streamed sync request, which gets
+ * the early answer the moment it is released and the final one when its batch ends. Each answer
+ * carries the worker's own time (enqueue to release), and the client times each event from the
+ * request's planned send time, so the report shows both and the API's overhead between them.
  */
+import { Agent, request as httpRequest } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sampleAt, type DataSplit } from '../../core/data/dataset';
 import type { Progress } from '../progress';
@@ -21,7 +24,7 @@ export interface ReplayOptions {
   readonly arrivalsMs: ArrayLike<number>;
   /** Relative deadline sent with each request, ms. */
   readonly deadlineMs: number;
-  /** Longest to wait for the last answers after the last send, ms. */
+  /** Added to each request's deadline: how long past it the client still waits for the final answer, ms. */
   readonly settleTimeoutMs: number;
   readonly progress: Progress;
 }
@@ -31,11 +34,6 @@ export interface ReplayResult {
   /** Requests that were refused, failed, or had no final answer in time. */
   readonly failed: number;
   readonly firstError?: string;
-}
-
-interface Sent {
-  readonly requestId: string;
-  readonly trueLabel: string;
 }
 
 /** The body of request `i`: the image's pixels or the e-mail's text, as the API takes them. */
@@ -49,45 +47,34 @@ export async function replayAgainstStack(options: ReplayOptions): Promise<Replay
   const { url, model, serving, firstServed, arrivalsMs, progress } = options;
   const served = serving.count - firstServed;
   const total = arrivalsMs.length;
-  const sends: Promise<Sent | string>[] = [];
+  const sends: Promise<DemoRecord | string>[] = [];
   const startedAt = performance.now();
+  let answered = 0;
   for (let i = 0; i < total; i++) {
-    const waitMs = startedAt + (arrivalsMs[i] as number) - performance.now();
+    const plannedAt = startedAt + (arrivalsMs[i] as number);
+    const waitMs = plannedAt - performance.now();
     if (waitMs > 1) await sleep(waitMs);
     const index = firstServed + (i % served);
     const trueLabel = options.classes[serving.labels[index] as number] ?? String(serving.labels[index]);
-    sends.push(send(url, model, inputsFor(serving, index), options.deadlineMs, trueLabel));
+    sends.push(
+      streamOne(
+        url,
+        model,
+        inputsFor(serving, index),
+        options.deadlineMs + options.settleTimeoutMs,
+        plannedAt,
+      ).then((outcome) => {
+        answered += 1;
+        if (answered % 25 === 0) progress.update(`${model} ${options.label}: answers`, answered, total);
+        return typeof outcome === 'string' ? outcome : { ...outcome, trueLabel };
+      }),
+    );
     if (i % 25 === 0) progress.update(`${model} ${options.label}: sending`, i, total);
   }
   const outcomes = await Promise.all(sends);
-  progress.update(`${model} ${options.label}: sending`, total, total);
-  const accepted = outcomes.filter((o): o is Sent => typeof o !== 'string');
-  let firstError = outcomes.find((o): o is string => typeof o === 'string');
-  const records: DemoRecord[] = [];
-  const pending = new Map(accepted.map((s) => [s.requestId, s]));
-  const giveUpAt = performance.now() + options.settleTimeoutMs;
-  while (pending.size > 0 && performance.now() < giveUpAt) {
-    for (const sent of [...pending.values()]) {
-      const status = await fetchStatus(url, sent.requestId);
-      if (status === undefined) continue;
-      if (status.status === 'error') {
-        firstError ??= `${status.error?.code ?? 'error'}: ${status.error?.message ?? ''}`;
-        pending.delete(sent.requestId);
-      } else if (status.status === 'final' && status.final) {
-        pending.delete(sent.requestId);
-        records.push({
-          ...(status.early
-            ? { earlyMs: status.early.latencyMs, earlyLabel: String(status.early.label) }
-            : {}),
-          finalMs: status.final.latencyMs,
-          finalLabel: String(status.final.label),
-          trueLabel: sent.trueLabel,
-        });
-      }
-    }
-    progress.update(`${model} ${options.label}: answers`, accepted.length - pending.size, accepted.length);
-    if (pending.size > 0) await sleep(200);
-  }
+  progress.update(`${model} ${options.label}: answers`, total, total);
+  const records = outcomes.filter((o): o is DemoRecord => typeof o !== 'string');
+  const firstError = outcomes.find((o): o is string => typeof o === 'string');
   return {
     records,
     failed: total - records.length,
@@ -95,42 +82,93 @@ export async function replayAgainstStack(options: ReplayOptions): Promise<Replay
   };
 }
 
-async function send(
+const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
+
+interface StreamEventData {
+  label?: string | number;
+  latencyMs?: { worker?: number };
+  error?: { code?: string; message?: string };
+}
+
+/**
+ * One request as a streaming client: POST with `Accept: text/event-stream`, timing the early and
+ * final events on this process's clock from the planned send time. Resolves the record, or a
+ * one-line reason when the request got no final answer.
+ */
+function streamOne(
   url: string,
   model: string,
   inputs: unknown,
   deadlineMs: number,
-  trueLabel: string,
-): Promise<Sent | string> {
-  try {
-    const response = await fetch(`${url}/v1/models/${model}/infer`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ inputs, mode: 'async', deadlineMs }),
-    });
-    const body = (await response.json()) as { requestId?: string; error?: { code: string; message: string } };
-    if (response.status !== 202 || typeof body.requestId !== 'string') {
-      return `${response.status} ${body.error?.code ?? ''}: ${body.error?.message ?? ''}`;
-    }
-    return { requestId: body.requestId, trueLabel };
-  } catch (error) {
-    return `send failed: ${(error as Error).message}`;
-  }
-}
-
-interface StatusBody {
-  status: 'pending' | 'early' | 'final' | 'error';
-  early?: { label: string | number; latencyMs: number };
-  final?: { label: string | number; latencyMs: number };
-  error?: { code: string; message: string };
-}
-
-async function fetchStatus(url: string, requestId: string): Promise<StatusBody | undefined> {
-  try {
-    const response = await fetch(`${url}/v1/requests/${encodeURIComponent(requestId)}`);
-    if (response.status !== 200) return undefined;
-    return (await response.json()) as StatusBody;
-  } catch {
-    return undefined;
-  }
+  plannedAt: number,
+): Promise<Omit<DemoRecord, 'trueLabel'> | string> {
+  return new Promise((resolve) => {
+    const body = JSON.stringify({ inputs, deadlineMs: Math.min(deadlineMs, 25_000) });
+    const req = httpRequest(
+      `${url}/v1/models/${encodeURIComponent(model)}/infer`,
+      {
+        method: 'POST',
+        agent,
+        headers: {
+          'content-type': 'application/json',
+          accept: 'text/event-stream',
+          'content-length': Buffer.byteLength(body),
+        },
+      },
+      (response) => {
+        let buffer = '';
+        let early: { clientMs: number; data: StreamEventData } | undefined;
+        let final: { clientMs: number; data: StreamEventData } | undefined;
+        let failure: string | undefined;
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => {
+          const clientMs = performance.now() - plannedAt;
+          buffer += chunk;
+          if (response.statusCode !== 200) return;
+          let end: number;
+          while ((end = buffer.indexOf('\n\n')) >= 0) {
+            const frame = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            const name = /^event: (.+)$/m.exec(frame)?.[1];
+            const data = JSON.parse(/^data: (.+)$/m.exec(frame)?.[1] ?? '{}') as StreamEventData;
+            if (name === 'early') early = { clientMs, data };
+            else if (name === 'final') final = { clientMs, data };
+            else failure = `${data.error?.code ?? 'error'}: ${data.error?.message ?? ''}`;
+          }
+        });
+        response.on('end', () => {
+          if (response.statusCode !== 200) {
+            const parsed = (() => {
+              try {
+                return JSON.parse(buffer) as StreamEventData;
+              } catch {
+                return {};
+              }
+            })();
+            resolve(`${response.statusCode} ${parsed.error?.code ?? ''}: ${parsed.error?.message ?? ''}`);
+            return;
+          }
+          if (final === undefined) {
+            resolve(failure ?? 'the stream ended without a final answer');
+            return;
+          }
+          resolve({
+            ...(early === undefined
+              ? {}
+              : {
+                  earlyMs: early.data.latencyMs?.worker ?? Number.NaN,
+                  earlyLabel: String(early.data.label),
+                  clientEarlyMs: early.clientMs,
+                }),
+            finalMs: final.data.latencyMs?.worker ?? Number.NaN,
+            finalLabel: String(final.data.label),
+            clientFinalMs: final.clientMs,
+          });
+        });
+        response.on('error', (error) => resolve(`stream failed: ${error.message}`));
+      },
+    );
+    req.on('error', (error) => resolve(`send failed: ${error.message}`));
+    req.end(body);
+  });
 }

@@ -3,7 +3,9 @@
  * whole model, so each request's final answer arrives when the plain model's would have (plus the
  * worker's small overhead): the final latencies are the vanilla figures, and the released answer
  * (early when a ramp was confident, final otherwise) gives Apparate's. Both come from one replay,
- * so the comparison shares its arrivals, batches and machine load.
+ * so the comparison shares its arrivals, batches and machine load. The table is on the worker's
+ * clock (what early exits change); the client's view of the same answers, HTTP and API included,
+ * follows it, with the API's overhead between the two.
  */
 import { worstWindowAgreement } from '../../core/simulator/metrics';
 import { quantile } from '../../core/util/stats';
@@ -18,6 +20,9 @@ export interface DemoRecord {
   readonly finalLabel: string;
   /** The data set's label for the input. */
   readonly trueLabel: string;
+  /** Client-observed: from the request's planned send to the early event, and to the final one. */
+  readonly clientEarlyMs?: number;
+  readonly clientFinalMs?: number;
 }
 
 export interface LatencyQuantiles {
@@ -36,6 +41,11 @@ export interface DemoSummary {
   /** Released answers that equal the full model's. */
   readonly agreement: number;
   readonly worstWindowAgreement: number;
+  /** The same two as the client saw them (absent for records without client times). */
+  readonly clientVanillaMs?: LatencyQuantiles;
+  readonly clientApparateMs?: LatencyQuantiles;
+  /** Client latency of the first answer minus the worker's, per request, at the median: the API's cost. */
+  readonly apiOverheadMsP50?: number;
   /** Against the data set's labels. */
   readonly vanillaAccuracy: number;
   readonly apparateAccuracy: number;
@@ -54,7 +64,28 @@ export function summariseDemo(records: readonly DemoRecord[]): DemoSummary {
   const apparateMs = quantiles(released);
   const win = (mine: number, theirs: number) => 100 * (1 - mine / theirs);
   const share = (count: number) => count / Math.max(1, records.length);
+  const timed = records.filter((r) => r.clientFinalMs !== undefined);
+  const clientReleased = timed.map((r) =>
+    r.clientEarlyMs === undefined
+      ? (r.clientFinalMs as number)
+      : Math.min(r.clientEarlyMs, r.clientFinalMs as number),
+  );
+  const workerReleased = timed.map((r) =>
+    r.earlyMs === undefined ? r.finalMs : Math.min(r.earlyMs, r.finalMs),
+  );
+  const client =
+    timed.length === 0
+      ? {}
+      : {
+          clientVanillaMs: quantiles(timed.map((r) => r.clientFinalMs as number)),
+          clientApparateMs: quantiles(clientReleased),
+          apiOverheadMsP50: quantile(
+            clientReleased.map((ms, i) => ms - (workerReleased[i] as number)),
+            0.5,
+          ),
+        };
   return {
+    ...client,
     requests: records.length,
     exitRate: share(records.filter((r) => r.earlyMs !== undefined).length),
     vanillaMs,
@@ -83,6 +114,12 @@ export function formatDemoSummary(model: string, summary: DemoSummary): string {
     `${model}: ${summary.requests} requests, ${pct(summary.exitRate)} answered early`,
     `  latency   vanilla    apparate     win`,
     ...rows,
+    ...(summary.clientVanillaMs === undefined || summary.clientApparateMs === undefined
+      ? []
+      : [
+          `  as the client saw it (HTTP included): p50 vanilla ${ms(summary.clientVanillaMs.p50).trim()}, apparate ${ms(summary.clientApparateMs.p50).trim()}; p95 vanilla ${ms(summary.clientVanillaMs.p95).trim()}, apparate ${ms(summary.clientApparateMs.p95).trim()}`,
+          `  API overhead (client minus worker time of the first answer), median: ${(summary.apiOverheadMsP50 ?? Number.NaN).toFixed(2)} ms`,
+        ]),
     `  agreement with the full model: ${pct(summary.agreement)} (worst window of 512: ${pct(summary.worstWindowAgreement)})`,
     `  accuracy on the data set's labels: vanilla ${pct(summary.vanillaAccuracy)}, apparate ${pct(summary.apparateAccuracy)}`,
     '',

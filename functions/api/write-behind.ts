@@ -1,6 +1,7 @@
 /**
- * Durable writes kept off a response's path: each write starts at once and the response does not
- * wait for it; a failed attempt is retried with a growing pause, and a write that fails every
+ * Durable writes kept off a response's path: each write starts on the next turn of the event loop
+ * (after the work already due, such as queueing the request it records) and the response does
+ * not wait for it; a failed attempt is retried with a growing pause, and a write that fails every
  * attempt is counted and reported, never dropped silently. `drain` waits for every write in
  * flight, for hosts that freeze between invocations (Lambda) or are shutting down.
  */
@@ -35,6 +36,7 @@ export class WriteBehind {
   run(what: string, fields: Record<string, unknown>, write: () => Promise<unknown>): Promise<boolean> {
     this.counts.started += 1;
     const attempt = async (): Promise<boolean> => {
+      await new Promise((resolve) => setImmediate(resolve));
       let pauseMs = this.retryPauseMs;
       for (let tries = 1; ; tries++) {
         try {
