@@ -42,6 +42,11 @@ export const STACK_OPTIONS: Readonly<Record<string, OptionSpec>> = {
       'latency ramps (with their cuts) may add, as a fraction (default 0.02); bundles are placed with it',
   },
   repeats: { type: 'string', description: 'timed runs per profile when preparing bundles (default 15)' },
+  'admission-headroom': {
+    type: 'string',
+    description:
+      'fraction of its deadline a sync request may expect to wait before it is refused with 429 (default 1)',
+  },
 };
 
 /** Reads the shared options; throws InputError naming the bad flag and what is allowed. */
@@ -102,6 +107,7 @@ export function readStackOptions(
       max: 1000,
       integer: true,
     }),
+    admissionHeadroom: numberOption(values, 'admission-headroom', { default: 1, min: 0, max: 100 }),
     progress,
   };
 }
