@@ -19,7 +19,7 @@ node zoo/data/build-datasets.mjs
 # InfAdapter's workload forecaster, trained on the Twitter trace.
 "$PYTHON" zoo/recipes/forecast_lstm.py --trace ../shared/data/traces/twitter-2021-08.tbz2 --epochs 10
 # The generative fixture, as committed: two stints (the second resumes the first's checkpoint).
-"$PYTHON" zoo/recipes/moby_gpt.py --minutes 14 --batch 16 --ramp-steps 150
-"$PYTHON" zoo/recipes/moby_gpt.py --resume --minutes 20 --batch 8 --lr 3e-3 --ramp-steps 60
+"$PYTHON" zoo/recipes/moby_gpt.py --minutes 14 --batch 16 --ramp-steps 150 --cuts 2,4
+"$PYTHON" zoo/recipes/moby_gpt.py --resume --minutes 20 --batch 8 --lr 3e-3 --ramp-steps 60 --cuts 2,4
 node zoo/recipes/verify-onnx.mjs
 du -sh zoo

@@ -271,7 +271,7 @@ def main():
     ap.add_argument("--minutes", type=float, default=14.0, help="backbone training time budget")
     ap.add_argument("--ramp-steps", type=int, default=150)
     ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--cuts", default="1,3", help="layers after which a segment ends at a ramp")
+    ap.add_argument("--cuts", default="2,4", help="layers after which a segment ends at a ramp")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--checkpoint", default="/tmp/moby-gpt.pt")
     ap.add_argument("--export-only", action="store_true", help="reuse --checkpoint")
