@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { ArtifactError, InputError } from '../core/errors';
 import { EXIT_USAGE, type Command, type CommandIo } from './command';
 import { demoCommand } from './commands/demo';
+import { generateCommand } from './commands/generate';
 import { inspectCommand } from './commands/inspect';
 import { logsCommand } from './commands/logs';
 import { prepareCommand } from './commands/prepare';
@@ -22,6 +23,7 @@ export const COMMANDS: readonly Command[] = [
   simulateCommand,
   workerCommand,
   serveCommand,
+  generateCommand,
   demoCommand,
   logsCommand,
 ];
