@@ -27,3 +27,7 @@ export { DEFAULT_EMF_PERIOD_MS, EmfEmitter, type EmfEmitterOptions } from './emf
 export { startMetricsServer, WorkerMetrics } from './metrics';
 export { jsonLogger, messageOf, silentLogger, type Logger, type LogLevel } from './logger';
 export { DEFAULT_CONFIG_POLL_MS } from './config-watcher';
+export { GenerationEngine, type GenerationStream, type StreamListener } from './generate/generation-engine';
+export { GenerationMetrics } from './generate/generation-metrics';
+export { startGenerateServer, type GenerateServer } from './generate/generate-server';
+export { CapacityError, type GenerationEvent, type GenerationLoopOptions } from './generate/generation-loop';

@@ -7,9 +7,7 @@
 import { basename, resolve } from 'node:path';
 import { MOBY_GPT_DIR } from '../../core/generate/fixture';
 import { InputError } from '../../core/errors';
-import { startGenerateServer } from '../../gpu-worker/generate/generate-server';
-import { GenerationEngine } from '../../gpu-worker/generate/generation-engine';
-import { GenerationMetrics } from '../../gpu-worker/generate/generation-metrics';
+import { GenerationEngine, GenerationMetrics, startGenerateServer } from '../../gpu-worker';
 import type { Command } from '../command';
 import { numberOption } from '../options';
 
