@@ -19,7 +19,16 @@ describe('one worker of a variant, measured with the per-worker replay', () => {
     const fixture = await prepareDeterministicFixture('mnist-resnet-medium');
     await writeBundle(join(work, 'bundle'), fixture.prepared);
     const bundle = await readBundle(join(work, 'bundle'));
-    const profile = costProfileFromManifest(bundle.manifest);
+    // Ramps (with their cuts) cost a fixed small share of the model, as in the deterministic profile:
+    // the bundle's cut costs are measured, and on a busy machine they would decide the placement.
+    const measured = costProfileFromManifest(bundle.manifest);
+    const profile = {
+      ...measured,
+      candidates: measured.candidates.map((c) => ({
+        ...c,
+        rampMs: measured.vanillaMs.map((ms) => 0.004 * ms),
+      })),
+    };
     model = await workerModelFromBundle(bundle, fixture.serving, profile, 20261123);
     capacityRps = (1000 * 8) / costsAtBatch(profile, 8).vanillaMs;
   });
