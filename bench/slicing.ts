@@ -14,7 +14,7 @@ import { cpus, loadavg } from 'node:os';
 import { openSession, type ModelSession } from '../core/inference/onnx-session';
 import { sliceModel } from '../core/onnx/slicing';
 import { profileCut, type CutBreakdown } from './cut-cost/breakdown';
-import { floorModels } from './cut-cost/floor';
+import { floorModels } from '../core/onnx/pass-through';
 import { parseSlicingOptions, type CutSpec } from './cut-cost/options';
 import { fileSubject, fixtureSubjects, type Subject } from './cut-cost/subject';
 import { boundaryFeedsOf, timeRounds, type SideFigures, type Spread } from './cut-cost/timed-rounds';

@@ -23,6 +23,7 @@ import { sliceModel } from '../onnx/slicing';
 import { trainRamp, type TrainedRamp } from '../ramps/train-ramp';
 import { captureBootstrapFeatures } from './bootstrap-features';
 import { cutCostsMs } from '../bundle/cost-profile';
+import { passThroughModel } from '../onnx/pass-through';
 import { chooseInitialRamps } from './initial-config';
 import { backboneMs, profileLatency, referenceIndex, type ProfiledRamp } from './profile';
 
@@ -185,12 +186,16 @@ export async function prepareModel(
   const allIds = analysis.candidates.map((c) => c.id);
   const segments = sliceModel(onnxModel, analysis, { candidateIds: allIds });
   // Each candidate's own cut: the chain without it, where segments i and i+1 are one.
-  const uncut = allIds.map((id, index) => ({
-    id,
-    segment: sliceModel(onnxModel, analysis, { candidateIds: allIds.filter((other) => other !== id) })[
-      index
-    ] as (typeof segments)[number],
-  }));
+  const uncut = allIds.map((id, index) => {
+    const crossing = segments[index]?.outputs ?? [];
+    return {
+      id,
+      segment: sliceModel(onnxModel, analysis, { candidateIds: allIds.filter((other) => other !== id) })[
+        index
+      ] as (typeof segments)[number],
+      floor: { bytes: passThroughModel(analysis, crossing), inputs: crossing, outputs: [] },
+    };
+  });
   const maskInput = analysis.attentionMask?.name;
   const profiledRamps: ProfiledRamp[] = analysis.candidates.flatMap((c) =>
     (trained.get(c.id) ?? []).map((t) => ({

@@ -38,7 +38,12 @@ export interface ProfileTarget {
    * the model runs where candidate i is not cut. Timing the pair against it gives that
    * candidate's own cut cost.
    */
-  readonly uncut?: readonly { readonly id: string; readonly segment: ProfiledSegment }[];
+  readonly uncut?: readonly {
+    readonly id: string;
+    readonly segment: ProfiledSegment;
+    /** A pass-through of the tensors crossing the cut: what it costs at the least. */
+    readonly floor: ProfiledSegment;
+  }[];
 }
 
 export interface ProfileOptions extends SessionOptions {
@@ -72,27 +77,35 @@ export async function timeRuns(
  * other, against the one segment that spans both, alternating run for run so that both see the
  * same machine; the median of the per-run differences, never negative (a pair measured faster is
  * noise). Cuts differ: one that splits a residual block from its skip connection, or makes
- * onnxruntime reorder a blocked layout, costs more than one between two stages.
+ * onnxruntime reorder a blocked layout, costs more than one between two stages. A difference
+ * measured below the floor (one more run passing the boundary tensors through, timed in the same
+ * loop) is noise on a busy machine, and the floor is charged instead: no cut is free.
  */
 export async function timeCut(
   pair: readonly [ModelSession, ModelSession],
   pairInputs: readonly [readonly string[], readonly string[]],
   merged: ModelSession,
+  floor: ModelSession,
   available: Readonly<Record<string, PlainTensor>>,
   warmupRuns: number,
   repeats: number,
 ): Promise<number> {
   const [first, second] = pair;
+  let boundary: Record<string, PlainTensor> = {};
   const runPair = async () => {
-    const outputs = await first.runAny(pickFeeds(available, pairInputs[0]));
-    await second.runAny(pickFeeds({ ...available, ...outputs }, pairInputs[1]));
+    boundary = await first.runAny(pickFeeds(available, pairInputs[0]));
+    await second.runAny(pickFeeds({ ...available, ...boundary }, pairInputs[1]));
   };
   const mergedFeeds = pickFeeds(available, merged.inputNames);
+  await runPair();
+  const floorFeeds = pickFeeds(boundary, floor.inputNames);
   for (let i = 0; i < warmupRuns; i++) {
     await runPair();
     await merged.runAny(mergedFeeds);
+    await floor.runAny(floorFeeds);
   }
   const differences: number[] = [];
+  const floors: number[] = [];
   for (let i = 0; i < repeats; i++) {
     let began = performance.now();
     await runPair();
@@ -100,8 +113,11 @@ export async function timeCut(
     began = performance.now();
     await merged.runAny(mergedFeeds);
     differences.push(pairMs - (performance.now() - began));
+    began = performance.now();
+    await floor.runAny(floorFeeds);
+    floors.push(performance.now() - began);
   }
-  return Math.max(0, median(differences));
+  return Math.max(median(floors), median(differences));
 }
 
 /** Profiles the target at each batch size; `feedsFor(b)` gives b real inputs as model feeds. */
@@ -125,9 +141,13 @@ export async function profileLatency(
     for (const segment of target.segments) segments.push(await open(segment.bytes));
     const ramps = [];
     for (const ramp of target.ramps) ramps.push({ ramp, session: await open(ramp.bytes) });
-    const uncut = [];
+    const uncut: { id: string; session: ModelSession; floor: ModelSession }[] = [];
     for (const entry of target.uncut ?? [])
-      uncut.push({ id: entry.id, session: await open(entry.segment.bytes) });
+      uncut.push({
+        id: entry.id,
+        session: await open(entry.segment.bytes),
+        floor: await open(entry.floor.bytes),
+      });
     const cutMs: Record<string, number[]> = Object.fromEntries(uncut.map((u) => [u.id, [] as number[]]));
 
     const vanillaMs: number[] = [];
@@ -160,13 +180,15 @@ export async function profileLatency(
         );
         tick();
       }
-      for (const [index, { id, session }] of uncut.entries()) {
+      for (const [index, { id, session, floor }] of uncut.entries()) {
         const pair = [segments[index], segments[index + 1]] as [ModelSession, ModelSession];
         const inputs = [
           target.segments[index]?.inputs ?? [],
           target.segments[index + 1]?.inputs ?? [],
         ] as const;
-        (cutMs[id] as number[]).push(await timeCut(pair, inputs, session, available, warmupRuns, repeats));
+        (cutMs[id] as number[]).push(
+          await timeCut(pair, inputs, session, floor, available, warmupRuns, repeats),
+        );
         tick();
       }
     }

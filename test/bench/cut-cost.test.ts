@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { profileCut } from '../../bench/cut-cost/breakdown';
-import { passThroughModel } from '../../bench/cut-cost/floor';
+import { passThroughModel } from '../../core/onnx/pass-through';
 import { parseSlicingOptions } from '../../bench/cut-cost/options';
 import { fixtureSubjects, type Subject } from '../../bench/cut-cost/subject';
 import { InputError } from '../../core/errors';

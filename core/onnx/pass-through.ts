@@ -1,15 +1,14 @@
 /**
  * The floor of a cut on onnxruntime-node: what one more session run costs when it does nothing but
  * take the boundary tensors in and give them back out. A segment boundary cannot cost less than
- * this (one extra `run`, the activation copied out of onnxruntime into JavaScript and back in), so
- * the benchmark measures it beside every chain, in the same rounds, and reports the chain's excess
- * over it.
+ * this (one extra `run`, the activation copied out of onnxruntime into JavaScript), so the
+ * slicing benchmark measures it beside every chain, and the preparation never charges a cut less.
  */
-import { makeNode } from '../../core/onnx/graph-builder';
-import type { GraphAnalysis } from '../../core/onnx/graph-analysis';
-import { encodeOnnxModel } from '../../core/onnx/onnx-model';
-import type { ModelSegment } from '../../core/onnx/slicing';
-import { makeValueInfo } from '../../core/onnx/tensor-types';
+import { makeNode } from './graph-builder';
+import type { GraphAnalysis } from './graph-analysis';
+import { encodeOnnxModel } from './onnx-model';
+import type { ModelSegment } from './slicing';
+import { makeValueInfo } from './tensor-types';
 
 /** A model that passes the tensors crossing a cut through `Identity` nodes. */
 export function passThroughModel(analysis: GraphAnalysis, names: readonly string[]): Uint8Array {
