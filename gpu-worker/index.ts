@@ -31,3 +31,11 @@ export { GenerationEngine, type GenerationStream, type StreamListener } from './
 export { GenerationMetrics } from './generate/generation-metrics';
 export { startGenerateServer, type GenerateServer } from './generate/generate-server';
 export { CapacityError, type GenerationEvent, type GenerationLoopOptions } from './generate/generation-loop';
+export {
+  RESULT_KINDS,
+  runWorkerProcess,
+  type ResultKind,
+  type WorkerProcessIo,
+  type WorkerProcessSettings,
+  type WorkerSource,
+} from './main';

@@ -1,44 +1,22 @@
 /**
- * `apparate worker`: runs the serving worker until SIGTERM or SIGINT. Answers go to the results
+ * `apparate worker`: reads and checks the flags, then runs the worker process (gpu-worker/main.ts)
+ * until SIGTERM or SIGINT. Answers go to the results
  * table, to result hashes in Redis (BullMQ deployments) or as JSON lines on stdout; configs are
  * polled from the config table when tables are given. With `--model` instead of `--bundle` it
  * starts in bootstrap mode: plain model first, ramps trained on the first inputs, then exits.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  ConfigStore,
-  documentClientFor,
-  ExitLogWriter,
-  ResultStore,
-  tableNames,
-} from '../../adapters/dynamo';
-import { createRequestQueue } from '../../adapters/create-queue';
 import { QUEUE_KINDS, type QueueKind } from '../../adapters/queue';
 import { DEFAULT_CONSTRAINT } from '../../core/control/threshold-tuner';
 import { InputError } from '../../core/errors';
-import { loadModel } from '../../core/model/load-model';
 import {
-  ApparateWorker,
-  BootstrapWorker,
-  BullMqResultSink,
-  CallbackResultSink,
   DEFAULT_EMF_PERIOD_MS,
-  DynamoResultSink,
-  EmfEmitter,
-  installSignalHandlers,
-  jsonLogger,
   MIN_BOOTSTRAP_SAMPLES,
-  type ResultSink,
-  startMetricsServer,
-  WorkerMetrics,
-  type WorkerOptions,
+  RESULT_KINDS,
+  runWorkerProcess,
+  type ResultKind,
 } from '../../gpu-worker';
-import { RedisResultStore } from '../../adapters/redis';
 import type { Command } from '../command';
 import { numberOption, requiredString } from '../options';
-
-const RESULT_KINDS = ['stdout', 'redis', 'table'] as const;
-type ResultKind = (typeof RESULT_KINDS)[number];
 
 function choice<T extends string>(value: unknown, allowed: readonly T[], option: string, fallback?: T): T {
   if (value === undefined && fallback !== undefined) return fallback;
@@ -142,7 +120,6 @@ export const workerCommand: Command = {
             max: 65535,
             integer: true,
           });
-    // The guard must hold the constraint the controller tunes to, or the two fight over thresholds.
     const accuracyConstraint = numberOption(values, 'accuracy-constraint', {
       default: DEFAULT_CONSTRAINT,
       min: 0.5,
@@ -178,110 +155,31 @@ export const workerCommand: Command = {
       throw new InputError('--queue sqs needs --queue-name <queue URL> and --dead-letter-url <URL>');
     }
     const redisUrl = optionalString(values, 'redis-url');
-    const model = modelDir === undefined ? undefined : await loadModel(modelDir);
-
-    const queue = createRequestQueue({
-      kind,
-      name,
-      ...(redisUrl === undefined ? {} : { redisUrl }),
-      ...(kind === 'sqs'
-        ? { sqs: { queueUrl: name, deadLetterQueueUrl: String(values['dead-letter-url']) } }
-        : {}),
-    });
-    const logger = jsonLogger(io.stderr);
-    let client: DynamoDBClient | undefined;
-    let tables: ReturnType<typeof tableNames> | undefined;
-    if (prefix !== undefined) {
-      client = new DynamoDBClient(
-        endpoint !== undefined
-          ? {
-              endpoint,
-              region: process.env['AWS_REGION'] ?? 'us-east-1',
-              ...(process.env['AWS_ACCESS_KEY_ID']
-                ? {}
-                : { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
-            }
-          : {},
-      );
-      tables = tableNames(prefix);
-    }
-    const doc = client === undefined ? undefined : documentClientFor(client);
-    const redisResults =
-      results === 'redis'
-        ? new RedisResultStore({ namespace: name, ...(redisUrl === undefined ? {} : { redisUrl }) })
-        : undefined;
-    let sink: ResultSink;
-    if (results === 'table' && doc && tables) {
-      sink = new DynamoResultSink(new ResultStore({ client: doc, tableName: tables.results }));
-    } else if (redisResults !== undefined) {
-      sink = new BullMqResultSink(redisResults);
-    } else {
-      sink = new CallbackResultSink((event) => {
-        io.stdout.write(`${JSON.stringify(event)}\n`);
-      });
-    }
-    const exitLog =
-      doc && tables ? new ExitLogWriter({ client: doc, tableName: tables.exitLogs }) : undefined;
-    const configStore =
-      doc && tables ? new ConfigStore({ client: doc, tableName: tables.configs }) : undefined;
-    const metrics = new WorkerMetrics();
-    const common: Omit<WorkerOptions, 'bundleDir'> = {
-      queue,
-      sink,
-      executionProvider: provider,
-      logger,
-      configPollMs,
-      metrics,
-      guard: { constraint: accuracyConstraint },
-      ...(exitLog ? { exitLog } : {}),
-      ...(configStore ? { configStore } : {}),
-    };
-    const closeAll = async (): Promise<void> => {
-      await queue.close();
-      await exitLog?.close();
-      await redisResults?.close();
-      client?.destroy();
-    };
-    let running: ApparateWorker | BootstrapWorker;
-    let modelId: string;
-    try {
-      if (model !== undefined && bundleOut !== undefined) {
-        running = await BootstrapWorker.start({
-          ...common,
-          model,
-          bootstrapSamples,
-          bundleOut,
-          ...(configStore ? { configPublisher: configStore } : {}),
-        });
-        modelId = model.spec.name;
-      } else {
-        const worker = await ApparateWorker.start({ ...common, bundleDir: bundleDir ?? '' });
-        running = worker;
-        modelId = worker.modelId;
-      }
-    } catch (error) {
-      await closeAll();
-      throw error;
-    }
-    const server =
-      metricsPort === undefined
-        ? undefined
-        : await startMetricsServer(metricsPort, metrics, () => running.healthy);
-    if (server) logger.log('info', 'metrics listening', { port: server.port });
-    const emf =
-      values.emf === true
-        ? new EmfEmitter({ metrics, model: modelId, periodMs: emfPeriodMs, stream: io.stdout })
-        : undefined;
-    emf?.start();
-    const removeHandlers = installSignalHandlers(running, logger);
-    try {
-      await running.done;
-      return 0;
-    } finally {
-      removeHandlers();
-      emf?.stop();
-      await server?.close();
-      await closeAll();
-    }
+    const deadLetterUrl = optionalString(values, 'dead-letter-url');
+    await runWorkerProcess(
+      {
+        source:
+          modelDir !== undefined && bundleOut !== undefined
+            ? { kind: 'bootstrap', modelDir, bundleOut, bootstrapSamples }
+            : { kind: 'bundle', bundleDir: bundleDir ?? '' },
+        queue: {
+          kind,
+          name,
+          ...(redisUrl === undefined ? {} : { redisUrl }),
+          ...(deadLetterUrl === undefined ? {} : { deadLetterUrl }),
+        },
+        results,
+        ...(prefix === undefined
+          ? {}
+          : { tables: { prefix, ...(endpoint === undefined ? {} : { endpoint }) } }),
+        accuracyConstraint,
+        executionProvider: provider,
+        configPollMs,
+        ...(metricsPort === undefined ? {} : { metricsPort }),
+        ...(values.emf === true ? { emfPeriodMs } : {}),
+      },
+      io,
+    );
+    return 0;
   },
 };
