@@ -201,6 +201,7 @@ async function measure(
   const plainP95: number[] = [];
   const exitP50: number[] = [];
   const exitP95: number[] = [];
+  const chainP50: number[] = [];
   const tpsRatio: number[] = [];
   let plainTexts = new Map<string, number[]>();
   let exitTexts = new Map<string, number[]>();
@@ -208,6 +209,9 @@ async function measure(
   const exitShares = new Array<number>(thresholds.length).fill(0);
   for (let r = 0; r < repeats; r++) {
     const plain = await runWorkload(new ExitDecoder(whole, { maxRows: batch }), prompts, batch, maxTokens);
+    // The chain with exits off: separates what the exits save from what cutting the graph costs.
+    const chained = await runWorkload(new ExitDecoder(chain, { maxRows: batch }), prompts, batch, maxTokens);
+    chainP50.push(quantile(chained.gapsMs, 0.5));
     const exits = await runWorkload(
       new ExitDecoder(chain, { maxRows: batch, thresholds }),
       prompts,
@@ -249,6 +253,7 @@ async function measure(
     [
       `batch ${batch}, ${prompts.length} prompts x ${maxTokens} tokens, ${repeats} repeats (median [min–max] over repeats)`,
       `  time per token p50 ms: full ${spread(plainP50)}  exits ${spread(exitP50)}  ratio ${(median(plainP50) / median(exitP50)).toFixed(2)}x`,
+      `  time per token p50 ms, chain with exits off: ${spread(chainP50)}`,
       `  time per token p95 ms: full ${spread(plainP95)}  exits ${spread(exitP95)}`,
       `  tokens/s exits / full: ${spread(tpsRatio)}`,
       `  per-token agreement ${agreement.toFixed(4)} over ${records.length} tokens; exits per ramp ${exitShares.map((n) => (n / Math.max(1, records.length)).toFixed(3)).join(', ')}`,
@@ -263,6 +268,7 @@ async function measure(
       tptMsP50Exits: [Math.min(...exitP50), Math.max(...exitP50)],
       tokensPerSecondRatio: [Math.min(...tpsRatio), Math.max(...tpsRatio)],
     },
+    tptMsP50ChainNoExits: round(median(chainP50)),
     tptMsP95Full: round(median(plainP95)),
     tptMsP95Exits: round(median(exitP95)),
     exitShares: exitShares.map((n) => round(n / Math.max(1, records.length), 4)),
