@@ -4,6 +4,7 @@
  * model. Bodies are checked against the protocol's published request and response shapes.
  */
 import { randomUUID } from 'node:crypto';
+import { PNG } from 'pngjs';
 import { z } from 'zod';
 import { ResultStore } from '../../adapters/dynamo/result-store';
 import { createRequestQueue } from '../../adapters/create-queue';
@@ -189,6 +190,19 @@ describe('Open Inference Protocol v2 over HTTP', () => {
     const intBody = inferResponse.parse(ints.body);
     expect(intBody.outputs.map((o) => o.name)).toEqual(['label']);
     expect(intBody.outputs[0]!.data).toEqual(expected);
+
+    // And the same digits as PNG files in a BYTES tensor (one base64 file per row) give the same labels
+    const files = rows.map((i) => {
+      const png = new PNG({ width: 28, height: 28 });
+      const grey = servingInput(fixture, i) as number[];
+      grey.forEach((v, p) => png.data.set([v, v, v, 255], p * 4));
+      return PNG.sync.write(png).toString('base64');
+    });
+    const pngs = await call('POST', '/v2/models/mnist-resnet/infer', {
+      inputs: [{ name: 'pixels', shape: [3], datatype: 'BYTES', data: files }],
+    });
+    expect(pngs.status).toBe(200);
+    expect(inferResponse.parse(pngs.body).outputs.find((o) => o.name === 'label')!.data).toEqual(expected);
   });
 
   it('infers BYTES text rows on the text model', async () => {
@@ -222,7 +236,7 @@ describe('Open Inference Protocol v2 over HTTP', () => {
       'mnist-resnet',
       { inputs: [{ name: 'pixels', shape: [1, 28, 28], datatype: 'FP32', data: [] }] },
       400,
-      /takes one input tensor pixels of datatype FP32 or INT64 and shape \[N, 1, 28, 28\].*got shape \[1, 28, 28\]/,
+      /takes one input tensor pixels of datatype FP32 or INT64 \(or BYTES: PNG or JPEG files, shape \[N\]\) and shape \[N, 1, 28, 28\].*got shape \[1, 28, 28\]/,
     ],
     [
       'too few values',
@@ -230,6 +244,13 @@ describe('Open Inference Protocol v2 over HTTP', () => {
       { inputs: [{ name: 'pixels', shape: [1, 1, 28, 28], datatype: 'FP32', data: [0, 1] }] },
       400,
       /needs 784 data values; got 2/,
+    ],
+    [
+      'an image file that is not base64',
+      'mnist-resnet',
+      { inputs: [{ name: 'pixels', shape: [1], datatype: 'BYTES', data: ['not base64!'] }] },
+      400,
+      /input\.image must be a PNG or JPEG file, base64-encoded; it is not base64/,
     ],
     [
       'text for an image model',

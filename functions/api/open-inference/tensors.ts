@@ -43,7 +43,7 @@ function flatten(data: unknown): unknown[] {
 /** Splits the request's input tensor into per-row `/v1` inputs, checking name, type and shape. */
 export function rowsOf(manifest: BundleManifest, inputs: readonly V2InputTensor[]): RowsOrProblem {
   const expected = inputMetadata(manifest);
-  const wanted = `one input tensor ${expected.name} of datatype ${expected.datatype === 'FP32' ? 'FP32 or INT64' : 'BYTES'} and shape [${expected.shape.join(', ').replace('-1', 'N')}]`;
+  const wanted = `one input tensor ${expected.name} of datatype ${expected.datatype === 'FP32' ? 'FP32 or INT64 (or BYTES: PNG or JPEG files, shape [N])' : 'BYTES'} and shape [${expected.shape.join(', ').replace('-1', 'N')}]`;
   if (inputs.length !== 1) {
     return {
       ok: false,
@@ -58,6 +58,24 @@ export function rowsOf(manifest: BundleManifest, inputs: readonly V2InputTensor[
     };
   }
   const [rows, ...sample] = tensor.shape;
+  const oneString = sample.length === 0 || (sample.length === 1 && sample[0] === 1);
+  if (expected.datatype === 'FP32' && tensor.datatype === 'BYTES' && oneString) {
+    // Image files, one base64 PNG or JPEG per row, as Triton clients send encoded images.
+    const files = flatten(tensor.data);
+    if (rows === undefined || rows < 1 || rows > MAX_V2_ROWS || files.length !== rows) {
+      return {
+        ok: false,
+        message: `input ${tensor.name} as BYTES holds one PNG or JPEG file (base64) per row, 1 to ${MAX_V2_ROWS} rows; got shape [${tensor.shape.join(', ')}] with ${files.length} values`,
+      };
+    }
+    if (!files.every((file) => typeof file === 'string')) {
+      return {
+        ok: false,
+        message: `input ${tensor.name} as BYTES must hold base64 strings of PNG or JPEG files`,
+      };
+    }
+    return { ok: true, rows: files.map((image) => ({ image })) };
+  }
   const shown = `[${tensor.shape.join(', ')}]`;
   const expectedSample = expected.shape.slice(1);
   const textShape =
