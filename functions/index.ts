@@ -36,3 +36,15 @@ export {
   type ControllerTimerOptions,
 } from './controller/controller-timer';
 export { startApiServer, type ApiServer, type ApiServerOptions } from './local/api-server';
+export {
+  createDashboardHandlers,
+  DASHBOARD_DATA_PATH,
+  DASHBOARD_PAGE_PATH,
+} from './dashboard/dashboard-handler';
+export {
+  buildDashboardSnapshot,
+  dashboardSnapshotSchema,
+  type DashboardSnapshot,
+  type DashboardSources,
+  type ModelPanel,
+} from './dashboard/dashboard-snapshot';

@@ -233,6 +233,11 @@ export class ApparateWorker {
     return this.guard.constraint;
   }
 
+  /** Requests received and held for a coming batch (for dashboards). */
+  get queued(): number {
+    return this.batcher.queued;
+  }
+
   /** Whether the worker is serving (for `/healthz`). */
   get healthy(): boolean {
     return !this.stopping;

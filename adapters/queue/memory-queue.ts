@@ -110,6 +110,13 @@ export class MemoryRequestQueue implements RequestQueue {
     });
   }
 
+  waiting(): Promise<number> {
+    const nowMs = this.nowMs();
+    let count = 0;
+    for (const message of this.messages.values()) if (message.invisibleUntilMs <= nowMs) count++;
+    return Promise.resolve(count);
+  }
+
   deadLettered(): Promise<InferenceRequest[]> {
     return settle(() =>
       this.deadLetterBodies.flatMap((body) => {

@@ -52,6 +52,11 @@ export interface RequestQueue {
    * dead-lettered instead.
    */
   release(message: ReceivedMessage): Promise<void>;
+  /**
+   * Messages waiting to be received now (for dashboards); absent where the transport cannot
+   * count them cheaply.
+   */
+  waiting?(): Promise<number>;
   /** Messages dead-lettered so far (for tests and metrics; SQS: read from the DLQ). */
   deadLettered(): Promise<InferenceRequest[]>;
   /** Stops waiting receives and frees connections; unacknowledged messages come back later. */

@@ -162,6 +162,10 @@ export class BullMqRequestQueue implements RequestQueue {
     await job.moveToWait(token);
   }
 
+  waiting(): Promise<number> {
+    return this.producer.getWaitingCount();
+  }
+
   async deadLettered(): Promise<InferenceRequest[]> {
     const requests: InferenceRequest[] = [];
     for (const job of await this.failedJobs()) {

@@ -25,6 +25,7 @@ import {
   AdmissionControl,
   type ControllerRunReport,
   createIngestHandlers,
+  createDashboardHandlers,
   createOpenInferenceHandler,
   createResultHandler,
   localBundleCatalog,
@@ -43,6 +44,7 @@ import {
 } from '../../gpu-worker';
 import type { Progress } from '../progress';
 import { ensureFixtureBundles, type FixtureBundle } from './fixture-bundles';
+import { localDashboardSources } from './dashboard-sources';
 import { writeStackFile } from './stack-file';
 
 export interface LocalStackOptions {
@@ -235,6 +237,16 @@ async function start(
     streams: { ingest: ingest.stream },
     result: createResultHandler({ catalog, results, configs }),
     openInference: createOpenInferenceHandler({ ingest: ingest.handler, catalog }),
+    localRoutes: createDashboardHandlers(
+      localDashboardSources({
+        models: bundles.map((b) => b.model),
+        exitLogs,
+        configs,
+        queues,
+        workers,
+        constraint: options.accuracyConstraint,
+      }),
+    ),
   });
   cleanups.push(() => api.close());
   const removeStackFile = writeStackFile(options.dataDir, {

@@ -43,6 +43,11 @@ export interface ApiServerOptions {
   readonly openInference?: ApiHandler;
   /** Bodies larger than this are refused (413) before a handler sees them. @default 10 MiB */
   readonly maxBodyBytes?: number;
+  /**
+   * GET routes only this server has, by exact path (the dashboard), tried before the API's own
+   * table; they are not part of the API document. @default none
+   */
+  readonly localRoutes?: Readonly<Record<string, ApiHandler>>;
 }
 
 export interface ApiServer {
@@ -71,6 +76,12 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
 
   const serve = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const url = new URL(request.url ?? '/', 'http://local');
+    const local = options.localRoutes?.[url.pathname];
+    if (local !== undefined && (request.method === 'GET' || request.method === 'HEAD')) {
+      drain(request);
+      const event = toProxyEvent({ request, url, resource: url.pathname, pathParameters: {}, body: null });
+      return send(response, await local(event));
+    }
     const match = matchRoute(request.method ?? 'GET', url.pathname);
     if (match.kind === 'not-found') {
       drain(request);

@@ -95,6 +95,17 @@ describe('BullMQ request queue', () => {
     await Promise.all(queueNames.splice(0).map(obliterate));
   });
 
+  it('counts the messages waiting to be received, for the dashboard', async () => {
+    // Given three requests sent
+    const queue = openQueue();
+    for (const id of ['w-1', 'w-2', 'w-3']) await queue.send(inferenceRequest(id));
+    expect(await queue.waiting()).toBe(3);
+
+    // When one is received, then two are still waiting
+    expect(await queue.receive(1, 3000)).toHaveLength(1);
+    expect(await queue.waiting()).toBe(2);
+  });
+
   it('ends a waiting receive promptly on close, and refuses use afterwards', async () => {
     // Given a receive waiting on an empty queue
     const queue = openQueue();

@@ -31,6 +31,20 @@ describeQueueContract('in-process', () => {
 });
 
 describe('in-process request queue', () => {
+  it('counts the messages waiting to be received, not those held by a consumer', async () => {
+    // Given three requests sent
+    const queue = new MemoryRequestQueue();
+    for (const id of ['w-1', 'w-2', 'w-3']) await queue.send(inferenceRequest(id));
+    expect(await queue.waiting()).toBe(3);
+
+    // When one is received, then two are still waiting; released, it waits again
+    const [held] = await queue.receive(1, 0);
+    expect(await queue.waiting()).toBe(2);
+    await queue.release(held as NonNullable<typeof held>);
+    expect(await queue.waiting()).toBe(3);
+    await queue.close();
+  });
+
   it('wakes a waiting receive when a hidden message reappears on the real clock', async () => {
     // Given a message received and abandoned, on the default clock with a short visibility timeout
     const queue = new MemoryRequestQueue({ visibilityTimeoutMs: 100 });
