@@ -31,6 +31,9 @@ export function withDeterministicProfile(
   const rampMs = Object.fromEntries(
     manifest.candidates.map((c) => [c.id, sizes.map((b) => RAMP_SHARE * vanillaMs(b))]),
   );
+  // The segments above sum to the plain model exactly, so a cut costs nothing here; the cuts the
+  // preparation measured (noisy on a busy machine) must not leak into the deterministic profile.
+  const cutMs = Object.fromEntries(manifest.candidates.map((c) => [c.id, sizes.map(() => 0)]));
   const candidates = manifest.candidates.map((c, i) => ({
     ...c,
     latencyFraction: macFractions[i] as number,
@@ -50,7 +53,7 @@ export function withDeterministicProfile(
     manifest: {
       ...manifest,
       candidates,
-      profile: { ...manifest.profile, vanillaMs: sizes.map(vanillaMs), segmentMs, rampMs },
+      profile: { ...manifest.profile, vanillaMs: sizes.map(vanillaMs), segmentMs, rampMs, cutMs },
       latestUsefulCandidate:
         placement.latestUseful === null ? null : (candidates[placement.latestUseful]?.id ?? null),
       initialConfig: {
