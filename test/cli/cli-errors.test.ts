@@ -14,7 +14,7 @@ describe('apparate CLI bad input', () => {
     ],
     [
       ['zoo', '--model', 'resnet-9000'],
-      /unknown fixture model resnet-9000; allowed: mnist-resnet, spam-bert/,
+      /unknown fixture model resnet-9000; allowed: mnist-resnet, mnist-resnet-medium, mnist-resnet-small, spam-bert, spam-bert-medium, spam-bert-small or a path/,
     ],
     [['zoo', '--single-samples', 'many'], /--single-samples must be a positive integer, got many/],
   ])('%j exits 2 with one line saying what was wrong and what is allowed', async (args, message) => {
