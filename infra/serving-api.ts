@@ -8,6 +8,7 @@ import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { IMAGE_MEDIA_TYPES } from '../core/inference/image-file';
 import type { ApiAuth } from './serving-props';
 
 /** Stage name, the first path segment of every URL. */
@@ -39,6 +40,9 @@ export class ServingApi extends Construct {
     this.restApi = new apigateway.RestApi(this, 'RestApi', {
       description: `Apparate inference API for model ${props.modelName}`,
       endpointConfiguration: { types: [apigateway.EndpointType.REGIONAL] },
+      // Image files sent as the raw body reach the ingest function intact (base64-encoded in the
+      // proxy event) only when their media types are declared binary here.
+      binaryMediaTypes: [...IMAGE_MEDIA_TYPES],
       // Execution logs need the account's API Gateway logging role; it is account-wide, so it is
       // kept when this stack goes.
       cloudWatchRole: true,

@@ -9,6 +9,13 @@ import * as jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { InputError } from '../errors';
 
+/**
+ * The media types of the files this module reads. A request body of one of these types is an
+ * image file: API Gateway must pass them through as binary (its `binaryMediaTypes`), and the
+ * local server does the same.
+ */
+export const IMAGE_MEDIA_TYPES = ['image/png', 'image/jpeg'] as const;
+
 /** Largest image accepted, in pixels (16 megapixels); larger files are refused before decoding. */
 export const MAX_IMAGE_PIXELS = 16 * 1024 * 1024;
 
@@ -17,6 +24,8 @@ export interface ImageTarget {
   readonly height: number;
   readonly width: number;
   readonly channels: number;
+  /** `exact` refuses a file of another size instead of resizing it. @default "stretch" */
+  readonly resize?: 'stretch' | 'exact';
 }
 
 interface Rgba {
@@ -89,6 +98,11 @@ export function imageFileToPixels(bytes: Uint8Array, target: ImageTarget): numbe
     throw new InputError(`the image cannot be decoded: ${(cause as Error).message}`, { cause });
   }
   if (image.width === 0 || image.height === 0) throw new InputError('the image has no pixels');
+  if (target.resize === 'exact' && (image.width !== target.width || image.height !== target.height)) {
+    throw new InputError(
+      `the image is ${image.width}x${image.height} (width x height); this model takes exactly ${target.width}x${target.height} and does not resize`,
+    );
+  }
   const over = (at: number, offset: number) => {
     const alpha = (image.data[at + 3] as number) / 255;
     return (image.data[at + offset] as number) * alpha + 255 * (1 - alpha);

@@ -17,6 +17,11 @@ export interface InputProblem {
   /** Always `invalid_input`, so callers can map it to a 4xx without reading the message. */
   readonly code: 'invalid_input';
   readonly message: string;
+  /**
+   * For an image file that cannot be used: the reason alone (undecodable, too large, wrong size),
+   * without the JSON form's wording, for callers that received the file as the raw body.
+   */
+  readonly fileReason?: string;
 }
 
 export type ValidatedInput =
@@ -40,7 +45,14 @@ export function createInputValidator(
         return validateImage(imageFileToPixels(file.bytes, pre), size, allowed);
       } catch (error) {
         if (!(error instanceof InputError)) throw error;
-        return refuse(`input.image must be a PNG or JPEG file, base64-encoded: ${error.message}`);
+        return {
+          ok: false,
+          problem: {
+            code: 'invalid_input',
+            message: `input.image must be a PNG or JPEG file, base64-encoded: ${error.message}`,
+            fileReason: error.message,
+          },
+        };
       }
     };
   }

@@ -34,8 +34,10 @@ import {
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_MAX_SYNC_WAIT_MS,
   DEFAULT_SEND_TIMEOUT_MS,
+  MAX_IMAGE_BODY_BYTES,
   MAX_QUEUED_MESSAGE_BYTES,
 } from './limits';
+import { isImageMediaType, mediaTypeOf, parseImageBody } from './image-body';
 import { parseJsonBody } from './request-body';
 import { requestIdentity } from './request-id';
 import { inferRequestSchema, type AcceptedView } from './schemas';
@@ -118,6 +120,7 @@ export function createIngestHandlers(deps: IngestDependencies): IngestHandlers {
   const defaultDeadlineMs = deps.defaultDeadlineMs ?? DEFAULT_DEADLINE_MS;
   const maxSyncWaitMs = deps.maxSyncWaitMs ?? DEFAULT_MAX_SYNC_WAIT_MS;
   const maxBodyBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const maxImageBodyBytes = Math.min(MAX_IMAGE_BODY_BYTES, maxBodyBytes);
   const sendTimeoutMs = deps.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS;
   const onError = deps.onError ?? defaultApiErrorListener;
   const writeBehind =
@@ -201,7 +204,9 @@ export function createIngestHandlers(deps: IngestDependencies): IngestHandlers {
   ): Promise<APIGatewayProxyResult | Admitted> => {
     const model = event.pathParameters?.['model'] ?? '';
 
-    const body = parseJsonBody(event, maxBodyBytes);
+    const imageType = isImageMediaType(mediaTypeOf(event)) ? mediaTypeOf(event) : undefined;
+    const body =
+      imageType === undefined ? parseJsonBody(event, maxBodyBytes) : parseImageBody(event, maxImageBodyBytes);
     if (!body.ok) return errorResult(body.problem);
     const envelope = inferRequestSchema.safeParse(body.value);
     if (!envelope.success) {
@@ -227,8 +232,14 @@ export function createIngestHandlers(deps: IngestDependencies): IngestHandlers {
     const manifest = await lookUpModel(model);
     if (!manifest.ok) return errorResult(manifest.problem);
     const validated = validatorFor(manifest.value)(envelope.data.inputs);
-    if (!validated.ok)
-      return errorResult(problem(422, 'invalid_input', `inputs: ${validated.problem.message}`));
+    if (!validated.ok) {
+      const { message, fileReason } = validated.problem;
+      const shown =
+        imageType !== undefined && fileReason !== undefined
+          ? `the ${imageType} body cannot be used: ${fileReason}`
+          : `inputs: ${message}`;
+      return errorResult(problem(422, 'invalid_input', shown));
+    }
 
     const identity = requestIdentity(event, model, deps.newRequestId);
     if (!identity.ok) return errorResult(identity.problem);

@@ -32,3 +32,10 @@ export const DEFAULT_SEND_TIMEOUT_MS = 5_000;
 
 /** Longest idempotency key accepted, characters. */
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 128;
+
+/**
+ * Largest image file accepted as a raw request body (`Content-Type: image/png` or `image/jpeg`),
+ * bytes. The queued message carries the file as base64 (4 characters per 3 bytes) inside a small
+ * envelope, so 190 KiB is the largest file whose message still fits the queue's 256 KiB.
+ */
+export const MAX_IMAGE_BODY_BYTES = 194_560;

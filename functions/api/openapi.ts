@@ -10,8 +10,10 @@ import {
   DEFAULT_MAX_SYNC_WAIT_MS,
   MAX_DEADLINE_MS,
   MAX_IDEMPOTENCY_KEY_LENGTH,
+  MAX_IMAGE_BODY_BYTES,
   MIN_DEADLINE_MS,
 } from './limits';
+import { IMAGE_MEDIA_TYPES } from '../../core/inference/image-file';
 import { IDEMPOTENCY_KEY_HEADER } from './request-id';
 import { API_COMPONENT_SCHEMAS, apiSchemas } from './schemas';
 
@@ -40,8 +42,9 @@ const json = (id: string, description: string) => ({
 const ERRORS = {
   400: 'Malformed JSON, a bad envelope (unknown field, missing inputs), or a deadline out of range.',
   404: 'Unknown model, unknown request, or no such route.',
-  413: `Body larger than ${DEFAULT_MAX_BODY_BYTES} bytes.`,
-  422: 'inputs does not fit the model (wrong length or type, NaN, values out of range, empty text).',
+  413: `Body larger than ${DEFAULT_MAX_BODY_BYTES} bytes (an image body: ${MAX_IMAGE_BODY_BYTES} bytes).`,
+  415: `An image body of a type other than ${IMAGE_MEDIA_TYPES.join(' or ')}.`,
+  422: 'inputs does not fit the model (wrong length or type, NaN, values out of range, empty text, an image file that cannot be decoded or has the wrong size).',
   429: "The backlog cannot serve the request within its deadline at the model's measured rate (code overloaded); nothing was queued. Retry after the Retry-After header's seconds.",
   500: 'A failure on our side.',
   502: 'The worker failed the request for a reason of its own.',
@@ -132,8 +135,42 @@ export function buildOpenApiDocument(): OpenApiDocument {
                 pattern: '^[!-~]+$',
               },
             },
+            {
+              name: 'deadlineMs',
+              in: 'query',
+              required: false,
+              description:
+                'With an image body only (the JSON body carries its own): the time budget from arrival, ms.',
+              schema: { type: 'integer', minimum: MIN_DEADLINE_MS, maximum: MAX_DEADLINE_MS },
+            },
+            {
+              name: 'mode',
+              in: 'query',
+              required: false,
+              description:
+                'With an image body only (the JSON body carries its own): sync (default) or async.',
+              schema: ref('InferenceMode'),
+            },
           ],
-          requestBody: { required: true, content: { 'application/json': { schema: ref('InferRequest') } } },
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': { schema: ref('InferRequest') },
+              ...Object.fromEntries(
+                IMAGE_MEDIA_TYPES.map((type) => [
+                  type,
+                  {
+                    schema: {
+                      type: 'string',
+                      contentMediaType: type,
+                      maxLength: MAX_IMAGE_BODY_BYTES,
+                      description: `An image model's input as the file itself (at most ${MAX_IMAGE_BODY_BYTES} bytes), the same as {"inputs": {"image": "<base64>"}}; deadlineMs and mode go in the query string.`,
+                    },
+                  },
+                ]),
+              ),
+            },
+          },
           responses: {
             '200': {
               description:
@@ -160,7 +197,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
               ...json('Accepted', 'Queued (async mode); GET the Location for the result.'),
               headers: { Location: { description: 'The path of the result.', schema: { type: 'string' } } },
             },
-            ...errors(400, 404, 413, 422, 429, 500, 502, 503, 504),
+            ...errors(400, 404, 413, 415, 422, 429, 500, 502, 503, 504),
           },
         },
       },

@@ -20,6 +20,7 @@ import {
 } from '../api/http';
 import { matchRoute, type RouteTarget } from '../api/routes';
 import { toProxyEvent } from './proxy-event';
+import { IMAGE_MEDIA_TYPES } from '../../core/inference/image-file';
 
 /** API Gateway's payload limit, which this server mirrors as its transport limit. */
 export const DEFAULT_TRANSPORT_MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -104,9 +105,9 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
         headers: { 'content-type': 'application/json; charset=utf-8', allow: allowed },
       });
     }
-    let body: string | null;
+    let bytes: Buffer | null;
     try {
-      body = await readBody(request, maxBodyBytes);
+      bytes = await readBody(request, maxBodyBytes);
     } catch (error) {
       if (!(error instanceof BodyTooLarge)) throw error;
       response.setHeader('connection', 'close');
@@ -126,7 +127,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       url,
       resource: match.route.resource,
       pathParameters: match.pathParameters,
-      body,
+      ...eventBody(bytes, request.headers['content-type']),
     });
     const streaming = options.streams?.[match.route.target];
     if (streaming !== undefined && streamFormatOf(request.headers.accept) !== undefined) {
@@ -168,8 +169,23 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   };
 }
 
-/** Reads the body as UTF-8 text (null when empty), refusing it once it passes `maxBodyBytes`. */
-function readBody(request: IncomingMessage, maxBodyBytes: number): Promise<string | null> {
+/**
+ * The body as API Gateway hands it to a function: base64 with `isBase64Encoded` for the binary
+ * media types the deployed API declares (image files), UTF-8 text otherwise.
+ */
+function eventBody(
+  bytes: Buffer | null,
+  contentType: string | undefined,
+): { body: string | null; isBase64Encoded: boolean } {
+  if (bytes === null) return { body: null, isBase64Encoded: false };
+  const type = contentType?.split(';')[0]?.trim().toLowerCase() ?? '';
+  return (IMAGE_MEDIA_TYPES as readonly string[]).includes(type)
+    ? { body: bytes.toString('base64'), isBase64Encoded: true }
+    : { body: bytes.toString('utf8'), isBase64Encoded: false };
+}
+
+/** Reads the body (null when empty), refusing it once it passes `maxBodyBytes`. */
+function readBody(request: IncomingMessage, maxBodyBytes: number): Promise<Buffer | null> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -186,7 +202,7 @@ function readBody(request: IncomingMessage, maxBodyBytes: number): Promise<strin
       chunks.push(chunk);
     });
     request.on('end', () => {
-      if (!refused) resolve(size === 0 ? null : Buffer.concat(chunks).toString('utf8'));
+      if (!refused) resolve(size === 0 ? null : Buffer.concat(chunks));
     });
     request.on('error', reject);
   });

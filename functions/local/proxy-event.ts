@@ -14,6 +14,8 @@ export interface ProxyEventInput {
   readonly resource: string;
   readonly pathParameters: Record<string, string>;
   readonly body: string | null;
+  /** Whether `body` is base64, as API Gateway sends binary media types. @default false */
+  readonly isBase64Encoded?: boolean;
 }
 
 /** The proxy event of one local request; header names lower-cased, as HTTP/2 and Node give them. */
@@ -48,7 +50,7 @@ export function toProxyEvent(input: ProxyEventInput): APIGatewayProxyEvent {
     pathParameters: hasPathParameters ? pathParameters : null,
     stageVariables: null,
     body,
-    isBase64Encoded: false,
+    isBase64Encoded: input.isBase64Encoded ?? false,
     requestContext: {
       accountId: 'local',
       apiId: 'local',

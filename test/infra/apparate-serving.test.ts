@@ -427,6 +427,11 @@ describe('ApparateServing on AWS', () => {
           ...['v2', 'health', 'live', 'ready', 'models', '{model}', 'ready', 'infer'],
         ].sort(),
       );
+      // And PNG and JPEG bodies pass through as binary, so an image file reaches the ingest
+      // function intact (base64 in the proxy event), while JSON stays text
+      defaults.template.hasResourceProperties('AWS::ApiGateway::RestApi', {
+        BinaryMediaTypes: ['image/png', 'image/jpeg'],
+      });
       // And a usage plan throttles the key's traffic like the stage does
       defaults.template.hasResourceProperties('AWS::ApiGateway::UsagePlan', {
         Throttle: { RateLimit: 100, BurstLimit: 200 },
