@@ -1,20 +1,11 @@
 /**
  * Versioned ramp configs per model: the controller publishes, every worker polls `latest`.
  *
- * Key design: partition key `model`, sort key `version` (a number). Config versions are whole
- * numbers from 0 (rampConfigSchema), so each model's partition also holds one head item at version
- * -1 whose `latestVersion` is the highest version ever admitted. Reads never need the head: the
- * newest config is the first valid item of a descending query over versions >= 0.
- *
- * Publishing without transactions (dynalite has none) takes two conditional writes:
- * 1. the head admits version v only if `latestVersion <= v` (so a version below one already
- *    admitted is refused, atomically, however publishers interleave);
- * 2. the version item is put only if no item with that version exists (so of several publishers of
- *    the same version exactly one wins, and a repeat of a published version is refused).
- * A publisher that dies between the two leaves the head at v with no item v; publishing v again
- * completes it, since step 1 admits an equal version. Two publishers of different versions that
- * both pass step 1 both win; the higher one is what `latest` returns either way, and workers apply
- * only versions newer than their own, so no worker ever goes back.
+ * Key design: partition key `model`, sort key `version` (a number). The versions, the head item at
+ * version -1 and the two conditional writes of a publish are `versioned-documents.ts`, which the
+ * fleet plans share. Two publishers of different versions that both pass the head's check both
+ * win; the higher one is what `latest` returns either way, and workers apply only versions newer
+ * than their own, so no worker ever goes back.
  *
  * The same partition holds one more item, at version -2: the scheduled controller's own state
  * (`controllerState`), written with a revision check so that concurrent runs cannot both act.
@@ -22,15 +13,15 @@
  * A losing publisher gets a ConfigConflictError (not a `false`), since the controller should log
  * why its config was not published and carry on with the newer one. Configs never expire.
  */
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { ArtifactError, describeIssues, InputError } from '../../core/errors';
 import { rampConfigSchema, type RampConfig } from '../../core/bundle/manifest';
 import { CONDITIONAL_CHECK_FAILED, isServiceError, type DocumentSender } from './dynamo-client';
 import { checkModelId, CONFIGS_TABLE } from './tables';
+import { CONFIG_HEAD_VERSION, VersionedDocuments } from './versioned-documents';
 
-/** The sort key of each model's head item; below every config version. */
-export const CONFIG_HEAD_VERSION = -1;
+export { CONFIG_HEAD_VERSION };
 /**
  * The sort key of each model's controller-state item (see `controllerState`): below the head and
  * every config version, so no config read, which asks for versions >= 0, can ever return it.
@@ -95,24 +86,28 @@ export interface ConfigStoreOptions {
   readonly onInvalidConfig?: (report: InvalidConfigReport) => void;
 }
 
-const storedConfigSchema = z.object({
-  [MODEL]: z.string(),
-  [VERSION]: z.number().int().nonnegative(),
-  config: z.unknown(),
-  publishedAtMs: z.number().nonnegative(),
-});
-
 export class ConfigStore {
   private readonly client: DocumentSender;
   private readonly tableName: string;
   private readonly nowMs: () => number;
-  private readonly onInvalidConfig: (report: InvalidConfigReport) => void;
+  private readonly versions: VersionedDocuments<RampConfig>;
 
   constructor(options: ConfigStoreOptions) {
     this.client = options.client;
     this.tableName = options.tableName;
     this.nowMs = options.nowMs ?? Date.now;
-    this.onInvalidConfig = options.onInvalidConfig ?? defaultInvalidConfigListener;
+    const onInvalidConfig = options.onInvalidConfig ?? defaultInvalidConfigListener;
+    this.versions = new VersionedDocuments<RampConfig>({
+      client: options.client,
+      tableName: options.tableName,
+      attribute: 'config',
+      schema: rampConfigSchema,
+      versionOf: (config) => config.version,
+      conflict: (model, version, latestVersion, cause) =>
+        new ConfigConflictError(model, version, latestVersion, { cause }),
+      onInvalid: ({ partition, version, reason }) => onInvalidConfig({ model: partition, version, reason }),
+      nowMs: this.nowMs,
+    });
   }
 
   /**
@@ -126,38 +121,8 @@ export class ConfigStore {
     if (!parsed.success) {
       throw new InputError(`config for model ${model} is not valid: ${describeIssues(parsed.error.issues)}`);
     }
-    const checked = parsed.data;
-    const version = checked.version;
-    const publishedAtMs = this.nowMs();
-    try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { [MODEL]: model, [VERSION]: CONFIG_HEAD_VERSION },
-          UpdateExpression: 'SET #latest = :version, #updatedAtMs = :now',
-          ConditionExpression: 'attribute_not_exists(#latest) OR #latest <= :version',
-          ExpressionAttributeNames: { '#latest': 'latestVersion', '#updatedAtMs': 'updatedAtMs' },
-          ExpressionAttributeValues: { ':version': version, ':now': publishedAtMs },
-        }),
-      );
-    } catch (error) {
-      if (!isServiceError(error, CONDITIONAL_CHECK_FAILED)) throw error;
-      throw new ConfigConflictError(model, version, await this.admittedVersion(model), { cause: error });
-    }
-    try {
-      await this.client.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { [MODEL]: model, [VERSION]: version, config: checked, publishedAtMs },
-          ConditionExpression: 'attribute_not_exists(#version)',
-          ExpressionAttributeNames: { '#version': VERSION },
-        }),
-      );
-    } catch (error) {
-      if (!isServiceError(error, CONDITIONAL_CHECK_FAILED)) throw error;
-      throw new ConfigConflictError(model, version, await this.admittedVersion(model), { cause: error });
-    }
-    return { model, config: checked, publishedAtMs };
+    const published = await this.versions.publish(model, parsed.data);
+    return { model, config: published.document, publishedAtMs: published.publishedAtMs };
   }
 
   /** The newest valid config of `model`, or undefined when it has none; invalid ones are skipped. */
@@ -176,64 +141,10 @@ export class ConfigStore {
     return this.newestValid(model, limit);
   }
 
-  /**
-   * Walks versions newest first, strongly consistent (a worker must not miss a config just
-   * published; the items are small), until `count` valid configs are found or none are left.
-   */
   private async newestValid(model: string, count: number): Promise<PublishedConfig[]> {
     checkModelId(model);
-    const found: PublishedConfig[] = [];
-    let startAfter: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: '#model = :model AND #version >= :first',
-          ExpressionAttributeNames: { '#model': MODEL, '#version': VERSION },
-          ExpressionAttributeValues: { ':model': model, ':first': 0 },
-          ScanIndexForward: false,
-          ConsistentRead: true,
-          // A few more than needed, so one invalid item rarely costs a second round trip.
-          Limit: Math.min(count + 4, 100),
-          ExclusiveStartKey: startAfter,
-        }),
-      );
-      for (const item of page.Items ?? []) {
-        const config = this.validate(model, item);
-        if (config !== undefined) found.push(config);
-        if (found.length === count) return found;
-      }
-      startAfter = page.LastEvaluatedKey;
-    } while (startAfter !== undefined);
-    return found;
-  }
-
-  private validate(model: string, item: Record<string, unknown>): PublishedConfig | undefined {
-    const stored = storedConfigSchema.safeParse(item);
-    if (!stored.success) {
-      this.onInvalidConfig({ model, version: item[VERSION], reason: describeIssues(stored.error.issues) });
-      return undefined;
-    }
-    const config = rampConfigSchema.safeParse(stored.data.config);
-    if (!config.success) {
-      this.onInvalidConfig({
-        model,
-        version: stored.data[VERSION],
-        reason: describeIssues(
-          config.error.issues.map((issue) => ({ ...issue, path: ['config', ...issue.path] })),
-        ),
-      });
-      return undefined;
-    }
-    if (config.data.version !== stored.data[VERSION]) {
-      this.onInvalidConfig({
-        model,
-        version: stored.data[VERSION],
-        reason: `config.version ${config.data.version} differs from the item's version`,
-      });
-      return undefined;
-    }
-    return { model, config: config.data, publishedAtMs: stored.data.publishedAtMs };
+    const found = await this.versions.newestValid(model, count);
+    return found.map(({ document, publishedAtMs }) => ({ model, config: document, publishedAtMs }));
   }
 
   /**
@@ -303,23 +214,6 @@ export class ConfigStore {
     } catch (error) {
       if (isServiceError(error, CONDITIONAL_CHECK_FAILED)) return false;
       throw error;
-    }
-  }
-
-  /** The head's admitted version, for the conflict message; undefined if it cannot be read. */
-  private async admittedVersion(model: string): Promise<number | undefined> {
-    try {
-      const { Item } = await this.client.send(
-        new GetCommand({
-          TableName: this.tableName,
-          Key: { [MODEL]: model, [VERSION]: CONFIG_HEAD_VERSION },
-          ConsistentRead: true,
-        }),
-      );
-      const latest: unknown = Item?.['latestVersion'];
-      return typeof latest === 'number' ? latest : undefined;
-    } catch {
-      return undefined;
     }
   }
 }

@@ -1,5 +1,5 @@
 /**
- * The DynamoDB adapters (results, exit logs, configs) and the table design they share. The same
+ * The DynamoDB adapters (results, exit logs, configs, fleet plans) and the table design they share. The same
  * code runs against DynamoDB and dynalite; callers inject the client.
  */
 export * from './tables';
@@ -8,3 +8,5 @@ export * from './result-store';
 export * from './exit-log';
 export * from './config-store';
 export * from './exit-log-format';
+export * from './versioned-documents';
+export * from './plan-store';
