@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- fleet-profile [--task mnist] [--slo-ms N]`: measures the profiles the fleet
+ * `npm run bench -- fleet-profile [--task mnist] [--slo-ms N] [--exits off,0.999,0.99]
+ * [--reuse-latencies] [--out file]`: measures the profiles the fleet
  * planner and simulator use, for every variant of a task (the fixture models trained on the task's
  * data set) and writes them to `zoo/profiles/<task>.json`, which is committed.
  *
@@ -16,9 +17,13 @@
  * 5% between runs of the profiler; on a quiet core the two agree. The
  * bundle's own (median) segment profile is used only for its shape (where each candidate sits,
  * what a ramp costs relative to the model), rescaled to these latencies.
+ *
+ * `--reuse-latencies` takes the batch latencies, loading times and SLO from the committed profile
+ * instead of timing again, and only replays the workers: adding exit settings to a profile then
+ * changes nothing that was measured before, and the rerun is deterministic given the bundles.
  */
 import { performance } from 'node:perf_hooks';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { writeFile, mkdir } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { readBundle } from '../core/bundle/bundle-io';
@@ -27,9 +32,10 @@ import type { CostProfile } from '../core/control/costs';
 import { InputError } from '../core/errors';
 import { openSession } from '../core/inference/onnx-session';
 import { median } from '../core/util/stats';
-import { sampleAt } from '../core/data/dataset';
+import { sampleAt, type DataSplit } from '../core/data/dataset';
 import { createBatchEncoder } from '../core/inference/batch-encoding';
 import { listFixtureModels, loadModelData } from '../core/zoo/fixtures';
+import type { LoadedModel } from '../core/model/load-model';
 import { measureStream } from '../core/zoo/measure';
 import { measureWorker, workerModelFromBundle } from '../core/fleet/worker-curve';
 import {
@@ -41,12 +47,22 @@ import {
   type TaskProfiles,
   type VariantProfile,
 } from '../core/fleet/variant-profile';
-import { FLEET_PROFILES_DIR as PROFILES_DIR } from '../core/fleet/profiles-location';
+import { FLEET_PROFILES_DIR as PROFILES_DIR, readTaskProfiles } from '../core/fleet/profiles-location';
 import type { Benchmark } from './run';
 
 const BATCH_SIZES = [1, 2, 4, 8];
 const MAX_BATCH = 8;
-const EXIT_SETTINGS: readonly ExitSetting[] = ['off', { constraint: 0.99 }, { constraint: 0.98 }];
+/**
+ * Exits off and on at these agreement constraints. The stricter ones (0.999, 0.995) cost less
+ * accuracy and buy less latency; the planner chooses among all of them per variant.
+ */
+const DEFAULT_EXIT_SETTINGS: readonly ExitSetting[] = [
+  'off',
+  { constraint: 0.999 },
+  { constraint: 0.995 },
+  { constraint: 0.99 },
+  { constraint: 0.98 },
+];
 /** Offered rates as fractions of the plain model's best throughput at batch ≤ 8. */
 const RATE_FRACTIONS = [0.05, 0.15, 0.3, 0.45, 0.6, 0.7, 0.8, 0.88, 0.95, 1.02, 1.1, 1.25];
 const SEED = 20261123;
@@ -54,6 +70,24 @@ const SEED = 20261123;
 const SESSION = { intraOpThreads: 1 } as const;
 const ROUNDS = 8;
 const RUNS_PER_ROUND = 5;
+
+/** `--exits off,0.999,0.99`: exit settings to profile; a clear error for anything else. */
+export function parseExitSettings(raw: string | undefined): readonly ExitSetting[] {
+  if (raw === undefined) return DEFAULT_EXIT_SETTINGS;
+  const settings = raw.split(',').map((item): ExitSetting => {
+    const text = item.trim();
+    if (text === 'off') return 'off';
+    const constraint = Number(text);
+    if (!(text !== '' && constraint > 0.5 && constraint < 1))
+      throw new InputError(
+        `--exits takes "off" and agreement constraints in (0.5, 1), comma-separated; got "${text}"`,
+      );
+    return { constraint };
+  });
+  const keys = settings.map(exitKey);
+  if (new Set(keys).size !== keys.length) throw new InputError(`--exits lists a setting twice: ${raw}`);
+  return settings;
+}
 
 function option(args: readonly string[], name: string): string | undefined {
   const arg = args.find((a) => a.startsWith(`--${name}=`));
@@ -83,15 +117,14 @@ function rescaledProfile(
   };
 }
 
-async function profileVariant(
-  name: string,
-  sloMsFor: (vanillaMs: readonly number[]) => number,
-  bundlesDir: string,
-  log: (line: string) => void,
-): Promise<{ variant: VariantProfile; vanillaMs: number[]; sloMs: number }> {
-  const model = (await listFixtureModels()).find((m) => m.spec.name === name);
-  if (!model) throw new InputError(`no fixture model named ${name}`);
-  const stream = await loadModelData(model, 'serving');
+/** Measured once per variant: what a worker's model costs and how long it takes to load. */
+interface VariantTimings {
+  readonly vanillaMs: readonly number[];
+  readonly loadSeconds: number;
+}
+
+/** Times the plain model: loading (median of three) and CPU time per batch size (see the file comment). */
+async function timeVariant(model: LoadedModel, stream: DataSplit): Promise<VariantTimings> {
   const loadTimes: number[] = [];
   for (let k = 0; k < 3; k++) {
     const began = performance.now();
@@ -127,7 +160,32 @@ async function profileVariant(
   } finally {
     await session.release();
   }
-  const vanillaMs = runs.map((times) => median(times));
+  return { vanillaMs: runs.map((times) => median(times)), loadSeconds: median(loadTimes) };
+}
+
+/** The committed profile's timings of a variant, for `--reuse-latencies`. */
+function committedTimings(committed: TaskProfiles | undefined, name: string): VariantTimings {
+  const variant = committed?.variants.find((v) => v.name === name);
+  const vanillaMs = BATCH_SIZES.map((b) => variant?.batchLatencyMs[String(b)]);
+  if (!variant || vanillaMs.some((ms) => ms === undefined))
+    throw new InputError(
+      `--reuse-latencies needs a committed profile of ${name} with batch latencies for ${BATCH_SIZES.join(', ')}; run without it to measure them`,
+    );
+  return { vanillaMs: vanillaMs as number[], loadSeconds: variant.loadSeconds };
+}
+
+async function profileVariant(
+  name: string,
+  sloMsFor: (vanillaMs: readonly number[]) => number,
+  bundlesDir: string,
+  exitSettings: readonly ExitSetting[],
+  reuse: VariantTimings | undefined,
+  log: (line: string) => void,
+): Promise<{ variant: VariantProfile; vanillaMs: readonly number[]; sloMs: number }> {
+  const model = (await listFixtureModels()).find((m) => m.spec.name === name);
+  if (!model) throw new InputError(`no fixture model named ${name}`);
+  const stream = await loadModelData(model, 'serving');
+  const { vanillaMs, loadSeconds } = reuse ?? (await timeVariant(model, stream));
   const sloMs = sloMsFor(vanillaMs);
   let bundle;
   try {
@@ -144,7 +202,7 @@ async function profileVariant(
   const workerModel = await workerModelFromBundle(bundle, stream, profile, SEED);
   const plainCapacity = Math.max(...BATCH_SIZES.map((b, i) => (1000 * b) / (vanillaMs[i] as number)));
   const settings: SettingProfile[] = [];
-  for (const exits of EXIT_SETTINGS) {
+  for (const exits of exitSettings) {
     const runs = RATE_FRACTIONS.map((f, k) =>
       measureWorker(workerModel, {
         rateRps: f * plainCapacity,
@@ -180,7 +238,7 @@ async function profileVariant(
       name,
       parameters: Number(model.spec.architecture?.parameters ?? 0) || undefined,
       accuracy: correct / (stream.count - workerModel.firstServed),
-      loadSeconds: median(loadTimes),
+      loadSeconds,
       batchLatencyMs: Object.fromEntries(BATCH_SIZES.map((b, i) => [String(b), vanillaMs[i] as number])),
       settings,
     },
@@ -199,8 +257,11 @@ export const fleetProfileBenchmark: Benchmark = {
     if (models.length === 0) throw new InputError(`no fixture model is trained on data set ${task}`);
     // The most accurate variant sets the SLO: three of its batch-of-8 runs (or --slo-ms).
     const ordered = [...models].sort((a, b) => (b.spec.servingAccuracy ?? 0) - (a.spec.servingAccuracy ?? 0));
+    const exitSettings = parseExitSettings(option(args, 'exits'));
+    const reuse = args.includes('--reuse-latencies');
+    const committed = reuse ? await readTaskProfiles(task) : undefined;
     const sloOption = option(args, 'slo-ms');
-    let sloMs = sloOption === undefined ? undefined : Number(sloOption);
+    let sloMs = sloOption === undefined ? committed?.sloMs : Number(sloOption);
     if (sloMs !== undefined && !(sloMs > 0))
       throw new InputError(`--slo-ms must be a positive number, got ${sloOption}`);
     const variants: VariantProfile[] = [];
@@ -209,6 +270,8 @@ export const fleetProfileBenchmark: Benchmark = {
         model.spec.name,
         (vanilla) => (sloMs ??= 3 * (vanilla[BATCH_SIZES.indexOf(MAX_BATCH)] as number)),
         bundlesDir,
+        exitSettings,
+        reuse ? committedTimings(committed, model.spec.name) : undefined,
         (line) => process.stdout.write(`${line}\n`),
       );
       variants.push(result.variant);
@@ -217,11 +280,14 @@ export const fleetProfileBenchmark: Benchmark = {
       task,
       sloMs: sloMs as number,
       batching: 'tfserving',
-      conditions: `${cpus().length} vCPU ${cpus()[0]?.model ?? ''}, onnxruntime-node CPU, shared with other jobs; batch latency = median CPU time of 40 single-threaded runs per batch size, in 8 rounds; ${RATE_FRACTIONS.length} Poisson rates per setting, 2 passes of the serving stream (the second measured); TF-Serving-like batching up to ${MAX_BATCH}; seed ${SEED}; ${new Date().toISOString().slice(0, 10)}`,
+      conditions: committed
+        ? `${committed.conditions}; replays rerun on these timings with exits ${exitSettings.map(exitKey).join(', ')} on ${new Date().toISOString().slice(0, 10)}`
+        : `${cpus().length} vCPU ${cpus()[0]?.model ?? ''}, onnxruntime-node CPU, shared with other jobs; batch latency = median CPU time of 40 single-threaded runs per batch size, in 8 rounds; ${RATE_FRACTIONS.length} Poisson rates per setting, 2 passes of the serving stream (the second measured); TF-Serving-like batching up to ${MAX_BATCH}; seed ${SEED}; ${new Date().toISOString().slice(0, 10)}`,
       variants,
     });
-    await mkdir(PROFILES_DIR, { recursive: true });
-    const file = join(PROFILES_DIR, `${task}.json`);
+    // --out: a profile beside the committed one (the committed file stays what the docs describe).
+    const file = option(args, 'out') ?? join(PROFILES_DIR, `${task}.json`);
+    await mkdir(dirname(file), { recursive: true });
     await writeFile(file, `${JSON.stringify(profiles, null, 1)}\n`);
     process.stdout.write(`wrote ${file}\n`);
     return profiles;

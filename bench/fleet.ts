@@ -1,17 +1,23 @@
 /**
  * `npm run bench -- fleet [--json] [--task mnist] [--start-day 15] [--hours 24] [--peak-workers 16]
- * [--forecaster lstm] [--variants a,b]`:
+ * [--forecaster lstm] [--variants a,b] [--latency-weight γ] [--profiles file]`:
  * the fleet simulation. Replays a day of the Twitter trace (zero-gap seconds skipped, scaled so its
  * peak needs `--peak-workers` workers of the most accurate variant with exits off) through the five
  * fleet policies over the committed profiles (`zoo/profiles/<task>.json`, from `fleet-profile`),
  * compares the forecasters on the same day, times every planning decision, and writes SVG plots of
  * offered rate against planned capacity and of the variant mix to `docs/fleet/`.
  *
+ * `--latency-weight γ` gives both planner policies (`infadapter`, `combined`) the planner's latency
+ * term: a mean latency equal to the SLO costs γ points of accuracy (docs/fleet.md). The default, 0,
+ * is InfAdapter's own objective.
+ *
+ * `--profiles` reads another profile file than the committed `zoo/profiles/<task>.json`.
+ *
  * The simulation is deterministic (no clock in it): the only timings are the planner's decision
  * times, reported as a median, a 99th percentile and a maximum over all decisions of the run.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { InputError } from '../core/errors';
 import {
@@ -24,13 +30,14 @@ import {
 } from '../core/fleet/forecast';
 import { simulateFleet, type FleetPolicy, type FleetResult } from '../core/fleet/fleet-sim';
 import { plannerPolicy, staticPolicy, targetTrackingPolicy } from '../core/fleet/fleet-policies';
+import { groupLabel } from '../core/fleet/planner';
 import { lstmForecaster, readLstmWeights } from '../core/fleet/lstm-forecaster';
 import type { TaskProfiles } from '../core/fleet/variant-profile';
 import { lineChart } from '../core/report/svg-chart';
 import { median, quantile } from '../core/util/stats';
 import { readTrace, traceWindow } from '../core/workload/trace';
 import { locateTrace } from '../core/workload/trace-location';
-import { readTaskProfiles } from '../core/fleet/profiles-location';
+import { readProfilesFile, readTaskProfiles } from '../core/fleet/profiles-location';
 import type { Benchmark } from './run';
 
 const INTERVAL_SECONDS = 60;
@@ -114,10 +121,39 @@ function forecastTable(rows: readonly ForecastErrors[]): string {
   ].join('\n');
 }
 
+/**
+ * Wraps a policy to count, per group (variant and exit setting), the workers it asked for in each
+ * interval: what the planner chose over the day, exits included, which the mix plot does not show.
+ */
+function countingGroups(policy: FleetPolicy): { policy: FleetPolicy; workerIntervals: Map<string, number> } {
+  const workerIntervals = new Map<string, number>();
+  return {
+    workerIntervals,
+    policy: {
+      name: policy.name,
+      decide(context) {
+        const target = policy.decide(context);
+        for (const g of target.groups)
+          workerIntervals.set(groupLabel(g), (workerIntervals.get(groupLabel(g)) ?? 0) + g.workers);
+        return target;
+      },
+    },
+  };
+}
+
+function groupShares(counts: ReadonlyMap<string, number>): string {
+  const total = [...counts.values()].reduce((s, n) => s + n, 0);
+  return [...counts.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .map(([label, n]) => `${label} ${((100 * n) / Math.max(1, total)).toFixed(1)}%`)
+    .join(', ');
+}
+
 async function plots(
   task: string,
   results: readonly FleetResult[],
   profiles: TaskProfiles,
+  suffix: string,
 ): Promise<string[]> {
   await mkdir(DOCS_DIR, { recursive: true });
   const hours = (r: FleetResult) => r.timeline.map((p) => p.second / 3600);
@@ -144,7 +180,7 @@ async function plots(
       yMin: 0,
     },
   );
-  const files = [join(DOCS_DIR, `${task}-capacity.svg`)];
+  const files = [join(DOCS_DIR, `${task}-capacity${suffix}.svg`)];
   await writeFile(files[0] as string, capacityChart);
   for (const policy of ['combined', 'infadapter']) {
     const r = results.find((x) => x.policy === policy);
@@ -165,7 +201,7 @@ async function plots(
         yMin: 0,
       },
     );
-    const file = join(DOCS_DIR, `${task}-mix-${policy}.svg`);
+    const file = join(DOCS_DIR, `${task}-mix-${policy}${suffix}.svg`);
     await writeFile(file, mixChart);
     files.push(file);
   }
@@ -182,7 +218,8 @@ export const fleetBenchmark: Benchmark = {
     const hours = positive(args, 'hours', 24);
     const peakWorkers = positive(args, 'peak-workers', 16);
     const maxWorkers = Math.ceil(peakWorkers * 1.5);
-    const all = await readTaskProfiles(task);
+    const profilesFile = option(args, 'profiles');
+    const all = profilesFile ? await readProfilesFile(profilesFile) : await readTaskProfiles(task);
     // --variants a,b: plan over part of the family (what exits buy when a middle variant is missing).
     const only = option(args, 'variants')?.split(',');
     const unknown = only?.filter((name) => !all.variants.some((v) => v.name === name)) ?? [];
@@ -221,17 +258,25 @@ export const fleetBenchmark: Benchmark = {
     // The policies see the scaled replay; every forecaster sees it in the trace's own units.
     const forecaster = inScale(picked, scale);
 
-    const settings = { maxWorkers };
+    const latencyRaw = option(args, 'latency-weight');
+    const latencyWeight = latencyRaw === undefined ? 0 : Number(latencyRaw);
+    if (!(Number.isFinite(latencyWeight) && latencyWeight >= 0))
+      throw new InputError(`--latency-weight must be a number ≥ 0, got ${latencyRaw}`);
+    const settings = { maxWorkers, latencyWeight, sloMs: profiles.sloMs };
     const decisionMs: number[] = [];
     const clock = () => performance.now();
     const onDecision = (ms: number) => decisionMs.push(ms);
-    const policies: FleetPolicy[] = [
+    const counted = [
       staticPolicy(profiles, maxWorkers),
       targetTrackingPolicy('reactive', profiles, 'off', maxWorkers),
       plannerPolicy('infadapter', profiles, forecaster, settings, { exits: false, onDecision, clock }),
       targetTrackingPolicy('apparate', profiles, { constraint: 0.99 }, maxWorkers),
       plannerPolicy('combined', profiles, forecaster, settings, { exits: true, onDecision, clock }),
-    ];
+    ].map(countingGroups);
+    const policies: FleetPolicy[] = counted.map((c) => c.policy);
+    const mixes = Object.fromEntries(
+      counted.map((c) => [c.policy.name, Object.fromEntries(c.workerIntervals)] as const),
+    );
     const results = policies.map((policy) =>
       simulateFleet(policy, {
         profiles,
@@ -241,7 +286,12 @@ export const fleetBenchmark: Benchmark = {
       }),
     );
     const records = results.map(record);
-    const files = await plots(task, results, profiles);
+    const files = await plots(
+      task,
+      results,
+      profiles,
+      `${profilesFile ? `-${basename(profilesFile, '.json')}` : ''}${latencyWeight > 0 ? `-latency-${latencyWeight}` : ''}`,
+    );
     const planning = {
       decisions: decisionMs.length,
       medianMs: median(decisionMs),
@@ -252,9 +302,12 @@ export const fleetBenchmark: Benchmark = {
     else {
       process.stdout.write(
         [
-          `${task}: ${hours} h of the Twitter trace from day ${startDay} (zero gaps skipped), scaled ×${scale.toFixed(2)} so its peak (${(tracePeak * scale).toFixed(0)} req/s) needs ${peakWorkers} workers of ${best.name}; SLO ${profiles.sloMs.toFixed(1)} ms; budget ${maxWorkers} workers; decisions every ${INTERVAL_SECONDS} s; forecaster ${forecaster.name} +10%`,
+          `${task}: ${hours} h of the Twitter trace from day ${startDay} (zero gaps skipped), scaled ×${scale.toFixed(2)} so its peak (${(tracePeak * scale).toFixed(0)} req/s) needs ${peakWorkers} workers of ${best.name}; SLO ${profiles.sloMs.toFixed(1)} ms; budget ${maxWorkers} workers; decisions every ${INTERVAL_SECONDS} s; forecaster ${forecaster.name} +10%; latency weight ${latencyWeight}`,
           '',
           table(records, new Map(results.map((r) => [r.policy, r]))),
+          '',
+          'worker-intervals by variant and exit setting:',
+          ...counted.map((c) => `  ${c.policy.name.padEnd(10)}  ${groupShares(c.workerIntervals)}`),
           '',
           forecastTable(forecastErrors),
           `(lowest MAPE: ${chosen})`,
@@ -270,8 +323,10 @@ export const fleetBenchmark: Benchmark = {
       trace: { path: tracePath, startDay, hours, scale, peakRps: tracePeak * scale },
       sloMs: profiles.sloMs,
       maxWorkers,
+      latencyWeight,
       forecaster: forecaster.name,
       policies: records,
+      workerIntervals: mixes,
       infeasibleDecisions: Object.fromEntries(results.map((r) => [r.policy, r.infeasibleDecisions])),
       forecasts: forecastErrors,
       planning,

@@ -43,6 +43,8 @@ export const fleetPlanSchema = z
         workers: z.number().int().nonnegative(),
         /** Seconds of model loading the plan starts (new workers × their load time). */
         loadingSeconds: z.number().nonnegative(),
+        /** Traffic-weighted mean latency the plan expects, ms, when its options carry latencies. */
+        latencyMs: z.number().nonnegative().optional(),
         value: z.number(),
       })
       .strict(),

@@ -23,8 +23,9 @@ export function plannerLp(request: PlanRequest): string | undefined {
   const bounds: string[] = [];
   const generals: string[] = [];
   const binaries: string[] = [];
-  p.options.forEach((o, g) => {
-    objective.push(`+ ${num(o.accuracy / p.planned)} l${g}`, `- ${num(p.alpha / p.W)} w${g}`);
+  p.options.forEach((_, g) => {
+    const worth = (p.score[g] as number) / p.planned;
+    objective.push(`${worth < 0 ? '-' : '+'} ${num(Math.abs(worth))} l${g}`, `- ${num(p.alpha / p.W)} w${g}`);
     rows.push(
       `cap${g}: l${g} - ${num(p.capacity[g] as number)} w${g} <= 0`,
       `one${g}: w${g} - ${p.W} y${g} <= 0`,

@@ -1,18 +1,21 @@
 /**
  * The fleet planner: for one interval, how many workers serve each variant and, per variant,
  * whether exits are on and at which agreement constraint. It follows InfAdapter's formulation
- * (docs/fleet.md gives it in full):
+ * (docs/fleet.md gives it in full), with an optional latency term (γ = 0 by default):
  *
- *   maximise   Σ_g acc_g · l_g / λ  −  α · Σ_g w_g / W  −  β · Σ_v s_v · load_v / max_v load_v
+ *   maximise   Σ_g (acc_g − γ · lat_g / SLO) · l_g / λ  −  α · Σ_g w_g / W
+ *              −  β · Σ_v s_v · load_v / max_v load_v
  *   subject to l_g ≤ cap_g · w_g,  Σ_g l_g = λ,  Σ_g w_g ≤ W,  Σ_g w_g ≥ W_min,
  *              w_g ≤ W · y_g,  Σ_{g of v} y_g ≤ 1 (one exit setting per variant),
  *              s_v ≥ Σ_{g of v} w_g − current_v,  s_v ≥ 0
  *
  * over groups g = (variant, exit setting) with integer workers w_g, binary y_g, continuous load
  * l_g and started workers s_v. Unlike InfAdapter's greedy "most accurate first" fill, the load split
- * is a decision variable; the optimum fills the most accurate capacity first anyway, because
- * accuracy is the only term that depends on l. Exits change cap_g and acc_g, which is how the
- * planner learns what they buy on each variant. It is solved exactly by exhaustive search (see
+ * is a decision variable; the optimum fills the best-scoring capacity first anyway (score_g =
+ * acc_g − γ · lat_g / SLO), because the score is the only term that depends on l. Exits change
+ * cap_g, acc_g and lat_g (the mean latency of the option's answers), which is how the planner
+ * learns what they buy on each variant. The latency term is linear because lat_g is a mean: the
+ * mean latency of a traffic mix is the traffic-weighted mean of its groups'. It is solved exactly by exhaustive search (see
  * `planFleet`); `planner-milp.ts` states the same model for the HiGHS MILP solver, and the tests
  * check that both find the same optimum. Planning is pure: no I/O, no clock.
  *
@@ -21,7 +24,7 @@
  */
 import { InputError } from '../errors';
 import type { FleetPlan, PlanGroup } from './plan';
-import { exitKey, type ExitSetting, type TaskProfiles } from './variant-profile';
+import { exitKey, meanLatencyAt, type ExitSetting, type TaskProfiles } from './variant-profile';
 
 /** One choice the planner can make: a variant at one exit setting. */
 export interface PlanningOption {
@@ -32,6 +35,11 @@ export interface PlanningOption {
   /** Label accuracy of the answers this option releases. */
   readonly accuracy: number;
   readonly loadSeconds: number;
+  /**
+   * Mean latency of the option's answers at a worker loaded to `LATENCY_UTILISATION` of its
+   * capacity, ms; needed only when the latency weight is above zero.
+   */
+  readonly latencyMs?: number;
 }
 
 export interface PlannerSettings {
@@ -45,6 +53,13 @@ export interface PlannerSettings {
   readonly beta?: number;
   /** Planned capacity = forecast / this; below 1 keeps headroom (InfAdapter derates by 0.8). */
   readonly capacityFactor?: number;
+  /**
+   * γ: how many points of accuracy a mean latency equal to the SLO is worth (default 0, InfAdapter's
+   * objective). Above zero the planner trades accuracy for latency, which is what exits sell.
+   */
+  readonly latencyWeight?: number;
+  /** The SLO the latency term is measured against, ms (needed when latencyWeight > 0). */
+  readonly sloMs?: number;
 }
 
 export interface PlanRequest {
@@ -62,6 +77,11 @@ export const DEFAULT_ALPHA = 0.05;
 export const DEFAULT_BETA = 0.001;
 /** The accuracy term divides by the rate; at zero load the split is planned for this rate instead. */
 export const MIN_PLANNED_RPS = 1;
+/**
+ * The load, as a share of capacity at the SLO, at which an option's latency is read from its
+ * curve: the utilisation target tracking aims for; a planned fleet runs below its capacity too.
+ */
+export const LATENCY_UTILISATION = 0.7;
 
 /** The choices a task's profiles offer; `exits: false` keeps only exits-off settings (InfAdapter-style). */
 export function planningOptions(
@@ -79,6 +99,7 @@ export function planningOptions(
           capacityRps: s.capacityRps,
           accuracy: s.accuracy,
           loadSeconds: v.loadSeconds,
+          latencyMs: meanLatencyAt(s.curve, LATENCY_UTILISATION * s.capacityRps),
         })),
     );
 }
@@ -94,6 +115,20 @@ function validate(request: PlanRequest): void {
     throw new InputError(`minWorkers must be an integer in [0, maxWorkers], got ${minWorkers}`);
   const factor = settings.capacityFactor ?? 1;
   if (!(factor > 0 && factor <= 1)) throw new InputError(`capacityFactor must be in (0, 1], got ${factor}`);
+  const gamma = settings.latencyWeight ?? 0;
+  if (!(Number.isFinite(gamma) && gamma >= 0))
+    throw new InputError(`latencyWeight must be a finite number ≥ 0, got ${gamma}`);
+  if (gamma > 0) {
+    if (!(settings.sloMs !== undefined && Number.isFinite(settings.sloMs) && settings.sloMs > 0))
+      throw new InputError(
+        `a latencyWeight above 0 needs sloMs, a positive number of ms; got ${settings.sloMs}`,
+      );
+    const missing = request.options.filter((o) => !(o.latencyMs !== undefined && o.latencyMs >= 0));
+    if (missing.length > 0)
+      throw new InputError(
+        `a latencyWeight above 0 needs every option's latencyMs (≥ 0); missing for ${missing.map((o) => `${o.variant} ${exitKey(o.exits)}`).join(', ')}`,
+      );
+  }
 }
 
 export function emptyPlan(request: PlanRequest, degraded: string): FleetPlan {
@@ -113,6 +148,8 @@ interface Prepared {
   readonly options: readonly PlanningOption[];
   /** Per option: one worker's planned capacity (capacity × factor). */
   readonly capacity: readonly number[];
+  /** Per option: what one request served by it is worth, acc − γ · lat / SLO. */
+  readonly score: readonly number[];
   readonly variants: readonly string[];
   /** Per option: index into `variants`. */
   readonly variantOf: readonly number[];
@@ -141,9 +178,13 @@ export function prepareInstance(request: PlanRequest): Prepared | string {
   const maxServable = W * Math.max(...capacity);
   const wanted = Math.max(request.forecastRps, MIN_PLANNED_RPS);
   const variants = [...new Set(options.map((o) => o.variant))];
+  const gamma = settings.latencyWeight ?? 0;
   return {
     options,
     capacity,
+    score: options.map(
+      (o) => o.accuracy - (gamma > 0 ? (gamma * (o.latencyMs ?? 0)) / (settings.sloMs as number) : 0),
+    ),
     variants,
     variantOf: options.map((o) => variants.indexOf(o.variant)),
     wanted,
@@ -159,28 +200,43 @@ export function prepareInstance(request: PlanRequest): Prepared | string {
 
 /**
  * Objective and load split of one assignment of workers to options. For fixed worker counts the
- * best split is the fractional knapsack: fill the most accurate capacity first (the LP optimum),
+ * best split is the fractional knapsack: fill the best-scoring capacity first (the LP optimum),
  * so the search need not enumerate splits. -Infinity when the assignment cannot carry the rate.
  */
 export function evaluateAssignment(
   p: Prepared,
   workers: readonly number[],
   current: ReadonlyMap<string, number> | undefined,
-): { value: number; loads: number[]; accuracy: number; loadingSeconds: number } {
+): {
+  value: number;
+  loads: number[];
+  accuracy: number;
+  latencyMs: number | undefined;
+  loadingSeconds: number;
+} {
   const loads = workers.map(() => 0);
   let remaining = p.planned;
   const order = workers
     .map((_, g) => g)
     .filter((g) => (workers[g] as number) > 0)
-    .sort((a, b) => (p.options[b] as PlanningOption).accuracy - (p.options[a] as PlanningOption).accuracy);
+    .sort((a, b) => (p.score[b] as number) - (p.score[a] as number));
   let accuracy = 0;
+  let score = 0;
+  let latencyMs: number | undefined = 0;
   for (const g of order) {
     const take = Math.min(remaining, (workers[g] as number) * (p.capacity[g] as number));
+    const option = p.options[g] as PlanningOption;
     loads[g] = take;
-    accuracy += ((p.options[g] as PlanningOption).accuracy * take) / p.planned;
+    accuracy += (option.accuracy * take) / p.planned;
+    score += ((p.score[g] as number) * take) / p.planned;
+    latencyMs =
+      latencyMs === undefined || option.latencyMs === undefined
+        ? undefined
+        : latencyMs + (option.latencyMs * take) / p.planned;
     remaining -= take;
   }
-  if (remaining > 1e-9 * p.planned) return { value: -Infinity, loads, accuracy, loadingSeconds: 0 };
+  if (remaining > 1e-9 * p.planned)
+    return { value: -Infinity, loads, accuracy, latencyMs, loadingSeconds: 0 };
   const total = workers.reduce((s, w) => s + w, 0);
   let loadingSeconds = 0;
   p.variants.forEach((name, v) => {
@@ -192,13 +248,17 @@ export function evaluateAssignment(
     const load = p.options.find((o) => o.variant === name)?.loadSeconds ?? 0;
     loadingSeconds += started * load;
   });
-  const value = accuracy - (p.alpha * total) / p.W - (p.beta * loadingSeconds) / p.maxLoad;
-  return { value, loads, accuracy, loadingSeconds };
+  const value = score - (p.alpha * total) / p.W - (p.beta * loadingSeconds) / p.maxLoad;
+  return { value, loads, accuracy, latencyMs, loadingSeconds };
 }
 
 /** The plan value for one chosen assignment. */
 export function planFromAssignment(request: PlanRequest, p: Prepared, workers: readonly number[]): FleetPlan {
-  const { loads, accuracy, loadingSeconds, value } = evaluateAssignment(p, workers, request.current);
+  const { loads, accuracy, latencyMs, loadingSeconds, value } = evaluateAssignment(
+    p,
+    workers,
+    request.current,
+  );
   const groups: PlanGroup[] = [];
   let total = 0;
   p.options.forEach((o, g) => {
@@ -228,7 +288,13 @@ export function planFromAssignment(request: PlanRequest, p: Prepared, workers: r
           degraded: `forecast ${request.forecastRps.toFixed(1)} req/s exceeds the ${p.maxServable.toFixed(1)} req/s that ${p.W} workers can serve at the SLO; planned for the ${p.planned.toFixed(1)} req/s they can serve`,
         }),
     groups,
-    objective: { accuracy, workers: total, loadingSeconds, value },
+    objective: {
+      accuracy,
+      workers: total,
+      loadingSeconds,
+      value,
+      ...(latencyMs === undefined || groups.length === 0 ? {} : { latencyMs }),
+    },
   };
 }
 
@@ -249,21 +315,19 @@ export function planFleet(request: PlanRequest): FleetPlan {
   if (typeof p === 'string') return emptyPlan(request, p);
   const G = p.options.length;
   const V = p.variants.length;
-  // Groups by descending accuracy, so the knapsack fill is one pass in index order.
-  const byAccuracy = p.options
-    .map((_, g) => g)
-    .sort((a, b) => (p.options[b] as PlanningOption).accuracy - (p.options[a] as PlanningOption).accuracy);
-  const acc = Float64Array.from(byAccuracy, (g) => (p.options[g] as PlanningOption).accuracy);
-  const cap = Float64Array.from(byAccuracy, (g) => p.capacity[g] as number);
-  const variantOf = Int32Array.from(byAccuracy, (g) => p.variantOf[g] as number);
-  const perVariant = p.variants.map((_, v) => byAccuracy.map((_, k) => k).filter((k) => variantOf[k] === v));
+  // Groups by descending score, so the knapsack fill is one pass in index order.
+  const byScore = p.options.map((_, g) => g).sort((a, b) => (p.score[b] as number) - (p.score[a] as number));
+  const score = Float64Array.from(byScore, (g) => p.score[g] as number);
+  const cap = Float64Array.from(byScore, (g) => p.capacity[g] as number);
+  const variantOf = Int32Array.from(byScore, (g) => p.variantOf[g] as number);
+  const perVariant = p.variants.map((_, v) => byScore.map((_, k) => k).filter((k) => variantOf[k] === v));
   const loadOf = Float64Array.from(
     p.variants,
     (name) => p.options.find((o) => o.variant === name)?.loadSeconds ?? 0,
   );
   const currentOf = Float64Array.from(p.variants, (name) => request.current?.get(name) ?? 0);
   const maxCap = Math.max(...cap);
-  const maxAcc = Math.max(...acc);
+  const maxScore = Math.max(...score);
   const restMax = p.variants.map((_, v) =>
     Math.max(
       0,
@@ -284,19 +348,19 @@ export function planFleet(request: PlanRequest): FleetPlan {
 
   const evaluate = (used: number): void => {
     let remaining = planned;
-    let accuracy = 0;
+    let scored = 0;
     for (let k = 0; k < G && remaining > 0; k++) {
       const w = workers[k] as number;
       if (w === 0) continue;
       const take = Math.min(remaining, w * (cap[k] as number));
-      accuracy += (acc[k] as number) * take;
+      scored += (score[k] as number) * take;
       remaining -= take;
     }
     let loading = 0;
     for (let v = 0; v < V; v++)
       loading +=
         Math.max(0, (perVariantWorkers[v] as number) - (currentOf[v] as number)) * (loadOf[v] as number);
-    const value = accuracy / planned - costPerWorker * used - loadWeight * loading;
+    const value = scored / planned - costPerWorker * used - loadWeight * loading;
     if (value > bestValue) {
       bestValue = value;
       best = workers.slice();
@@ -309,9 +373,9 @@ export function planFleet(request: PlanRequest): FleetPlan {
     }
     const rest = restMax[v] as number;
     if (capacity + (p.W - used) * rest < need) return;
-    // Bound: no assignment below this node beats the best accuracy minus the fewest workers' cost.
+    // Bound: no assignment below this node beats the best score minus the fewest workers' cost.
     const fewest = used + Math.max(0, Math.ceil((need - capacity) / rest - 1e-9));
-    if (maxAcc - costPerWorker * fewest <= bestValue) return;
+    if (maxScore - costPerWorker * fewest <= bestValue) return;
     visit(v + 1, used, capacity);
     for (const k of perVariant[v] as number[]) {
       const c = cap[k] as number;
@@ -342,7 +406,7 @@ export function planFleet(request: PlanRequest): FleetPlan {
   if (!Number.isFinite(bestValue))
     return emptyPlan(request, 'no assignment of workers carries the planned rate');
   const chosen = p.options.map(() => 0);
-  byAccuracy.forEach((g, k) => {
+  byScore.forEach((g, k) => {
     chosen[g] = best[k] as number;
   });
   return planFromAssignment(request, p, chosen);

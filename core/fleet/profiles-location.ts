@@ -32,3 +32,14 @@ export async function readTaskProfiles(task: string): Promise<TaskProfiles> {
     );
   return profiles;
 }
+
+/** Profiles from a file given by path (a profile measured beside the committed one, say). */
+export async function readProfilesFile(path: string): Promise<TaskProfiles> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (cause) {
+    throw new InputError(`cannot read fleet profiles from ${path}: ${(cause as Error).message}`, { cause });
+  }
+  return parseTaskProfiles(JSON.parse(text));
+}

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { describeIssues, InputError } from '../errors';
-import { HISTOGRAM_BINS } from './latency-histogram';
+import { HISTOGRAM_BINS, HISTOGRAM_MIN_MS, upperEdgeMs } from './latency-histogram';
 
 /** Share of requests allowed over the SLO at a worker's capacity: InfAdapter's p99 ≤ SLO. */
 export const CAPACITY_VIOLATION_PCT = 1;
@@ -143,4 +143,28 @@ export function pointAt(
     }
   }
   return { violationPct: last.violationPct, mix: [{ point: last, weight: 1 }] };
+}
+
+/** Mean of a latency histogram, each bin at its geometric middle (NaN when empty). */
+export function histogramMeanMs(counts: readonly number[]): number {
+  let total = 0;
+  let sum = 0;
+  counts.forEach((count, bin) => {
+    const low = bin === 0 ? HISTOGRAM_MIN_MS : upperEdgeMs(bin - 1);
+    total += count;
+    sum += count * Math.sqrt(low * upperEdgeMs(bin));
+  });
+  return total > 0 ? sum / total : Number.NaN;
+}
+
+/**
+ * Mean latency of the answers one worker releases at `rateRps`, interpolated between measured
+ * rates as `pointAt` does. A mean, not a quantile, because the mean of a traffic mix is the
+ * traffic-weighted mean of its parts: that keeps the planner's latency term linear.
+ */
+export function meanLatencyAt(curve: readonly CurvePoint[], rateRps: number): number {
+  return pointAt(curve, rateRps).mix.reduce(
+    (sum, { point, weight }) => sum + weight * histogramMeanMs(point.histogram),
+    0,
+  );
 }

@@ -1,7 +1,13 @@
 import loadHighs, { type Highs } from 'highs';
 import { InputError } from '../../core/errors';
 import { parseFleetPlan } from '../../core/fleet/plan';
-import { planFleet, planningOptions, type PlanRequest, type PlanningOption } from '../../core/fleet/planner';
+import {
+  groupLabel,
+  planFleet,
+  planningOptions,
+  type PlanRequest,
+  type PlanningOption,
+} from '../../core/fleet/planner';
 import { planFleetMilp } from '../../core/fleet/planner-milp';
 import { readTaskProfiles } from '../../core/fleet/profiles-location';
 import type { TaskProfiles } from '../../core/fleet/variant-profile';
@@ -13,6 +19,26 @@ const FAMILY: PlanningOption[] = [
   { variant: 'medium', exits: 'off', capacityRps: 250, accuracy: 0.985, loadSeconds: 1 },
   { variant: 'small', exits: 'off', capacityRps: 600, accuracy: 0.97, loadSeconds: 0.5 },
 ];
+
+/**
+ * The same family with mean latencies: exits on the large variant cut its latency by 40%, and a
+ * strict exit setting on the medium one costs little accuracy for a third of its latency.
+ */
+const TIMED: PlanningOption[] = [
+  { ...(FAMILY[0] as PlanningOption), latencyMs: 20 },
+  { ...(FAMILY[1] as PlanningOption), latencyMs: 12 },
+  { ...(FAMILY[2] as PlanningOption), latencyMs: 6 },
+  {
+    variant: 'medium',
+    exits: { constraint: 0.999 },
+    capacityRps: 245,
+    accuracy: 0.9848,
+    loadSeconds: 1,
+    latencyMs: 4,
+  },
+  { ...(FAMILY[3] as PlanningOption), latencyMs: 2 },
+];
+const SLO_MS = 60;
 
 const request = (forecastRps: number, extra: Partial<PlanRequest> = {}): PlanRequest => ({
   task: 'digits',
@@ -48,6 +74,47 @@ describe('fleet planner', () => {
       expect(() => parseFleetPlan(searched)).not.toThrow();
     },
   );
+
+  it.each([40, 350, 1300, 4200])(
+    'agrees with the HiGHS MILP solver with a latency term at %d req/s',
+    (forecastRps) => {
+      // Given the timed family and a latency weight
+      const given = request(forecastRps, {
+        options: TIMED,
+        current: new Map([['large', 1]]),
+        settings: { maxWorkers: 20, latencyWeight: 0.2, sloMs: SLO_MS },
+      });
+
+      // When both solve it
+      const searched = planFleet(given);
+      const solved = planFleetMilp(highs, given);
+
+      // Then the objective values agree, and the plan reports the latency it expects
+      expect(searched.objective.value).toBeCloseTo(solved.objective.value, 9);
+      expect(searched.capacityRps).toBeGreaterThanOrEqual(forecastRps);
+      const expected = searched.groups.reduce((sum, g) => {
+        const option = TIMED.find((o) => o.variant === g.variant && groupLabel(o) === groupLabel(g));
+        return sum + g.weight * (option?.latencyMs ?? Number.NaN);
+      }, 0);
+      expect(searched.objective.latencyMs).toBeCloseTo(expected, 9);
+      expect(() => parseFleetPlan(searched)).not.toThrow();
+    },
+  );
+
+  it('turns exits on when the objective values latency, and keeps InfAdapter’s choice without it', () => {
+    // Given a load the medium variant serves
+    const without = planFleet(request(700, { options: TIMED }));
+    const withLatency = planFleet(
+      request(700, { options: TIMED, settings: { maxWorkers: 20, latencyWeight: 0.2, sloMs: SLO_MS } }),
+    );
+
+    // Then InfAdapter's objective keeps exits off; with the latency term the strict exit setting
+    // wins (0.02 points of accuracy for 2 ms of mean latency), and its lower accuracy is reported as such
+    expect(without.groups.map(groupLabel)).toEqual(['medium off']);
+    expect(withLatency.groups.map(groupLabel)).toEqual(['medium on@0.999']);
+    expect(withLatency.objective.accuracy).toBeCloseTo(0.9848, 9);
+    expect(withLatency.objective.latencyMs).toBeCloseTo(4, 9);
+  });
 
   it('moves to cheaper variants as the load grows, as InfAdapter does', () => {
     // Given a light and a heavy forecast
@@ -116,6 +183,27 @@ describe('fleet planner', () => {
     expect(() => planFleet(request(10, { settings: { maxWorkers: 4, minWorkers: 5 } }))).toThrow(
       /minWorkers must be an integer in \[0, maxWorkers\], got 5/,
     );
+    expect(() => planFleet(request(10, { settings: { maxWorkers: 4, latencyWeight: -1 } }))).toThrow(
+      /latencyWeight must be a finite number ≥ 0, got -1/,
+    );
+    expect(() =>
+      planFleet(request(10, { options: TIMED, settings: { maxWorkers: 4, latencyWeight: 0.1 } })),
+    ).toThrow(/a latencyWeight above 0 needs sloMs, a positive number of ms; got undefined/);
+    expect(() =>
+      planFleet(request(10, { settings: { maxWorkers: 4, latencyWeight: 0.1, sloMs: SLO_MS } })),
+    ).toThrow(/needs every option's latencyMs \(≥ 0\); missing for large off, large on@0\.99, medium off/);
+  });
+
+  it('reads each option’s mean latency from its measured curve: exits lower it on the large variant', () => {
+    // Given the committed digits profiles
+    const options = planningOptions(profiles, { exits: true });
+    const large = options.filter((o) => o.variant === 'mnist-resnet');
+    const off = large.find((o) => o.exits === 'off');
+    const on = large.find((o) => o.exits !== 'off');
+
+    // Then every option has a latency, and exits on the large variant lower it
+    expect(options.every((o) => (o.latencyMs ?? 0) > 0)).toBe(true);
+    expect(on?.latencyMs).toBeLessThan(off?.latencyMs ?? 0);
   });
 
   it('plans the committed digits profiles at every load of the replayed day within its budget', () => {
