@@ -6,6 +6,7 @@
 import { InputError } from '../errors';
 import type { ModelSpec, TensorSpec } from '../model/model-spec';
 import { Tokenizer } from '../text/tokenizer';
+import { checkImageTensorShape, createImageNormaliser } from './image-normalisation';
 
 /** Element types that cross between segments: activations, masks, and shape-derived side tensors. */
 export type PlainDtype = 'float32' | 'int64' | 'int32' | 'bool' | 'float64';
@@ -48,8 +49,10 @@ function imageEncoder(model: ModelSpec): BatchEncoder {
     );
   }
   const input = model.inputs[0] as TensorSpec;
-  const sampleDims = fixedDims(input);
-  const sampleSize = sampleDims.reduce((a, b) => a * b, 1);
+  fixedDims(input);
+  const normaliser = createImageNormaliser(pre);
+  checkImageTensorShape(model.name, input, normaliser, pre.layout);
+  const sampleSize = normaliser.size;
   return {
     inputs: model.inputs,
     encode(samples, paddedSize = samples.length) {
@@ -57,13 +60,12 @@ function imageEncoder(model: ModelSpec): BatchEncoder {
       samples.forEach((sample, row) => {
         if (sample.kind !== 'image' || sample.pixels.length !== sampleSize) {
           throw new InputError(
-            `model ${model.name} takes images of ${sampleSize} grey values (${sampleDims.join('x')})`,
+            `model ${model.name} takes images of ${sampleSize} values (${pre.channels}x${pre.height}x${pre.width})`,
           );
         }
-        for (let i = 0; i < sampleSize; i++)
-          data[row * sampleSize + i] = (sample.pixels[i] as number) * pre.scale;
+        normaliser.write(sample.pixels, data, row * sampleSize);
       });
-      return { [input.name]: { dtype: 'float32', data, dims: [paddedSize, ...sampleDims] } };
+      return { [input.name]: { dtype: 'float32', data, dims: [paddedSize, ...normaliser.dims] } };
     },
   };
 }

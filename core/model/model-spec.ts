@@ -15,16 +15,50 @@ export const tensorSpecSchema = z.object({
 });
 export type TensorSpec = z.infer<typeof tensorSpecSchema>;
 
-export const imagePreprocessingSchema = z.object({
-  type: z.literal('image'),
-  height: z.number().int().positive(),
-  width: z.number().int().positive(),
-  channels: z.number().int().positive(),
-  /** Multiplier applied to each raw grey/colour byte before it enters the graph. */
-  scale: z.number().positive(),
-  layout: z.literal('NCHW'),
-  description: z.string().optional(),
-});
+/**
+ * How an image becomes the model's input tensor. A pixel's value v (0-255, from an array or a
+ * decoded PNG/JPEG) of channel c enters the graph as `(v * scale - mean[c]) / std[c]`, laid out as
+ * `layout` says, so a model trained elsewhere is fed exactly what its own pipeline fed it
+ * (PaddleOCR: scale 1/255, mean 0.5, std 0.5; torchvision: the ImageNet means and deviations).
+ */
+export const imagePreprocessingSchema = z
+  .object({
+    type: z.literal('image'),
+    height: z.number().int().positive(),
+    width: z.number().int().positive(),
+    /** 1 (grey, by luminance) or 3 (colour). */
+    channels: z.union([z.literal(1), z.literal(3)], {
+      error: 'channels must be 1 (grey) or 3 (colour)',
+    }),
+    /** Multiplier applied to each raw grey/colour byte before it enters the graph. */
+    scale: z.number().positive(),
+    /** Subtracted from each scaled value, one per channel. @default 0 */
+    mean: z.array(z.number()).optional(),
+    /** Divides each value after the mean, one per channel, none zero. @default 1 */
+    std: z.array(z.number().refine((value) => value !== 0, 'std values must not be 0')).optional(),
+    /** Channel-first (PyTorch, Paddle) or channel-last (TensorFlow/Keras). */
+    layout: z.enum(['NCHW', 'NHWC']),
+    /** Order of the colour channels the model was trained on (OpenCV pipelines read BGR). @default "RGB" */
+    channelOrder: z.enum(['RGB', 'BGR']).optional(),
+    /**
+     * What an image file of another size becomes: `stretch` resizes it to height x width
+     * (bilinear), `exact` refuses it, for models whose inputs must not be distorted. @default "stretch"
+     */
+    resize: z.enum(['stretch', 'exact']).optional(),
+    description: z.string().optional(),
+  })
+  .superRefine((pre, ctx) => {
+    for (const key of ['mean', 'std'] as const) {
+      const values = pre[key];
+      if (values !== undefined && values.length !== pre.channels) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `${key} must hold one value per channel (${pre.channels}); got ${values.length}`,
+        });
+      }
+    }
+  });
 export type ImagePreprocessing = z.infer<typeof imagePreprocessingSchema>;
 
 export const tokenizerSpecSchema = z.object({

@@ -70,3 +70,19 @@ export function paddleClsInput(line: TextLine, height = 48, width = 192): Float3
   }
   return out;
 }
+
+/**
+ * A line resized (nearest neighbour) to `height × width` grey bytes, as `paddleClsInput` samples it
+ * when the line's aspect ratio fills the width: the pixels a client would send as the image file.
+ */
+export function resizedLine(line: TextLine, height = 48, width = 192): Uint8Array {
+  const out = new Uint8Array(height * width);
+  for (let y = 0; y < height; y++) {
+    const sy = Math.min(line.height - 1, Math.floor((y * line.height) / height));
+    for (let x = 0; x < width; x++) {
+      const sx = Math.min(line.width - 1, Math.floor((x * line.width) / width));
+      out[y * width + x] = line.grey[sy * line.width + sx] as number;
+    }
+  }
+  return out;
+}
