@@ -12,6 +12,8 @@ export {
 } from './api/ingest-handler';
 export { createOpenInferenceHandler, type OpenInferenceDependencies } from './api/open-inference/handler';
 export { AdmissionControl, type AdmissionOptions } from './api/admission';
+export { dispatcherRouting, PlanRouting, type PlanRoutingOptions } from './api/plan-routing';
+export type { TaskRouting } from './api/ingest-handler';
 export { WriteBehind, type WriteBehindOptions } from './api/write-behind';
 export { createResultHandler, type ResultDependencies } from './api/result-handler';
 export type { ApiHandler } from './api/http';

@@ -9,6 +9,7 @@ import type { AnswerChannel, AnswerEvent } from '../../adapters/answers';
 import type { ResultRecord, ResultStore } from '../../adapters/dynamo';
 import type { InferenceRequest, RequestQueue } from '../../adapters/queue';
 import type { BundleManifest } from '../../core/bundle/manifest';
+import type { Route } from '../../core/fleet/task-dispatcher';
 import { InputError } from '../../core/errors';
 import { createInputValidator } from '../../core/inference/input-validation';
 import type { BundleCatalog } from '../catalog/bundle-catalog';
@@ -44,8 +45,22 @@ import { inferRequestSchema, type AcceptedView } from './schemas';
 import { inferAnswerOfEvent, inferAnswerView, resultPath } from './views';
 import { WriteBehind } from './write-behind';
 
+/** Task-level dispatch: which variant serves a request that names a task. */
+export interface TaskRouting {
+  /** The route of a name: a task's chosen variant, a variant itself, or undefined for any other name. */
+  route(name: string): Promise<Route | undefined>;
+  /** The task names clients may use, for the unknown-model message. */
+  tasks(): readonly string[];
+}
+
 export interface IngestDependencies {
   readonly catalog: BundleCatalog;
+  /**
+   * Clients may name a task instead of a model; the request then goes to the variant the plan's
+   * weights choose, and its answer names that variant as its model. Without it only models are
+   * served.
+   */
+  readonly routing?: TaskRouting;
   /** The request queue of a served model; undefined when it has none (the request gets 503). */
   readonly queueFor: (model: string) => Pick<RequestQueue, 'send'> | undefined;
   /** Marks requests accepted, records a failed send, and is read by the sync wait. */
@@ -202,7 +217,7 @@ export function createIngestHandlers(deps: IngestDependencies): IngestHandlers {
     event: APIGatewayProxyEvent,
     receivedAtMs: number,
   ): Promise<APIGatewayProxyResult | Admitted> => {
-    const model = event.pathParameters?.['model'] ?? '';
+    const named = event.pathParameters?.['model'] ?? '';
 
     const imageType = isImageMediaType(mediaTypeOf(event)) ? mediaTypeOf(event) : undefined;
     const body =
@@ -229,6 +244,8 @@ export function createIngestHandlers(deps: IngestDependencies): IngestHandlers {
       );
     }
 
+    // Chosen only once the envelope is valid, so refused requests do not move the weighted split.
+    const model = (await deps.routing?.route(named))?.variant ?? named;
     const manifest = await lookUpModel(model);
     if (!manifest.ok) return errorResult(manifest.problem);
     const validated = validatorFor(manifest.value)(envelope.data.inputs);
@@ -241,7 +258,7 @@ export function createIngestHandlers(deps: IngestDependencies): IngestHandlers {
       return errorResult(problem(422, 'invalid_input', shown));
     }
 
-    const identity = requestIdentity(event, model, deps.newRequestId);
+    const identity = requestIdentity(event, named, deps.newRequestId);
     if (!identity.ok) return errorResult(identity.problem);
     const { requestId } = identity;
 
@@ -428,12 +445,14 @@ export function createIngestHandlers(deps: IngestDependencies): IngestHandlers {
       const manifest = await deps.catalog.manifest(model);
       if (manifest !== undefined) return { ok: true, value: manifest };
       const served = await deps.catalog.models();
+      const tasks = deps.routing?.tasks() ?? [];
       return {
         ok: false,
         problem: problem(
           404,
           'unknown_model',
-          `model ${JSON.stringify(model)} is not served here; served models: ${served.join(', ') || 'none'}`,
+          `model ${JSON.stringify(model)} is not served here; served models: ${served.join(', ') || 'none'}` +
+            (tasks.length > 0 ? `; tasks: ${tasks.join(', ')}` : ''),
         ),
       };
     } catch (error) {
