@@ -5,7 +5,7 @@
  * knows only this interface. Every implementation must be idempotent by request id, because
  * delivery is at least once and a redelivered request is answered again.
  */
-import type { ResultStore } from '../adapters/dynamo';
+import type { EarlyAnswer, FinalAnswer, ResultStore } from '../adapters/dynamo';
 
 export interface EarlyRelease {
   readonly model: string;
@@ -44,6 +44,34 @@ export interface ResultSink {
   early(requestId: string, answer: EarlyRelease): Promise<void>;
   final(requestId: string, answer: FinalRelease): Promise<void>;
   error(requestId: string, error: ErrorRelease): Promise<void>;
+  /**
+   * Records a final answer and the early answer released before it in one write, where the store
+   * can; a sink whose waiting clients are woken by pushed answers uses it to halve its writes.
+   */
+  settle?(requestId: string, final: FinalRelease, early: EarlyRelease | undefined): Promise<void>;
+}
+
+/** The results table's early answer for a release. */
+function earlyRecord(answer: EarlyRelease): EarlyAnswer {
+  return {
+    model: answer.model,
+    label: answer.label,
+    confidence: answer.confidence,
+    exit: answer.exit,
+    latencyMs: answer.latencyMs,
+    configVersion: answer.configVersion,
+  };
+}
+
+/** The results table's final answer for a release. */
+function finalRecord(answer: FinalRelease): FinalAnswer {
+  return {
+    label: answer.label,
+    confidence: answer.confidence,
+    latencyMs: answer.latencyMs,
+    configVersion: answer.configVersion,
+    ...(answer.agreesWithEarly === undefined ? {} : { agreesWithEarly: answer.agreesWithEarly }),
+  };
 }
 
 /** Writes to the results table; the store's conditional writes make repeats harmless. */
@@ -51,28 +79,24 @@ export class DynamoResultSink implements ResultSink {
   constructor(private readonly store: ResultStore) {}
 
   async early(requestId: string, answer: EarlyRelease): Promise<void> {
-    await this.store.putEarly(requestId, {
-      model: answer.model,
-      label: answer.label,
-      confidence: answer.confidence,
-      exit: answer.exit,
-      latencyMs: answer.latencyMs,
-      configVersion: answer.configVersion,
-    });
+    await this.store.putEarly(requestId, earlyRecord(answer));
   }
 
   async final(requestId: string, answer: FinalRelease): Promise<void> {
-    await this.store.putFinal(requestId, {
-      label: answer.label,
-      confidence: answer.confidence,
-      latencyMs: answer.latencyMs,
-      configVersion: answer.configVersion,
-      ...(answer.agreesWithEarly === undefined ? {} : { agreesWithEarly: answer.agreesWithEarly }),
-    });
+    await this.store.putFinal(requestId, finalRecord(answer));
   }
 
   async error(requestId: string, error: ErrorRelease): Promise<void> {
     await this.store.putError(requestId, { code: error.code, message: error.message });
+  }
+
+  async settle(requestId: string, final: FinalRelease, early: EarlyRelease | undefined): Promise<void> {
+    await this.store.putSettled(
+      requestId,
+      final.model,
+      finalRecord(final),
+      early === undefined ? undefined : earlyRecord(early),
+    );
   }
 }
 

@@ -212,6 +212,52 @@ export class ResultStore {
   }
 
   /**
+   * Records a request's final answer and, where the request exited, its early answer, in one write,
+   * with the same first-write-wins rules as `putEarly` and `putFinal` (and the item's model, so a
+   * request whose acceptance was never written still names its model). A worker whose waiting
+   * clients are woken by pushed answers uses it: the early answer's durable copy may then trail its
+   * release by the rest of the batch, and each request costs one write instead of two.
+   */
+  async putSettled(requestId: string, model: string, final: FinalAnswer, early?: EarlyAnswer): Promise<void> {
+    const id = parseInput(requestIdSchema, requestId, 'request id');
+    const checkedModel = parseInput(modelIdSchema, model, 'model');
+    const checkedFinal = withoutUndefined(parseInput(finalAnswerSchema, final, 'final answer'));
+    const nowMs = this.nowMs();
+    const names: Record<string, string> = {
+      '#final': 'final',
+      '#model': 'model',
+      '#error': 'error',
+      '#expiresAt': TTL_ATTRIBUTE,
+    };
+    const values: Record<string, unknown> = {
+      ':final': { ...checkedFinal, recordedAtMs: nowMs },
+      ':model': checkedModel,
+      ':expiresAt': this.expiresAt(nowMs),
+    };
+    let setEarly = '';
+    if (early !== undefined) {
+      const { model: earlyModel, ...checkedEarly } = parseInput(earlyAnswerSchema, early, 'early answer');
+      if (earlyModel !== checkedModel) {
+        throw new InputError(
+          `early answer of request ${id} names model ${earlyModel}, its final answer ${checkedModel}`,
+        );
+      }
+      names['#early'] = 'early';
+      values[':early'] = { ...checkedEarly, recordedAtMs: nowMs };
+      setEarly = ', #early = if_not_exists(#early, :early)';
+    }
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { [RESULTS_TABLE.partitionKey.name]: id },
+        UpdateExpression: `SET #final = if_not_exists(#final, :final), #model = if_not_exists(#model, :model)${setEarly}, #expiresAt = :expiresAt REMOVE #error`,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      }),
+    );
+  }
+
+  /**
    * Records why a request failed. Returns false, changing nothing, when a final answer is already
    * recorded (the error came from a later, redundant delivery) or an error was already there.
    */

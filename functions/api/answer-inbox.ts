@@ -9,6 +9,7 @@ export class AnswerInbox {
   private readonly arrived: AnswerEvent[] = [];
   private wake: (() => void) | undefined;
   private unsubscribe: Unsubscribe = () => undefined;
+  private answered = false;
 
   private constructor() {}
 
@@ -17,9 +18,15 @@ export class AnswerInbox {
     const inbox = new AnswerInbox();
     inbox.unsubscribe = await channel.subscribe(requestId, (event) => {
       inbox.arrived.push(event);
+      if (event.kind !== 'early') inbox.answered = true;
       inbox.wake?.();
     });
     return inbox;
+  }
+
+  /** Whether the final answer or an error has arrived (the worker then records the request). */
+  get settled(): boolean {
+    return this.answered;
   }
 
   /** The next answer not yet taken, or undefined when none arrives within `timeoutMs`. */

@@ -34,6 +34,7 @@ import {
   DEFAULT_DEADLINE_MS,
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_MAX_SYNC_WAIT_MS,
+  DEFAULT_ACCEPTED_GRACE_MS,
   DEFAULT_SEND_TIMEOUT_MS,
   MAX_IMAGE_BODY_BYTES,
   MAX_QUEUED_MESSAGE_BYTES,
@@ -91,6 +92,12 @@ export interface IngestDependencies {
   readonly writeBehind?: WriteBehind;
   /** Longest a send may take before the request gets 503, ms. @default DEFAULT_SEND_TIMEOUT_MS (5000) */
   readonly sendTimeoutMs?: number;
+  /**
+   * With pushed answers, how long a sync request without an idempotency key may wait before its
+   * acceptance is recorded; answered sooner, the worker's record of its answer is the only write.
+   * @default DEFAULT_ACCEPTED_GRACE_MS (1000)
+   */
+  readonly acceptedGraceMs?: number;
   /** @default Date.now */
   readonly nowMs?: () => number;
   /** Ids of requests without an idempotency key. @default crypto.randomUUID */
@@ -137,6 +144,7 @@ export function createIngestHandlers(deps: IngestDependencies): IngestHandlers {
   const maxBodyBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const maxImageBodyBytes = Math.min(MAX_IMAGE_BODY_BYTES, maxBodyBytes);
   const sendTimeoutMs = deps.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS;
+  const acceptedGraceMs = deps.acceptedGraceMs ?? DEFAULT_ACCEPTED_GRACE_MS;
   const onError = deps.onError ?? defaultApiErrorListener;
   const writeBehind =
     deps.writeBehind ??
@@ -333,15 +341,28 @@ export function createIngestHandlers(deps: IngestDependencies): IngestHandlers {
   const queueRequest = async (admitted: Admitted): Promise<Step<AnswerInbox | undefined>> => {
     const { requestId, model, deadlineAtMs } = admitted;
     const pushed = admitted.mode === 'sync' && deps.answers !== undefined;
-    if (pushed) {
-      void writeBehind.run('request not marked accepted', { requestId }, () =>
-        deps.results.putAccepted(requestId, { model, deadlineAtMs }),
+    const markAccepted = (): Promise<boolean> => deps.results.putAccepted(requestId, { model, deadlineAtMs });
+    // Subscribed before the send, so an answer released at once cannot be missed.
+    const inbox =
+      pushed && deps.answers !== undefined ? await AnswerInbox.open(deps.answers, requestId) : undefined;
+    if (pushed && !admitted.idempotent) {
+      // Nobody else knows this id until the response names it, and the worker records the request
+      // with its answer; the acceptance matters only if the answer is slow to come.
+      writeBehind.runLater(
+        acceptedGraceMs,
+        () => !inbox?.settled,
+        'request not marked accepted',
+        { requestId },
+        markAccepted,
       );
+    } else if (pushed) {
+      void writeBehind.run('request not marked accepted', { requestId }, markAccepted);
     } else {
       try {
-        await deps.results.putAccepted(requestId, { model, deadlineAtMs });
+        await markAccepted();
       } catch (error) {
         onError('request not marked accepted', { requestId, error: messageOf(error) });
+        inbox?.close();
         return {
           ok: false,
           problem: problem(
@@ -352,9 +373,6 @@ export function createIngestHandlers(deps: IngestDependencies): IngestHandlers {
         };
       }
     }
-    // Subscribed before the send, so an answer released at once cannot be missed.
-    const inbox =
-      pushed && deps.answers !== undefined ? await AnswerInbox.open(deps.answers, requestId) : undefined;
     const sent = await send(admitted.request, admitted.queue);
     if (!sent.ok) {
       inbox?.close();

@@ -39,3 +39,10 @@ export const MAX_IDEMPOTENCY_KEY_LENGTH = 128;
  * envelope, so 190 KiB is the largest file whose message still fits the queue's 256 KiB.
  */
 export const MAX_IMAGE_BODY_BYTES = 194_560;
+
+/**
+ * With pushed answers, a sync request's acceptance is recorded only if its answer has not come
+ * within this long: most answers come in milliseconds, and the worker's record of the answer then
+ * serves every reader, so the extra write would only cost the table's (and dynalite's) time.
+ */
+export const DEFAULT_ACCEPTED_GRACE_MS = 1_000;

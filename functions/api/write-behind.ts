@@ -26,6 +26,8 @@ export class WriteBehind {
   private readonly attempts: number;
   private readonly retryPauseMs: number;
   private readonly inFlight = new Set<Promise<boolean>>();
+  /** Writes put off by `runLater` and not yet due, each with what starts it now. */
+  private readonly deferred = new Map<NodeJS.Timeout, () => void>();
 
   constructor(private readonly options: WriteBehindOptions) {
     this.attempts = options.attempts ?? 3;
@@ -60,8 +62,31 @@ export class WriteBehind {
     return running;
   }
 
-  /** Resolves once every write started so far has succeeded or been given up on. */
+  /**
+   * Starts a write after `delayMs` unless `needed()` then says it is no longer needed (another
+   * write made it redundant), so a record that is usually superseded within moments costs nothing.
+   * `drain` starts every write still put off.
+   */
+  runLater(
+    delayMs: number,
+    needed: () => boolean,
+    what: string,
+    fields: Record<string, unknown>,
+    write: () => Promise<unknown>,
+  ): void {
+    const start = (): void => {
+      clearTimeout(timer);
+      this.deferred.delete(timer);
+      if (needed()) void this.run(what, fields, write);
+    };
+    const timer = setTimeout(start, delayMs);
+    timer.unref();
+    this.deferred.set(timer, start);
+  }
+
+  /** Resolves once every write started or put off so far has succeeded or been given up on. */
   async drain(): Promise<void> {
+    for (const start of [...this.deferred.values()]) start();
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
   }
 }

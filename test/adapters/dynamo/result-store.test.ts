@@ -71,6 +71,47 @@ describe('result store', () => {
     });
   });
 
+  it('records a settled request, early and final answers and its model, in one write with the same rules', async () => {
+    // Given a request that failed once on an earlier delivery
+    await store.putError('r9', { code: 'internal_error', message: 'worker lost' });
+
+    // When its final answer and the early one before it are recorded together
+    await store.putSettled('r9', 'mnist-resnet', final, early);
+
+    // Then both are there, with the model, and the error is gone
+    expect(await store.get('r9')).toEqual({
+      requestId: 'r9',
+      status: 'final',
+      model: 'mnist-resnet',
+      early: {
+        label: 7,
+        confidence: 0.97,
+        exit: 'block2',
+        latencyMs: 4.5,
+        configVersion: 3,
+        recordedAtMs: NOW_MS,
+      },
+      final: { ...final, recordedAtMs: NOW_MS },
+      expiresAt: Math.ceil(NOW_MS / 1000) + DAY_S,
+    });
+
+    // And a redelivery's answers change neither (first write wins)
+    nowMs += 50;
+    await store.putSettled('r9', 'mnist-resnet', { ...final, label: 1 }, { ...early, label: 1 });
+    const again = await store.get('r9');
+    expect(again?.final?.label).toBe(7);
+    expect(again?.early?.label).toBe(7);
+
+    // And a final answer without an early one is recorded alone
+    await store.putSettled('r10', 'mnist-resnet', { label: 3, confidence: 0.8, latencyMs: 9 });
+    expect((await store.get('r10'))?.early).toBeUndefined();
+    expect((await store.get('r10'))?.status).toBe('final');
+
+    // And answers of two models for one request are refused before anything is written
+    await expect(store.putSettled('r11', 'spam-bert', final, early)).rejects.toThrow(InputError);
+    expect(await store.get('r11')).toBeUndefined();
+  });
+
   it('never lets a late early answer clobber the final one', async () => {
     // Given a final answer recorded first (the early write was retried after it)
     await store.putFinal('r2', { label: 'spam', confidence: 0.9, latencyMs: 20 });
