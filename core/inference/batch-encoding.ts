@@ -5,7 +5,8 @@
  */
 import { InputError } from '../errors';
 import type { ModelSpec, TensorSpec } from '../model/model-spec';
-import { Tokenizer } from '../text/tokenizer';
+import { HuggingFaceTokenizer } from '../text/hf-tokenizer';
+import { Tokenizer, type EncodedText } from '../text/tokenizer';
 import { checkImageTensorShape, createImageNormaliser } from './image-normalisation';
 
 /** Element types that cross between segments: activations, masks, and shape-derived side tensors. */
@@ -70,22 +71,52 @@ function imageEncoder(model: ModelSpec): BatchEncoder {
   };
 }
 
-function textEncoder(model: ModelSpec): BatchEncoder {
+/** The text tokenizer a model's description names, bound to the model's sequence length. */
+function textTokenizer(
+  model: ModelSpec,
+  idsInput: TensorSpec,
+): {
+  readonly length: number;
+  readonly padId: number;
+  encode(text: string): EncodedText;
+} {
   const pre = model.preprocessing;
   if (pre.type !== 'text') throw new InputError(`model ${model.name}: a text model needs text preprocessing`);
-  const maskInput = model.inputs.find((input) => /mask/i.test(input.name));
-  const idsInput = model.inputs.find((input) => input !== maskInput);
-  if (!idsInput || model.inputs.length > 2) {
+  const spec = pre.tokenizer;
+  if (spec.type === 'ascii-words') {
+    const tokenizer = new Tokenizer(spec);
+    return { length: spec.maxLength, padId: spec.padId, encode: (text) => tokenizer.encode(text) };
+  }
+  const [length] = fixedDims(idsInput);
+  if (length === undefined || idsInput.shape.length !== 2) {
     throw new InputError(
-      `model ${model.name}: a text model takes token ids and optionally an attention mask`,
+      `model ${model.name}: input ${idsInput.name} must be token ids shaped [batch, length]; it is [${idsInput.shape.join(', ')}]`,
     );
   }
-  const tokenizer = new Tokenizer(pre.tokenizer);
-  const length = pre.tokenizer.maxLength;
+  if (spec.content === undefined) {
+    throw new InputError(
+      `model ${model.name}: tokenizer ${spec.file} was not loaded; load the model with loadModel, which reads it`,
+    );
+  }
+  const tokenizer = new HuggingFaceTokenizer(spec.content, length, spec.file);
+  return { length, padId: tokenizer.padId, encode: (text) => tokenizer.encode(text, length) };
+}
+
+function textEncoder(model: ModelSpec): BatchEncoder {
+  const maskInput = model.inputs.find((input) => /mask/i.test(input.name));
+  const typeInput = model.inputs.find((input) => /token_type|segment/i.test(input.name));
+  const idsInput = model.inputs.find((input) => input !== maskInput && input !== typeInput);
+  if (!idsInput || model.inputs.length > 3 || model.inputs.some((input) => input.dtype !== 'int64')) {
+    throw new InputError(
+      `model ${model.name}: a text model takes int64 token ids and optionally an attention mask and token type ids; its inputs are ${model.inputs.map((input) => `${input.name} (${input.dtype})`).join(', ')}`,
+    );
+  }
+  const tokenizer = textTokenizer(model, idsInput);
+  const { length } = tokenizer;
   return {
     inputs: model.inputs,
     encode(samples, paddedSize = samples.length) {
-      const ids = new BigInt64Array(paddedSize * length).fill(BigInt(pre.tokenizer.padId));
+      const ids = new BigInt64Array(paddedSize * length).fill(BigInt(tokenizer.padId));
       const mask = new BigInt64Array(paddedSize * length);
       samples.forEach((sample, row) => {
         if (sample.kind !== 'text') throw new InputError(`model ${model.name} takes text`);
@@ -101,6 +132,14 @@ function textEncoder(model: ModelSpec): BatchEncoder {
         [idsInput.name]: { dtype: 'int64', data: ids, dims: [paddedSize, length] },
       };
       if (maskInput) feeds[maskInput.name] = { dtype: 'int64', data: mask, dims: [paddedSize, length] };
+      // One text per input: every position belongs to the first segment.
+      if (typeInput) {
+        feeds[typeInput.name] = {
+          dtype: 'int64',
+          data: new BigInt64Array(paddedSize * length),
+          dims: [paddedSize, length],
+        };
+      }
       return feeds;
     },
   };

@@ -49,5 +49,32 @@ export async function loadModel(location: string): Promise<LoadedModel> {
       `model file ${onnxPath} has sha256 ${actual.slice(0, 12)}… but model.json records ${spec.sha256.slice(0, 12)}…; rebuild the model description`,
     );
   }
-  return { dir, onnxPath, spec };
+  return { dir, onnxPath, spec: await withTokenizerContent(dir, spec) };
+}
+
+/**
+ * A text model naming a Hugging Face tokenizer.json gets the file's content in its spec, so that
+ * everything built from the spec (bundles, encoders) carries the tokenizer along.
+ */
+async function withTokenizerContent(dir: string, spec: ModelSpec): Promise<ModelSpec> {
+  const pre = spec.preprocessing;
+  if (pre.type !== 'text' || pre.tokenizer.type !== 'huggingface' || pre.tokenizer.content !== undefined)
+    return spec;
+  const path = join(dir, pre.tokenizer.file);
+  const text = await readFile(path, 'utf8').catch((cause: unknown) => {
+    throw new InputError(`tokenizer file ${path} named by model.json cannot be read`, { cause });
+  });
+  let content: unknown;
+  try {
+    content = JSON.parse(text);
+  } catch (cause) {
+    throw new InputError(`tokenizer file ${path} is not JSON: ${(cause as Error).message}`, { cause });
+  }
+  if (typeof content !== 'object' || content === null || Array.isArray(content)) {
+    throw new InputError(`tokenizer file ${path} must hold a JSON object (a Hugging Face tokenizer.json)`);
+  }
+  return {
+    ...spec,
+    preprocessing: { ...pre, tokenizer: { ...pre.tokenizer, content: content as Record<string, unknown> } },
+  };
 }

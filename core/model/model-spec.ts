@@ -61,7 +61,7 @@ export const imagePreprocessingSchema = z
   });
 export type ImagePreprocessing = z.infer<typeof imagePreprocessingSchema>;
 
-export const tokenizerSpecSchema = z.object({
+export const asciiTokenizerSpecSchema = z.object({
   type: z.literal('ascii-words'),
   lowercase: z.literal('ascii'),
   maxLength: z.number().int().min(2),
@@ -70,6 +70,29 @@ export const tokenizerSpecSchema = z.object({
   clsId: z.number().int().nonnegative(),
   vocab: z.array(z.string()).min(3),
 });
+export type AsciiTokenizerSpec = z.infer<typeof asciiTokenizerSpecSchema>;
+
+/**
+ * A Hugging Face `tokenizer.json` (WordPiece, BPE, Unigram, ...), run by `@huggingface/tokenizers`:
+ * its normaliser, pre-tokenizer, model, special tokens, truncation and padding as the file says,
+ * padded to the length of the model's token-id input.
+ */
+export const huggingFaceTokenizerSpecSchema = z.object({
+  type: z.literal('huggingface'),
+  /** The tokenizer.json file, relative to the model directory. */
+  file: z.string().min(1),
+  /**
+   * The file's content. The model loader fills it from `file`, so a bundle's manifest carries the
+   * tokenizer to wherever the model is served; model.json itself names the file only.
+   */
+  content: z.record(z.string(), z.unknown()).optional(),
+});
+export type HuggingFaceTokenizerSpec = z.infer<typeof huggingFaceTokenizerSpecSchema>;
+
+export const tokenizerSpecSchema = z.discriminatedUnion('type', [
+  asciiTokenizerSpecSchema,
+  huggingFaceTokenizerSpecSchema,
+]);
 export type TokenizerSpec = z.infer<typeof tokenizerSpecSchema>;
 
 export const textPreprocessingSchema = z.object({

@@ -4,7 +4,7 @@
  * defined on ASCII only: lowercasing touches A–Z alone and every non-ASCII character separates
  * tokens. That keeps Python's code-point strings and JavaScript's UTF-16 strings in agreement.
  */
-import type { TokenizerSpec } from '../model/model-spec';
+import type { AsciiTokenizerSpec } from '../model/model-spec';
 
 export interface EncodedText {
   /** Token ids padded to `maxLength`; position 0 is the classification token. */
@@ -49,7 +49,7 @@ export function splitWords(text: string, limit = Number.POSITIVE_INFINITY): stri
 export class Tokenizer {
   private readonly ids: ReadonlyMap<string, number>;
 
-  constructor(readonly spec: TokenizerSpec) {
+  constructor(readonly spec: AsciiTokenizerSpec) {
     this.ids = new Map(spec.vocab.map((token, id) => [token, id]));
   }
 

@@ -34,8 +34,10 @@ describe('Tokenizer', () => {
   it('reproduces the recipe token ids for every sampled serving email', async () => {
     // Given the spam model's tokenizer and the ids its Python recipe wrote
     const model = await loadFixtureModel('spam-bert');
-    if (model.spec.preprocessing.type !== 'text') throw new Error('spam-bert must be a text model');
-    const tokenizer = new Tokenizer(model.spec.preprocessing.tokenizer);
+    const pre = model.spec.preprocessing;
+    if (pre.type !== 'text' || pre.tokenizer.type !== 'ascii-words')
+      throw new Error('spam-bert must be a text model with the recipe tokenizer');
+    const tokenizer = new Tokenizer(pre.tokenizer);
     const expected = sampleSchema.parse(
       JSON.parse(readFileSync(join(model.dir, 'token-ids-sample.json'), 'utf8')),
     );
@@ -61,8 +63,10 @@ describe('Tokenizer', () => {
 
   it('marks unknown words and pads to the fixed length', async () => {
     const model = await loadFixtureModel('spam-bert');
-    if (model.spec.preprocessing.type !== 'text') throw new Error('spam-bert must be a text model');
-    const spec = model.spec.preprocessing.tokenizer;
+    const pre = model.spec.preprocessing;
+    if (pre.type !== 'text' || pre.tokenizer.type !== 'ascii-words')
+      throw new Error('spam-bert must be a text model with the recipe tokenizer');
+    const spec = pre.tokenizer;
     const encoded = new Tokenizer(spec).encode('zzqqxxunknownword');
     expect(encoded.length).toBe(2);
     expect(Array.from(encoded.ids.slice(0, 3))).toEqual([spec.clsId, spec.unkId, spec.padId]);
