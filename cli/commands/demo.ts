@@ -162,7 +162,7 @@ export const demoCommand: Command = {
           // A stack the demo started runs its controller now; a running one does on its own timer.
           if (stack !== undefined) {
             await stack.runControllers();
-            for (const worker of stack.workers.values()) await worker.checkConfigNow();
+            for (const worker of stack.pool.all()) await worker.checkConfigNow();
           }
           const version = await waitForNewConfig(target, name, before, stack === undefined ? 30_000 : 5_000);
           io.stderr.write(`apparate: ${name}: serving config version ${version}\n`);

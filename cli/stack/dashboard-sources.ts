@@ -1,6 +1,6 @@
 /**
  * The dashboard's sources on the local stack: the stack's own exit-log reader and config store,
- * and, for what only a running process knows, its queues and workers (queue depth, the config a
+ * and, for what only a running process knows, its queues and its pool's workers (queue depth, the config a
  * worker serves now).
  */
 import type { ConfigStore, ExitLogReader } from '../../adapters/dynamo';
@@ -13,7 +13,8 @@ export interface LocalDashboardParts {
   readonly exitLogs: ExitLogReader;
   readonly configs: ConfigStore;
   readonly queues: ReadonlyMap<string, RequestQueue>;
-  readonly workers: ReadonlyMap<string, ApparateWorker>;
+  /** The workers serving a model now (the pool's, per variant). */
+  readonly workersOf: (model: string) => readonly ApparateWorker[];
   readonly constraint: number;
 }
 
@@ -25,10 +26,12 @@ export function localDashboardSources(parts: LocalDashboardParts): DashboardSour
     // Waiting in the transport plus received and held by the worker for a coming batch.
     queueDepth: async (model) => {
       const waiting = await parts.queues.get(model)?.waiting?.();
-      const held = parts.workers.get(model)?.queued;
-      return waiting === undefined || held === undefined ? undefined : waiting + held;
+      const workers = parts.workersOf(model);
+      const held = workers.reduce((sum, worker) => sum + worker.queued, 0);
+      return waiting === undefined || workers.length === 0 ? undefined : waiting + held;
     },
-    servingConfig: (model) => parts.workers.get(model)?.config,
+    // Workers of one model follow the same config; the first one's is what serves.
+    servingConfig: (model) => parts.workersOf(model)[0]?.config,
     constraint: parts.constraint,
   };
 }

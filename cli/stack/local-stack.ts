@@ -1,7 +1,8 @@
 /**
  * The whole system on one machine, as `npm start` runs it: the fixture bundles (prepared on first
- * start), dynalite with its data on disk, one request queue and one worker per model, the
- * controller on a timer and the HTTP API. Every part is the code that runs on AWS; only the
+ * start), dynalite with its data on disk, one request queue per model (variant) and a pool of
+ * workers that follows the published fleet plans (one worker per variant until a task has a plan),
+ * task-level dispatch by the plans' weights, the controller on a timer and the HTTP API. Every part is the code that runs on AWS; only the
  * transports differ (dynalite for DynamoDB, the in-process queue or BullMQ for SQS, a node:http
  * server for API Gateway), so what works here works there.
  */
@@ -15,9 +16,14 @@ import {
   documentClientFor,
   ExitLogReader,
   ExitLogWriter,
+  PlanStore,
   ResultStore,
   tableNames,
 } from '../../adapters/dynamo';
+import { workersByVariant } from '../../core/fleet/plan';
+import type { VersionedPlan } from '../../core/fleet/published-plan';
+import { TaskDispatcher } from '../../core/fleet/task-dispatcher';
+import { taskVariants, type TaskVariants } from '../../core/fleet/tasks';
 import { localDynamoClient, startDynalite, type DynaliteServer } from '../../adapters/dynalite';
 import { createRequestQueue } from '../../adapters/create-queue';
 import type { RequestQueue } from '../../adapters/queue';
@@ -28,6 +34,7 @@ import {
   createDashboardHandlers,
   createOpenInferenceHandler,
   createResultHandler,
+  dispatcherRouting,
   localBundleCatalog,
   runController,
   startApiServer,
@@ -46,6 +53,7 @@ import type { Progress } from '../progress';
 import { ensureFixtureBundles, type FixtureBundle } from './fixture-bundles';
 import { localDashboardSources } from './dashboard-sources';
 import { writeStackFile } from './stack-file';
+import { WorkerPool } from './worker-pool';
 
 export interface LocalStackOptions {
   readonly host: string;
@@ -85,9 +93,21 @@ export interface LocalStack {
   readonly bundles: readonly FixtureBundle[];
   readonly queueKind: 'memory' | 'bullmq';
   readonly logPath: string | undefined;
-  readonly workers: ReadonlyMap<string, ApparateWorker>;
+  /** The workers, per variant, as the plans size them. */
+  readonly pool: WorkerPool;
+  /** Each task the served variants make up, and its variants. */
+  readonly tasks: TaskVariants;
+  /** Where fleet plans are published; the stack follows them every `configPollMs`. */
+  readonly plans: PlanStore;
+  readonly dispatcher: TaskDispatcher;
   /** Runs the controller for every model now (the timer does it every period); returns its reports. */
   runControllers(): Promise<ControllerRunReport[]>;
+  /**
+   * Follows every task's newest published plan now (the stack also does it every `configPollMs`):
+   * starts the workers it adds, moves the task's traffic to its weights, then drains the workers it
+   * removes. Resolves once the pool has its new size.
+   */
+  followPlans(): Promise<void>;
   /** Stops the API, the controller, the workers (finishing their batches), then the stores. */
   close(): Promise<void>;
 }
@@ -177,23 +197,43 @@ async function start(
     logger.log('warn', 'answer not published', { requestId, error: messageOf(error) }),
   );
 
-  const workers = new Map<string, ApparateWorker>();
-  for (const bundle of bundles) {
-    const worker = await ApparateWorker.start({
-      bundleDir: bundle.dir,
-      queue: queueFor(bundle.model) as RequestQueue,
-      sink,
-      configStore: configs,
-      configPollMs: options.configPollMs,
-      exitLog,
-      logger,
-      modelId: bundle.model,
-      // The guard holds the constraint the controller below tunes to.
-      guard: { constraint: options.accuracyConstraint },
-    });
-    workers.set(bundle.model, worker);
-    cleanups.push(() => worker.stop());
-  }
+  const manifests = await Promise.all(bundles.map((b) => catalog.manifest(b.model)));
+  const tasks = taskVariants(
+    bundles.map((b, i) => ({ name: b.model, dataset: manifests[i]?.model.spec.dataset })),
+  );
+  const dispatcher = new TaskDispatcher(tasks);
+  const plans = new PlanStore({ client: doc, tableName: tables.configs });
+  const bundleDirs = new Map(bundles.map((b) => [b.model, b.dir]));
+  const pool = new WorkerPool({
+    start: (variant, workerId) =>
+      ApparateWorker.start({
+        bundleDir: bundleDirs.get(variant) ?? '',
+        queue: queueFor(variant) as RequestQueue,
+        sink,
+        configStore: configs,
+        configPollMs: options.configPollMs,
+        exitLog,
+        logger,
+        modelId: variant,
+        workerId,
+        // The guard holds the constraint the controller below tunes to.
+        guard: { constraint: options.accuracyConstraint },
+      }),
+    queueFor,
+    logger,
+  });
+  cleanups.push(() => pool.stop());
+  // Until a task has a plan, each variant has one worker.
+  const initial = await pool.grow(new Map(bundles.map((b) => [b.model, 1])));
+  for (const [variant, why] of initial.failed) throw new Error(`worker for ${variant} did not start: ${why}`);
+
+  const follow = planFollower({ tasks, plans, pool, dispatcher, logger });
+  const followTimer = setInterval(() => void follow().catch(() => undefined), options.configPollMs);
+  followTimer.unref();
+  cleanups.push(async () => {
+    clearInterval(followTimer);
+    await follow().catch(() => undefined);
+  });
 
   const runControllers = async (): Promise<ControllerRunReport[]> => {
     const reports: ControllerRunReport[] = [];
@@ -222,14 +262,25 @@ async function start(
 
   // Sync requests beyond what the model's worker can serve within their deadlines get 429 at once.
   const admission = new AdmissionControl({
-    serviceRatePerSec: (model) => workers.get(model)?.serviceRatePerSec,
+    serviceRatePerSec: (model) => {
+      const serving = pool.workersOf(model);
+      return serving.length === 0 ? undefined : serving.reduce((sum, w) => sum + w.serviceRatePerSec, 0);
+    },
     ...(options.admissionHeadroom === undefined ? {} : { headroom: options.admissionHeadroom }),
   });
   const writeBehind = new WriteBehind({
     onFailure: (what, error, fields) => logger.log('error', what, { ...fields, error: messageOf(error) }),
   });
   cleanups.push(() => writeBehind.drain());
-  const ingest = createIngestHandlers({ catalog, queueFor, results, answers, writeBehind, admission });
+  const ingest = createIngestHandlers({
+    catalog,
+    queueFor,
+    results,
+    answers,
+    writeBehind,
+    admission,
+    routing: dispatcherRouting(dispatcher),
+  });
   const api = await startApiServer({
     host: options.host,
     port: options.port,
@@ -243,7 +294,7 @@ async function start(
         exitLogs,
         configs,
         queues,
-        workers,
+        workersOf: (model) => pool.workersOf(model),
         constraint: options.accuracyConstraint,
       }),
     ),
@@ -266,8 +317,83 @@ async function start(
     bundles,
     queueKind,
     logPath,
-    workers,
+    pool,
+    tasks,
+    plans,
+    dispatcher,
     runControllers,
+    followPlans: follow,
     close: cleanup,
+  };
+}
+
+interface PlanFollowerParts {
+  readonly tasks: TaskVariants;
+  readonly plans: PlanStore;
+  readonly pool: WorkerPool;
+  readonly dispatcher: TaskDispatcher;
+  readonly logger: Logger;
+}
+
+/**
+ * Reads each task's newest plan and, when it is newer than the one followed, applies it in the
+ * order that loses nothing: start the workers it adds, move the traffic, then drain the workers it
+ * removes (a variant losing its last worker waits for its queue to empty). A variant whose workers
+ * fail to start gets no traffic until a later plan starts it. One pass at a time.
+ */
+function planFollower(parts: PlanFollowerParts): () => Promise<void> {
+  const { tasks, plans, pool, dispatcher, logger } = parts;
+  let queued: Promise<void> | undefined;
+  const apply = async (published: VersionedPlan): Promise<void> => {
+    const planned = workersByVariant(published.plan);
+    const variants = tasks.get(published.plan.task) ?? [];
+    const target = new Map(variants.map((v) => [v, planned.get(v) ?? 0]));
+    const grown = await pool.grow(target);
+    const unserved = new Set([...grown.failed.keys()].filter((v) => pool.workersOf(v).length === 0));
+    dispatcher.follow(
+      unserved.size === 0
+        ? published
+        : {
+            ...published,
+            plan: {
+              ...published.plan,
+              groups: published.plan.groups.filter((g) => !unserved.has(g.variant)),
+            },
+          },
+    );
+    await pool.shrink(target);
+    logger.log('info', 'fleet plan followed', {
+      task: published.plan.task,
+      version: published.version,
+      workers: Object.fromEntries(target),
+      ...(unserved.size === 0 ? {} : { unserved: [...unserved] }),
+    });
+  };
+  const once = async (): Promise<void> => {
+    for (const task of tasks.keys()) {
+      try {
+        const latest = await plans.latest(task);
+        const followed = dispatcher.planVersion(task);
+        if (latest !== undefined && (followed === undefined || latest.plan.version > followed)) {
+          await apply(latest.plan);
+        }
+      } catch (error) {
+        logger.log('error', 'fleet plan not followed', { task, error: messageOf(error) });
+      }
+    }
+  };
+  // A call during a pass gets the next pass (which reads the plans afresh); calls while that one
+  // waits to start share it.
+  let running: Promise<void> = Promise.resolve();
+  return () => {
+    if (queued === undefined) {
+      const next = running.then(() => {
+        queued = undefined;
+        return once();
+      });
+      queued = next;
+      running = next;
+    }
+    return queued;
   };
 }

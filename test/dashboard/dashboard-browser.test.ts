@@ -193,8 +193,8 @@ beforeAll(async () => {
         const model = fixture.bundle.manifest.model.name;
         const ramps = fixture.bundle.manifest.initialConfig.ramps.map((r) => ({ id: r.id, threshold }));
         await configs.publish(model, { version, ramps });
-        await stack.workers.get(model)?.checkConfigNow();
-        const serving = stack.workers.get(model)?.config.version;
+        await stack.pool.workersOf(model)[0]?.checkConfigNow();
+        const serving = stack.pool.workersOf(model)[0]?.config.version;
         if (serving !== version)
           throw new Error(`${model} serves config v${serving}, not the published v${version}`);
         sentIds[model] = [

@@ -87,7 +87,7 @@ describe.each([
 
   it('gives every worker’s local guard the constraint its controller tunes to', () => {
     for (const model of ['mnist-resnet', 'spam-bert']) {
-      expect(stack.workers.get(model)?.accuracyConstraint).toBe(0.98);
+      expect(stack.pool.workersOf(model)[0]?.accuracyConstraint).toBe(0.98);
     }
   });
 
@@ -127,7 +127,7 @@ describe.each([
       expected.map((c) => classes[c]),
     );
 
-    const worker = stack.workers.get('mnist-resnet');
+    const worker = stack.pool.workersOf('mnist-resnet')[0];
     const before = worker?.config.version ?? -1;
     // The exit-log writer flushes in the background (every second), so the controller may run
     // before the last batches have landed; it publishes once it has read enough of them.
