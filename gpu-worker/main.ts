@@ -5,6 +5,7 @@
  * the CLI, so that the CLI only reads flags and the worker owns how its parts fit together.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { RedisAnswerChannel } from '../adapters/answers';
 import { createRequestQueue } from '../adapters/create-queue';
 import { ConfigStore, documentClientFor, ExitLogWriter, ResultStore, tableNames } from '../adapters/dynamo';
 import type { QueueKind } from '../adapters/queue';
@@ -14,8 +15,9 @@ import { loadModel } from '../core/model/load-model';
 import { BootstrapWorker } from './bootstrap';
 import { BullMqResultSink } from './bullmq-result-sink';
 import { EmfEmitter } from './emf-emitter';
-import { jsonLogger } from './logger';
+import { jsonLogger, messageOf } from './logger';
 import { startMetricsServer, WorkerMetrics } from './metrics';
+import { PublishingResultSink } from './publishing-result-sink';
 import { CallbackResultSink, DynamoResultSink, type ResultSink } from './result-sink';
 import { ApparateWorker, installSignalHandlers, type WorkerOptions } from './worker';
 
@@ -44,6 +46,11 @@ export interface WorkerProcessSettings {
     readonly deadLetterUrl?: string;
   };
   readonly results: ResultKind;
+  /**
+   * BullMQ: also publish every answer on this namespace's Redis answer channel, so that API
+   * processes waiting on it are woken at once rather than reading the results after a quiet second.
+   */
+  readonly answersNamespace?: string;
   /** Tables for results, exit logs and configs; `endpoint` for a local dynalite. */
   readonly tables?: { readonly prefix: string; readonly endpoint?: string };
   /** The deployment's accuracy constraint, held by the local guard as by the controller. */
@@ -104,6 +111,18 @@ export async function runWorkerProcess(settings: WorkerProcessSettings, io: Work
       io.stdout.write(`${JSON.stringify(event)}\n`);
     });
   }
+  const answers =
+    settings.answersNamespace !== undefined && kind === 'bullmq'
+      ? new RedisAnswerChannel({
+          namespace: settings.answersNamespace,
+          ...(redisUrl === undefined ? {} : { redisUrl }),
+        })
+      : undefined;
+  if (answers !== undefined) {
+    sink = new PublishingResultSink(answers, sink, (error, requestId) =>
+      logger.log('warn', 'answer not published', { requestId, error: messageOf(error) }),
+    );
+  }
   const exitLog = doc && tables ? new ExitLogWriter({ client: doc, tableName: tables.exitLogs }) : undefined;
   const configStore = doc && tables ? new ConfigStore({ client: doc, tableName: tables.configs }) : undefined;
   const metrics = new WorkerMetrics();
@@ -123,6 +142,7 @@ export async function runWorkerProcess(settings: WorkerProcessSettings, io: Work
     await queue.close();
     await exitLog?.close();
     await redisResults?.close();
+    await answers?.close();
     client?.destroy();
   };
   let running: ApparateWorker | BootstrapWorker;

@@ -60,6 +60,11 @@ export const workerCommand: Command = {
       description:
         'where answers go: stdout (JSON lines), redis (hashes beside the BullMQ queue) or table (default table with --table-prefix, else redis with bullmq, else stdout)',
     },
+    'answers-namespace': {
+      type: 'string',
+      description:
+        'BullMQ: also publish each answer on the Redis channel apparate:answers:<namespace>, where API processes wait for them (default: the --table-prefix, as `apparate serve` uses; none: off)',
+    },
     'tables-endpoint': { type: 'string', description: 'DynamoDB endpoint, e.g. a local dynalite' },
     'table-prefix': {
       type: 'string',
@@ -155,6 +160,17 @@ export const workerCommand: Command = {
       throw new InputError('--queue sqs needs --queue-name <queue URL> and --dead-letter-url <URL>');
     }
     const redisUrl = optionalString(values, 'redis-url');
+    const namespaceFlag = optionalString(values, 'answers-namespace');
+    if (namespaceFlag !== undefined && namespaceFlag !== 'none' && kind !== 'bullmq') {
+      throw new InputError('--answers-namespace publishes on Redis and needs --queue bullmq');
+    }
+    if (namespaceFlag !== undefined && !/^[^:\s]+$/.test(namespaceFlag)) {
+      throw new InputError(
+        `--answers-namespace must be a name without ':' or spaces, or none; got ${JSON.stringify(namespaceFlag)}`,
+      );
+    }
+    const answersNamespace =
+      namespaceFlag === 'none' ? undefined : (namespaceFlag ?? (kind === 'bullmq' ? prefix : undefined));
     const deadLetterUrl = optionalString(values, 'dead-letter-url');
     await runWorkerProcess(
       {
@@ -169,6 +185,7 @@ export const workerCommand: Command = {
           ...(deadLetterUrl === undefined ? {} : { deadLetterUrl }),
         },
         results,
+        ...(answersNamespace === undefined ? {} : { answersNamespace }),
         ...(prefix === undefined
           ? {}
           : { tables: { prefix, ...(endpoint === undefined ? {} : { endpoint }) } }),

@@ -1,3 +1,4 @@
+import { RedisAnswerChannel } from '../../adapters/answers';
 import { BullMqRequestQueue } from '../../adapters/redis/bullmq-queue';
 import { METRIC_DIMENSION_MODEL, METRICS } from '../../core/deployment/cloud-names';
 import { RedisResultStore } from '../../adapters/redis/redis-result-store';
@@ -48,6 +49,8 @@ describe('apparate worker as a process', () => {
       '1000',
       '--accuracy-constraint',
       '0.95',
+      '--answers-namespace',
+      name,
     ]);
     const { port } = await worker.logLine('metrics listening');
     // And its local guard holds the constraint it was given, not the default
@@ -61,10 +64,21 @@ describe('apparate worker as a process', () => {
     const producer = new BullMqRequestQueue({ name });
     const store = new RedisResultStore({ namespace: name });
     const ids = Array.from({ length: 24 }, (_, i) => `cli-${i}`);
+    // ... while an API process would wait for them on the answer channel
+    const channel = new RedisAnswerChannel({ namespace: name });
+    const pushed = new Set<string>();
+    for (const id of ids) {
+      await channel.subscribe(id, (event) => {
+        if (event.kind === 'final') pushed.add(event.requestId);
+      });
+    }
     for (const [i, id] of ids.entries()) await producer.send(servingRequest(fixture, i, { requestId: id }));
     await until('every answer in Redis', async () =>
       (await Promise.all(ids.map((id) => store.get(id)))).every((r) => r?.status === 'final'),
     );
+    // Then every final answer was also pushed to the waiting side
+    await until('every answer pushed', () => pushed.size === ids.length);
+    await channel.close();
     const after = await (await fetch(`${base}/metrics`)).text();
     await until('an EMF line counting served requests', () =>
       worker.stdout.some(
@@ -117,6 +131,14 @@ describe('apparate worker as a process', () => {
       /--metrics-port must be an integer in \[0, 65535\], got 70000/,
     ],
     [['--bundle', 'b', '--queue', 'memory', '--results', 'redis'], /--results redis needs --queue bullmq/],
+    [
+      ['--bundle', 'b', '--queue', 'memory', '--answers-namespace', 'x'],
+      /--answers-namespace .* needs --queue bullmq/,
+    ],
+    [
+      ['--bundle', 'b', '--queue', 'bullmq', '--answers-namespace', 'a:b'],
+      /--answers-namespace must be a name without ':' or spaces, or none; got "a:b"/,
+    ],
     [['--bundle', 'b', '--queue', 'memory', '--results', 'table'], /--results table needs --table-prefix/],
     [['--bundle', 'b', '--queue', 'memory', '--emf-period-ms', '5000'], /--emf-period-ms goes with --emf/],
     [
