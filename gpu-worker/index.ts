@@ -30,6 +30,8 @@ export { DEFAULT_CONFIG_POLL_MS } from './config-watcher';
 export { GenerationEngine, type GenerationStream, type StreamListener } from './generate/generation-engine';
 export { GenerationMetrics } from './generate/generation-metrics';
 export { startGenerateServer, type GenerateServer } from './generate/generate-server';
+export { serveGenerate } from './generate/generate-route';
+export { recordGenerationLogs, generationLogItem } from './generate/generation-exit-log';
 export { CapacityError, type GenerationEvent, type GenerationLoopOptions } from './generate/generation-loop';
 export {
   RESULT_KINDS,

@@ -68,9 +68,18 @@ export const exitLogRequestSchema = z
   );
 export type ExitLogRequest = z.infer<typeof exitLogRequestSchema>;
 
+/**
+ * What a logged batch is: a classifier's batch of inputs (the default, and what items without the
+ * field are), or a generation step whose requests are token positions (`<row>#<position>`), each
+ * with every ramp's confidence and top token and the full model's token at its fill.
+ */
+export const EXIT_LOG_KINDS = ['classify', 'generate'] as const;
+export type ExitLogKind = (typeof EXIT_LOG_KINDS)[number];
+
 export const exitLogItemSchema = z
   .object({
     model: modelIdSchema,
+    kind: z.enum(EXIT_LOG_KINDS).optional(),
     /** Unique per batch across workers (a worker id plus a sequence number, say). */
     batchId: z.string().min(1).max(128),
     /** When the batch started, epoch ms. */
@@ -110,6 +119,7 @@ export const storedExitLogSchema = z.object({
   pk: z.string(),
   sk: z.string(),
   model: z.string(),
+  kind: z.enum(EXIT_LOG_KINDS).optional(),
   batchId: z.string(),
   startedAtMs: z.number(),
   configVersion: z.number(),
@@ -188,6 +198,7 @@ export function toStoredItems(item: ExitLogItem, options: StoredFormOptions): St
     pk,
     sk: exitLogSortKey(item.startedAtMs, item.batchId, MAX_PARTS - 1),
     model: item.model,
+    ...(item.kind === undefined ? {} : { kind: item.kind }),
     batchId: item.batchId,
     startedAtMs: item.startedAtMs,
     configVersion: item.configVersion,
@@ -254,6 +265,7 @@ export function fromStoredItems(parts: readonly StoredExitLog[]): ExitLogItem {
   if (first === undefined) throw new RangeError('fromStoredItems needs at least one part');
   return {
     model: first.model,
+    ...(first.kind === undefined ? {} : { kind: first.kind }),
     batchId: first.batchId,
     startedAtMs: first.startedAtMs,
     configVersion: first.configVersion,

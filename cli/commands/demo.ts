@@ -126,7 +126,8 @@ export const demoCommand: Command = {
     let target = url;
     if (served === undefined) {
       io.stderr.write(`apparate: no stack answers at ${url}; starting one for the demo\n`);
-      stack = await startLocalStack({ ...stackOptions, port: 0, inMemory: true });
+      // The demo replays classifier traffic only; generation would start a decoding thread for nothing.
+      stack = await startLocalStack({ ...stackOptions, port: 0, inMemory: true, generativeModels: [] });
       target = stack.url;
       served = stack.bundles.map((b) => b.model);
     }

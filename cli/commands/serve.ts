@@ -22,13 +22,17 @@ export function stackBanner(stack: LocalStack): string {
   return [
     '',
     `Apparate is serving on ${stack.url}`,
-    `  models: ${stack.bundles.map((b) => b.model).join(', ')}   queue: ${stack.queueKind}`,
+    `  models: ${[...stack.bundles.map((b) => b.model), ...stack.generators.keys()].join(', ')}   queue: ${stack.queueKind}`,
     ...(stack.logPath ? [`  logs:   ${stack.logPath}`] : []),
     '',
     'Try:',
     `  curl -s -X POST ${stack.url}/v1/models/${example?.model ?? 'spam-bert'}/infer \\`,
     `       -H 'content-type: application/json' -d '${body}'`,
     `  curl -s ${stack.url}/v1/models`,
+    ...[...stack.generators.keys()].flatMap((name) => [
+      `  curl -sN -X POST ${stack.url}/v1/models/${name}/generate \\`,
+      `       -H 'content-type: application/json' -d '{"prompt": "Call me Ishmael. ", "maxTokens": 48}'`,
+    ]),
     '',
     'Press Ctrl-C to stop.',
     '',
@@ -58,7 +62,7 @@ export const serveCommand: Command = {
   name: 'serve',
   summary: 'run the local stack: fixture bundles, dynalite, workers, controller, HTTP API',
   usage:
-    'apparate serve [--port 3000] [--host 127.0.0.1] [--models mnist-resnet,spam-bert] [--redis-url <url>] [--data-dir <dir>] [--in-memory] [--controller-period-ms 10000]',
+    'apparate serve [--port 3000] [--host 127.0.0.1] [--models mnist-resnet,spam-bert] [--generative moby-gpt|none] [--redis-url <url>] [--data-dir <dir>] [--in-memory] [--controller-period-ms 10000]',
   options: STACK_OPTIONS,
   async run(values, _positionals, io) {
     const progress = createProgress(io);

@@ -7,7 +7,7 @@
  * server for API Gateway), so what works here works there.
  */
 import { createWriteStream, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type AnswerChannel, MemoryAnswerChannel, RedisAnswerChannel } from '../../adapters/answers';
 import {
@@ -44,7 +44,11 @@ import {
 import {
   ApparateWorker,
   DynamoResultSink,
+  GenerationEngine,
+  GenerationMetrics,
   jsonLogger,
+  recordGenerationLogs,
+  serveGenerate,
   type Logger,
   messageOf,
   PublishingResultSink,
@@ -86,6 +90,11 @@ export interface LocalStackOptions {
   readonly admissionHeadroom?: number;
   /** Where the stack's JSON logs go. @default `<dataDir>/stack.log` */
   readonly logger?: Logger;
+  /**
+   * Directories of generative models (like `zoo/generative/moby-gpt`) served at
+   * `POST /v1/models/{name}/generate` beside the classifiers, named by their directory. @default none
+   */
+  readonly generativeModels?: readonly string[];
 }
 
 export interface LocalStack {
@@ -100,6 +109,8 @@ export interface LocalStack {
   /** Where fleet plans are published; the stack follows them every `configPollMs`. */
   readonly plans: PlanStore;
   readonly dispatcher: TaskDispatcher;
+  /** The generative models served, by name. */
+  readonly generators: ReadonlyMap<string, GenerationEngine>;
   /** Runs the controller for every model now (the timer does it every period); returns its reports. */
   runControllers(): Promise<ControllerRunReport[]>;
   /**
@@ -235,6 +246,19 @@ async function start(
     await follow().catch(() => undefined);
   });
 
+  // Generative models: one decoding thread each, tuning its own thresholds on per-token agreement
+  // at the stack's constraint, and logging every step's token records to the same exit-log table.
+  const generators = new Map<string, GenerationEngine>();
+  const generationMetrics = new GenerationMetrics();
+  for (const modelDir of options.generativeModels ?? []) {
+    const name = basename(modelDir);
+    const engine = await GenerationEngine.start({ modelDir, constraint: options.accuracyConstraint });
+    cleanups.push(() => engine.close());
+    engine.onEvent((event) => generationMetrics.observeEvent(name, event));
+    engine.onEvent(recordGenerationLogs({ model: name, workerId: `local-${process.pid}`, writer: exitLog }));
+    generators.set(name, engine);
+  }
+
   const runControllers = async (): Promise<ControllerRunReport[]> => {
     const reports: ControllerRunReport[] = [];
     for (const { model } of bundles) {
@@ -288,6 +312,12 @@ async function start(
     streams: { ingest: ingest.stream },
     result: createResultHandler({ catalog, results, configs }),
     openInference: createOpenInferenceHandler({ ingest: ingest.handler, catalog }),
+    ...(generators.size === 0
+      ? {}
+      : {
+          generate: (request, response, model) =>
+            serveGenerate(request, response, model, { engines: generators, metrics: generationMetrics }),
+        }),
     localRoutes: createDashboardHandlers(
       localDashboardSources({
         models: bundles.map((b) => b.model),
@@ -321,6 +351,7 @@ async function start(
     tasks,
     plans,
     dispatcher,
+    generators,
     runControllers,
     followPlans: follow,
     close: cleanup,

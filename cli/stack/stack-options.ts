@@ -5,6 +5,7 @@
 import { resolve } from 'node:path';
 import { InputError } from '../../core/errors';
 import { ZOO_DIR } from '../../core/zoo/fixtures';
+import { MOBY_GPT_DIR } from '../../core/generate/fixture';
 import type { OptionSpec } from '../command';
 import { numberOption } from '../options';
 import type { Progress } from '../progress';
@@ -13,6 +14,8 @@ import type { LocalStackOptions } from './local-stack';
 /** The repository's ignored cache folder; bundles and dynalite data live under it. */
 export const CACHE_DIR = resolve(ZOO_DIR, '..', '.cache');
 export const FIXTURE_MODELS = ['mnist-resnet', 'spam-bert'] as const;
+/** Generative fixtures the stack can serve at /v1/models/{model}/generate, by name. */
+export const GENERATIVE_FIXTURES: Readonly<Record<string, string>> = { 'moby-gpt': MOBY_GPT_DIR };
 
 export const STACK_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   port: { type: 'string', description: 'HTTP port (default 3000; 0 picks a free one)' },
@@ -20,6 +23,10 @@ export const STACK_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   models: {
     type: 'string',
     description: `comma-separated fixture models (default ${FIXTURE_MODELS.join(',')})`,
+  },
+  generative: {
+    type: 'string',
+    description: `comma-separated generative fixtures served at /v1/models/{model}/generate (default ${Object.keys(GENERATIVE_FIXTURES).join(',')}; none: no generation)`,
   },
   'data-dir': {
     type: 'string',
@@ -67,6 +74,18 @@ export function readStackOptions(
       `--models must list fixture models from ${FIXTURE_MODELS.join(', ')}, got ${JSON.stringify(values.models)}`,
     );
   }
+  const generative =
+    typeof values.generative === 'string'
+      ? values.generative
+          .split(',')
+          .map((m) => m.trim())
+          .filter((m) => m.length > 0 && m !== 'none')
+      : Object.keys(GENERATIVE_FIXTURES);
+  const unknownGenerative = generative.filter((m) => GENERATIVE_FIXTURES[m] === undefined);
+  if (unknownGenerative.length > 0)
+    throw new InputError(
+      `--generative must list generative fixtures from ${Object.keys(GENERATIVE_FIXTURES).join(', ')} (or none), got ${JSON.stringify(values.generative)}`,
+    );
   const redisUrl =
     typeof values['redis-url'] === 'string' ? values['redis-url'] : process.env['REDIS_URL'] || undefined;
   return {
@@ -83,6 +102,7 @@ export function readStackOptions(
     inMemory: values['in-memory'] === true,
     bundleCacheDir: resolve(CACHE_DIR, 'bundles'),
     models,
+    generativeModels: generative.map((m) => GENERATIVE_FIXTURES[m] as string),
     ...(redisUrl === undefined ? {} : { redisUrl }),
     controllerPeriodMs: numberOption(values, 'controller-period-ms', {
       default: 10_000,

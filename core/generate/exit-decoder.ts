@@ -63,6 +63,13 @@ export interface TokenRecord {
   readonly prediction: readonly number[];
   readonly full: number;
   readonly exitRamp: number | null;
+  /** The row (request) the position belongs to, and the position in its text: the exit log's key. */
+  readonly rowId?: string;
+  readonly position?: number;
+  /** From the start of the step that decoded the position to its token's release, ms. */
+  readonly releasedMs?: number;
+  /** From the same start to the full model's verdict on it (its deferred fill, if it exited), ms. */
+  readonly finalMs?: number;
 }
 
 /** What one step did. */
@@ -90,6 +97,9 @@ export interface ExitDecoderOptions {
 /** A position on its way through the segments. */
 interface Flow {
   readonly position: number;
+  /** performance.now() when the step that decodes the position started. */
+  readonly startedAtMs: number;
+  releasedAtMs: number | null;
   hidden: Float32Array | null;
   readonly confidence: number[];
   readonly prediction: number[];
@@ -242,7 +252,8 @@ export class ExitDecoder {
   /** Runs whole prompts through every segment (no exits) and emits each row's first token. */
   private async prefill(rows: Row[], emitted: EmittedToken[], records: TokenRecord[]): Promise<void> {
     let hidden: (Float32Array | null)[] = rows.map(() => null);
-    const flows: Flow[] = rows.map((row) => newFlow(row.tokens.length - 1));
+    const startedAtMs = performance.now();
+    const flows: Flow[] = rows.map((row) => newFlow(row.tokens.length - 1, startedAtMs));
     for (const [s, segment] of this.model.segments.entries()) {
       const inputs: SegmentRowInput[] = rows.map((row, r) => {
         const count = row.tokens.length;
@@ -272,8 +283,9 @@ export class ExitDecoder {
     const segmentMs = this.model.segments.map(() => 0);
     // current[r]: the row's newest token on its way down; null once it exited (or when draining).
     const current = new Map<Row, Flow | null>();
+    const startedAtMs = performance.now();
     for (const row of rows)
-      current.set(row, row.phase === 'decoding' ? newFlow(row.tokens.length - 1) : null);
+      current.set(row, row.phase === 'decoding' ? newFlow(row.tokens.length - 1, startedAtMs) : null);
     for (const [s, segment] of this.model.segments.entries()) {
       // Rows whose token exited keep their held states for a later fill; draining rows flush them.
       const here = rows.filter(
@@ -317,7 +329,7 @@ export class ExitDecoder {
           if (flow !== mine) {
             // A held position moving down: to the next segment's queue, or complete at the head.
             if (s < this.rampCount) (row.pending[s + 1] as Flow[]).push(flow);
-            else records.push(toRecord(flow));
+            else records.push(toRecord(flow, row.request.id));
             return;
           }
           if (s === this.rampCount) {
@@ -370,12 +382,21 @@ export class ExitDecoder {
       confidence: flow.confidence[head] as number,
       last: row.generated >= row.request.maxTokens || row.tokens.length >= this.context,
     });
-    if (exitRamp === null) records.push(toRecord(flow));
+    flow.releasedAtMs = performance.now();
+    if (exitRamp === null) records.push(toRecord(flow, row.request.id));
   }
 }
 
-function newFlow(position: number): Flow {
-  return { position, hidden: null, confidence: [], prediction: [], exitRamp: null };
+function newFlow(position: number, startedAtMs: number): Flow {
+  return {
+    position,
+    startedAtMs,
+    releasedAtMs: null,
+    hidden: null,
+    confidence: [],
+    prediction: [],
+    exitRamp: null,
+  };
 }
 
 /** Records the head's top token and confidence for the flow at output position `index`. */
@@ -385,13 +406,18 @@ function observe(flow: Flow, out: SegmentRowOutput, index: number, vocabulary: n
   flow.prediction.push(top.token);
 }
 
-function toRecord(flow: Flow): TokenRecord {
+function toRecord(flow: Flow, rowId: string): TokenRecord {
   const full = flow.prediction[flow.prediction.length - 1] as number;
+  const now = performance.now();
   return {
     confidence: flow.confidence.slice(0, -1),
     prediction: flow.prediction.slice(0, -1),
     full,
     exitRamp: flow.exitRamp,
+    rowId,
+    position: flow.position,
+    releasedMs: Math.max(0, (flow.releasedAtMs ?? now) - flow.startedAtMs),
+    finalMs: Math.max(0, now - flow.startedAtMs),
   };
 }
 

@@ -14,6 +14,7 @@ import {
   MIN_DEADLINE_MS,
 } from './limits';
 import { IMAGE_MEDIA_TYPES } from '../../core/inference/image-file';
+import { MAX_GENERATE_BODY_BYTES } from '../../core/generate/generate-body';
 import { IDEMPOTENCY_KEY_HEADER } from './request-id';
 import { API_COMPONENT_SCHEMAS, apiSchemas } from './schemas';
 
@@ -227,6 +228,44 @@ export function buildOpenApiDocument(): OpenApiDocument {
           responses: {
             '200': json('ModelConfig', 'The config serving now.'),
             ...errors(404, 500, 503),
+          },
+        },
+      },
+      '/v1/models/{model}/generate': {
+        post: {
+          operationId: 'generate',
+          summary: 'Generate text with per-token exits, streamed',
+          description: `Served by the worker that decodes (locally, by npm start's server), since a token stream needs a direct connection to it. Refusals come before the stream, as JSON errors: 400 bad body, 404 unknown model, 413 body over ${MAX_GENERATE_BODY_BYTES} bytes, 422 prompt plus maxTokens beyond the model's context, 429 (with Retry-After) when every row is busy.`,
+          parameters: [modelParameter],
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: ref('GenerateRequest') } },
+          },
+          responses: {
+            '200': {
+              description:
+                'Server-sent events: one `token` event per token (a GenerateToken), then `done` (a GenerateDone) or `error` (an ErrorDetail: the rows failed on the worker). A client that disconnects frees its row before the next step.',
+              content: {
+                'text/event-stream': {
+                  schema: {
+                    type: 'string',
+                    description:
+                      'Events `token`, `done` or `error`, each with one JSON data line: GenerateToken, GenerateDone or ErrorDetail.',
+                  },
+                },
+              },
+            },
+            '400': json('Error', 'Malformed JSON, an unknown field, or a field out of range.'),
+            '404': json(
+              'Error',
+              'No generative model of that name is served here (the message lists those that are).',
+            ),
+            '413': json('Error', `Body larger than ${MAX_GENERATE_BODY_BYTES} bytes.`),
+            '422': json('Error', "The prompt's bytes plus maxTokens exceed the model's context."),
+            '429': json(
+              'Error',
+              "Every generation row is busy; retry after the Retry-After header's seconds.",
+            ),
           },
         },
       },

@@ -27,6 +27,26 @@ export const API_ROUTES: readonly ApiRoute[] = [
   { method: 'POST', resource: '/v2/models/{model}/infer', target: 'open-inference' },
 ];
 
+/**
+ * Routes a worker serves itself rather than through API Gateway: a token stream needs a direct
+ * connection to the process that decodes (docs/generation.md). They are in the same API document;
+ * the local server mounts them beside the API's routes when it is given a generation handler.
+ */
+export const WORKER_ROUTES: readonly { readonly method: 'POST'; readonly resource: string }[] = [
+  { method: 'POST', resource: '/v1/models/{model}/generate' },
+];
+
+/** The model of a worker route's path (`/v1/models/{model}/generate`), or undefined when it is not one. */
+export function matchGenerateRoute(path: string): { model: string } | { invalid: true } | undefined {
+  const match = /^\/v1\/models\/([^/]+)\/generate$/.exec(path);
+  if (!match) return undefined;
+  try {
+    return { model: decodeURIComponent(match[1] as string) };
+  } catch {
+    return { invalid: true };
+  }
+}
+
 export type RouteMatch =
   | { readonly kind: 'found'; readonly route: ApiRoute; readonly pathParameters: Record<string, string> }
   | { readonly kind: 'wrong-method'; readonly allowed: readonly string[] }

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { MAX_DEADLINE_MS, MIN_DEADLINE_MS } from './limits';
+import { generateBodySchema } from '../../core/generate/generate-body';
 
 /** Metadata of a schema in the API document. */
 export interface ApiSchemaMeta {
@@ -294,6 +295,33 @@ export const modelConfigSchema = z
 export type ModelConfigView = z.infer<typeof modelConfigSchema>;
 
 /** Every registered schema, so the document can attach each component's description. */
+/** The generate body, defined beside the decoder (core/generate) and named here for the document. */
+export const generateRequestSchema = generateBodySchema.register(apiSchemas, {
+  id: 'GenerateRequest',
+  description: 'The body of POST /v1/models/{model}/generate. Unknown fields are refused.',
+});
+
+export const generateTokenEventSchema = z
+  .strictObject({
+    index: z.number().int().nonnegative().describe("The token's index among the generated ones, from 0."),
+    token: z.number().int().min(0).max(255).describe('The token: one UTF-8 byte for a byte-level model.'),
+    text: z.string().describe('The characters this byte completes (empty inside a multi-byte character).'),
+    exitRamp: z
+      .number()
+      .int()
+      .nonnegative()
+      .nullable()
+      .describe('The ramp that released the token (0 the shallowest), or null for the full model.'),
+  })
+  .register(apiSchemas, { id: 'GenerateToken', description: 'The data of one `token` event.' });
+
+export const generateDoneSchema = z
+  .strictObject({
+    tokens: z.number().int().nonnegative().describe('Tokens generated.'),
+    text: z.string().describe('The whole generated text.'),
+  })
+  .register(apiSchemas, { id: 'GenerateDone', description: 'The data of the final `done` event.' });
+
 export const API_COMPONENT_SCHEMAS: readonly z.ZodType[] = [
   requestIdSchema,
   inferenceModeSchema,
@@ -311,4 +339,7 @@ export const API_COMPONENT_SCHEMAS: readonly z.ZodType[] = [
   modelSummarySchema,
   modelListSchema,
   modelConfigSchema,
+  generateRequestSchema,
+  generateTokenEventSchema,
+  generateDoneSchema,
 ];

@@ -18,7 +18,7 @@ import {
   type ResponseStream,
   type StreamingApiHandler,
 } from '../api/http';
-import { matchRoute, type RouteTarget } from '../api/routes';
+import { matchGenerateRoute, matchRoute, type RouteTarget } from '../api/routes';
 import { toProxyEvent } from './proxy-event';
 import { IMAGE_MEDIA_TYPES } from '../../core/inference/image-file';
 
@@ -49,6 +49,11 @@ export interface ApiServerOptions {
    * table; they are not part of the API document. @default none
    */
   readonly localRoutes?: Readonly<Record<string, ApiHandler>>;
+  /**
+   * `POST /v1/models/{model}/generate` (a worker route, see `WORKER_ROUTES`): the handler reads the
+   * body and streams the answer itself. Without it the route answers 404 like any unknown one.
+   */
+  readonly generate?: (request: IncomingMessage, response: ServerResponse, model: string) => Promise<void>;
 }
 
 export interface ApiServer {
@@ -82,6 +87,32 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       drain(request);
       const event = toProxyEvent({ request, url, resource: url.pathname, pathParameters: {}, body: null });
       return send(response, await local(event));
+    }
+    const generation = options.generate === undefined ? undefined : matchGenerateRoute(url.pathname);
+    if (generation !== undefined && options.generate !== undefined) {
+      if (request.method !== 'POST') {
+        drain(request);
+        return send(response, {
+          ...errorResult(
+            problem(
+              405,
+              'method_not_allowed',
+              `${request.method ?? ''} is not allowed on ${url.pathname}; allowed: POST`,
+            ),
+          ),
+          headers: { 'content-type': 'application/json; charset=utf-8', allow: 'POST' },
+        });
+      }
+      if ('invalid' in generation) {
+        drain(request);
+        return send(
+          response,
+          errorResult(
+            problem(404, 'unknown_model', 'the model name in the path is not valid percent-encoding'),
+          ),
+        );
+      }
+      return options.generate(request, response, generation.model);
     }
     const match = matchRoute(request.method ?? 'GET', url.pathname);
     if (match.kind === 'not-found') {

@@ -10,32 +10,24 @@
  * complete (a multi-byte character arrives with its last byte).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { z } from 'zod';
+import {
+  generateBodySchema,
+  MAX_GENERATE_BODY_BYTES,
+  MAX_GENERATE_TOKENS,
+  MAX_TEMPERATURE,
+} from '../../core/generate/generate-body';
 import { describeIssues, InputError } from '../../core/errors';
 import type { GenerationEngine } from './generation-engine';
 import { CapacityError } from './generation-loop';
 import type { GenerationMetrics } from './generation-metrics';
 
-/** Bodies larger than this are refused: a prompt never needs more than a model's context. */
-export const MAX_GENERATE_BODY_BYTES = 64 * 1024;
-/** The most tokens one request may ask for (the model's context bounds it further). */
-export const MAX_GENERATE_TOKENS = 1024;
-export const MAX_TEMPERATURE = 2;
-
-export const generateBodySchema = z
-  .object({
-    prompt: z.string().min(1, 'prompt must not be empty'),
-    maxTokens: z.number().int().min(1).max(MAX_GENERATE_TOKENS).default(32),
-    temperature: z.number().min(0).max(MAX_TEMPERATURE).default(0),
-    seed: z
-      .number()
-      .int()
-      .min(0)
-      .max(2 ** 31 - 1)
-      .optional(),
-  })
-  .strict();
-export type GenerateBody = z.infer<typeof generateBodySchema>;
+export {
+  generateBodySchema,
+  MAX_GENERATE_BODY_BYTES,
+  MAX_GENERATE_TOKENS,
+  MAX_TEMPERATURE,
+  type GenerateBody,
+} from '../../core/generate/generate-body';
 
 export interface GenerateRouteOptions {
   readonly engines: ReadonlyMap<string, GenerationEngine>;

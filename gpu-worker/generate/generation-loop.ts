@@ -10,7 +10,7 @@
  * It runs wherever it is created; the worker puts it on a thread of its own (generation-thread.ts)
  * because a session run holds its thread's event loop.
  */
-import { ExitDecoder, type GenerationRequest } from '../../core/generate/exit-decoder';
+import { ExitDecoder, type GenerationRequest, type TokenRecord } from '../../core/generate/exit-decoder';
 import {
   openDecoderModel,
   type DecoderLayout,
@@ -60,7 +60,11 @@ export type GenerationEvent =
       readonly verdicts: number;
       readonly agreeing: number;
       readonly thresholds: readonly number[];
+      /** Retunes so far: the version of the thresholds this step ran with. */
+      readonly thresholdsVersion: number;
       readonly windowAgreement: number;
+      /** The positions whose full-model verdict arrived in this step: what the exit log keeps. */
+      readonly records: readonly TokenRecord[];
     }
   | {
       readonly type: 'retuned';
@@ -81,6 +85,7 @@ export class GenerationLoop {
   private readonly listeners: ((event: GenerationEvent) => void)[] = [];
   private readonly segmentHistory: number[][] = [];
   private sinceRetune = 0;
+  private retunes = 0;
   private pumping: Promise<void> | null = null;
   private closed = false;
 
@@ -201,7 +206,9 @@ export class GenerationLoop {
         verdicts: result.records.length,
         agreeing,
         thresholds: this.decoder.currentThresholds,
+        thresholdsVersion: this.retunes,
         windowAgreement: this.window.agreement(),
+        records: result.records,
       });
       this.sinceRetune += result.records.length;
       this.maybeRetune();
@@ -233,6 +240,7 @@ export class GenerationLoop {
     );
     if (result.action === 'none') return;
     this.decoder.setThresholds(result.thresholds);
+    this.retunes++;
     this.emit({
       type: 'retuned',
       thresholds: result.thresholds,

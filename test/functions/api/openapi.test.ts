@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as esbuild from 'esbuild';
 import { buildOpenApiDocument } from '../../../functions/api/openapi';
-import { API_ROUTES } from '../../../functions/api/routes';
+import { API_ROUTES, WORKER_ROUTES } from '../../../functions/api/routes';
 import { OPENAPI_DOCUMENT_PATH } from '../../../functions/api/write-openapi';
 
 const REPO_ROOT = join(__dirname, '..', '..', '..');
@@ -32,12 +32,14 @@ describe('the OpenAPI document', () => {
     expect(JSON.parse(readFileSync(OPENAPI_DOCUMENT_PATH, 'utf8'))).toEqual(buildOpenApiDocument());
   });
 
-  it('documents every route the API serves, and no other', () => {
+  it('documents every route the API and its workers serve, and no other', () => {
     const document = buildOpenApiDocument();
     const documented = Object.entries(document.paths).flatMap(([path, operations]) =>
       Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`),
     );
-    expect(documented.sort()).toEqual(API_ROUTES.map((route) => `${route.method} ${route.resource}`).sort());
+    expect(documented.sort()).toEqual(
+      [...API_ROUTES, ...WORKER_ROUTES].map((route) => `${route.method} ${route.resource}`).sort(),
+    );
   });
 });
 

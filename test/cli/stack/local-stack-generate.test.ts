@@ -1,0 +1,157 @@
+/**
+ * Generation on the local stack, through its HTTP server: the moby-gpt fixture served beside the
+ * classifiers' routes by the stack `npm start` runs, its tokens streamed as server-sent events, and
+ * every step's token records written to the stack's exit-log table (dynalite), where
+ * `apparate logs --model moby-gpt` reads them back.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { logsCommand } from '../../../cli/commands/logs';
+import { startLocalStack, type LocalStack } from '../../../cli/stack/local-stack';
+import { ExitDecoder } from '../../../core/generate/exit-decoder';
+import { MOBY_GPT_DIR } from '../../../core/generate/fixture';
+import { openDecoderModel } from '../../../core/generate/generative-model';
+import { silentLogger } from '../../../gpu-worker/logger';
+
+jest.setTimeout(300_000);
+
+interface SseEvent {
+  readonly event: string;
+  readonly data: Record<string, unknown>;
+}
+
+/** Posts to the generate route and reads its events to the end (or its JSON error). */
+async function generate(
+  url: string,
+  body: unknown,
+): Promise<{ status: number; events: SseEvent[]; json?: Record<string, unknown> }> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (!response.headers.get('content-type')?.startsWith('text/event-stream'))
+    return { status: response.status, events: [], json: (await response.json()) as Record<string, unknown> };
+  const text = await response.text();
+  const events = text
+    .split('\n\n')
+    .filter((block) => block.trim().length > 0)
+    .map((block) => ({
+      event: /^event: (.*)$/m.exec(block)?.[1] ?? '',
+      data: JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? '{}') as Record<string, unknown>,
+    }));
+  return { status: response.status, events };
+}
+
+/** Runs `apparate logs --model moby-gpt --json` against the stack's data folder; the rows it prints. */
+async function loggedRows(dataDir: string): Promise<Record<string, unknown>[]> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const chunks: Buffer[] = [];
+  stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+  stderr.resume();
+  await logsCommand.run({ model: 'moby-gpt', json: true, since: '10m', 'data-dir': dataDir }, [], {
+    stdout,
+    stderr,
+  });
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .split('\n')
+    .filter((line) => line.length > 0)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+describe('generation on the local stack', () => {
+  let stack: LocalStack;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'apparate-stack-generate-'));
+    stack = await startLocalStack({
+      host: '127.0.0.1',
+      port: 0,
+      dataDir,
+      inMemory: true,
+      bundleCacheDir: '/nonexistent',
+      // No classifier workers: this test is about the generate route beside the API's own.
+      bundles: [],
+      models: [],
+      generativeModels: [MOBY_GPT_DIR],
+      namePrefix: `stack-generate-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+      controllerPeriodMs: 3_600_000,
+      configPollMs: 1000,
+      accuracyConstraint: 0.99,
+      rampBudget: 0.02,
+      prepareRepeats: 1,
+      progress: { update: () => undefined, stop: () => undefined },
+      logger: silentLogger,
+    });
+  });
+
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('streams the full model’s greedy tokens from POST /v1/models/moby-gpt/generate and logs every position', async () => {
+    // Given the plain model's greedy continuation of a prompt
+    const prompt = 'Call me Ishmael. Some years ago';
+    const whole = await openDecoderModel(MOBY_GPT_DIR, 'whole');
+    const plain = new ExitDecoder(whole);
+    plain.add({ id: 'p', prompt: new TextEncoder().encode(prompt), maxTokens: 12 });
+    const expected: number[] = [];
+    while (plain.activeRows > 0) expected.push(...(await plain.step()).emitted.map((e) => e.token));
+    await whole.release();
+
+    // When the stack generates it (thresholds start at 0: the bootstrap, nothing exits yet)
+    const { status, events } = await generate(`${stack.url}/v1/models/moby-gpt/generate`, {
+      prompt,
+      maxTokens: 12,
+    });
+
+    // Then the stream carries those tokens and ends with their text
+    expect(status).toBe(200);
+    const tokens = events.filter((e) => e.event === 'token');
+    expect(tokens.map((e) => e.data['token'])).toEqual(expected);
+    expect(tokens.every((e) => e.data['exitRamp'] === null)).toBe(true);
+    expect(events.at(-1)).toEqual({
+      event: 'done',
+      data: { tokens: 12, text: Buffer.from(expected).toString('utf8') },
+    });
+
+    // And `apparate logs` finds one record per generated position in the exit-log table, each the
+    // full model's own token (so agreeing), once the writer's background flush has run
+    let rows: Record<string, unknown>[] = [];
+    const giveUpAt = Date.now() + 30_000;
+    while (rows.length < 12 && Date.now() < giveUpAt) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      rows = await loggedRows(dataDir).catch(() => []);
+    }
+    expect(rows).toHaveLength(12);
+    expect(rows.every((row) => row['exit'] === 'final' && row['agrees'] === true)).toBe(true);
+    expect(new Set(rows.map((row) => row['requestId'])).size).toBe(12);
+  });
+
+  it('refuses what it cannot serve before any stream starts, in the API’s error shape', async () => {
+    const unknown = await generate(`${stack.url}/v1/models/no-such-model/generate`, { prompt: 'x' });
+    expect(unknown.status).toBe(404);
+    expect(unknown.json).toEqual({
+      error: { code: 'unknown_model', message: expect.stringMatching(/served here: moby-gpt/) as unknown },
+    });
+
+    const tooLong = await generate(`${stack.url}/v1/models/moby-gpt/generate`, {
+      prompt: 'x'.repeat(100),
+      maxTokens: 100,
+    });
+    expect(tooLong.status).toBe(422);
+
+    const bad = await generate(`${stack.url}/v1/models/moby-gpt/generate`, { prompt: 'x', maxTokens: 0 });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.json)).toMatch(/maxTokens \(1\.\.1024\)/);
+
+    const wrongMethod = await fetch(`${stack.url}/v1/models/moby-gpt/generate`);
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get('allow')).toBe('POST');
+  });
+});
