@@ -3,10 +3,11 @@
  * (target ratio at least 0.98), the worker's own overhead per request at the median (target under
  * 0.5 ms), and early-release versus final latency. Each fixture model is served from the in-process
  * queue into a callback sink under a closed loop that keeps two full batches outstanding (a steady
- * rate at the worker's capacity). One worker runs four phases, switched by config swaps: plain,
- * calibration (ramps observing at threshold 0, to tune thresholds at 99% agreement), exits on with
- * the tuned thresholds, plain again; the plain throughput is the mean of its two phases, so a slow
- * drift of the machine touches both sides alike.
+ * rate at the worker's capacity). One worker runs phases switched by config swaps: calibration
+ * (ramps observing at threshold 0, to tune thresholds at 99% agreement), then `--rounds` rounds
+ * (default 3) of plain and exits-on phases, alternating and ending with plain. Each round's ratio is
+ * its exits-on throughput over the mean of the plain phases on either side of it, so a slow drift
+ * of the machine touches both sides alike; the table gives the median ratio and its min – max.
  *
  * Overhead per request = its receive-to-queued time plus its share of its batch's wall time that
  * was not the engine thread's run (encoding, handing tensors over, exit rule, releases, acks).
@@ -24,7 +25,7 @@ import { concatWindows, windowFromColumns, type ExitWindow } from '../core/contr
 import { tuneThresholds } from '../core/control/threshold-tuner';
 import { sampleAt } from '../core/data/dataset';
 import { prepareModel } from '../core/prepare/prepare-model';
-import { median } from '../core/util/stats';
+import { maxOf, median, minOf } from '../core/util/stats';
 import { listFixtureModels, loadModelData } from '../core/zoo/fixtures';
 import {
   ApparateWorker,
@@ -35,7 +36,8 @@ import {
 } from '../gpu-worker';
 import type { Benchmark } from './run';
 
-const PHASE_MS = 6000;
+const PHASE_MS = 4000;
+const DEFAULT_ROUNDS = 3;
 const WARMUP_MS = 1000;
 
 interface PhaseResult {
@@ -53,6 +55,11 @@ export const workerBenchmark: Benchmark = {
   summary: 'the real worker: exits-on throughput vs plain, overhead, early vs final latency',
   async run(args) {
     const json = args.includes('--json');
+    const roundsAt = args.indexOf('--rounds');
+    const rounds = roundsAt < 0 ? DEFAULT_ROUNDS : Number(args[roundsAt + 1]);
+    if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) {
+      throw new Error(`--rounds must be a whole number from 1 to 20, got ${String(args[roundsAt + 1])}`);
+    }
     const rows = [];
     for (const model of await listFixtureModels()) {
       const name = model.spec.name;
@@ -152,7 +159,6 @@ export const workerBenchmark: Benchmark = {
         return { ...result, throughput: result.answers / elapsedS };
       };
 
-      const plainA = await phase(PHASE_MS);
       const ids = bundle.manifest.initialConfig.ramps.map((ramp) => ramp.id);
       await swap({ version: 1, ramps: ids.map((id) => ({ id, threshold: 0 })) });
       const calibration = await phase(2000);
@@ -165,24 +171,42 @@ export const workerBenchmark: Benchmark = {
       const tuned = tuneThresholds(window, configCostsAt(profile, active, outstanding / 2), {
         constraint: 0.99,
       });
-      await swap({ version: 2, ramps: ids.map((id, r) => ({ id, threshold: tuned.thresholds[r] ?? 0 })) });
-      const exits = await phase(PHASE_MS);
-      await swap({ version: 3, ramps: [] });
-      const plainB = await phase(PHASE_MS);
+      const tunedRamps = ids.map((id, r) => ({ id, threshold: tuned.thresholds[r] ?? 0 }));
+      let version = 1;
+      await swap({ version: ++version, ramps: [] });
+      const plains: PhaseResult[] = [await phase(PHASE_MS)];
+      const exitPhases: PhaseResult[] = [];
+      for (let round = 0; round < rounds; round++) {
+        await swap({ version: ++version, ramps: tunedRamps });
+        exitPhases.push(await phase(PHASE_MS));
+        await swap({ version: ++version, ramps: [] });
+        plains.push(await phase(PHASE_MS));
+      }
       await worker.stop();
       await queue.close();
 
-      const plainThroughput = (plainA.throughput + plainB.throughput) / 2;
+      // Each exits-on phase against the plain phases on either side of it.
+      const ratios = exitPhases.map((e, i) => {
+        const before = plains[i]?.throughput ?? Number.NaN;
+        const after = plains[i + 1]?.throughput ?? Number.NaN;
+        return e.throughput / ((before + after) / 2);
+      });
+      const earlyMs = exitPhases.flatMap((e) => e.earlyMs);
+      const exits = exitPhases.reduce((sum, e) => sum + e.exits, 0);
+      const answers = exitPhases.reduce((sum, e) => sum + e.answers, 0);
       rows.push({
         model: name,
-        throughputRatio: exits.throughput / plainThroughput,
-        overheadMsP50: median(exits.overheadMs),
-        earlyReleaseMsP50: exits.earlyMs.length > 0 ? median(exits.earlyMs) : null,
-        finalMsP50: median(exits.finalMs),
-        exitRate: exits.exits / Math.max(1, exits.answers),
-        plainThroughput,
-        exitsThroughput: exits.throughput,
-        plainOverheadMsP50: median([...plainA.overheadMs, ...plainB.overheadMs]),
+        throughputRatio: median(ratios),
+        throughputRatioMin: minOf(ratios),
+        throughputRatioMax: maxOf(ratios),
+        rounds,
+        overheadMsP50: median(exitPhases.flatMap((e) => e.overheadMs)),
+        earlyReleaseMsP50: earlyMs.length > 0 ? median(earlyMs) : null,
+        finalMsP50: median(exitPhases.flatMap((e) => e.finalMs)),
+        exitRate: exits / Math.max(1, answers),
+        plainThroughput: median(plains.map((p) => p.throughput)),
+        exitsThroughput: median(exitPhases.map((e) => e.throughput)),
+        plainOverheadMsP50: median(plains.flatMap((p) => p.overheadMs)),
         thresholds: tuned.thresholds,
         calibrationAgreement: tuned.evaluation.accuracy,
       });
@@ -191,6 +215,8 @@ export const workerBenchmark: Benchmark = {
       const keys = [
         'model',
         'throughputRatio',
+        'throughputRatioMin',
+        'throughputRatioMax',
         'overheadMsP50',
         'earlyReleaseMsP50',
         'finalMsP50',
@@ -205,11 +231,11 @@ export const workerBenchmark: Benchmark = {
       );
     } else {
       process.stdout.write(
-        `${'model'.padEnd(14)}${'plain/s'.padStart(9)}${'exits/s'.padStart(9)}${'ratio'.padStart(7)}${'ovh ms'.padStart(8)}${'early ms'.padStart(10)}${'final ms'.padStart(10)}${'exit rate'.padStart(11)}\n`,
+        `${'model'.padEnd(20)}${'plain/s'.padStart(9)}${'exits/s'.padStart(9)}${'ratio (min-max)'.padStart(22)}${'ovh ms'.padStart(8)}${'early ms'.padStart(10)}${'final ms'.padStart(10)}${'exit rate'.padStart(11)}\n`,
       );
       for (const r of rows) {
         process.stdout.write(
-          `${r.model.padEnd(14)}${r.plainThroughput.toFixed(0).padStart(9)}${r.exitsThroughput.toFixed(0).padStart(9)}${r.throughputRatio.toFixed(3).padStart(7)}${r.overheadMsP50.toFixed(3).padStart(8)}${(r.earlyReleaseMsP50 ?? Number.NaN).toFixed(1).padStart(10)}${r.finalMsP50.toFixed(1).padStart(10)}${r.exitRate.toFixed(3).padStart(11)}\n`,
+          `${r.model.padEnd(20)}${r.plainThroughput.toFixed(0).padStart(9)}${r.exitsThroughput.toFixed(0).padStart(9)}${`${r.throughputRatio.toFixed(3)} (${r.throughputRatioMin.toFixed(3)}-${r.throughputRatioMax.toFixed(3)})`.padStart(22)}${r.overheadMsP50.toFixed(3).padStart(8)}${(r.earlyReleaseMsP50 ?? Number.NaN).toFixed(1).padStart(10)}${r.finalMsP50.toFixed(1).padStart(10)}${r.exitRate.toFixed(3).padStart(11)}\n`,
         );
       }
     }
