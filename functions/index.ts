@@ -37,7 +37,8 @@ export {
   type ControllerTimer,
   type ControllerTimerOptions,
 } from './controller/controller-timer';
-export { startApiServer, type ApiServer, type ApiServerOptions } from './local/api-server';
+export { startApiServer, METRICS_PATH, type ApiServer, type ApiServerOptions } from './local/api-server';
+export { ApiMetrics, type ApiMetricsSources } from './local/api-metrics';
 export {
   createDashboardHandlers,
   DASHBOARD_DATA_PATH,

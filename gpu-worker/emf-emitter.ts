@@ -9,6 +9,7 @@
  */
 import { METRIC_DIMENSION_MODEL, METRIC_NAMESPACE, METRICS } from '../core/deployment/cloud-names';
 import { InputError } from '../core/errors';
+import { sumOf, valueOf } from '../core/util/prometheus';
 import type { WorkerMetrics } from './metrics';
 
 /** CloudWatch's default metric period, and so the default emission period. */
@@ -56,41 +57,58 @@ export class EmfEmitter {
   readonly periodMs: number;
   private readonly stream: NodeJS.WritableStream;
   private readonly nowMs: () => number;
-  private last: Totals;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly options: EmfEmitterOptions) {
+  /** Pending emissions, in order: each reads the totals the previous one left. */
+  private emitting: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly options: EmfEmitterOptions,
+    private last: Totals,
+  ) {
+    this.periodMs = options.periodMs ?? DEFAULT_EMF_PERIOD_MS;
+    this.stream = options.stream ?? process.stdout;
+    this.nowMs = options.nowMs ?? Date.now;
+  }
+
+  /** An emitter whose first period starts now (counts already recorded are not reported). */
+  static async create(options: EmfEmitterOptions): Promise<EmfEmitter> {
     const periodMs = options.periodMs ?? DEFAULT_EMF_PERIOD_MS;
     if (!Number.isSafeInteger(periodMs) || periodMs < 1000) {
       throw new InputError(
         `EMF period must be a whole number of milliseconds of at least 1000, got ${periodMs}`,
       );
     }
-    this.periodMs = periodMs;
-    this.stream = options.stream ?? process.stdout;
-    this.nowMs = options.nowMs ?? Date.now;
-    this.last = this.totals();
+    return new EmfEmitter(options, await totalsOf(options.metrics));
   }
 
   /** Emits once per period until `stop`; the timer does not keep the process alive. */
   start(): void {
     if (this.timer !== undefined) return;
-    this.timer = setInterval(() => this.emit(), this.periodMs);
+    this.timer = setInterval(() => void this.emit(), this.periodMs);
     this.timer.unref();
   }
 
   /** Stops the timer and emits the last, partial period, so a stopping worker's counts are not lost. */
-  stop(): void {
+  async stop(): Promise<void> {
     if (this.timer === undefined) return;
     clearInterval(this.timer);
     this.timer = undefined;
-    this.emit();
+    await this.emit();
   }
 
   /** Writes one line for the period since the previous one, and returns the object written. */
-  emit(): Record<string, unknown> {
+  emit(): Promise<Record<string, unknown>> {
+    const line = this.emitting.then(() => this.emitNow());
+    this.emitting = line.catch(() => undefined);
+    return line;
+  }
+
+  private async emitNow(): Promise<Record<string, unknown>> {
     const { metrics } = this.options;
-    const now = this.totals();
+    const now = await totalsOf(metrics);
+    const configVersion = await valueOf(metrics.configVersion);
+    const windowAgreement = await valueOf(metrics.windowAgreement);
     const { servedP50Ms, finalP50Ms } = metrics.period.take();
     const values: Partial<Record<MetricName, number>> = {
       [METRICS.heartbeat]: 1,
@@ -98,9 +116,9 @@ export class EmfEmitter {
       [METRICS.earlyExits]: now.early - this.last.early,
       [METRICS.deadlineExceeded]: now.deadlineExceeded - this.last.deadlineExceeded,
       [METRICS.droppedLogItems]: Math.max(0, now.dropped - this.last.dropped),
-      [METRICS.configVersion]: metrics.configVersion.get(),
+      [METRICS.configVersion]: configVersion ?? 0,
     };
-    if (metrics.windowAgreement.has()) values[METRICS.windowAgreement] = metrics.windowAgreement.get();
+    if (windowAgreement !== undefined) values[METRICS.windowAgreement] = windowAgreement;
     if (servedP50Ms !== undefined) values[METRICS.servedLatencyP50Ms] = round3(servedP50Ms);
     if (finalP50Ms !== undefined) values[METRICS.finalLatencyP50Ms] = round3(finalP50Ms);
     this.last = now;
@@ -123,16 +141,16 @@ export class EmfEmitter {
     this.stream.write(`${JSON.stringify(line)}\n`);
     return line;
   }
+}
 
-  private totals(): Totals {
-    const { metrics } = this.options;
-    return {
-      served: metrics.requests.get({ outcome: 'served' }),
-      early: metrics.exits.sum((key) => key !== '{exit="final"}'),
-      deadlineExceeded: metrics.requests.get({ outcome: 'deadline_exceeded' }),
-      dropped: metrics.droppedLogItems.get(),
-    };
-  }
+/** The worker's running totals now. */
+async function totalsOf(metrics: WorkerMetrics): Promise<Totals> {
+  return {
+    served: (await valueOf(metrics.requests, { outcome: 'served' })) ?? 0,
+    early: await sumOf(metrics.exits, (labels) => labels['exit'] !== 'final'),
+    deadlineExceeded: (await valueOf(metrics.requests, { outcome: 'deadline_exceeded' })) ?? 0,
+    dropped: (await valueOf(metrics.droppedLogItems)) ?? 0,
+  };
 }
 
 function round3(value: number): number {

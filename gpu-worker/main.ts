@@ -177,14 +177,19 @@ export async function runWorkerProcess(settings: WorkerProcessSettings, io: Work
   const emf =
     settings.emfPeriodMs === undefined
       ? undefined
-      : new EmfEmitter({ metrics, model: modelId, periodMs: settings.emfPeriodMs, stream: io.stdout });
+      : await EmfEmitter.create({
+          metrics,
+          model: modelId,
+          periodMs: settings.emfPeriodMs,
+          stream: io.stdout,
+        });
   emf?.start();
   const removeHandlers = installSignalHandlers(running, logger);
   try {
     await running.done;
   } finally {
     removeHandlers();
-    emf?.stop();
+    await emf?.stop();
     await server?.close();
     await closeAll();
   }

@@ -1,109 +1,13 @@
 /**
- * The worker's metrics in Prometheus' text format, kept in plain objects (no dependency): counters
- * and gauges with labels, and histograms with fixed buckets. Updating one is a map lookup and an
- * add, cheap enough for the per-request path; rendering happens only when `/metrics` is scraped.
+ * The worker's metrics, kept in a prom-client registry of their own (one per worker, so several
+ * workers in one process, as in the local stack, never collide) and served in Prometheus' text
+ * format at `/metrics`. Updating one is a map lookup and an add, cheap enough for the per-request
+ * path; rendering happens only when `/metrics` is scraped or the EMF emitter reads its totals.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-
-type Labels = Readonly<Record<string, string>>;
-
-function labelKey(labels: Labels): string {
-  const entries = Object.entries(labels);
-  if (entries.length === 0) return '';
-  return `{${entries.map(([name, value]) => `${name}=${JSON.stringify(value)}`).join(',')}}`;
-}
-
-function withLabel(key: string, name: string, value: string): string {
-  const pair = `${name}=${JSON.stringify(value)}`;
-  return key === '' ? `{${pair}}` : `${key.slice(0, -1)},${pair}}`;
-}
-
-interface Metric {
-  render(): string;
-}
-
-/** A value that only grows (or a gauge, which may be set to anything). */
-export class Counter implements Metric {
-  private readonly values = new Map<string, number>();
-  constructor(
-    readonly name: string,
-    private readonly help: string,
-    private readonly type: 'counter' | 'gauge' = 'counter',
-  ) {}
-
-  inc(labels: Labels = {}, by = 1): void {
-    const key = labelKey(labels);
-    this.values.set(key, (this.values.get(key) ?? 0) + by);
-  }
-
-  set(value: number, labels: Labels = {}): void {
-    this.values.set(labelKey(labels), value);
-  }
-
-  get(labels: Labels = {}): number {
-    return this.values.get(labelKey(labels)) ?? 0;
-  }
-
-  /** Whether a value was ever recorded under these labels (a gauge never set reads 0 otherwise). */
-  has(labels: Labels = {}): boolean {
-    return this.values.has(labelKey(labels));
-  }
-
-  /** The sum over every label set `keep` accepts (given the rendered label key, e.g. `{exit="c1"}`). */
-  sum(keep: (key: string) => boolean = () => true): number {
-    let total = 0;
-    for (const [key, value] of this.values) if (keep(key)) total += value;
-    return total;
-  }
-
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`];
-    for (const [key, value] of this.values) lines.push(`${this.name}${key} ${value}`);
-    return lines.join('\n');
-  }
-}
-
-/** Observations counted into cumulative buckets, Prometheus-style. */
-export class Histogram implements Metric {
-  private readonly series = new Map<string, { counts: number[]; sum: number; count: number }>();
-  constructor(
-    readonly name: string,
-    private readonly help: string,
-    private readonly buckets: readonly number[],
-  ) {}
-
-  observe(value: number, labels: Labels = {}): void {
-    const key = labelKey(labels);
-    let entry = this.series.get(key);
-    if (entry === undefined) {
-      entry = { counts: this.buckets.map(() => 0), sum: 0, count: 0 };
-      this.series.set(key, entry);
-    }
-    for (let i = 0; i < this.buckets.length; i++) {
-      if (value <= (this.buckets[i] as number)) entry.counts[i] = (entry.counts[i] as number) + 1;
-    }
-    entry.sum += value;
-    entry.count += 1;
-  }
-
-  count(labels: Labels = {}): number {
-    return this.series.get(labelKey(labels))?.count ?? 0;
-  }
-
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
-    for (const [key, entry] of this.series) {
-      this.buckets.forEach((bound, i) =>
-        lines.push(`${this.name}_bucket${withLabel(key, 'le', String(bound))} ${entry.counts[i]}`),
-      );
-      lines.push(`${this.name}_bucket${withLabel(key, 'le', '+Inf')} ${entry.count}`);
-      lines.push(`${this.name}_sum${key} ${entry.sum}`);
-      lines.push(`${this.name}_count${key} ${entry.count}`);
-    }
-    return lines.join('\n');
-  }
-}
+import { Registry } from 'prom-client';
+import { metricsIn, scrape } from '../core/util/prometheus';
 
 /**
  * The latencies of the current reporting period, for the medians the CloudWatch emitter reports
@@ -154,60 +58,63 @@ function median(values: number[]): number | undefined {
 const LATENCY_BUCKETS_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64];
 
-/** Every metric the worker keeps, by name. */
+/** Every metric the worker keeps, by name, in one registry. */
 export class WorkerMetrics {
-  readonly requests = new Counter('apparate_worker_requests_total', 'Requests by outcome');
-  readonly exits = new Counter('apparate_worker_exits_total', 'Answers by exit point (ramp id or final)');
-  readonly earlyLatencyMs = new Histogram(
+  readonly registry = new Registry();
+  private readonly declare = metricsIn(this.registry);
+  readonly requests = this.declare.counter('apparate_worker_requests_total', 'Requests by outcome', [
+    'outcome',
+  ]);
+  readonly exits = this.declare.counter(
+    'apparate_worker_exits_total',
+    'Answers by exit point (ramp id or final)',
+    ['exit'],
+  );
+  readonly earlyLatencyMs = this.declare.histogram(
     'apparate_worker_early_release_ms',
     'Enqueue to early release, ms',
     LATENCY_BUCKETS_MS,
   );
-  readonly finalLatencyMs = new Histogram(
+  readonly finalLatencyMs = this.declare.histogram(
     'apparate_worker_final_ms',
     'Enqueue to final answer, ms',
     LATENCY_BUCKETS_MS,
   );
-  readonly queueWaitMs = new Histogram(
+  readonly queueWaitMs = this.declare.histogram(
     'apparate_worker_queue_wait_ms',
     'Enqueue to the start of the request’s batch, ms',
     LATENCY_BUCKETS_MS,
   );
-  readonly batchSize = new Histogram('apparate_worker_batch_size', 'Real requests per batch', BATCH_BUCKETS);
-  readonly windowAgreement = new Counter(
+  readonly batchSize = this.declare.histogram(
+    'apparate_worker_batch_size',
+    'Real requests per batch',
+    BATCH_BUCKETS,
+  );
+  readonly windowAgreement = this.declare.gauge(
     'apparate_worker_window_agreement',
     'Agreement of released answers with the final model over the local window',
-    'gauge',
   );
-  readonly configVersion = new Counter('apparate_worker_config_version', 'Config version serving', 'gauge');
-  readonly droppedLogItems = new Counter(
+  readonly configVersion = this.declare.gauge('apparate_worker_config_version', 'Config version serving');
+  readonly droppedLogItems = this.declare.gauge(
     'apparate_worker_exit_log_dropped_total',
     'Exit-log batches dropped because the writer was full',
-    'gauge',
   );
-  readonly guardLowered = new Counter(
+  readonly guardLowered = this.declare.counter(
     'apparate_worker_guard_lowered_total',
     'Times the local guard lowered thresholds',
   );
   /** Not exposed to Prometheus; read by the CloudWatch emitter once per period. */
   readonly period = new PeriodLatencies();
 
+  constructor() {
+    // No agreement is known before the first window has been judged: the sample stays absent
+    // (rather than a misleading 0) until the worker sets it.
+    this.windowAgreement.remove();
+  }
+
   /** The exposition text of every metric. */
-  render(): string {
-    return `${[
-      this.requests,
-      this.exits,
-      this.earlyLatencyMs,
-      this.finalLatencyMs,
-      this.queueWaitMs,
-      this.batchSize,
-      this.windowAgreement,
-      this.configVersion,
-      this.droppedLogItems,
-      this.guardLowered,
-    ]
-      .map((metric) => metric.render())
-      .join('\n')}\n`;
+  render(): Promise<string> {
+    return this.registry.metrics();
   }
 }
 
@@ -217,13 +124,15 @@ export class WorkerMetrics {
  */
 export async function startMetricsServer(
   port: number,
-  metrics: WorkerMetrics,
+  metrics: { readonly registry: Registry },
   healthy: () => boolean,
   host = '0.0.0.0',
 ): Promise<{ server: Server; port: number; close: () => Promise<void> }> {
   const server = createServer((request, response) => {
     if (request.url === '/metrics') {
-      response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metrics.render());
+      void scrape(metrics.registry).then(({ statusCode, contentType, body }) =>
+        response.writeHead(statusCode, { 'content-type': contentType }).end(body),
+      );
     } else if (request.url === '/healthz') {
       const ok = healthy();
       response.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'stopping\n');

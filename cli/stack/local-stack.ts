@@ -29,6 +29,7 @@ import { createRequestQueue } from '../../adapters/create-queue';
 import type { RequestQueue } from '../../adapters/queue';
 import {
   AdmissionControl,
+  ApiMetrics,
   type ControllerRunReport,
   createIngestHandlers,
   createDashboardHandlers,
@@ -318,6 +319,7 @@ async function start(
           generate: (request, response, model) =>
             serveGenerate(request, response, model, { engines: generators, metrics: generationMetrics }),
         }),
+    metrics: new ApiMetrics({ admission, writeBehind }),
     localRoutes: createDashboardHandlers(
       localDashboardSources({
         models: bundles.map((b) => b.model),

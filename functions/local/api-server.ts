@@ -19,8 +19,16 @@ import {
   type StreamingApiHandler,
 } from '../api/http';
 import { matchGenerateRoute, matchRoute, type RouteTarget } from '../api/routes';
+import { scrape } from '../../core/util/prometheus';
+import { UNMATCHED_ROUTE, type ApiMetrics } from './api-metrics';
 import { toProxyEvent } from './proxy-event';
 import { IMAGE_MEDIA_TYPES } from '../../core/inference/image-file';
+
+/** The route label of the generation route (a worker route, not in the API's table). */
+const GENERATE_ROUTE = '/v1/models/{model}/generate';
+
+/** Where the server answers with its metrics when it keeps them. */
+export const METRICS_PATH = '/metrics';
 
 /** API Gateway's payload limit, which this server mirrors as its transport limit. */
 export const DEFAULT_TRANSPORT_MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -54,6 +62,11 @@ export interface ApiServerOptions {
    * body and streams the answer itself. Without it the route answers 404 like any unknown one.
    */
   readonly generate?: (request: IncomingMessage, response: ServerResponse, model: string) => Promise<void>;
+  /**
+   * Counts every response and serves them at `GET /metrics` (Prometheus text); without it the
+   * path is an unknown route. @default none
+   */
+  readonly metrics?: ApiMetrics;
 }
 
 export interface ApiServer {
@@ -80,16 +93,28 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
         )),
   };
 
-  const serve = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+  const { metrics } = options;
+  /** Sets the route label of the request being served (the path template, or the local path). */
+  type Label = (route: string) => void;
+
+  const serve = async (request: IncomingMessage, response: ServerResponse, label: Label): Promise<void> => {
     const url = new URL(request.url ?? '/', 'http://local');
+    if (metrics !== undefined && url.pathname === METRICS_PATH && request.method === 'GET') {
+      drain(request);
+      label(METRICS_PATH);
+      const { statusCode, contentType, body } = await scrape(metrics.registry);
+      return send(response, { statusCode, headers: { 'content-type': contentType }, body });
+    }
     const local = options.localRoutes?.[url.pathname];
     if (local !== undefined && (request.method === 'GET' || request.method === 'HEAD')) {
       drain(request);
+      label(url.pathname);
       const event = toProxyEvent({ request, url, resource: url.pathname, pathParameters: {}, body: null });
       return send(response, await local(event));
     }
     const generation = options.generate === undefined ? undefined : matchGenerateRoute(url.pathname);
     if (generation !== undefined && options.generate !== undefined) {
+      label(GENERATE_ROUTE);
       if (request.method !== 'POST') {
         drain(request);
         return send(response, {
@@ -136,6 +161,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
         headers: { 'content-type': 'application/json; charset=utf-8', allow: allowed },
       });
     }
+    label(match.route.resource);
     let bytes: Buffer | null;
     try {
       bytes = await readBody(request, maxBodyBytes);
@@ -170,7 +196,12 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   };
 
   const server = createServer((request, response) => {
-    serve(request, response).catch((error: unknown) => {
+    let route = UNMATCHED_ROUTE;
+    if (metrics !== undefined) {
+      const method = request.method ?? 'GET';
+      response.once('close', () => metrics.observe(route, method, response.statusCode));
+    }
+    serve(request, response, (matched) => (route = matched)).catch((error: unknown) => {
       if (response.headersSent) {
         response.destroy();
         return;

@@ -6,6 +6,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { scrape } from '../../core/util/prometheus';
 import type { GenerationEngine } from './generation-engine';
 import type { GenerationMetrics } from './generation-metrics';
 import { serveGenerate } from './generate-route';
@@ -29,7 +30,9 @@ export async function startGenerateServer(options: {
   const server: Server = createServer((request, response) => {
     const path = new URL(request.url ?? '/', 'http://local').pathname;
     if (path === '/metrics' && request.method === 'GET') {
-      response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metrics.render());
+      void scrape(metrics.registry).then(({ statusCode, contentType, body }) =>
+        response.writeHead(statusCode, { 'content-type': contentType }).end(body),
+      );
       return;
     }
     const match = ROUTE.exec(path);

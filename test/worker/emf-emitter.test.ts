@@ -112,11 +112,11 @@ function capture(): { stream: PassThrough; lines: () => Record<string, unknown>[
 describe('the CloudWatch embedded-metric-format emitter', () => {
   const validate = new Ajv({ strict: true }).compile(EMF_SCHEMA);
 
-  it('writes one line per emission that follows the EMF specification, with the names the alarms read', () => {
+  it('writes one line per emission that follows the EMF specification, with the names the alarms read', async () => {
     // Given an emitter, then a period with 10 served requests, 6 early, 1 past its deadline
     const metrics = new WorkerMetrics();
     const { stream, lines } = capture();
-    const emitter = new EmfEmitter({
+    const emitter = await EmfEmitter.create({
       metrics,
       model: 'mnist-resnet',
       workerId: 'w1',
@@ -134,7 +134,7 @@ describe('the CloudWatch embedded-metric-format emitter', () => {
     for (let i = 1; i <= 5; i++) metrics.period.observe(i, 10 * i);
 
     // When it emits
-    emitter.emit();
+    await emitter.emit();
 
     // Then the line is valid EMF in the Apparate namespace with the Model dimension
     const [line] = lines();
@@ -164,17 +164,17 @@ describe('the CloudWatch embedded-metric-format emitter', () => {
     expect((line['_aws'] as { Timestamp: number }).Timestamp).toBe(1.7e12);
   });
 
-  it('counts per period, and leaves out the medians and agreement it has no value for', () => {
+  it('counts per period, and leaves out the medians and agreement it has no value for', async () => {
     // Given an emitter that has already emitted once after 10 served requests
     const metrics = new WorkerMetrics();
     metrics.requests.inc({ outcome: 'served' }, 10);
     const { stream, lines } = capture();
-    const emitter = new EmfEmitter({ metrics, model: 'm', stream });
-    emitter.emit();
+    const emitter = await EmfEmitter.create({ metrics, model: 'm', stream });
+    await emitter.emit();
 
     // When 3 more are served without latencies recorded, and it emits again
     metrics.requests.inc({ outcome: 'served' }, 3);
-    emitter.emit();
+    await emitter.emit();
 
     // Then the second line counts only the 3, still beats, and names only the metrics it carries
     const second = lines()[1];
@@ -190,17 +190,22 @@ describe('the CloudWatch embedded-metric-format emitter', () => {
   it('emits on its period, and a last line when stopped', async () => {
     // Given an emitter with a one-second period
     const { stream, lines } = capture();
-    const emitter = new EmfEmitter({ metrics: new WorkerMetrics(), model: 'm', stream, periodMs: 1000 });
+    const emitter = await EmfEmitter.create({
+      metrics: new WorkerMetrics(),
+      model: 'm',
+      stream,
+      periodMs: 1000,
+    });
 
     // When it runs for a little over one period and is stopped
     emitter.start();
     await new Promise((done) => setTimeout(done, 1200));
-    emitter.stop();
+    await emitter.stop();
 
     // Then there are two heartbeats: the period's and the stop's
     expect(lines().map((line) => line[METRICS.heartbeat])).toEqual([1, 1]);
-    expect(() => new EmfEmitter({ metrics: new WorkerMetrics(), model: 'm', periodMs: 10 })).toThrow(
-      /at least 1000/,
-    );
+    await expect(
+      EmfEmitter.create({ metrics: new WorkerMetrics(), model: 'm', periodMs: 10 }),
+    ).rejects.toThrow(/at least 1000/);
   });
 });

@@ -1,0 +1,90 @@
+/**
+ * The local API server's metrics, in Prometheus' text format at `GET /metrics`: every response by
+ * route (the route's path template, so request ids do not explode the label set), method and
+ * status, and the front door's own totals: requests admitted and refused (429) by backpressure,
+ * and durable writes kept off the response path that were retried or given up on. The totals are
+ * read from `AdmissionControl` and `WriteBehind` when scraped, so those stay free of any metrics
+ * dependency (they also run inside Lambda, where nothing scrapes). One registry per server.
+ */
+import { Counter, Registry } from 'prom-client';
+import { metricsIn } from '../../core/util/prometheus';
+import type { AdmissionControl } from '../api/admission';
+import type { WriteBehind } from '../api/write-behind';
+
+/** Where the totals behind the front-door counters come from; either may be absent. */
+export interface ApiMetricsSources {
+  readonly admission?: AdmissionControl;
+  readonly writeBehind?: WriteBehind;
+}
+
+/** The route label of a request that matched no route. */
+export const UNMATCHED_ROUTE = 'unmatched';
+
+export class ApiMetrics {
+  readonly registry = new Registry();
+  readonly requests = metricsIn(this.registry).counter(
+    'apparate_api_requests_total',
+    'Responses by route (path template), method and status',
+    ['route', 'method', 'status'],
+  );
+
+  constructor(sources: ApiMetricsSources = {}) {
+    const { admission, writeBehind } = sources;
+    /** Name, help, and where the running total is read, per front-door counter. */
+    const totals: (readonly [string, string, () => number])[] = [
+      ...(admission === undefined
+        ? []
+        : ([
+            [
+              'apparate_api_admitted_total',
+              'Sync requests admitted by backpressure',
+              () => admission.counts.admitted,
+            ],
+            [
+              'apparate_api_admission_refused_total',
+              'Sync requests refused with 429 because the backlog could not be served within their deadline',
+              () => admission.counts.refused,
+            ],
+          ] as const)),
+      ...(writeBehind === undefined
+        ? []
+        : ([
+            [
+              'apparate_api_write_behind_started_total',
+              'Durable writes started off the response path',
+              () => writeBehind.counts.started,
+            ],
+            [
+              'apparate_api_write_behind_retries_total',
+              'Durable write attempts retried',
+              () => writeBehind.counts.retried,
+            ],
+            [
+              'apparate_api_write_behind_failures_total',
+              'Durable writes given up on after every attempt failed',
+              () => writeBehind.counts.failed,
+            ],
+          ] as const)),
+    ];
+    for (const [name, help, read] of totals) this.total(name, help, read);
+  }
+
+  /** Counts one response. */
+  observe(route: string, method: string, status: number): void {
+    this.requests.inc({ route, method, status: String(status) });
+  }
+
+  /** A counter whose value is a running total kept elsewhere, read when scraped. */
+  private total(name: string, help: string, read: () => number): void {
+    const counter = new Counter({
+      name,
+      help,
+      registers: [],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+    this.registry.registerMetric(counter);
+  }
+}
