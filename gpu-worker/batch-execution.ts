@@ -12,7 +12,9 @@
 import { performance } from 'node:perf_hooks';
 import { FINAL_EXIT, type ExitLogItem } from '../adapters/dynamo';
 import type { RampConfig } from '../core/bundle/manifest';
+import { exitsAt } from '../core/control/exit-rule';
 import type { BatchEncoder } from '../core/inference/batch-encoding';
+import { argmax, clampUnit, topClass } from '../core/util/stats';
 import type { HeldRequest } from './batcher';
 import type { InferenceEngine } from './inference/inference-engine';
 import type { ResultSink } from './result-sink';
@@ -57,32 +59,6 @@ export interface BatchReport {
   readonly logItem: ExitLogItem;
 }
 
-/** Largest value and its index among `width` values from `offset`. */
-export function maxAt(values: Float32Array, offset: number, width: number): { index: number; value: number } {
-  let index = 0;
-  let value = values[offset] as number;
-  for (let k = 1; k < width; k++) {
-    const candidate = values[offset + k] as number;
-    if (candidate > value) {
-      value = candidate;
-      index = k;
-    }
-  }
-  return { index, value };
-}
-
-/** The largest softmax probability of a row of logits, computed stably. */
-export function softmaxMax(logits: Float32Array, offset: number, width: number, max: number): number {
-  let sum = 0;
-  for (let k = 0; k < width; k++) sum += Math.exp((logits[offset + k] as number) - max);
-  return 1 / sum;
-}
-
-/** Rounding can put a probability a hair outside [0, 1]; the result schemas refuse that. */
-export function clampUnit(value: number): number {
-  return value < 0 ? 0 : value > 1 ? 1 : value;
-}
-
 /**
  * Runs one batch of validated requests. Rejects only when the engine refuses or fails the batch
  * (nothing was answered then, except early answers already released, which are idempotent).
@@ -119,19 +95,20 @@ export async function executeBatch(
     const predicted = predictions[r] as Int32Array;
     const atMs = event.atMs + epochOffsetMs;
     for (let i = 0; i < rows; i++) {
-      const best = maxAt(event.probs, i * width, width);
-      column[i] = clampUnit(best.value);
-      predicted[i] = best.index;
-      if (exitIndex[i] !== -1 || !(1 - best.value < threshold)) continue;
+      const index = argmax(event.probs, i * width, width);
+      const probability = event.probs[i * width + index] as number;
+      column[i] = clampUnit(probability);
+      predicted[i] = index;
+      if (exitIndex[i] !== -1 || !exitsAt(probability, threshold)) continue;
       exitIndex[i] = r;
       earlyAtMs[i] = atMs;
       const request = (requests[i] as HeldRequest).message.request;
       (writes[i] as Promise<unknown>[]).push(
         sink.early(request.requestId, {
           model,
-          label: classes[best.index] ?? String(best.index),
-          classIndex: best.index,
-          confidence: clampUnit(best.value),
+          label: classes[index] ?? String(index),
+          classIndex: index,
+          confidence: clampUnit(probability),
           exit: event.candidateId,
           latencyMs: Math.max(0, atMs - request.enqueuedAtMs),
           configVersion: config.version,
@@ -145,7 +122,7 @@ export async function executeBatch(
   const agrees = Array.from({ length: ramps }, () => new Uint8Array(rows));
   const finalPredictions = new Int32Array(rows);
   for (let i = 0; i < rows; i++) {
-    const best = maxAt(outcome.logits, i * width, width);
+    const best = topClass(outcome.logits, i * width, width);
     finalPredictions[i] = best.index;
     finalAtMs[i] = finalMs;
     for (let r = 0; r < ramps; r++) {
@@ -158,7 +135,7 @@ export async function executeBatch(
         model,
         label: classes[best.index] ?? String(best.index),
         classIndex: best.index,
-        confidence: clampUnit(softmaxMax(outcome.logits, i * width, width, best.value)),
+        confidence: clampUnit(best.confidence),
         latencyMs: Math.max(0, finalMs - request.enqueuedAtMs),
         ...(exit < 0 ? {} : { agreesWithEarly: (predictions[exit] as Int32Array)[i] === best.index }),
         configVersion: config.version,

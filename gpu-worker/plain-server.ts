@@ -16,7 +16,7 @@ import { createBatchEncoder, type RawSample } from '../core/inference/batch-enco
 import { createInputValidator } from '../core/inference/input-validation';
 import { openSession, type ModelSession, type SessionOptions } from '../core/inference/onnx-session';
 import type { LoadedModel } from '../core/model/load-model';
-import { clampUnit, maxAt, softmaxMax } from './batch-execution';
+import { clampUnit, topClass } from '../core/util/stats';
 import { messageOf, type Logger } from './logger';
 import type { WorkerMetrics } from './metrics';
 import type { ResultSink } from './result-sink';
@@ -126,7 +126,7 @@ export class PlainServer {
       metrics.batchSize.observe(accepted.length);
       const writes = accepted.map(({ message, sample }, row) => {
         const { request } = message;
-        const best = maxAt(logits, row * width, width);
+        const best = topClass(logits, row * width, width);
         const latencyMs = Math.max(0, finishedAtMs - request.enqueuedAtMs);
         metrics.requests.inc({ outcome: 'served' });
         metrics.exits.inc({ exit: 'final' });
@@ -141,7 +141,7 @@ export class PlainServer {
             model: this.modelId,
             label: classes[best.index] ?? String(best.index),
             classIndex: best.index,
-            confidence: clampUnit(softmaxMax(logits, row * width, width, best.value)),
+            confidence: clampUnit(best.confidence),
             latencyMs,
             configVersion: PLAIN_CONFIG_VERSION,
             releasedAtMs: finishedAtMs,

@@ -33,15 +33,18 @@
 import { InputError } from '../errors';
 import { configCosts, costsAtBatch, latestUsefulIndex, validateProfile, type CostProfile } from './costs';
 import { evaluateConfig, meetsConstraint } from './exit-rule';
+import { nextHeadroom, tuningTarget } from './headroom';
 import { RampAdjuster, type AdjustDecision, type AdjusterOptions, type RetuneOutcome } from './ramp-adjuster';
 import { utilityFromExitRates } from './ramp-utility';
 import { appendToWindow, emptyWindow, validateWindow, type ExitWindow } from './records';
+import { ServedTally } from './served-history';
 import {
   DEFAULT_CONSTRAINT,
   lowerThresholdsToMeetConstraint,
   tuneThresholds,
   type TuneOptions,
 } from './threshold-tuner';
+import { emptyUtility, foldUtility, type UtilityHistory } from './utility-history';
 
 /** A ramp config as workers apply it: versions only grow. */
 export interface ControllerConfig {
@@ -114,12 +117,6 @@ export interface ControllerCounters {
 }
 
 /**
- * The headroom falls at a quarter of the rate it rises: a shortfall in served accuracy is what
- * users notice, a surplus only costs some latency, so the feedback errs on the safe side.
- */
-const HEADROOM_RELEASE_RATIO = 0.25;
-
-/**
  * Starting headroom as a share of `1 − constraint`: the first tunes aim at full agreement on their
  * window, and the feedback releases headroom as served agreement proves higher than needed.
  * Replaying the fixture streams (Twitter-trace arrivals, two trace windows, with and without
@@ -141,10 +138,7 @@ export class ApparateController {
   private readonly constraint: number;
   private headroom: number;
   private readonly headroomGain: number;
-  private readonly servedHorizonInputs: number;
-  private servedBatches: { inputs: number; correct: number }[] = [];
-  private servedInputs = 0;
-  private servedCorrect = 0;
+  private readonly served: ServedTally;
   private readonly rampBudget: number;
   private readonly windowInputs: number;
   private readonly tunePeriodBatches: number;
@@ -164,9 +158,7 @@ export class ApparateController {
   private batchesSinceTune = 0;
   private batchesSinceAdjust = 0;
   private lastBatchSize: number;
-  private utilityHistory: number[][];
-  private utilitySums: number[];
-  private utilityInputs = 0;
+  private utility: UtilityHistory;
   private totals = {
     batches: 0,
     inputs: 0,
@@ -189,7 +181,8 @@ export class ApparateController {
     this.headroomGain = options.headroomGain ?? 0.05;
     if (!(this.headroomGain >= 0))
       throw new InputError(`headroomGain must be non-negative, got ${this.headroomGain}`);
-    this.servedHorizonInputs = positiveInteger(options.servedHorizonInputs ?? 1024, 'servedHorizonInputs');
+    const servedHorizonInputs = positiveInteger(options.servedHorizonInputs ?? 1024, 'servedHorizonInputs');
+    this.served = new ServedTally(servedHorizonInputs);
     this.rampBudget = options.rampBudget ?? 0.02;
     if (!(this.rampBudget >= 0))
       throw new InputError(`rampBudget must be non-negative, got ${this.rampBudget}`);
@@ -230,8 +223,7 @@ export class ApparateController {
     this.version = options.initialConfig.version ?? 0;
     this.lastBatchSize = this.profile.referenceBatchSize;
     this.currentWindow = emptyWindow(this.active.length);
-    this.utilityHistory = this.active.map(() => []);
-    this.utilitySums = this.active.map(() => 0);
+    this.utility = emptyUtility(this.activeIds());
   }
 
   /**
@@ -260,8 +252,13 @@ export class ApparateController {
     this.lastBatchSize = batchSize;
     const costs = configCosts(costsAtBatch(this.profile, batchSize), this.active);
     const served = evaluateConfig(batch, this.currentThresholds, costs);
-    this.recordServed(batch.count, Math.round(served.accuracy * batch.count));
-    this.recordUtility(utilityFromExitRates(served.exitRates, costs), batch.count);
+    this.served.add(batch.count, Math.round(served.accuracy * batch.count));
+    this.utility = foldUtility(
+      this.utility,
+      [{ inputs: batch.count, utilities: utilityFromExitRates(served.exitRates, costs) }],
+      this.utilitySampleInputs,
+      this.utilityHistoryLength,
+    );
     this.currentWindow = appendToWindow(this.currentWindow, batch, this.windowInputs);
     const before = this.currentThresholds;
 
@@ -344,7 +341,7 @@ export class ApparateController {
 
   /** Utility history per active ramp, oldest entry first. */
   get utilities(): readonly (readonly number[])[] {
-    return this.utilityHistory;
+    return this.utility.history;
   }
 
   /** The current tuning headroom: the tuner aims at `constraint + tuningHeadroom`. */
@@ -359,12 +356,11 @@ export class ApparateController {
 
   private tune(): RetuneOutcome {
     const costs = configCosts(costsAtBatch(this.profile, this.lastBatchSize), this.active);
-    if (this.servedInputs >= this.minTuneInputs) {
-      const shortfall = this.constraint - this.servedCorrect / this.servedInputs;
-      const gain = shortfall > 0 ? this.headroomGain : this.headroomGain * HEADROOM_RELEASE_RATIO;
-      this.headroom = Math.min(1 - this.constraint, Math.max(0, this.headroom + gain * shortfall));
+    const served = this.served.agreement;
+    if (served.inputs >= this.minTuneInputs) {
+      this.headroom = nextHeadroom(this.headroom, this.constraint, served.agreement, this.headroomGain);
     }
-    const constraint = Math.min(1, this.constraint + this.headroom);
+    const constraint = tuningTarget(this.constraint, this.headroom);
     const result = tuneThresholds(this.currentWindow, costs, { ...this.tunerOptions, constraint });
     this.pendingRetune = false;
     this.batchesSinceTune = 0;
@@ -388,16 +384,14 @@ export class ApparateController {
       latestUsefulIndex: this.latestUseful,
       active: this.active,
       thresholds: this.currentThresholds,
-      utilityHistory: this.utilityHistory,
+      utilityHistory: this.utility.history,
       ...(this.currentWindow.count >= this.minTuneInputs ? { retune: () => this.tune() } : {}),
     });
     if (decision.rampsChanged) {
       this.active = decision.active;
       this.currentThresholds = decision.thresholds;
       this.currentWindow = emptyWindow(this.active.length);
-      this.utilityHistory = this.active.map(() => []);
-      this.utilitySums = this.active.map(() => 0);
-      this.utilityInputs = 0;
+      this.utility = emptyUtility(this.activeIds());
       this.pendingRetune = true;
       this.batchesSinceTune = 0;
       this.totals.rampChanges++;
@@ -407,33 +401,7 @@ export class ApparateController {
     return decision;
   }
 
-  /** Keeps the served correctness of the newest `servedHorizonInputs` inputs, batch by batch. */
-  private recordServed(inputs: number, correct: number): void {
-    this.servedBatches.push({ inputs, correct });
-    this.servedInputs += inputs;
-    this.servedCorrect += correct;
-    while (
-      this.servedBatches.length > 1 &&
-      this.servedInputs - (this.servedBatches[0]?.inputs ?? 0) >= this.servedHorizonInputs
-    ) {
-      const oldest = this.servedBatches.shift() as { inputs: number; correct: number };
-      this.servedInputs -= oldest.inputs;
-      this.servedCorrect -= oldest.correct;
-    }
-  }
-
-  /** Folds one batch's utilities (ms per input) into the running entry, closing it every N inputs. */
-  private recordUtility(utilities: readonly number[], inputs: number): void {
-    utilities.forEach((u, k) => {
-      this.utilitySums[k] = (this.utilitySums[k] as number) + u * inputs;
-    });
-    this.utilityInputs += inputs;
-    if (this.utilityInputs < this.utilitySampleInputs) return;
-    this.utilityHistory.forEach((history, k) => {
-      history.push((this.utilitySums[k] as number) / this.utilityInputs);
-      if (history.length > this.utilityHistoryLength) history.shift();
-    });
-    this.utilitySums.fill(0);
-    this.utilityInputs = 0;
+  private activeIds(): string[] {
+    return this.active.map((index) => this.profile.candidates[index]?.id ?? '');
   }
 }

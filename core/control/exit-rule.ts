@@ -19,13 +19,19 @@ export interface ConfigEvaluation {
 }
 
 /**
- * Where input `i` leaves: the first ramp with `1 − confidence < threshold`, or -1 when it runs to
- * the end. Threshold 0 can never be met, so a ramp at 0 observes without exiting.
+ * The exit rule at one ramp: an input leaves when `1 − confidence < threshold`. Threshold 0 can
+ * never be met, so a ramp at 0 observes without exiting. The worker applies it as each ramp's
+ * outputs arrive; everything else evaluates windows with `exitIndex`.
  */
+export function exitsAt(confidence: number, threshold: number): boolean {
+  return 1 - confidence < threshold;
+}
+
+/** Where input `i` leaves: the first ramp whose exit rule holds, or -1 when it runs to the end. */
 export function exitIndex(window: ExitWindow, i: number, thresholds: ArrayLike<number>): number {
   const ramps = window.confidence.length;
   for (let r = 0; r < ramps; r++) {
-    if (1 - ((window.confidence[r] as Float32Array)[i] as number) < (thresholds[r] as number)) return r;
+    if (exitsAt((window.confidence[r] as Float32Array)[i] as number, thresholds[r] as number)) return r;
   }
   return -1;
 }

@@ -19,7 +19,7 @@ import { inputShapesFromSpec } from '../onnx/input-shapes';
 import { readOnnxModel } from '../onnx/onnx-model';
 import { buildFeatureModel, featureOutputName } from '../onnx/ramp-heads';
 import { parseMemberKey } from '../onnx/ramp-members';
-import { argmax } from '../util/stats';
+import { argmax, topClass } from '../util/stats';
 import { applyDrift, type DriftKind } from './drift';
 
 export interface StreamObservations {
@@ -57,11 +57,8 @@ export function applyRamp(
     for (let k = 0; k < classes; k++)
       logits[k] = (logits[k] as number) + v * (weights[j * classes + k] as number);
   }
-  const best = argmax(logits, 0, classes);
-  const top = logits[best] as number;
-  let sum = 0;
-  for (const value of logits) sum += Math.exp(value - top);
-  return { confidence: 1 / sum, prediction: best };
+  const { index, confidence } = topClass(logits, 0, classes);
+  return { confidence, prediction: index };
 }
 
 function cacheKey(bundle: LoadedBundle, stream: DataSplit, drift: DriftKind, seed: number): string {

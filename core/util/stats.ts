@@ -38,6 +38,27 @@ export function argmax(values: ArrayLike<number>, offset: number, width: number)
 }
 
 /**
+ * The most probable class of a row of logits and its softmax probability, computed stably
+ * (shifted by the largest logit), without building the whole distribution.
+ */
+export function topClass(
+  logits: ArrayLike<number>,
+  offset: number,
+  width: number,
+): { index: number; confidence: number } {
+  const index = argmax(logits, offset, width);
+  const top = logits[offset + index] as number;
+  let sum = 0;
+  for (let k = 0; k < width; k++) sum += Math.exp((logits[offset + k] as number) - top);
+  return { index, confidence: 1 / sum };
+}
+
+/** Rounding can put a probability a hair outside [0, 1]; result schemas refuse that. */
+export function clampUnit(value: number): number {
+  return value < 0 ? 0 : value > 1 ? 1 : value;
+}
+
+/**
  * The largest value, or `floor` when there are none or all are smaller. A loop, not
  * `Math.max(...values)`: spreading an array into a call puts every element on the stack, and a
  * long replay (hundreds of thousands of requests) overflows it.

@@ -15,6 +15,7 @@
  */
 import { FINAL_EXIT, type ExitLogItem } from '../../adapters/dynamo';
 import type { ExitWindow } from '../../core/control/records';
+import type { ServedBatch } from '../../core/control/scheduled-decision';
 
 /** The newest inputs observed by every current ramp, in time order, for the tuner. */
 export interface TuningEvidence {
@@ -23,16 +24,6 @@ export interface TuningEvidence {
   readonly paddedSizes: readonly number[];
   /** Requests read whose ramps do not include every current ramp. */
   readonly otherRampSetRequests: number;
-}
-
-/** One logged batch as served with exactly the current ramp set. */
-export interface ServedBatch {
-  readonly inputs: number;
-  /** Released answers equal to the full model's (a request that did not exit counts as equal). */
-  readonly correct: number;
-  readonly paddedSize: number;
-  /** Requests released at each current ramp, shallow to deep, then at the end. */
-  readonly exitCounts: readonly number[];
 }
 
 /**
