@@ -10,14 +10,14 @@
  * answers are safe.
  */
 import { performance } from 'node:perf_hooks';
-import { FINAL_EXIT, type ExitLogItem } from '../adapters/dynamo';
+import { FINAL_EXIT, type ExitLogItem } from '../core/serving/exit-log-item';
 import type { RampConfig } from '../core/bundle/manifest';
 import { exitsAt } from '../core/control/exit-rule';
 import type { BatchEncoder } from '../core/inference/batch-encoding';
 import { argmax, clampUnit, topClass } from '../core/util/stats';
 import type { HeldRequest } from './batcher';
 import type { InferenceEngine } from './inference/inference-engine';
-import type { ResultSink } from './result-sink';
+import type { ResultSink } from '../core/serving/result-sink';
 
 export interface BatchContext {
   readonly engine: InferenceEngine;

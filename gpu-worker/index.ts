@@ -12,16 +12,7 @@ export {
 } from './bootstrap';
 export type { BatchReport } from './batch-execution';
 export type { LocalGuardOptions } from './local-guard';
-export {
-  CallbackResultSink,
-  DynamoResultSink,
-  type EarlyRelease,
-  type ErrorRelease,
-  type FinalRelease,
-  type ResultSink,
-  type SinkEvent,
-} from './result-sink';
-export { BullMqResultSink } from './bullmq-result-sink';
+export { CallbackResultSink, type SinkEvent } from './result-sink';
 export { PublishingResultSink } from './publishing-result-sink';
 export { DEFAULT_EMF_PERIOD_MS, EmfEmitter, type EmfEmitterOptions } from './emf-emitter';
 export { startMetricsServer, WorkerMetrics } from './metrics';

@@ -12,13 +12,13 @@ import type { QueueKind } from '../adapters/queue';
 import { RedisResultStore } from '../adapters/redis';
 import type { ExecutionProvider } from '../core/inference/onnx-session';
 import { loadModel } from '../core/model/load-model';
+import { StoreResultSink, type ResultSink } from '../core/serving/result-sink';
 import { BootstrapWorker } from './bootstrap';
-import { BullMqResultSink } from './bullmq-result-sink';
 import { EmfEmitter } from './emf-emitter';
 import { jsonLogger, messageOf } from './logger';
 import { startMetricsServer, WorkerMetrics } from './metrics';
 import { PublishingResultSink } from './publishing-result-sink';
-import { CallbackResultSink, DynamoResultSink, type ResultSink } from './result-sink';
+import { CallbackResultSink } from './result-sink';
 import { ApparateWorker, installSignalHandlers, type WorkerOptions } from './worker';
 
 export const RESULT_KINDS = ['stdout', 'redis', 'table'] as const;
@@ -103,9 +103,9 @@ export async function runWorkerProcess(settings: WorkerProcessSettings, io: Work
       : undefined;
   let sink: ResultSink;
   if (settings.results === 'table' && doc && tables) {
-    sink = new DynamoResultSink(new ResultStore({ client: doc, tableName: tables.results }));
+    sink = new StoreResultSink(new ResultStore({ client: doc, tableName: tables.results }));
   } else if (redisResults !== undefined) {
-    sink = new BullMqResultSink(redisResults);
+    sink = new StoreResultSink(redisResults);
   } else {
     sink = new CallbackResultSink((event) => {
       io.stdout.write(`${JSON.stringify(event)}\n`);

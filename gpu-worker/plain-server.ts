@@ -19,7 +19,8 @@ import type { LoadedModel } from '../core/model/load-model';
 import { clampUnit, topClass } from '../core/util/stats';
 import { messageOf, type Logger } from './logger';
 import type { WorkerMetrics } from './metrics';
-import type { ResultSink } from './result-sink';
+import type { ResultSink } from '../core/serving/result-sink';
+import { answerError, settleStored } from './settle';
 
 /** The config version plain answers carry: the plain model serves before any config exists. */
 export const PLAIN_CONFIG_VERSION = 0;
@@ -96,7 +97,7 @@ export class PlainServer {
     const { sink, metrics } = this.options;
     const startedAtMs = Date.now();
     const accepted: { message: ReceivedMessage; sample: RawSample }[] = [];
-    const refusals: Promise<void>[] = [];
+    const refusals: Promise<boolean>[] = [];
     for (const message of messages) {
       const { request } = message;
       const problem =
@@ -110,7 +111,7 @@ export class PlainServer {
         const code = problem?.code ?? 'invalid_input';
         const text = problem?.text ?? (validated?.ok === false ? validated.problem.message : '');
         metrics.requests.inc({ outcome: code });
-        refusals.push(this.settle(message, sink.error(request.requestId, { code, message: text })));
+        refusals.push(answerError(this.options, message, code, text));
         continue;
       }
       if (validated?.ok) accepted.push({ message, sample: validated.sample });
@@ -135,7 +136,8 @@ export class PlainServer {
         metrics.period.observe(latencyMs, latencyMs);
         this.served += 1;
         this.options.onServed?.(sample, best.index);
-        return this.settle(
+        return settleStored(
+          this.options,
           message,
           sink.final(request.requestId, {
             model: this.modelId,
@@ -146,28 +148,11 @@ export class PlainServer {
             configVersion: PLAIN_CONFIG_VERSION,
             releasedAtMs: finishedAtMs,
           }),
+          'store failed',
         );
       });
       await Promise.all(writes);
     }
     await Promise.all(refusals);
-  }
-
-  /** Acks once the answer is stored; hands the message back when it could not be. */
-  private async settle(message: ReceivedMessage, stored: Promise<void>): Promise<void> {
-    const { queue, logger } = this.options;
-    try {
-      await stored;
-    } catch (error) {
-      logger.log('warn', 'answer not stored', {
-        requestId: message.request.requestId,
-        error: messageOf(error),
-      });
-      await queue.release(message).catch(() => undefined);
-      return;
-    }
-    await queue.ack(message).catch((error: unknown) => {
-      logger.log('warn', 'ack failed', { requestId: message.request.requestId, error: messageOf(error) });
-    });
   }
 }

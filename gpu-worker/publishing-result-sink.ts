@@ -14,13 +14,19 @@
  * never thrown: the waiter still finds the answer in the durable record.
  */
 import type { AnswerChannel, AnswerEvent } from '../adapters/answers';
-import type { EarlyRelease, ErrorRelease, FinalRelease, ResultSink } from './result-sink';
+import {
+  MAX_ERROR_MESSAGE_LENGTH,
+  type AnswerError,
+  type EarlyAnswer,
+  type FinalAnswer,
+} from '../core/serving/answers';
+import type { ResultSink } from '../core/serving/result-sink';
 
 /** Longest an early answer waits for its final answer before it is written on its own, ms. */
 export const DEFAULT_MAX_HOLD_MS = 10_000;
 
 interface HeldEarly {
-  readonly answer: EarlyRelease;
+  readonly answer: EarlyAnswer;
   readonly timer: NodeJS.Timeout;
   readonly written: { resolve: () => void; reject: (error: unknown) => void };
 }
@@ -37,18 +43,8 @@ export class PublishingResultSink implements ResultSink {
     private readonly maxHoldMs = DEFAULT_MAX_HOLD_MS,
   ) {}
 
-  early(requestId: string, answer: EarlyRelease): Promise<void> {
-    this.notify({
-      kind: 'early',
-      requestId,
-      model: answer.model,
-      label: answer.label,
-      confidence: answer.confidence,
-      exit: answer.exit,
-      latencyMs: answer.latencyMs,
-      configVersion: answer.configVersion,
-      releasedAtMs: answer.releasedAtMs,
-    });
+  early(requestId: string, answer: EarlyAnswer): Promise<void> {
+    this.notify({ kind: 'early', requestId, ...answer });
     if (this.durable.settle === undefined || this.held.has(requestId)) {
       return nextTurn(() => this.durable.early(requestId, answer));
     }
@@ -59,18 +55,8 @@ export class PublishingResultSink implements ResultSink {
     });
   }
 
-  final(requestId: string, answer: FinalRelease): Promise<void> {
-    this.notify({
-      kind: 'final',
-      requestId,
-      model: answer.model,
-      label: answer.label,
-      confidence: answer.confidence,
-      latencyMs: answer.latencyMs,
-      configVersion: answer.configVersion,
-      ...(answer.agreesWithEarly === undefined ? {} : { agreesWithEarly: answer.agreesWithEarly }),
-      releasedAtMs: answer.releasedAtMs,
-    });
+  final(requestId: string, answer: FinalAnswer): Promise<void> {
+    this.notify({ kind: 'final', requestId, ...answer });
     const settle = this.durable.settle?.bind(this.durable);
     if (settle === undefined) return nextTurn(() => this.durable.final(requestId, answer));
     const held = this.take(requestId);
@@ -79,8 +65,13 @@ export class PublishingResultSink implements ResultSink {
     return written;
   }
 
-  async error(requestId: string, error: ErrorRelease): Promise<void> {
-    this.notify({ kind: 'error', requestId, code: error.code, message: error.message.slice(0, 1024) });
+  async error(requestId: string, error: AnswerError): Promise<void> {
+    this.notify({
+      kind: 'error',
+      requestId,
+      code: error.code,
+      message: error.message.slice(0, MAX_ERROR_MESSAGE_LENGTH),
+    });
     await this.writeHeldAlone(requestId).catch(() => undefined);
     await nextTurn(() => this.durable.error(requestId, error));
   }

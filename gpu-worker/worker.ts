@@ -36,7 +36,8 @@ import { createInputValidator } from '../core/inference/input-validation';
 import { LocalGuard, type LocalGuardOptions } from './local-guard';
 import { jsonLogger, messageOf, type Logger } from './logger';
 import { WorkerMetrics } from './metrics';
-import type { ResultSink } from './result-sink';
+import type { ResultSink } from '../core/serving/result-sink';
+import { ack, answerError, handBack, type Settler } from './settle';
 
 export interface WorkerOptions {
   readonly bundleDir: string;
@@ -109,6 +110,8 @@ export class ApparateWorker {
   private readonly guard: LocalGuard;
   private readonly watcher: ConfigWatcher | undefined;
   private readonly logger: Logger;
+  /** How messages are acknowledged or handed back (shared with the plain server). */
+  private readonly settler: Settler & { readonly sink: ResultSink };
   private readonly visibilityTimeoutMs: number;
   private readonly receiveWaitMs: number;
   private readonly maxQueued: number;
@@ -138,6 +141,7 @@ export class ApparateWorker {
     this.encoder = createBatchEncoder(spec);
     this.guard = new LocalGuard(options.guard);
     this.logger = options.logger ?? jsonLogger(process.stderr, { workerId, model: modelId });
+    this.settler = { queue: options.queue, sink: options.sink, logger: this.logger };
     this.visibilityTimeoutMs = options.visibilityTimeoutMs ?? 30_000;
     this.receiveWaitMs = options.receiveWaitMs ?? 200;
     const largest = Math.max(...engine.bundle.batchSizes);
@@ -413,15 +417,7 @@ export class ApparateWorker {
       await this.handBack(request.message, why);
       return;
     }
-    try {
-      await this.options.queue.ack(request.message);
-    } catch (error) {
-      // The answer is stored; a redelivery is answered again, idempotently.
-      this.logger.log('warn', 'ack failed', {
-        requestId: request.message.request.requestId,
-        error: messageOf(error),
-      });
-    }
+    await ack(this.settler, request.message);
   }
 
   /** Counts, metrics, exit log and guard for a batch that ran; returns each request's overhead, ms. */
@@ -493,31 +489,16 @@ export class ApparateWorker {
   /** Stores an error answer, then acks; if the answer cannot be stored the message goes back. */
   private answerError(message: ReceivedMessage, code: string, text: string): void {
     this.metrics.requests.inc({ outcome: code });
-    const requestId = message.request.requestId;
-    this.logger.log('info', 'request refused', { requestId, code, reason: text });
     this.track(
-      this.options.sink.error(requestId, { code, message: text }).then(
-        () => this.options.queue.ack(message),
-        (error: unknown) => {
-          this.logger.log('warn', 'error answer not stored', { requestId, error: messageOf(error) });
-          return this.handBack(message, 'store failed');
-        },
-      ),
+      answerError(this.settler, message, code, text).then((acked) => {
+        if (!acked) this.counts.handedBack += 1;
+      }),
     );
   }
 
   private async handBack(message: ReceivedMessage, why: string): Promise<void> {
     this.counts.handedBack += 1;
-    try {
-      await this.options.queue.release(message);
-    } catch (error) {
-      // It comes back by itself once its visibility lapses.
-      this.logger.log('warn', 'release failed', {
-        requestId: message.request.requestId,
-        why,
-        error: messageOf(error),
-      });
-    }
+    await handBack(this.settler, message, why);
   }
 
   private extendHeld(): void {

@@ -11,44 +11,29 @@
  * subscribe before their request is queued and still fall back to the durable record.
  */
 import { z } from 'zod';
+import {
+  answerErrorSchema,
+  earlyAnswerSchema,
+  finalAnswerSchema,
+  MAX_ERROR_MESSAGE_LENGTH,
+  requestIdSchema,
+} from '../../core/serving/answers';
 
-const requestIdSchema = z.string().min(1).max(128);
-const labelSchema = z.string().min(1).max(256);
-const unitSchema = z.number().min(0).max(1);
-const msSchema = z.number().nonnegative().finite();
-
+/**
+ * An answer on its way to the request waiting for it: the worker's answer (core/serving/answers.ts)
+ * with the request id, less the class index, which no response shows.
+ */
 export const answerEventSchema = z.discriminatedUnion('kind', [
-  z.object({
-    kind: z.literal('early'),
-    requestId: requestIdSchema,
-    model: z.string().min(1),
-    label: labelSchema,
-    confidence: unitSchema,
-    /** The ramp the input exited at. */
-    exit: z.string().min(1).max(128),
-    /** Enqueue to release, on the worker's clock, ms. */
-    latencyMs: msSchema,
-    configVersion: z.number().int().nonnegative(),
-    /** Epoch ms of the release. */
-    releasedAtMs: msSchema,
-  }),
-  z.object({
-    kind: z.literal('final'),
-    requestId: requestIdSchema,
-    model: z.string().min(1),
-    label: labelSchema,
-    confidence: unitSchema,
-    latencyMs: msSchema,
-    configVersion: z.number().int().nonnegative(),
-    /** Whether the early answer equalled this one; absent when the input exited nowhere. */
-    agreesWithEarly: z.boolean().optional(),
-    releasedAtMs: msSchema,
-  }),
-  z.object({
+  earlyAnswerSchema
+    .omit({ classIndex: true })
+    .extend({ kind: z.literal('early'), requestId: requestIdSchema }),
+  finalAnswerSchema
+    .omit({ classIndex: true })
+    .extend({ kind: z.literal('final'), requestId: requestIdSchema }),
+  answerErrorSchema.extend({
     kind: z.literal('error'),
     requestId: requestIdSchema,
-    code: z.string().min(1).max(64),
-    message: z.string().max(1024),
+    message: answerErrorSchema.shape.message.max(MAX_ERROR_MESSAGE_LENGTH),
   }),
 ]);
 export type AnswerEvent = z.infer<typeof answerEventSchema>;

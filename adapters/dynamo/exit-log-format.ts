@@ -20,11 +20,31 @@
  * characters long) is left out, and counted.
  */
 import { z } from 'zod';
-import { modelIdSchema, TTL_ATTRIBUTE } from './tables';
+import { InputError } from '../../core/errors';
+import {
+  EXIT_LOG_KINDS,
+  exitLogItemSchema,
+  exitLogRequestSchema,
+  FINAL_EXIT,
+  type ExitLogItem,
+  type ExitLogKind,
+  type ExitLogRequest,
+} from '../../core/serving/exit-log-item';
 import { attributeValueBytes, itemBytes } from './item-size';
+import { TTL_ATTRIBUTE } from './tables';
 
-/** The exit of a request that left at no ramp. */
-export const FINAL_EXIT = 'final';
+export {
+  EXIT_LOG_KINDS,
+  exitLogItemSchema,
+  exitLogRequestSchema,
+  FINAL_EXIT,
+  type ExitLogItem,
+  type ExitLogKind,
+  type ExitLogRequest,
+};
+
+/** A week: long enough for the slow ramp-adjustment loop and for an analyst's look back. */
+export const DEFAULT_EXIT_LOG_TTL_MS = 7 * 86_400_000;
 /** Partition keys change every this many milliseconds: one minute. */
 export const EXIT_LOG_BUCKET_MS = 60_000;
 /** Shards per minute a writer spreads a model's items over, and a reader queries. */
@@ -35,68 +55,6 @@ export const DEFAULT_MAX_EXIT_LOG_ITEM_BYTES = 350_000;
 const START_DIGITS = 15;
 const PART_DIGITS = 4;
 const MAX_PARTS = 10 ** PART_DIGITS;
-/** Latest start time the minute format and the padding both handle (the end of year 9999). */
-const MAX_STARTED_AT_MS = 253_402_300_799_999;
-
-const rampObservationSchema = z.object({
-  id: z.string().min(1).max(128),
-  /** The ramp's maximum softmax probability. */
-  confidence: z.number().min(0).max(1),
-  /** The ramp's predicted class index. */
-  prediction: z.number().int().nonnegative(),
-});
-
-export const exitLogRequestSchema = z
-  .object({
-    requestId: z.string().min(1).max(128),
-    /** The id of the ramp the request exited at, or `final`. */
-    exit: z.string().min(1).max(128),
-    /** From the request's arrival to its answer's release, in ms (equals finalMs when exit is `final`). */
-    releasedMs: z.number().nonnegative().finite(),
-    /** From the request's arrival to the full model's answer, in ms. */
-    finalMs: z.number().nonnegative().finite(),
-    /** Every active ramp's output for this request, shallow to deep. */
-    ramps: z.array(rampObservationSchema),
-    finalPrediction: z.number().int().nonnegative(),
-  })
-  .refine(
-    (request) => request.exit === FINAL_EXIT || request.ramps.some((ramp) => ramp.id === request.exit),
-    {
-      message: `exit must be '${FINAL_EXIT}' or the id of one of the request's ramps`,
-      path: ['exit'],
-    },
-  );
-export type ExitLogRequest = z.infer<typeof exitLogRequestSchema>;
-
-/**
- * What a logged batch is: a classifier's batch of inputs (the default, and what items without the
- * field are), or a generation step whose requests are token positions (`<row>#<position>`), each
- * with every ramp's confidence and top token and the full model's token at its fill.
- */
-export const EXIT_LOG_KINDS = ['classify', 'generate'] as const;
-export type ExitLogKind = (typeof EXIT_LOG_KINDS)[number];
-
-export const exitLogItemSchema = z
-  .object({
-    model: modelIdSchema,
-    kind: z.enum(EXIT_LOG_KINDS).optional(),
-    /** Unique per batch across workers (a worker id plus a sequence number, say). */
-    batchId: z.string().min(1).max(128),
-    /** When the batch started, epoch ms. */
-    startedAtMs: z.number().int().nonnegative().max(MAX_STARTED_AT_MS),
-    configVersion: z.number().int().nonnegative(),
-    /** Real inputs in the batch. */
-    batchSize: z.number().int().positive(),
-    /** The batch size it was padded to and run at. */
-    paddedSize: z.number().int().positive(),
-    requests: z.array(exitLogRequestSchema),
-  })
-  .refine((item) => item.paddedSize >= item.batchSize, {
-    message: 'paddedSize must be at least batchSize',
-    path: ['paddedSize'],
-  });
-/** One logged batch, as the worker records it and the reader returns it. */
-export type ExitLogItem = z.infer<typeof exitLogItemSchema>;
 
 /** A ramp's output in the stored form: i = ramp id, c = confidence, p = prediction. */
 const storedRampSchema = z.object({ i: z.string(), c: z.number(), p: z.number() });
@@ -282,4 +240,12 @@ export function fromStoredItems(parts: readonly StoredExitLog[]): ExitLogItem {
       })),
     ),
   };
+}
+
+/** Checks a whole-number option of the writer or the reader against its range. */
+export function checkWhole(name: string, value: number, min: number, max: number): number {
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new InputError(`${name} must be a whole number from ${min} to ${max}, got ${value}`);
+  }
+  return value;
 }

@@ -18,47 +18,41 @@ import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { ArtifactError, describeIssues, InputError } from '../../core/errors';
 import { CONDITIONAL_CHECK_FAILED, isServiceError, type DocumentSender } from './dynamo-client';
-import { modelIdSchema, RESULTS_TABLE, TTL_ATTRIBUTE } from './tables';
+import {
+  answerErrorSchema,
+  classLabelSchema,
+  earlyAnswerSchema,
+  finalAnswerSchema,
+  MAX_ERROR_MESSAGE_LENGTH,
+  modelIdSchema,
+  requestIdSchema,
+  type AnswerError,
+} from '../../core/serving/answers';
+import { RESULTS_TABLE, TTL_ATTRIBUTE } from './tables';
 
 /** One day: long enough for an asynchronous client to come back for its answer. */
 export const DEFAULT_RESULT_TTL_MS = 86_400_000;
-/** Error messages longer than this are cut, not refused: recording the failure matters more. */
-export const MAX_ERROR_MESSAGE_LENGTH = 1024;
 
-const requestIdSchema = z.string().min(1).max(128);
-/** A class index, or a class name where the model has them. */
-const labelSchema = z.union([z.number().int().nonnegative(), z.string().min(1).max(256)]);
-const confidenceSchema = z.number().min(0).max(1);
-const latencyMsSchema = z.number().nonnegative().finite();
+/**
+ * A label as stored: the class name the worker writes, or a class index in items written before
+ * labels were always names.
+ */
+const storedLabelSchema = z.union([z.number().int().nonnegative(), classLabelSchema]);
 
-export const earlyAnswerSchema = z.object({
-  model: modelIdSchema,
-  label: labelSchema,
-  confidence: confidenceSchema,
-  /** The id of the ramp the input exited at. */
-  exit: z.string().min(1).max(128),
-  latencyMs: latencyMsSchema,
-  configVersion: z.number().int().nonnegative(),
-});
-export type EarlyAnswer = z.infer<typeof earlyAnswerSchema>;
-
-export const finalAnswerSchema = z.object({
-  label: labelSchema,
-  confidence: confidenceSchema,
-  latencyMs: latencyMsSchema,
-  /** Whether the early answer equalled this one; absent when the input exited nowhere. */
-  agreesWithEarly: z.boolean().optional(),
-  /** The config the batch ran under; absent in items written before it was recorded. */
-  configVersion: z.number().int().nonnegative().optional(),
-});
-export type FinalAnswer = z.infer<typeof finalAnswerSchema>;
-
-export const resultErrorSchema = z.object({
-  /** A short machine-readable reason, such as `deadline_exceeded` or `invalid_input`. */
-  code: z.string().min(1).max(64),
-  message: z.string(),
-});
-export type ResultError = z.infer<typeof resultErrorSchema>;
+/**
+ * What the table keeps of an early answer: the worker's answer (core/serving/answers.ts) without
+ * its class index and release time; the model is kept on the item, beside the answers.
+ */
+const earlyInputSchema = earlyAnswerSchema
+  .pick({ model: true, confidence: true, exit: true, latencyMs: true, configVersion: true })
+  .extend({ label: storedLabelSchema });
+export type StoredEarlyAnswer = z.infer<typeof earlyInputSchema>;
+const storedEarlySchema = earlyInputSchema.omit({ model: true });
+/** What the table keeps of a final answer; `configVersion` is absent in items written before it was recorded. */
+const storedFinalSchema = finalAnswerSchema
+  .pick({ confidence: true, latencyMs: true, agreesWithEarly: true })
+  .extend({ label: storedLabelSchema, configVersion: finalAnswerSchema.shape.configVersion.optional() });
+export type StoredFinalAnswer = z.infer<typeof storedFinalSchema>;
 
 /** What the ingest side records when it accepts a request, before the request is queued. */
 export const acceptedRequestSchema = z.object({
@@ -79,9 +73,9 @@ const storedResultSchema = z
       .omit({ model: true })
       .extend({ recordedAtMs: recordedAtMsSchema })
       .optional(),
-    early: earlyAnswerSchema.omit({ model: true }).extend({ recordedAtMs: recordedAtMsSchema }).optional(),
-    final: finalAnswerSchema.extend({ recordedAtMs: recordedAtMsSchema }).optional(),
-    error: resultErrorSchema.extend({ recordedAtMs: recordedAtMsSchema }).optional(),
+    early: storedEarlySchema.extend({ recordedAtMs: recordedAtMsSchema }).optional(),
+    final: storedFinalSchema.extend({ recordedAtMs: recordedAtMsSchema }).optional(),
+    error: answerErrorSchema.extend({ recordedAtMs: recordedAtMsSchema }).optional(),
     [TTL_ATTRIBUTE]: z.number().int().positive(),
   })
   .refine(
@@ -152,9 +146,9 @@ export class ResultStore {
    * Records the answer released at a ramp. Returns false when an early answer was already there
    * (a redelivery), in which case nothing but the expiry changed.
    */
-  async putEarly(requestId: string, answer: EarlyAnswer): Promise<boolean> {
+  async putEarly(requestId: string, answer: StoredEarlyAnswer): Promise<boolean> {
     const id = parseInput(requestIdSchema, requestId, 'request id');
-    const { model, ...early } = parseInput(earlyAnswerSchema, answer, 'early answer');
+    const { model, ...early } = parseInput(earlyInputSchema, answer, 'early answer');
     return this.putOnceWithModel(id, 'early', early, model);
   }
 
@@ -191,9 +185,9 @@ export class ResultStore {
    * Records the full model's answer beside any early one and clears an error left by an earlier
    * failed delivery. Returns false when a final answer was already there.
    */
-  async putFinal(requestId: string, answer: FinalAnswer): Promise<boolean> {
+  async putFinal(requestId: string, answer: StoredFinalAnswer): Promise<boolean> {
     const id = parseInput(requestIdSchema, requestId, 'request id');
-    const final = withoutUndefined(parseInput(finalAnswerSchema, answer, 'final answer'));
+    const final = withoutUndefined(parseInput(storedFinalSchema, answer, 'final answer'));
     const nowMs = this.nowMs();
     const { Attributes } = await this.client.send(
       new UpdateCommand({
@@ -218,10 +212,15 @@ export class ResultStore {
    * clients are woken by pushed answers uses it: the early answer's durable copy may then trail its
    * release by the rest of the batch, and each request costs one write instead of two.
    */
-  async putSettled(requestId: string, model: string, final: FinalAnswer, early?: EarlyAnswer): Promise<void> {
+  async putSettled(
+    requestId: string,
+    model: string,
+    final: StoredFinalAnswer,
+    early?: StoredEarlyAnswer,
+  ): Promise<void> {
     const id = parseInput(requestIdSchema, requestId, 'request id');
     const checkedModel = parseInput(modelIdSchema, model, 'model');
-    const checkedFinal = withoutUndefined(parseInput(finalAnswerSchema, final, 'final answer'));
+    const checkedFinal = withoutUndefined(parseInput(storedFinalSchema, final, 'final answer'));
     const nowMs = this.nowMs();
     const names: Record<string, string> = {
       '#final': 'final',
@@ -236,7 +235,7 @@ export class ResultStore {
     };
     let setEarly = '';
     if (early !== undefined) {
-      const { model: earlyModel, ...checkedEarly } = parseInput(earlyAnswerSchema, early, 'early answer');
+      const { model: earlyModel, ...checkedEarly } = parseInput(earlyInputSchema, early, 'early answer');
       if (earlyModel !== checkedModel) {
         throw new InputError(
           `early answer of request ${id} names model ${earlyModel}, its final answer ${checkedModel}`,
@@ -261,9 +260,9 @@ export class ResultStore {
    * Records why a request failed. Returns false, changing nothing, when a final answer is already
    * recorded (the error came from a later, redundant delivery) or an error was already there.
    */
-  async putError(requestId: string, error: ResultError): Promise<boolean> {
+  async putError(requestId: string, error: AnswerError): Promise<boolean> {
     const id = parseInput(requestIdSchema, requestId, 'request id');
-    const checked = parseInput(resultErrorSchema, error, 'result error');
+    const checked = parseInput(answerErrorSchema, error, 'result error');
     const nowMs = this.nowMs();
     try {
       const { Attributes } = await this.client.send(

@@ -10,9 +10,9 @@ import {
   UpdateTimeToLiveCommand,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { z } from 'zod';
 import { InputError } from '../../core/errors';
 import { isServiceError } from './dynamo-client';
+import { modelIdSchema } from '../../core/serving/answers';
 
 /** A key attribute as DynamoDB (and CDK's `AttributeType`) spells it. */
 export interface KeyAttribute {
@@ -74,11 +74,7 @@ const LONGEST_SUFFIX = Math.max(...TABLE_ROLES.map((role) => TABLE_DESIGNS[role]
 /** DynamoDB table names: 3–255 characters of letters, digits, `_`, `-` and `.`. */
 const MAX_PREFIX_LENGTH = 255 - LONGEST_SUFFIX - 1;
 
-/**
- * Model ids appear inside keys. Partition keys may hold 2048 bytes; the limit here keeps every
- * key built from a model id well inside that whatever characters it uses.
- */
-export const modelIdSchema = z.string().min(1).max(256);
+export { modelIdSchema };
 
 /** Checks a model id at a store's edge, so a bad one fails with what is allowed, not a service error. */
 export function checkModelId(model: unknown): string {

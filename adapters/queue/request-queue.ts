@@ -9,18 +9,10 @@
  * `maxReceives` times without being acknowledged goes to a dead-letter queue instead of being
  * delivered again, and so does a body that fails the schema below, without ever reaching a consumer.
  */
-import { z } from 'zod';
+import type { InferenceRequest } from '../../core/serving/inference-request';
 
-/** The message body on every transport. The model's own input schema checks `input` later. */
-export const inferenceRequestSchema = z.object({
-  requestId: z.string().min(1).max(128),
-  model: z.string().min(1),
-  enqueuedAtMs: z.number(),
-  deadlineMs: z.number(),
-  input: z.unknown(),
-  mode: z.enum(['sync', 'async']),
-});
-export type InferenceRequest = z.infer<typeof inferenceRequestSchema>;
+/** The message body on every transport: the inference request, defined in core. */
+export { inferenceRequestSchema, type InferenceRequest } from '../../core/serving/inference-request';
 
 /** The transports, as configuration names them. */
 export const QUEUE_KINDS = ['memory', 'bullmq', 'sqs'] as const;

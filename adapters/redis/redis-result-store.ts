@@ -17,51 +17,42 @@
 import { RedisConnection, type RedisClient } from 'bullmq';
 import { z } from 'zod';
 import { ArtifactError, describeIssues, InputError } from '../../core/errors';
+import {
+  answerErrorSchema,
+  earlyAnswerSchema,
+  finalAnswerSchema,
+  MAX_ERROR_MESSAGE_LENGTH,
+  requestIdSchema,
+  type AnswerError,
+} from '../../core/serving/answers';
 
 /** One day, as for the results table: long enough for an asynchronous client to come back. */
 export const DEFAULT_REDIS_RESULT_TTL_MS = 86_400_000;
 /** Where result hashes live unless told otherwise: `<prefix>:<namespace>:<requestId>`. */
 export const DEFAULT_RESULT_KEY_PREFIX = 'apparate:results';
 
-const requestIdSchema = z.string().min(1).max(128);
 const recordedAtMsSchema = z.number().nonnegative();
 
-export const redisEarlyAnswerSchema = z.object({
-  label: z.string().min(1).max(256),
-  classIndex: z.number().int().nonnegative(),
-  confidence: z.number().min(0).max(1),
-  /** Candidate id of the ramp the input exited at. */
-  exit: z.string().min(1).max(128),
-  latencyMs: z.number().nonnegative().finite(),
-  configVersion: z.number().int().nonnegative(),
-});
-export type RedisEarlyAnswer = z.infer<typeof redisEarlyAnswerSchema>;
-
-export const redisFinalAnswerSchema = z.object({
-  label: z.string().min(1).max(256),
-  classIndex: z.number().int().nonnegative(),
-  confidence: z.number().min(0).max(1),
-  latencyMs: z.number().nonnegative().finite(),
-  /** Whether the early answer equalled this one; absent when the input exited nowhere. */
-  agreesWithEarly: z.boolean().optional(),
-  configVersion: z.number().int().nonnegative(),
-});
-export type RedisFinalAnswer = z.infer<typeof redisFinalAnswerSchema>;
-
-export const redisResultErrorSchema = z.object({
-  code: z.string().min(1).max(64),
-  message: z.string().max(1024),
-});
-export type RedisResultError = z.infer<typeof redisResultErrorSchema>;
+/**
+ * What a hash keeps of an early answer: the worker's answer (core/serving/answers.ts) without its
+ * release time; the model sits beside the answers, in its own field.
+ */
+const earlyInputSchema = earlyAnswerSchema.omit({ releasedAtMs: true });
+const storedEarlySchema = earlyInputSchema.omit({ model: true });
+type StoredEarly = z.infer<typeof storedEarlySchema>;
+/** What a hash keeps of a final answer. */
+const finalInputSchema = finalAnswerSchema.omit({ releasedAtMs: true });
+const storedFinalSchema = finalInputSchema.omit({ model: true });
+type StoredFinal = z.infer<typeof storedFinalSchema>;
 
 /** What a reader sees; `status` is the most final thing known, as in the results table. */
 export interface RedisResultRecord {
   readonly requestId: string;
   readonly status: 'early' | 'final' | 'error';
   readonly model?: string;
-  readonly early?: RedisEarlyAnswer & { readonly recordedAtMs: number };
-  readonly final?: RedisFinalAnswer & { readonly recordedAtMs: number };
-  readonly error?: RedisResultError & { readonly recordedAtMs: number };
+  readonly early?: StoredEarly & { readonly recordedAtMs: number };
+  readonly final?: StoredFinal & { readonly recordedAtMs: number };
+  readonly error?: AnswerError & { readonly recordedAtMs: number };
 }
 
 export interface RedisResultStoreOptions {
@@ -159,22 +150,27 @@ export class RedisResultStore {
   }
 
   /** Records an early answer; false when one was already there (a redelivery). */
-  putEarly(requestId: string, model: string, answer: RedisEarlyAnswer): Promise<boolean> {
-    const checked = parseInput(redisEarlyAnswerSchema, answer, 'early answer');
-    return this.write('apparatePutEarly', requestId, checked, model);
+  putEarly(requestId: string, answer: z.input<typeof earlyInputSchema>): Promise<boolean> {
+    const checked = parseInput(earlyInputSchema, answer, 'early answer');
+    return this.write('apparatePutEarly', requestId, storedEarlySchema.parse(checked), checked.model);
   }
 
   /** Records the full model's answer beside any early one; false when one was already there. */
-  putFinal(requestId: string, model: string, answer: RedisFinalAnswer): Promise<boolean> {
-    const checked = withoutUndefined(parseInput(redisFinalAnswerSchema, answer, 'final answer'));
-    return this.write('apparatePutFinal', requestId, checked, model);
+  putFinal(requestId: string, answer: z.input<typeof finalInputSchema>): Promise<boolean> {
+    const checked = parseInput(finalInputSchema, answer, 'final answer');
+    return this.write(
+      'apparatePutFinal',
+      requestId,
+      withoutUndefined(storedFinalSchema.parse(checked)),
+      checked.model,
+    );
   }
 
   /** Records why a request failed; false (nothing changed) when a final answer or an error is there. */
-  putError(requestId: string, error: RedisResultError): Promise<boolean> {
+  putError(requestId: string, error: AnswerError): Promise<boolean> {
     const checked = parseInput(
-      redisResultErrorSchema,
-      { code: error.code, message: error.message.slice(0, 1024) },
+      answerErrorSchema,
+      { code: error.code, message: error.message.slice(0, MAX_ERROR_MESSAGE_LENGTH) },
       'result error',
     );
     return this.write('apparatePutError', requestId, checked, '');
@@ -206,9 +202,9 @@ export class RedisResultStore {
       return parsed.data;
     };
     const stamp = { recordedAtMs: recordedAtMsSchema };
-    const early = read(redisEarlyAnswerSchema.extend(stamp), fields.data.early, 'early');
-    const final = read(redisFinalAnswerSchema.extend(stamp), fields.data.final, 'final');
-    const error = read(redisResultErrorSchema.extend(stamp), fields.data.error, 'error');
+    const early = read(storedEarlySchema.extend(stamp), fields.data.early, 'early');
+    const final = read(storedFinalSchema.extend(stamp), fields.data.final, 'final');
+    const error = read(answerErrorSchema.extend(stamp), fields.data.error, 'error');
     if (early === undefined && final === undefined && error === undefined) {
       throw corrupt('holds neither an answer nor an error');
     }

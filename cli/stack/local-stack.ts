@@ -44,7 +44,6 @@ import {
 } from '../../functions';
 import {
   ApparateWorker,
-  DynamoResultSink,
   GenerationEngine,
   GenerationMetrics,
   jsonLogger,
@@ -54,6 +53,7 @@ import {
   messageOf,
   PublishingResultSink,
 } from '../../gpu-worker';
+import { StoreResultSink } from '../../core/serving/result-sink';
 import type { Progress } from '../progress';
 import { ensureFixtureBundles, type FixtureBundle } from './fixture-bundles';
 import { localDashboardSources } from './dashboard-sources';
@@ -205,7 +205,7 @@ async function start(
       ? new MemoryAnswerChannel()
       : new RedisAnswerChannel({ namespace: prefix, redisUrl: options.redisUrl });
   cleanups.push(() => answers.close());
-  const sink = new PublishingResultSink(answers, new DynamoResultSink(results), (error, requestId) =>
+  const sink = new PublishingResultSink(answers, new StoreResultSink(results), (error, requestId) =>
     logger.log('warn', 'answer not published', { requestId, error: messageOf(error) }),
   );
 

@@ -13,7 +13,7 @@
  *
  * Requests of any other ramp set are counted and otherwise left alone.
  */
-import { FINAL_EXIT, type ExitLogItem } from '../../adapters/dynamo';
+import { FINAL_EXIT, type ExitLogItem } from '../../core/serving/exit-log-item';
 import type { ExitWindow } from '../../core/control/records';
 import type { ServedBatch } from '../../core/control/scheduled-decision';
 

@@ -25,18 +25,14 @@
  * Every run is therefore a function of the logs and the stored state; two runs over the same logs
  * publish at most one version, and versions only increase.
  */
-import {
-  ConfigConflictError,
-  type ConfigStore,
-  type ExitLogItem,
-  type ExitLogReader,
-} from '../../adapters/dynamo';
+import { ConfigConflictError, type ConfigStore, type ExitLogReader } from '../../adapters/dynamo';
 import { costProfileFromManifest } from '../../core/bundle/cost-profile';
 import { checkRampConfig } from '../../core/bundle/config-check';
 import type { BundleManifest, RampConfig } from '../../core/bundle/manifest';
 import { decideScheduled } from '../../core/control/scheduled-decision';
 import { servedAgreement } from '../../core/control/served-history';
 import { InputError } from '../../core/errors';
+import type { ExitLogItem } from '../../core/serving/exit-log-item';
 import type { ControllerRunReport } from './controller-report';
 import {
   controllerStateSchema,

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { ConfigStore } from '../../adapters/dynamo/config-store';
-import { ExitLogWriter, type ExitLogItem } from '../../adapters/dynamo/exit-log';
+import { ExitLogWriter, type ExitLogItem } from '../../adapters/dynamo';
 import type { TableNames } from '../../adapters/dynamo/tables';
 import { main } from '../../cli/main';
 import { startLocalDynamo, type LocalDynamo } from '../adapters/dynamo/local-dynamo';

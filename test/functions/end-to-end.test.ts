@@ -14,7 +14,7 @@ import { localBundleCatalog } from '../../functions/catalog/bundle-catalog';
 import { createIngestHandler } from '../../functions/ingest';
 import { startApiServer, type ApiServer } from '../../functions/local/api-server';
 import { createResultHandler } from '../../functions/result';
-import { DynamoResultSink } from '../../gpu-worker/result-sink';
+import { StoreResultSink } from '../../core/serving/result-sink';
 import { ApparateWorker } from '../../gpu-worker/worker';
 import { startLocalDynamo, type LocalDynamo } from '../adapters/dynamo/local-dynamo';
 import {
@@ -66,7 +66,7 @@ describe.each<QueueKind>(['memory', 'bullmq'])('the API end to end on the %s que
         await ApparateWorker.start({
           bundleDir: fixture.bundle.dir,
           queue,
-          sink: new DynamoResultSink(results),
+          sink: new StoreResultSink(results),
           // Exiting thresholds on the bundle's own ramps, so that early answers are released.
           config: {
             version: 1,

@@ -16,7 +16,7 @@ import { localBundleCatalog } from '../../functions/catalog/bundle-catalog';
 import { createIngestHandler } from '../../functions/ingest';
 import { startApiServer, type ApiServer } from '../../functions/local/api-server';
 import { createResultHandler } from '../../functions/result';
-import { DynamoResultSink } from '../../gpu-worker/result-sink';
+import { StoreResultSink } from '../../core/serving/result-sink';
 import { ApparateWorker } from '../../gpu-worker/worker';
 import { startLocalDynamo, type LocalDynamo } from '../adapters/dynamo/local-dynamo';
 import {
@@ -44,7 +44,7 @@ beforeAll(async () => {
   worker = await ApparateWorker.start({
     bundleDir: fixture.bundle.dir,
     queue,
-    sink: new DynamoResultSink(results),
+    sink: new StoreResultSink(results),
     // Threshold 0 never exits, so every answer is the full model's and can be compared exactly.
     config: {
       version: 1,

@@ -14,7 +14,7 @@ import { createIngestHandler, createOpenInferenceHandler } from '../../functions
 import { startApiServer, type ApiServer } from '../../functions/local/api-server';
 import { createResultHandler } from '../../functions/result';
 import { ConfigStore } from '../../adapters/dynamo/config-store';
-import { DynamoResultSink } from '../../gpu-worker/result-sink';
+import { StoreResultSink } from '../../core/serving/result-sink';
 import { ApparateWorker } from '../../gpu-worker/worker';
 import { startLocalDynamo, type LocalDynamo } from '../adapters/dynamo/local-dynamo';
 import {
@@ -82,7 +82,7 @@ beforeAll(async () => {
       await ApparateWorker.start({
         bundleDir: fixture.bundle.dir,
         queue,
-        sink: new DynamoResultSink(results),
+        sink: new StoreResultSink(results),
         // Threshold 0 never exits, so every answer is the full model's and can be compared exactly.
         config: {
           version: 1,

@@ -21,7 +21,7 @@ import { startApiServer, type ApiServer } from '../../functions/local/api-server
 import { createResultHandler } from '../../functions/result';
 import { ConfigStore } from '../../adapters/dynamo/config-store';
 import { PublishingResultSink } from '../../gpu-worker/publishing-result-sink';
-import { DynamoResultSink } from '../../gpu-worker/result-sink';
+import { StoreResultSink } from '../../core/serving/result-sink';
 import { ApparateWorker } from '../../gpu-worker/worker';
 import { startLocalDynamo, type LocalDynamo } from '../adapters/dynamo/local-dynamo';
 import { memoryLogger, servingInput, workerFixture, type WorkerFixture } from '../worker/worker-fixtures';
@@ -122,7 +122,7 @@ describe.each<QueueKind>(['memory', 'bullmq'])('streamed answers on the %s trans
     worker = await ApparateWorker.start({
       bundleDir: fixture.bundle.dir,
       queue,
-      sink: new PublishingResultSink(answers, new DynamoResultSink(results)),
+      sink: new PublishingResultSink(answers, new StoreResultSink(results)),
       // Exiting thresholds on the bundle's own ramps, so that early answers are released.
       config: {
         version: 1,

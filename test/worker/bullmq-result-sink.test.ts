@@ -1,5 +1,5 @@
 import { BullMqRequestQueue } from '../../adapters/redis/bullmq-queue';
-import { BullMqResultSink } from '../../gpu-worker/bullmq-result-sink';
+import { StoreResultSink } from '../../core/serving/result-sink';
 import { RedisResultStore } from '../../adapters/redis/redis-result-store';
 import { ApparateWorker } from '../../gpu-worker/worker';
 import {
@@ -45,7 +45,7 @@ describe('the BullMQ result sink on real Redis', () => {
   it('keeps the first early and final answer of a request and ignores repeats', async () => {
     // Given a store in a fresh namespace
     const store = new RedisResultStore({ namespace: freshNamespace('repeat'), ttlMs: 60_000 });
-    const sink = new BullMqResultSink(store);
+    const sink = new StoreResultSink(store);
 
     // When the early answer is written, then a different one, then the final answer twice
     await sink.early('r1', early);
@@ -66,7 +66,7 @@ describe('the BullMQ result sink on real Redis', () => {
   it('records an error only while there is no final answer, and a final answer clears an error', async () => {
     // Given a store with one answered request and one failed request
     const store = new RedisResultStore({ namespace: freshNamespace('error'), ttlMs: 60_000 });
-    const sink = new BullMqResultSink(store);
+    const sink = new StoreResultSink(store);
     await sink.final('answered', final);
     await sink.error('failed', { code: 'deadline_exceeded', message: 'too late' });
 
@@ -92,7 +92,7 @@ describe('the BullMQ result sink on real Redis', () => {
     // Given a store whose hashes live one minute
     const namespace = freshNamespace('ttl');
     const store = new RedisResultStore({ namespace, ttlMs: 60_000 });
-    await store.putEarly('r', 'm', early);
+    await store.putEarly('r', early);
 
     // When the expiry is read straight from Redis, and a corrupt hash is planted beside it
     const queue = new BullMqRequestQueue({ name: namespace });
@@ -124,7 +124,7 @@ describe('the BullMQ result sink on real Redis', () => {
     const worker = await ApparateWorker.start({
       bundleDir: fixture.bundle.dir,
       queue,
-      sink: new BullMqResultSink(store),
+      sink: new StoreResultSink(store),
       config: exiting,
       logger: memoryLogger().logger,
     });

@@ -8,17 +8,12 @@ import { MemoryAnswerChannel } from '../../adapters/answers/memory-answer-channe
 import type { AnswerEvent } from '../../adapters/answers';
 import { ResultStore } from '../../adapters/dynamo/result-store';
 import { PublishingResultSink } from '../../gpu-worker/publishing-result-sink';
-import {
-  DynamoResultSink,
-  type EarlyRelease,
-  type ErrorRelease,
-  type FinalRelease,
-  type ResultSink,
-} from '../../gpu-worker/result-sink';
+import type { AnswerError, EarlyAnswer, FinalAnswer } from '../../core/serving/answers';
+import { StoreResultSink, type ResultSink } from '../../core/serving/result-sink';
 import { startLocalDynamo, type LocalDynamo } from '../adapters/dynamo/local-dynamo';
 
 const MODEL = 'mnist-resnet';
-const early: EarlyRelease = {
+const early: EarlyAnswer = {
   model: MODEL,
   label: '7',
   classIndex: 7,
@@ -28,7 +23,7 @@ const early: EarlyRelease = {
   configVersion: 1,
   releasedAtMs: 1,
 };
-const final: FinalRelease = {
+const final: FinalAnswer = {
   model: MODEL,
   label: '7',
   classIndex: 7,
@@ -42,22 +37,24 @@ const final: FinalRelease = {
 /** The real table sink, counting the writes each kind of call makes. */
 class CountingSink implements ResultSink {
   readonly writes: string[] = [];
-  constructor(private readonly inner: DynamoResultSink) {}
-  early(id: string, answer: EarlyRelease): Promise<void> {
+  constructor(private readonly inner: StoreResultSink) {}
+  early(id: string, answer: EarlyAnswer): Promise<void> {
     this.writes.push(`early ${id}`);
     return this.inner.early(id, answer);
   }
-  final(id: string, answer: FinalRelease): Promise<void> {
+  final(id: string, answer: FinalAnswer): Promise<void> {
     this.writes.push(`final ${id}`);
     return this.inner.final(id, answer);
   }
-  error(id: string, error: ErrorRelease): Promise<void> {
+  error(id: string, error: AnswerError): Promise<void> {
     this.writes.push(`error ${id}`);
     return this.inner.error(id, error);
   }
-  settle(id: string, answer: FinalRelease, held: EarlyRelease | undefined): Promise<void> {
+  settle(id: string, answer: FinalAnswer, held: EarlyAnswer | undefined): Promise<void> {
     this.writes.push(`settle ${id}${held === undefined ? '' : ' with early'}`);
-    return this.inner.settle(id, answer, held);
+    const settle = this.inner.settle;
+    if (settle === undefined) throw new Error('the results table writes both answers at once');
+    return settle(id, answer, held);
   }
 }
 
@@ -78,7 +75,7 @@ afterAll(async () => {
 beforeEach(async () => {
   const tables = await local.freshTables();
   store = new ResultStore({ client: local.doc, tableName: tables.results });
-  durable = new CountingSink(new DynamoResultSink(store));
+  durable = new CountingSink(new StoreResultSink(store));
   channel = new MemoryAnswerChannel();
   published = [];
   for (const id of ['a', 'b', 'c', 'd']) await channel.subscribe(id, (event) => published.push(event));

@@ -11,7 +11,7 @@ import {
   type ExitLogItem,
   type ExitLogWriterOptions,
   type InvalidExitLogReport,
-} from '../../../adapters/dynamo/exit-log';
+} from '../../../adapters/dynamo';
 import type { TableNames } from '../../../adapters/dynamo/tables';
 import { startLocalDynamo, type LocalDynamo } from './local-dynamo';
 

@@ -1,13 +1,17 @@
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { ArtifactError, InputError } from '../../../core/errors';
-import { ResultStore, type EarlyAnswer, type FinalAnswer } from '../../../adapters/dynamo/result-store';
+import {
+  ResultStore,
+  type StoredEarlyAnswer,
+  type StoredFinalAnswer,
+} from '../../../adapters/dynamo/result-store';
 import type { TableNames } from '../../../adapters/dynamo/tables';
 import { startLocalDynamo, type LocalDynamo } from './local-dynamo';
 
 const NOW_MS = 1_750_000_000_000;
 const DAY_S = 86_400;
 
-const early: EarlyAnswer = {
+const early: StoredEarlyAnswer = {
   model: 'mnist-resnet',
   label: 7,
   confidence: 0.97,
@@ -15,7 +19,7 @@ const early: EarlyAnswer = {
   latencyMs: 4.5,
   configVersion: 3,
 };
-const final: FinalAnswer = { label: 7, confidence: 0.99, latencyMs: 11.25, agreesWithEarly: true };
+const final: StoredFinalAnswer = { label: 7, confidence: 0.99, latencyMs: 11.25, agreesWithEarly: true };
 
 let local: LocalDynamo;
 let tables: TableNames;

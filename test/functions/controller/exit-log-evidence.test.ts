@@ -1,4 +1,4 @@
-import type { ExitLogItem } from '../../../adapters/dynamo/exit-log';
+import type { ExitLogItem } from '../../../adapters/dynamo';
 import {
   servedBatches,
   tuningEvidence,

@@ -2,7 +2,7 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { ScheduledEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ConfigStore } from '../../../adapters/dynamo/config-store';
-import { ExitLogReader, ExitLogWriter, type ExitLogItem } from '../../../adapters/dynamo/exit-log';
+import { ExitLogReader, ExitLogWriter, type ExitLogItem } from '../../../adapters/dynamo';
 import type { TableNames } from '../../../adapters/dynamo/tables';
 import { MemoryRequestQueue } from '../../../adapters/queue/memory-queue';
 import { costProfileFromManifest } from '../../../core/bundle/cost-profile';

@@ -6,10 +6,10 @@
 import { ConfigStore } from '../../../adapters/dynamo/config-store';
 import {
   ResultStore,
-  type EarlyAnswer,
-  type FinalAnswer,
-  type ResultError,
+  type StoredEarlyAnswer,
+  type StoredFinalAnswer,
 } from '../../../adapters/dynamo/result-store';
+import type { AnswerError } from '../../../core/serving/answers';
 import { MemoryRequestQueue } from '../../../adapters/queue/memory-queue';
 import type { InferenceRequest } from '../../../adapters/queue/request-queue';
 import { localBundleCatalog, type BundleCatalog } from '../../../functions/catalog/bundle-catalog';
@@ -45,7 +45,7 @@ export async function freshStores(dynamo: LocalDynamo): Promise<Stores> {
 }
 
 export type StubAnswer =
-  { readonly early?: EarlyAnswer; readonly final?: FinalAnswer } | { readonly error: ResultError };
+  { readonly early?: StoredEarlyAnswer; readonly final?: StoredFinalAnswer } | { readonly error: AnswerError };
 
 /**
  * Takes the next queued request (waiting up to `waitMs`), records `answer(request)` for it and
