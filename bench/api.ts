@@ -21,7 +21,7 @@ import { readBundle } from '../core/bundle/bundle-io';
 import { CACHE_DIR, ensureFixtureBundles, FIXTURE_MODELS, startLocalStack } from '../cli/stack';
 import { silentLogger } from '../gpu-worker';
 import type { ClientSample, LoadPlan, LoadResult } from './api/load-generator';
-import { measureCapacity } from './eval/worker-run';
+import { measureCapacity } from './eval/capacity';
 import type { RequestInput } from './eval/workload';
 import type { Benchmark } from './run';
 

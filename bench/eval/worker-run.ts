@@ -10,16 +10,9 @@
  * `configPollMs`: the same loop as in production, with its real lag, only with shorter polls.
  */
 import { performance } from 'node:perf_hooks';
-import { MemoryRequestQueue } from '../../adapters/queue';
 import type { RampConfig } from '../../core/bundle/manifest';
-import { maxOf } from '../../core/util/stats';
-import {
-  ApparateWorker,
-  type BatchReport,
-  CallbackResultSink,
-  silentLogger,
-  type SinkEvent,
-} from '../../gpu-worker';
+import type { BatchReport } from '../../gpu-worker';
+import { DRAIN_TIMEOUT_MS, sleep, startWorker, stopWorker, warmUp } from './worker-harness';
 import type { PlannedRequest, RequestInput } from './workload';
 
 /** A controller driven by the worker's batch reports; returns a config to publish, if any. */
@@ -70,82 +63,6 @@ export interface ServingRunResult {
   readonly applied: { atMs: number; version: number }[];
   /** Wall time from the first arrival to the last answer. */
   readonly wallSeconds: number;
-}
-
-/** Longest a run waits for its last answers after the last arrival. */
-const DRAIN_TIMEOUT_MS = 60_000;
-const FAR_DEADLINE_MS = 600_000;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((done) => setTimeout(done, ms));
-}
-
-interface StartedWorker {
-  readonly worker: ApparateWorker;
-  readonly queue: MemoryRequestQueue;
-  setListener(listener: (event: SinkEvent) => void): void;
-  setOnBatch(onBatch: (report: BatchReport) => void): void;
-  publish(config: RampConfig): void;
-}
-
-async function startWorker(
-  bundleDir: string,
-  model: string,
-  config: RampConfig,
-  configPollMs: number,
-): Promise<StartedWorker> {
-  const queue = new MemoryRequestQueue();
-  let listener: (event: SinkEvent) => void = () => undefined;
-  let onBatch: (report: BatchReport) => void = () => undefined;
-  let published = config;
-  const worker = await ApparateWorker.start({
-    bundleDir,
-    queue,
-    sink: new CallbackResultSink((event) => listener(event)),
-    config,
-    configStore: {
-      latest: () => Promise.resolve({ model, config: published, publishedAtMs: 0 }),
-    },
-    configPollMs,
-    modelId: model,
-    logger: silentLogger,
-    onBatch: (report) => onBatch(report),
-  });
-  return {
-    worker,
-    queue,
-    setListener: (next) => (listener = next),
-    setOnBatch: (next) => (onBatch = next),
-    publish: (next) => (published = next),
-  };
-}
-
-async function stopWorker(started: StartedWorker): Promise<void> {
-  await started.worker.stop();
-  await started.queue.close();
-}
-
-/** Serves `warmupInputs` with a far deadline and waits for their answers. */
-async function warmUp(started: StartedWorker, model: string, inputs: readonly RequestInput[]): Promise<void> {
-  let pending = inputs.length;
-  started.setListener((event) => {
-    if (event.kind !== 'early') pending -= 1;
-  });
-  const now = Date.now();
-  await Promise.all(
-    inputs.map((input, i) =>
-      started.queue.send({
-        requestId: `w${i}`,
-        model,
-        enqueuedAtMs: now,
-        deadlineMs: now + FAR_DEADLINE_MS,
-        input,
-        mode: 'async',
-      }),
-    ),
-  );
-  const until = performance.now() + DRAIN_TIMEOUT_MS;
-  while (pending > 0 && performance.now() < until) await sleep(5);
 }
 
 /** Runs the worker over the planned requests and records every release and batch. */
@@ -265,78 +182,6 @@ export async function runServing(options: ServingRunOptions): Promise<ServingRun
       published,
       applied,
       wallSeconds: (performance.now() - began) / 1000,
-    };
-  } finally {
-    await stopWorker(started);
-  }
-}
-
-export interface CapacityResult {
-  /** Requests per second of the plain model under a closed loop at full batches. */
-  readonly rps: number;
-  /** Median time of one batch at the largest size, start to last final answer, ms. */
-  readonly largestBatchMs: number;
-  readonly largestBatchSize: number;
-}
-
-/**
- * Capacity of the plain model on this machine now: the worker under a closed loop that keeps two
- * largest batches outstanding (deadlines far away), after a warm-up, for `seconds`.
- */
-export async function measureCapacity(
-  bundleDir: string,
-  model: string,
-  inputs: readonly RequestInput[],
-  largestBatchSize: number,
-  seconds: number,
-): Promise<CapacityResult> {
-  const started = await startWorker(bundleDir, model, { version: 0, ramps: [] }, 3_600_000);
-  try {
-    await warmUp(started, model, inputs.slice(0, 2 * largestBatchSize));
-    let sequence = 0;
-    let answers = 0;
-    let running = true;
-    let inFlight = 0;
-    let measuring = false;
-    const batchMs: number[] = [];
-    const send = (): void => {
-      const i = sequence++;
-      const now = Date.now();
-      inFlight += 1;
-      void started.queue.send({
-        requestId: `c${i}`,
-        model,
-        enqueuedAtMs: now,
-        deadlineMs: now + FAR_DEADLINE_MS,
-        input: inputs[i % inputs.length],
-        mode: 'async',
-      });
-    };
-    started.setListener((event) => {
-      if (event.kind === 'early') return;
-      inFlight -= 1;
-      if (measuring) answers += 1;
-      if (running) send();
-    });
-    started.setOnBatch((report) => {
-      if (!measuring || report.paddedSize !== largestBatchSize) return;
-      batchMs.push(maxOf(report.finalAtMs) - report.startedAtMs);
-    });
-    for (let i = 0; i < 2 * largestBatchSize; i++) send();
-    await sleep(500);
-    measuring = true;
-    const began = performance.now();
-    await sleep(seconds * 1000);
-    const elapsedS = (performance.now() - began) / 1000;
-    measuring = false;
-    running = false;
-    const until = performance.now() + DRAIN_TIMEOUT_MS;
-    while (inFlight > 0 && performance.now() < until) await sleep(5);
-    batchMs.sort((a, b) => a - b);
-    return {
-      rps: answers / elapsedS,
-      largestBatchMs: batchMs[Math.floor(batchMs.length / 2)] ?? Number.NaN,
-      largestBatchSize,
     };
   } finally {
     await stopWorker(started);

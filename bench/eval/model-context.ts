@@ -1,0 +1,177 @@
+/**
+ * One fixture model's part of the end-to-end evaluation: its prepared bundle, serving stream,
+ * all-candidate observations, static config and measured capacity, and how one policy is served
+ * over planned requests on the real worker and recorded.
+ */
+import { execFileSync } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
+import { readBundle, type LoadedBundle } from '../../core/bundle/bundle-io';
+import type { RampConfig } from '../../core/bundle/manifest';
+import { windowFromPredictions, type ExitWindow } from '../../core/control/records';
+import { sampleAt, type DataSplit } from '../../core/data/dataset';
+import type { RequestOutcome } from '../../core/simulator/replay';
+import { observeStream } from '../../core/simulator/observations';
+import { maxOf, median } from '../../core/util/stats';
+import { loadFixtureModel, loadModelData } from '../../core/zoo/fixtures';
+import { ensureBundle } from './bundles';
+import { runOutcomes, type RunFigures } from './metrics';
+import { initialConfigFor, liveApparate, PLAIN_CONFIG, staticConfig, type PolicyName } from './policies';
+import type { RunRecord } from './results';
+import type { EvalSettings } from './settings';
+import { requestInput, type PlannedRequest } from './workload';
+import { measureCapacity, type CapacityResult } from './capacity';
+import { runServing, type ServingRunResult } from './worker-run';
+
+/** Warm-up requests served before each run's clock starts. */
+const WARMUP_REQUESTS = 64;
+
+export type Log = (line: string) => void;
+
+export interface ModelContext {
+  readonly name: string;
+  readonly bundle: LoadedBundle;
+  readonly stream: DataSplit;
+  readonly all: ExitWindow;
+  readonly staticConfig: RampConfig;
+  readonly capacity: CapacityResult;
+  readonly profileLargestMs: number;
+  readonly warmup: ReturnType<typeof requestInput>[];
+  readonly preparedSeconds: number;
+}
+
+export interface ServedPolicy {
+  readonly run: ServingRunResult;
+  readonly outcomes: RequestOutcome[];
+  readonly configChanges: number;
+  /** Median time from a config's publication to the first batch served under it, ms. */
+  readonly configLagMs: number | null;
+}
+
+function configLagMs(run: ServingRunResult): number | null {
+  const lags = run.applied.flatMap((applied) => {
+    const published = run.published.find((p) => p.version === applied.version);
+    return published === undefined ? [] : [applied.atMs - published.atMs];
+  });
+  return lags.length > 0 ? median(lags) : null;
+}
+
+export function machine(): Record<string, string | number> {
+  let cpu = cpus()[0]?.model ?? 'unknown';
+  try {
+    const lscpu = execFileSync('lscpu', { encoding: 'utf8' });
+    cpu = /Model name:\s*(.+)/.exec(lscpu)?.[1]?.trim() ?? cpu;
+  } catch {
+    // lscpu is missing on some systems; the Node report is enough then.
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const ort = (require('onnxruntime-node/package.json') as { version: string }).version;
+  return {
+    cpu,
+    cpus: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    onnxruntimeNode: ort,
+    platform: `${process.platform} ${process.arch}`,
+  };
+}
+
+/** Serves one policy over the planned requests. */
+export async function servePolicy(
+  context: ModelContext,
+  policy: Exclude<PolicyName, 'optimal'>,
+  planned: readonly PlannedRequest[],
+  sloMs: number,
+  settings: EvalSettings,
+  rampBudget?: number,
+): Promise<ServedPolicy> {
+  const budget = rampBudget ?? context.bundle.manifest.rampBudget;
+  const apparate =
+    policy === 'apparate'
+      ? liveApparate(context.bundle, initialConfigFor(context.bundle, budget), {
+          constraint: settings.constraint,
+          rampBudget: budget,
+          adjustPeriodBatches: settings.adjustPeriodBatches,
+        })
+      : undefined;
+  const config =
+    policy === 'plain'
+      ? PLAIN_CONFIG
+      : policy === 'static'
+        ? context.staticConfig
+        : initialConfigFor(context.bundle, budget);
+  const run = await runServing({
+    bundleDir: context.bundle.dir,
+    model: context.name,
+    config,
+    requests: planned,
+    sloMs,
+    configPollMs: settings.configPollMs,
+    warmupInputs: context.warmup,
+    ...(apparate === undefined ? {} : { controller: apparate }),
+  });
+  return {
+    run,
+    outcomes: runOutcomes(run, planned),
+    configChanges: run.applied.length,
+    configLagMs: configLagMs(run),
+  };
+}
+
+export function runRecord(
+  context: ModelContext,
+  policy: PolicyName,
+  figures: RunFigures,
+  cell: { load: number; sloMultiplier: number; sloMs: number; repeat: number },
+  extra: { requests: number; labelAccuracy: number; configChanges: number; configLagMs: number | null },
+): RunRecord {
+  return {
+    model: context.name,
+    policy,
+    ...cell,
+    requests: extra.requests,
+    served: figures.served,
+    dropped: figures.dropped,
+    latencyMs: figures.latencyMs,
+    winsVsVanillaPct: figures.winsVsVanillaPct,
+    accuracy: figures.accuracy,
+    worstWindowAccuracy: figures.worstWindowAccuracy,
+    labelAccuracy: extra.labelAccuracy,
+    exitRate: figures.exitRate,
+    throughputRps: figures.throughputRps,
+    throughputRatio: figures.throughputRatio,
+    fractionOfOptimal: figures.fractionOfOptimal,
+    configChanges: extra.configChanges,
+    configLagMs: extra.configLagMs,
+  };
+}
+
+export async function prepareContext(name: string, settings: EvalSettings, log: Log): Promise<ModelContext> {
+  const prepared = await ensureBundle(name, settings.bundlesDir, log);
+  const bundle = await readBundle(prepared.dir);
+  const stream = await loadModelData(await loadFixtureModel(name), 'serving');
+  log(`${name}: observing every candidate over the serving stream (cached in the bundle)`);
+  const observations = await observeStream(bundle, stream, { seed: settings.seed });
+  const all = windowFromPredictions(observations);
+  const bootstrap = bundle.manifest.bootstrap.samples;
+  const served = Array.from({ length: Math.min(2000, stream.count - bootstrap) }, (_, i) =>
+    requestInput(sampleAt(stream, bootstrap + i)),
+  );
+  const { profile } = bundle.manifest;
+  const largest = maxOf(profile.batchSizes);
+  const capacity = await measureCapacity(prepared.dir, name, served, largest, settings.capacitySeconds);
+  const profileLargestMs = profile.vanillaMs[profile.batchSizes.indexOf(largest)] as number;
+  log(
+    `${name}: capacity ${capacity.rps.toFixed(0)} req/s (batch ${largest}: ${capacity.largestBatchMs.toFixed(1)} ms measured, ${profileLargestMs.toFixed(1)} ms profiled)`,
+  );
+  return {
+    name,
+    bundle,
+    stream,
+    all,
+    staticConfig: staticConfig(bundle, all, settings.constraint),
+    capacity,
+    profileLargestMs,
+    warmup: served.slice(0, WARMUP_REQUESTS),
+    preparedSeconds: prepared.preparedSeconds,
+  };
+}
