@@ -11,6 +11,7 @@ import { WriteBehind } from '../../functions/api/write-behind';
 import { createIngestHandler } from '../../functions/ingest';
 import { conformingBody } from './support/api-contract';
 import {
+  answerThroughChannel,
   blankImage,
   freshStores,
   startHandlerFixture,
@@ -90,28 +91,9 @@ describe('the ingest handler under a burst', () => {
       ingest(inferEvent(MODEL, { inputs: blankImage(fixture.mnist), deadlineMs: 250 })),
     );
     // ... and a worker stand-in answers every request it receives, through the channel
-    const received: string[] = [];
-    const serving = (async () => {
-      for (let i = 0; i < 5; i++) {
-        const [message] = await stores.queue.receive(1, 2000);
-        if (message === undefined) break;
-        const { requestId } = message.request;
-        received.push(requestId);
-        await answers.publish({
-          kind: 'final',
-          requestId,
-          model: MODEL,
-          label: '1',
-          confidence: 0.9,
-          latencyMs: 2,
-          configVersion: 0,
-          releasedAtMs: Date.now(),
-        });
-        await stores.queue.ack(message);
-      }
-    })();
+    const serving = answerThroughChannel(stores, answers, MODEL, 5);
     const settled = await Promise.all(responses);
-    await serving;
+    const received = await serving;
     await writeBehind.drain();
 
     // Then the five that fit 250 ms at 20 req/s are answered, and seven are refused with 429

@@ -9,6 +9,7 @@ import {
   type StoredEarlyAnswer,
   type StoredFinalAnswer,
 } from '../../../adapters/dynamo/result-store';
+import type { AnswerChannel } from '../../../adapters/answers/answer-channel';
 import type { AnswerError } from '../../../core/serving/answers';
 import { MemoryRequestQueue } from '../../../adapters/queue/memory-queue';
 import type { InferenceRequest } from '../../../adapters/queue/request-queue';
@@ -45,7 +46,8 @@ export async function freshStores(dynamo: LocalDynamo): Promise<Stores> {
 }
 
 export type StubAnswer =
-  { readonly early?: StoredEarlyAnswer; readonly final?: StoredFinalAnswer } | { readonly error: AnswerError };
+  | { readonly early?: StoredEarlyAnswer; readonly final?: StoredFinalAnswer }
+  | { readonly error: AnswerError };
 
 /**
  * Takes the next queued request (waiting up to `waitMs`), records `answer(request)` for it and
@@ -75,4 +77,37 @@ export function blankImage(fixture: WorkerFixture): number[] {
   const pre = fixture.bundle.manifest.model.spec.preprocessing;
   if (pre.type !== 'image') throw new Error('not an image model');
   return new Array<number>(pre.height * pre.width * pre.channels).fill(0);
+}
+
+/**
+ * A worker stand-in that answers through the answer channel: takes up to `count` queued requests
+ * one by one (waiting up to `waitMs` for each), publishes a final answer for each and
+ * acknowledges it; returns the ids it answered, in order.
+ */
+export async function answerThroughChannel(
+  stores: Stores,
+  answers: Pick<AnswerChannel, 'publish'>,
+  model: string,
+  count: number,
+  waitMs = 2000,
+): Promise<string[]> {
+  const received: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const [message] = await stores.queue.receive(1, waitMs);
+    if (message === undefined) break;
+    const { requestId } = message.request;
+    received.push(requestId);
+    await answers.publish({
+      kind: 'final',
+      requestId,
+      model,
+      label: '1',
+      confidence: 0.9,
+      latencyMs: 2,
+      configVersion: 0,
+      releasedAtMs: Date.now(),
+    });
+    await stores.queue.ack(message);
+  }
+  return received;
 }
