@@ -8,6 +8,7 @@ import { ArtifactError, InputError } from '../core/errors';
 import { EXIT_USAGE, type Command, type CommandIo } from './command';
 import { demoCommand } from './commands/demo';
 import { generateCommand } from './commands/generate';
+import { initCommand } from './commands/init';
 import { inspectCommand } from './commands/inspect';
 import { logsCommand } from './commands/logs';
 import { prepareCommand } from './commands/prepare';
@@ -19,6 +20,7 @@ import { zooCommand } from './commands/zoo';
 export const COMMANDS: readonly Command[] = [
   zooCommand,
   inspectCommand,
+  initCommand,
   prepareCommand,
   simulateCommand,
   workerCommand,

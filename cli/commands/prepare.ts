@@ -11,6 +11,12 @@ import { INPUT_SHAPE_OPTION, inputShapeOption, numberOption, requiredString } fr
 import { prepareBundle } from '../../core/prepare/prepare-bundle';
 import { createProgress } from '../progress';
 
+/**
+ * The share of the user's own samples ramps train on: all of them but a sliver (the fraction must
+ * stay below 1), since samples given for preparation are worth nothing held back.
+ */
+const SAMPLES_BOOTSTRAP_FRACTION = 0.99;
+
 /** The machine-readable summary `prepare --json` prints. */
 export function prepareSummary(manifest: BundleManifest, bundle: string) {
   return {
@@ -54,14 +60,19 @@ export const prepareCommand: Command = {
   name: 'prepare',
   summary: 'build an EE bundle: candidates, trained ramps, latency profile, initial config',
   usage:
-    'apparate prepare --model <dir-or-onnx> --out <dir> [--input-shape NAME=D1,D2,...] [--bootstrap-fraction 0.1] [--ramp-budget 0.02] [--json]',
+    'apparate prepare --model <dir-or-onnx> --out <dir> [--samples <folder | file.jsonl | text file>] [--input-shape NAME=D1,D2,...] [--bootstrap-fraction 0.1] [--ramp-budget 0.02] [--json]',
   options: {
     model: { type: 'string', description: 'model directory with model.json (or its .onnx file)' },
     out: { type: 'string', description: 'bundle directory to create (must not exist)' },
+    samples: {
+      type: 'string',
+      description:
+        'your own sample inputs to bootstrap on instead of a fixture data set: a folder of PNG/JPEG images, a .jsonl file (one input a line) or a text file (one text a line)',
+    },
     'input-shape': INPUT_SHAPE_OPTION,
     'bootstrap-fraction': {
       type: 'string',
-      description: 'leading fraction of the serving stream ramps train on (default 0.1)',
+      description: `leading fraction of the serving stream ramps train on (default ${DEFAULT_PREPARE.bootstrapFraction}; with --samples ${SAMPLES_BOOTSTRAP_FRACTION})`,
     },
     'ramp-budget': {
       type: 'string',
@@ -74,8 +85,9 @@ export const prepareCommand: Command = {
     const location = requiredString(values, 'model', 'dir-or-onnx');
     const out = requiredString(values, 'out', 'dir');
     const inputShapes = inputShapeOption(values);
+    const samples = typeof values['samples'] === 'string' ? values['samples'] : undefined;
     const bootstrapFraction = numberOption(values, 'bootstrap-fraction', {
-      default: DEFAULT_PREPARE.bootstrapFraction,
+      default: samples === undefined ? DEFAULT_PREPARE.bootstrapFraction : SAMPLES_BOOTSTRAP_FRACTION,
       min: 0,
       max: 0.99,
     });
@@ -98,7 +110,13 @@ export const prepareCommand: Command = {
       const manifest = await prepareBundle(
         location,
         out,
-        { bootstrapFraction, rampBudget, repeats, ...(inputShapes ? { inputShapes } : {}) },
+        {
+          bootstrapFraction,
+          rampBudget,
+          repeats,
+          ...(inputShapes ? { inputShapes } : {}),
+          ...(samples === undefined ? {} : { samples }),
+        },
         progress,
       );
       progress.stop();

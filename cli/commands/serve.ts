@@ -6,7 +6,7 @@
 import type { Command, CommandIo } from '../command';
 import { createProgress } from '../progress';
 import { startLocalStack, type LocalStack } from '../stack/local-stack';
-import { readStackOptions, STACK_OPTIONS } from '../stack/stack-options';
+import { BUNDLE_OPTION, readBundleOption, readStackOptions, STACK_OPTIONS } from '../stack/stack-options';
 
 /** A request body a person can type: the text model takes raw text. */
 const EXAMPLE_TEXT = 'Congratulations! You have won a free cruise. Reply now to claim your prize.';
@@ -14,11 +14,24 @@ const EXAMPLE_TEXT = 'Congratulations! You have won a free cruise. Reply now to 
 /** The start-up banner: URL, models, queue, log file and a working request. */
 export function stackBanner(stack: LocalStack): string {
   const text = stack.bundles.find((b) => b.model === 'spam-bert');
-  const example = text ?? stack.bundles[0];
+  const digits = stack.bundles.find((b) => b.model === 'mnist-resnet');
+  const example = text ?? digits;
   const body =
     text !== undefined
       ? JSON.stringify({ inputs: EXAMPLE_TEXT })
       : `{"inputs": [${new Array(784).fill(0).join(',')}]}`;
+  // A user's own model: what it takes is in GET /v1/models; show both body forms.
+  const own = stack.bundles[0]?.model ?? 'my-model';
+  const tryIt =
+    example !== undefined
+      ? [
+          `  curl -s -X POST ${stack.url}/v1/models/${example.model}/infer \\`,
+          `       -H 'content-type: application/json' -d '${body}'`,
+        ]
+      : [
+          `  curl -s -X POST ${stack.url}/v1/models/${own}/infer -H 'content-type: image/png' --data-binary @image.png`,
+          `  curl -s -X POST ${stack.url}/v1/models/${own}/infer -H 'content-type: application/json' -d '{"inputs": "some text"}'`,
+        ];
   return [
     '',
     `Apparate is serving on ${stack.url}`,
@@ -26,8 +39,7 @@ export function stackBanner(stack: LocalStack): string {
     ...(stack.logPath ? [`  logs:   ${stack.logPath}`] : []),
     '',
     'Try:',
-    `  curl -s -X POST ${stack.url}/v1/models/${example?.model ?? 'spam-bert'}/infer \\`,
-    `       -H 'content-type: application/json' -d '${body}'`,
+    ...tryIt,
     `  curl -s ${stack.url}/v1/models`,
     ...[...stack.generators.keys()].flatMap((name) => [
       `  curl -sN -X POST ${stack.url}/v1/models/${name}/generate \\`,
@@ -62,13 +74,16 @@ export const serveCommand: Command = {
   name: 'serve',
   summary: 'run the local stack: fixture bundles, dynalite, workers, controller, HTTP API',
   usage:
-    'apparate serve [--port 3000] [--host 127.0.0.1] [--models mnist-resnet,spam-bert] [--generative moby-gpt|none] [--redis-url <url>] [--data-dir <dir>] [--in-memory] [--controller-period-ms 10000]',
-  options: STACK_OPTIONS,
+    'apparate serve [--port 3000] [--host 127.0.0.1] [--models mnist-resnet,spam-bert | --bundle <dir,...>] [--generative moby-gpt|none] [--redis-url <url>] [--data-dir <dir>] [--in-memory] [--controller-period-ms 10000]',
+  options: { ...STACK_OPTIONS, bundle: BUNDLE_OPTION },
   async run(values, _positionals, io) {
     const progress = createProgress(io);
-    const options = readStackOptions(values, progress);
+    const bundles = await readBundleOption(values);
+    const options = { ...readStackOptions(values, progress), ...(bundles ? { bundles } : {}) };
     io.stderr.write(
-      `apparate: starting the local stack (first start prepares the fixture bundles, a few minutes)\n`,
+      bundles
+        ? `apparate: starting the local stack with ${bundles.map((b) => b.model).join(', ')}\n`
+        : `apparate: starting the local stack (first start prepares the fixture bundles, a few minutes)\n`,
     );
     const stack = await startLocalStack(options);
     progress.stop();

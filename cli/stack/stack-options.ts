@@ -3,12 +3,14 @@
  * into `LocalStackOptions`, so both commands accept the same flags with the same checks.
  */
 import { resolve } from 'node:path';
+import { readBundle } from '../../core/bundle/bundle-io';
 import { InputError } from '../../core/errors';
 import { ZOO_DIR } from '../../core/zoo/fixtures';
 import { MOBY_GPT_DIR } from '../../core/generate/fixture';
 import type { OptionSpec } from '../command';
 import { numberOption } from '../options';
 import type { Progress } from '../progress';
+import type { FixtureBundle } from './fixture-bundles';
 import type { LocalStackOptions } from './local-stack';
 
 /** The repository's ignored cache folder; bundles and dynalite data live under it. */
@@ -130,4 +132,42 @@ export function readStackOptions(
     admissionHeadroom: numberOption(values, 'admission-headroom', { default: 1, min: 0, max: 100 }),
     progress,
   };
+}
+
+/** `serve --bundle`: the user's own prepared bundles. */
+export const BUNDLE_OPTION: OptionSpec = {
+  type: 'string',
+  description:
+    'serve these prepared bundles (comma-separated directories, from apparate prepare) instead of the fixture models',
+};
+
+/**
+ * The bundles `--bundle` names, each read and checked as a worker would load it; undefined when
+ * the option is absent (the stack then serves the fixture models).
+ */
+export async function readBundleOption(
+  values: Record<string, string | boolean | undefined>,
+): Promise<FixtureBundle[] | undefined> {
+  if (typeof values['bundle'] !== 'string') return undefined;
+  const dirs = values['bundle']
+    .split(',')
+    .map((dir) => dir.trim())
+    .filter((dir) => dir.length > 0);
+  if (dirs.length === 0) throw new InputError('--bundle must name at least one bundle directory');
+  if (values['models'] !== undefined) {
+    throw new InputError(
+      '--bundle serves the bundles it names; leave out --models, which picks fixture models',
+    );
+  }
+  const bundles = await Promise.all(
+    dirs.map(async (dir) => {
+      const bundle = await readBundle(resolve(dir));
+      return { model: bundle.manifest.model.name, dir: bundle.dir, prepared: false };
+    }),
+  );
+  const names = bundles.map((b) => b.model);
+  const twice = names.find((name, i) => names.indexOf(name) !== i);
+  if (twice !== undefined)
+    throw new InputError(`--bundle names two bundles of model ${twice}; serve one per model`);
+  return bundles;
 }

@@ -19,7 +19,9 @@ export interface ImageSplit {
   readonly count: number;
   readonly height: number;
   readonly width: number;
-  /** `count` images of `height × width` grey bytes, row-major, back to back. */
+  /** Values per pixel: 1 (grey, every fixture) or 3 (colour, channel-first). @default 1 */
+  readonly channels?: number;
+  /** `count` images of `channels × height × width` bytes, row-major, back to back. */
   readonly pixels: Uint8Array;
   readonly labels: Uint8Array;
 }
@@ -87,7 +89,7 @@ export async function loadSplit(dir: string, split: SplitName): Promise<DataSpli
 /** Sample `index` of a split in the raw form the API accepts. */
 export function sampleAt(split: DataSplit, index: number): RawSample {
   if (split.kind === 'image') {
-    const size = split.height * split.width;
+    const size = (split.channels ?? 1) * split.height * split.width;
     return { kind: 'image', pixels: split.pixels.subarray(index * size, (index + 1) * size) };
   }
   const record = split.records[index];

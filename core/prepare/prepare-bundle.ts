@@ -6,7 +6,9 @@
 import { writeBundle } from '../bundle/bundle-io';
 import type { BundleManifest } from '../bundle/manifest';
 import { InputError } from '../errors';
-import { loadModel } from '../model/load-model';
+import { loadModel, type LoadedModel } from '../model/load-model';
+import type { DataSplit } from '../data/dataset';
+import { loadSampleInputs } from './sample-inputs';
 import type { InputShapes } from '../onnx/input-shapes';
 import { analyseSource } from './model-source';
 import { prepareModel } from './prepare-model';
@@ -20,6 +22,11 @@ export interface PrepareBundleOptions {
   readonly repeats: number;
   /** Pinned input sizes from `--input-shape`; they must agree with model.json's inputs. */
   readonly inputShapes?: InputShapes;
+  /**
+   * The user's own sample inputs (a folder of images, a .jsonl file or a text file, one input a
+   * line) to bootstrap on instead of the fixture data set model.json names.
+   */
+  readonly samples?: string;
 }
 
 /**
@@ -39,7 +46,7 @@ export async function prepareBundle(
     );
   }
   const model = await loadModel(location);
-  const stream = await loadModelData(model, 'serving');
+  const { stream, description } = await streamFor(model, options.samples);
   const bundle = await prepareModel(
     model,
     stream,
@@ -47,6 +54,7 @@ export async function prepareBundle(
       bootstrapFraction: options.bootstrapFraction,
       rampBudget: options.rampBudget,
       repeats: options.repeats,
+      streamSource: description,
       onProgress: (phase, done, total) => progress.update(`${model.spec.name}: ${phase}`, done, total),
     },
     analysed,
@@ -55,4 +63,19 @@ export async function prepareBundle(
   await writeBundle(out, bundle);
   progress.update(`${model.spec.name}: write bundle`, 1, 1);
   return bundle.manifest;
+}
+
+/** The inputs to bootstrap on: the user's samples, or the fixture data set model.json names. */
+async function streamFor(
+  model: LoadedModel,
+  samples: string | undefined,
+): Promise<{ stream: DataSplit; description: string }> {
+  if (samples !== undefined) return loadSampleInputs(samples, model.spec);
+  if (model.spec.dataset === undefined) {
+    throw new InputError(
+      `model ${model.spec.name} names no fixture data set in its model.json; give your own sample inputs with --samples <folder of images | file.jsonl | text file, one input a line>`,
+    );
+  }
+  const stream = await loadModelData(model, 'serving');
+  return { stream, description: `serving stream of ${model.spec.dataset}` };
 }

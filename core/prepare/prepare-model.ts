@@ -39,6 +39,8 @@ export interface PrepareOptions extends SessionOptions {
   /** Serving inputs run through the chained segments to check the slices (default 64). */
   readonly sliceCheckSamples?: number;
   readonly onProgress?: (phase: string, done: number, total: number) => void;
+  /** What the stream is, for the manifest's bootstrap record. @default the model's serving stream */
+  readonly streamSource?: string;
 }
 
 export const DEFAULT_PREPARE = {
@@ -293,7 +295,7 @@ export async function prepareModel(
       fraction,
       samples: bootstrapCount,
       seed,
-      source: `serving stream of ${model.spec.dataset ?? 'the model'}: samples 0-${bootstrapCount - 1}`,
+      source: `${options.streamSource ?? `serving stream of ${model.spec.dataset ?? 'the model'}`}: samples 0-${bootstrapCount - 1}`,
     },
     rampBudget: budget,
     latestUsefulCandidate:
