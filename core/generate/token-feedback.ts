@@ -118,19 +118,22 @@ export interface RetuneResult {
 
 /**
  * One feedback round on a window: if the thresholds in force miss the constraint, lower them at
- * once (the guard); otherwise let the tuner raise them as far as the window allows.
+ * once (the guard); otherwise tune them afresh at `tuneConstraint` (the constraint plus the
+ * loop's headroom, see core/control/headroom.ts) as far as the window allows.
  */
 export function retuneTokenThresholds(
   window: TokenWindow,
   thresholds: readonly number[],
   costs: ConfigCosts,
   constraint: number = DEFAULT_CONSTRAINT,
+  tuneConstraint: number = constraint,
 ): RetuneResult {
   const exitWindow = window.toExitWindow();
   if (exitWindow.count === 0) return { thresholds: [...thresholds], agreement: 1, action: 'none' };
   const guard = lowerThresholdsToMeetConstraint(exitWindow, thresholds, constraint);
   if (guard.lowered) return { thresholds: guard.thresholds, agreement: guard.accuracy, action: 'guard' };
-  const tune = tuneThresholds(exitWindow, costs, { constraint, initial: thresholds });
+  // From zero, as the classifiers' controller tunes: the result depends on the window, not the path.
+  const tune = tuneThresholds(exitWindow, costs, { constraint: tuneConstraint });
   const changed = tune.thresholds.some((t, i) => t !== thresholds[i]);
   return {
     thresholds: tune.thresholds,

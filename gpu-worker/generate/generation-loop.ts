@@ -18,6 +18,8 @@ import {
 } from '../../core/generate/generative-model';
 import { retuneTokenThresholds, stepCosts, TokenWindow } from '../../core/generate/token-feedback';
 import { median } from '../../core/util/stats';
+import { nextHeadroom, tuningTarget } from '../../core/control/headroom';
+import { ServedTally } from '../../core/control/served-history';
 
 export interface GenerationLoopOptions {
   readonly modelDir: string;
@@ -35,6 +37,12 @@ export interface GenerationLoopOptions {
   readonly retuneEveryTokens?: number;
   /** Records the window keeps. @default 2048 */
   readonly windowTokens?: number;
+  /**
+   * Tune at the constraint plus this headroom, adapted to the agreement served over the newest
+   * 1024 tokens, as the classifiers' controller does (core/control/headroom.ts).
+   * @default the whole 1 − constraint
+   */
+  readonly tuningHeadroom?: number;
 }
 
 /** What the loop reports. */
@@ -74,6 +82,11 @@ export type GenerationEvent =
     }
   | { readonly type: 'failed'; readonly ids: readonly string[]; readonly message: string };
 
+/** The classifiers' controller defaults (core/control/controller.ts), counted in tokens here. */
+const SERVED_HORIZON_TOKENS = 1024;
+const MIN_SERVED_TOKENS = 64;
+const HEADROOM_GAIN = 0.05;
+
 /** Thrown by `submit` when the loop holds its maximum of rows (the API's 429). */
 export class CapacityError extends Error {
   override readonly name = 'CapacityError';
@@ -86,6 +99,8 @@ export class GenerationLoop {
   private readonly segmentHistory: number[][] = [];
   private sinceRetune = 0;
   private retunes = 0;
+  private readonly served = new ServedTally(SERVED_HORIZON_TOKENS);
+  private headroom: number;
   private pumping: Promise<void> | null = null;
   private closed = false;
 
@@ -99,6 +114,7 @@ export class GenerationLoop {
       ...(options.thresholds ? { thresholds: options.thresholds } : {}),
     });
     this.window = new TokenWindow(this.decoder.rampCount, options.windowTokens ?? 2048);
+    this.headroom = options.tuningHeadroom ?? 1 - (options.constraint ?? 0.99);
   }
 
   /** Opens the model's sessions and warms them with one short generation. */
@@ -192,6 +208,7 @@ export class GenerationLoop {
       const agreeing = result.records.filter(
         (r) => r.exitRamp === null || r.prediction[r.exitRamp] === r.full,
       ).length;
+      if (result.records.length > 0) this.served.add(result.records.length, agreeing);
       if (result.segmentRows.every((rows) => rows > 0)) {
         this.segmentHistory.push(result.segmentMs);
         if (this.segmentHistory.length > 256) this.segmentHistory.shift();
@@ -232,11 +249,16 @@ export class GenerationLoop {
       segmentMs,
       segmentMs.reduce((a, b) => a + b, 0),
     );
+    const constraint = this.options.constraint ?? 0.99;
+    const served = this.served.agreement;
+    if (served.inputs >= MIN_SERVED_TOKENS)
+      this.headroom = nextHeadroom(this.headroom, constraint, served.agreement, HEADROOM_GAIN);
     const result = retuneTokenThresholds(
       this.window,
       this.decoder.currentThresholds,
       costs,
-      this.options.constraint ?? 0.99,
+      constraint,
+      tuningTarget(constraint, this.headroom),
     );
     if (result.action === 'none') return;
     this.decoder.setThresholds(result.thresholds);

@@ -76,6 +76,39 @@ describe('exit logs of the generation loop', () => {
     expect(requests.length).toBe(steps.reduce((sum, s) => sum + s.verdicts, 0));
   });
 
+  it('keeps the per-token agreement it serves at or above the constraint, tuning with headroom', async () => {
+    // Given the serving loop at a 99% constraint, retuning every 64 records
+    const loop = await GenerationLoop.open({ modelDir: MOBY_GPT_DIR, maxRows: 8, retuneEveryTokens: 64 });
+    const events: GenerationEvent[] = [];
+    loop.on((event) => events.push(event));
+
+    // When it generates 40 tokens for each of 48 held-out prompts, eight rows at a time
+    const prompts = await heldOutPrompts(48, 40);
+    for (let wave = 0; wave < 6; wave++) {
+      prompts
+        .slice(wave * 8, wave * 8 + 8)
+        .forEach((prompt, i) =>
+          loop.submit({ id: `r${wave * 8 + i}`, prompt: new TextEncoder().encode(prompt), maxTokens: 40 }),
+        );
+      while (loop.activeRows > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await loop.close();
+
+    // Then, from its first retune on, most tokens exit and the released tokens agree with the full
+    // model's at least 99% of the time, measured by the deferred fills
+    const first = events.findIndex((e) => e.type === 'retuned');
+    expect(first).toBeGreaterThan(0);
+    const steps = events
+      .slice(first)
+      .filter((e): e is Extract<GenerationEvent, { type: 'step' }> => e.type === 'step');
+    const verdicts = steps.reduce((sum, s) => sum + s.verdicts, 0);
+    const agreeing = steps.reduce((sum, s) => sum + s.agreeing, 0);
+    const exited = steps.reduce((sum, s) => sum + s.exits.slice(0, -1).reduce((a, b) => a + b, 0), 0);
+    expect(agreeing / verdicts).toBeGreaterThanOrEqual(0.99);
+    expect(exited / verdicts).toBeGreaterThan(0.3);
+    expect(steps.at(-1)?.windowAgreement).toBeGreaterThanOrEqual(0.99);
+  });
+
   it('writes no item for a step that completed no position', () => {
     const step = {
       type: 'step' as const,
