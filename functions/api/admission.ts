@@ -8,7 +8,11 @@
  *
  * The service rate comes from whoever serves the model (the local stack: its worker's measured
  * rate); a model without one is never refused, so backpressure never blocks a deployment that
- * cannot measure it.
+ * cannot measure it. That rate is the worker's own; when the path around it is the bottleneck (the
+ * front door, the table writes and the worker sharing a machine's cores), answers come back more
+ * slowly than the worker could serve. So the rate at which answered requests actually drain while
+ * a backlog waits is measured here too, and the lower of the two is used: the front door then
+ * refuses at the capacity the whole stack has, instead of admitting work that times out.
  */
 export interface AdmissionOptions {
   /** The model's service rate now, requests per second; undefined when unknown. */
@@ -18,10 +22,17 @@ export interface AdmissionOptions {
    * tail latency lower, above 1 admits more and lets some time out. @default 1
    */
   readonly headroom?: number;
+  /** Clock for the drain rate, ms. @default performance.now */
+  readonly nowMs?: () => number;
 }
 
+/** Answers drained while a backlog waited, over at most this long, make the observed rate. */
+export const DRAIN_WINDOW_MS = 2000;
+/** Fewest answers in the window before the observed rate is trusted. */
+export const MIN_DRAIN_SAMPLES = 16;
+
 export type Admission =
-  | { readonly admitted: true; readonly release: () => void }
+  | { readonly admitted: true; readonly release: (answered?: boolean) => void }
   | {
       readonly admitted: false;
       /** Whole seconds until the excess backlog has drained, at least 1. */
@@ -39,7 +50,10 @@ export interface AdmissionCounts {
 export class AdmissionControl {
   readonly counts: AdmissionCounts = { admitted: 0, refused: 0 };
   private readonly outstanding = new Map<string, number>();
+  /** Per model, when each recent answer drained while others still waited (oldest first). */
+  private readonly drained = new Map<string, number[]>();
   private readonly headroom: number;
+  private readonly nowMs: () => number;
 
   constructor(private readonly options: AdmissionOptions) {
     const headroom = options.headroom ?? 1;
@@ -47,6 +61,30 @@ export class AdmissionControl {
       throw new RangeError(`headroom must be a positive number, got ${headroom}`);
     }
     this.headroom = headroom;
+    this.nowMs = options.nowMs ?? (() => performance.now());
+  }
+
+  /**
+   * Answers per second the model's backlog drained at over the last `DRAIN_WINDOW_MS`, counting
+   * only answers given while other requests were still waiting (an idle model drains no faster
+   * than its arrivals); undefined until `MIN_DRAIN_SAMPLES` such answers are in the window.
+   */
+  observedRatePerSec(model: string): number | undefined {
+    const times = this.drained.get(model);
+    if (times === undefined) return undefined;
+    const since = this.nowMs() - DRAIN_WINDOW_MS;
+    while (times.length > 0 && (times[0] as number) < since) times.shift();
+    if (times.length < MIN_DRAIN_SAMPLES) return undefined;
+    const spanMs = (times[times.length - 1] as number) - (times[0] as number);
+    return spanMs > 0 ? ((times.length - 1) * 1000) / spanMs : undefined;
+  }
+
+  /** The rate admission plans with: the serving side's, or the observed drain rate when lower. */
+  ratePerSec(model: string): number | undefined {
+    const serving = this.options.serviceRatePerSec(model);
+    const observed = this.observedRatePerSec(model);
+    if (serving === undefined || observed === undefined) return serving;
+    return Math.min(serving, observed);
   }
 
   /** Requests admitted for `model` and not yet released. */
@@ -54,10 +92,14 @@ export class AdmissionControl {
     return this.outstanding.get(model) ?? 0;
   }
 
-  /** Admits a request with `deadlineMs` left, or says why not; an admitted one must be released once. */
+  /**
+   * Admits a request with `deadlineMs` left, or says why not. An admitted one must be released
+   * once, saying whether it was answered (a request that gave up at its deadline is no evidence of
+   * how fast the backlog drains).
+   */
   tryAdmit(model: string, deadlineMs: number): Admission {
     const ahead = this.outstandingFor(model);
-    const ratePerSec = this.options.serviceRatePerSec(model);
+    const ratePerSec = this.ratePerSec(model);
     if (ratePerSec !== undefined && ratePerSec > 0) {
       const predictedWaitMs = ((ahead + 1) / ratePerSec) * 1000;
       const allowedMs = this.headroom * deadlineMs;
@@ -72,13 +114,25 @@ export class AdmissionControl {
     let released = false;
     return {
       admitted: true,
-      release: () => {
+      release: (answered = true) => {
         if (released) return;
         released = true;
         const left = this.outstandingFor(model) - 1;
+        if (answered && left > 0) this.recordDrain(model);
         if (left > 0) this.outstanding.set(model, left);
         else this.outstanding.delete(model);
       },
     };
+  }
+
+  private recordDrain(model: string): void {
+    let times = this.drained.get(model);
+    if (times === undefined) {
+      times = [];
+      this.drained.set(model, times);
+    }
+    times.push(this.nowMs());
+    // Bounded: the window never needs more than a few seconds of answers at any rate served here.
+    if (times.length > 8192) times.splice(0, times.length - 8192);
   }
 }

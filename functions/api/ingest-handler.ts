@@ -382,7 +382,9 @@ export function createIngestHandlers(deps: IngestDependencies): IngestHandlers {
   };
 
   /** Admission control for a sync request: undefined when admitted (or not controlled), else the 429. */
-  const backpressure = (admitted: Admitted): { release: () => void } | APIGatewayProxyResult => {
+  const backpressure = (
+    admitted: Admitted,
+  ): { release: (answered?: boolean) => void } | APIGatewayProxyResult => {
     const admission = deps.admission?.tryAdmit(admitted.model, admitted.deadlineMs);
     if (admission === undefined) return { release: () => undefined };
     return admission.admitted ? admission : overloadedResult(admitted, admission);
@@ -406,6 +408,8 @@ export function createIngestHandlers(deps: IngestDependencies): IngestHandlers {
 
     const slot = mode === 'sync' ? backpressure(admitted) : { release: () => undefined };
     if ('statusCode' in slot) return slot;
+    // Whether the wait ended with an answer: admission learns the backlog's drain rate from those.
+    let answered = false;
     try {
       const queued = await queueRequest(admitted);
       if (!queued.ok) return errorResult(queued.problem);
@@ -420,6 +424,7 @@ export function createIngestHandlers(deps: IngestDependencies): IngestHandlers {
           ...(inbox === undefined ? {} : { inbox }),
           ...(deps.readSchedule === undefined ? {} : { schedule: deps.readSchedule }),
         });
+        answered = outcome.kind === 'pushed' || outcome.kind === 'settled';
         if (outcome.kind === 'pushed') return pushedResult(outcome.event, model, receivedAtMs);
         if (outcome.kind === 'settled') return settledResult(outcome.record, model, receivedAtMs);
         return timedOutResult(outcome.readFailure, requestId, admitted.deadlineMs);
@@ -427,7 +432,7 @@ export function createIngestHandlers(deps: IngestDependencies): IngestHandlers {
         inbox?.close();
       }
     } finally {
-      slot.release();
+      slot.release(answered);
     }
   };
 
@@ -540,7 +545,7 @@ export function createIngestHandlers(deps: IngestDependencies): IngestHandlers {
       return undefined;
     } finally {
       inbox?.close();
-      slot.release();
+      slot.release(inbox?.settled ?? true);
     }
   };
 

@@ -182,3 +182,38 @@ describe('recording acceptance with pushed answers', () => {
     expect((await stores.results.get(requestId))?.accepted).toBeDefined();
   });
 });
+
+describe('the drain rate the front door observes', () => {
+  it('plans with the rate answers actually drain at while a backlog waits, when lower than the worker says', () => {
+    // Given a worker that says it serves 100 req/s, behind a front door with a clock of its own
+    let now = 0;
+    const admission = new AdmissionControl({ serviceRatePerSec: () => 100, nowMs: () => now });
+
+    // When 40 requests wait and are answered one every 50 ms (20 req/s: the stack is the bottleneck)
+    const slots = Array.from({ length: 40 }, () => admission.tryAdmit(MODEL, 60_000));
+    for (const slot of slots.slice(0, 30)) {
+      now += 50;
+      if (slot.admitted) slot.release();
+    }
+
+    // Then admission plans at the observed 20 req/s, not the worker's 100
+    expect(admission.observedRatePerSec(MODEL)).toBeCloseTo(20, 5);
+    expect(admission.ratePerSec(MODEL)).toBeCloseTo(20, 5);
+    // ... so with 10 waiting, a 500 ms deadline fits 9 more at 20 req/s but would fit 49 at 100
+    expect(admission.tryAdmit(MODEL, 500).admitted).toBe(false);
+
+    // And requests that gave up at their deadline say nothing about the drain rate
+    const fresh = new AdmissionControl({ serviceRatePerSec: () => 100, nowMs: () => now });
+    const waiting = Array.from({ length: 40 }, () => fresh.tryAdmit(MODEL, 60_000));
+    for (const slot of waiting.slice(0, 30)) {
+      now += 50;
+      if (slot.admitted) slot.release(false);
+    }
+    expect(fresh.observedRatePerSec(MODEL)).toBeUndefined();
+    expect(fresh.ratePerSec(MODEL)).toBe(100);
+
+    // And once the window has passed with no backlog, the worker's rate applies again
+    now += 5_000;
+    expect(admission.ratePerSec(MODEL)).toBe(100);
+  });
+});
