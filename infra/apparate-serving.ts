@@ -30,6 +30,8 @@ const MAX_CONTROLLER_TIMEOUT = Duration.minutes(5);
 
 export class ApparateServing extends Construct {
   readonly stores: DataStores;
+  /** The model (variant) this deployment serves. */
+  readonly modelName: string;
   readonly ingest: HandlerFunction;
   readonly result: HandlerFunction;
   readonly controller: HandlerFunction;
@@ -43,6 +45,7 @@ export class ApparateServing extends Construct {
     super(scope, id);
     const config = resolveServingProps(props);
     const model = config.modelName;
+    this.modelName = model;
     const entry = (role: FunctionRole) =>
       config.functionEntries[role] ?? join(REPOSITORY_ROOT, 'functions', `${role}.ts`);
 
@@ -138,6 +141,7 @@ export class ApparateServing extends Construct {
       minWorkers: config.minWorkers,
       maxWorkers: config.maxWorkers,
       backlogPerInstance: config.backlogPerInstance,
+      capacity: config.workerCapacity,
       requestQueue,
       sourceDir: config.workerSourceDir ?? REPOSITORY_ROOT,
       tablePrefix: this.stores.tablePrefix,

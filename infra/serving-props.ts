@@ -73,6 +73,13 @@ export interface ApparateServingProps {
    */
   readonly backlogPerInstance?: number;
   /**
+   * `backlog`: the worker group scales itself on queue backlog (`backlogPerInstance`). `planned`:
+   * the deployment is one variant of a task whose `TaskFleet` controller sets the group's desired
+   * capacity from the fleet plan, so the group has no scaling policy of its own.
+   * @default 'backlog'
+   */
+  readonly workerCapacity?: 'backlog' | 'planned';
+  /**
    * Deadline given to a request that names none, in ms, 1 to 29000 (API Gateway's REST
    * integration timeout is 29 s, so a synchronous request cannot wait longer).
    * @default 5000
@@ -158,6 +165,7 @@ export interface ResolvedServingProps {
   readonly maxWorkers: number;
   readonly controllerPeriod: Duration;
   readonly backlogPerInstance: number;
+  readonly workerCapacity: 'backlog' | 'planned';
   readonly defaultDeadlineMs: number;
   readonly apiAuth: ApiAuth;
   readonly throttlingRateLimit: number;
@@ -340,6 +348,7 @@ export function resolveServingProps(props: ApparateServingProps): ResolvedServin
     maxWorkers,
     controllerPeriod,
     backlogPerInstance,
+    workerCapacity: props.workerCapacity ?? 'backlog',
     defaultDeadlineMs,
     apiAuth,
     throttlingRateLimit,

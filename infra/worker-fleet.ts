@@ -1,9 +1,12 @@
 /**
  * The GPU worker fleet: an Auto Scaling group of GPU instances that long-poll the request queue,
  * with no inbound network (management through SSM Session Manager), IMDSv2 only, an encrypted root
- * volume, and a target-tracking policy on queue backlog per in-service instance.
+ * volume, and either a target-tracking policy on queue backlog per in-service instance or, where a
+ * fleet controller plans the workers (one group per variant of a task), no policy at all: the
+ * controller sets the desired capacity. Either way a termination lifecycle hook holds a leaving
+ * instance until its worker has drained (`drainScript` in worker-user-data.ts).
  */
-import { Aws, Duration, IgnoreMode, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, IgnoreMode, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -12,7 +15,13 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { workerUserDataCommands, type WorkerUserDataSettings } from './worker-user-data';
+import { DRAIN_HOOK_NAME, workerUserDataCommands, type WorkerUserDataSettings } from './worker-user-data';
+
+/**
+ * How long a leaving instance may take to drain (stop receiving, finish its batch, hand back what it
+ * held) before the termination goes on anyway.
+ */
+export const DRAIN_TIMEOUT = Duration.minutes(3);
 
 /**
  * Public SSM parameter holding the current AWS Deep Learning Base OSS AMI (Ubuntu 22.04, x86-64):
@@ -50,6 +59,12 @@ export interface WorkerFleetProps {
   readonly minWorkers: number;
   readonly maxWorkers: number;
   readonly backlogPerInstance: number;
+  /**
+   * `backlog`: the group scales itself on queue backlog. `planned`: a fleet controller sets the
+   * desired capacity to the plan's worker count (no scaling policy competes with it).
+   * @default 'backlog'
+   */
+  readonly capacity?: 'backlog' | 'planned';
   readonly requestQueue: sqs.IQueue;
   /** The repository root (or a stand-in in tests) whose sources the instances install. */
   readonly sourceDir: string;
@@ -67,7 +82,9 @@ export class WorkerFleet extends Construct {
   readonly launchTemplate: ec2.LaunchTemplate;
   readonly autoScalingGroup: autoscaling.AutoScalingGroup;
   readonly logGroup: logs.LogGroup;
-  readonly scalingPolicy: autoscaling.CfnScalingPolicy;
+  /** The backlog policy; absent where a fleet controller plans the capacity. */
+  readonly scalingPolicy: autoscaling.CfnScalingPolicy | undefined;
+  readonly drainHook: autoscaling.LifecycleHook;
   /** The worker process's environment, filled in beside each grant. */
   readonly environment: Record<string, string> = {};
   private readonly userData: ec2.UserData;
@@ -126,6 +143,8 @@ export class WorkerFleet extends Construct {
       securityGroup: this.securityGroup,
       requireImdsv2: true,
       httpPutResponseHopLimit: 1,
+      // The drain script reads the group's name from the instance's tags.
+      instanceMetadataTags: true,
       detailedMonitoring: true,
       blockDevices: [
         {
@@ -158,7 +177,31 @@ export class WorkerFleet extends Construct {
         "Scaling activity is shown on the dashboard and in the group's activity history; the operational alarms go to the alarm topic, which is KMS-encrypted and so cannot take Auto Scaling notifications without a service-linked-role grant on the key.",
     });
 
-    this.scalingPolicy = this.backlogScalingPolicy(props.requestQueue, props.backlogPerInstance);
+    this.drainHook = this.autoScalingGroup.addLifecycleHook('Drain', {
+      lifecycleHookName: DRAIN_HOOK_NAME,
+      lifecycleTransition: autoscaling.LifecycleTransition.INSTANCE_TERMINATING,
+      heartbeatTimeout: DRAIN_TIMEOUT,
+      defaultResult: autoscaling.DefaultResult.CONTINUE,
+    });
+    // Only this group's hook, named exactly; the group's id in its ARN is assigned by AWS at
+    // creation and CloudFormation cannot return it, so that one segment is the only wildcard.
+    // A policy of its own: the group waits for the role's default policy, so a statement naming the
+    // group there would be a dependency cycle.
+    const drainPolicy = new iam.Policy(this, 'DrainPolicy', {
+      roles: [this.role],
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['autoscaling:CompleteLifecycleAction'],
+          resources: [autoScalingGroupArn(this.autoScalingGroup.autoScalingGroupName)],
+        }),
+      ],
+    });
+    acknowledgeGroupArn(drainPolicy, this.autoScalingGroup);
+
+    this.scalingPolicy =
+      props.capacity === 'planned'
+        ? undefined
+        : this.backlogScalingPolicy(props.requestQueue, props.backlogPerInstance);
   }
 
   /**
@@ -232,4 +275,23 @@ export class WorkerFleet extends Construct {
       }),
     );
   }
+}
+
+/**
+ * The ARN of the Auto Scaling group named `groupName`. The segment between `autoScalingGroup:` and
+ * `:autoScalingGroupName/` is an id AWS assigns when the group is created, which CloudFormation
+ * cannot return; the name after it is exact, so the ARN matches this one group.
+ */
+export function autoScalingGroupArn(groupName: string): string {
+  return `arn:${Aws.PARTITION}:autoscaling:${Aws.REGION}:${Aws.ACCOUNT_ID}:autoScalingGroup:*:autoScalingGroupName/${groupName}`;
+}
+
+/** cdk-nag's finding for that one segment, acknowledged with the reason. */
+export function acknowledgeGroupArn(grantee: Construct, group: autoscaling.AutoScalingGroup): void {
+  const logicalId = Stack.of(group).getLogicalId(group.node.defaultChild as autoscaling.CfnAutoScalingGroup);
+  Validations.of(grantee).acknowledge({
+    id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/<${logicalId}>]`,
+    reason:
+      "The group is named exactly; the '*' stands only for the id AWS assigns to the group at creation, which CloudFormation cannot return.",
+  });
 }

@@ -18,7 +18,12 @@ export const WORKER_PATHS = {
   /** stdout: one embedded-metric-format line per period, turned into metrics by CloudWatch Logs. */
   metricsLog: '/var/log/apparate/metrics.log',
   agentConfig: '/opt/aws/amazon-cloudwatch-agent/etc/apparate.json',
+  drainScript: '/usr/local/bin/apparate-drain',
+  drainUnit: '/etc/systemd/system/apparate-drain.service',
 } as const;
+
+/** The name of every worker group's termination lifecycle hook, which the drain script completes. */
+export const DRAIN_HOOK_NAME = 'apparate-drain';
 
 /** The systemd service's name, for `journalctl -u` and `systemctl status` over SSM. */
 export const WORKER_SERVICE = 'apparate-worker';
@@ -178,7 +183,60 @@ export function workerUserDataCommands(settings: WorkerUserDataSettings): string
     `cat > ${WORKER_PATHS.unit} <<'APPARATE_EOF'`,
     workerUnit(settings),
     'APPARATE_EOF',
+    `cat > ${WORKER_PATHS.drainScript} <<'APPARATE_EOF'`,
+    drainScript(region),
+    'APPARATE_EOF',
+    `chmod 755 ${WORKER_PATHS.drainScript}`,
+    `cat > ${WORKER_PATHS.drainUnit} <<'APPARATE_EOF'`,
+    drainUnit(),
+    'APPARATE_EOF',
     'systemctl daemon-reload',
-    `systemctl enable --now ${WORKER_SERVICE}.service`,
+    `systemctl enable --now ${WORKER_SERVICE}.service apparate-drain.service`,
   ];
+}
+
+/**
+ * Drains the worker before its instance terminates. Scale-in puts the instance in
+ * Terminating:Wait (the group's lifecycle hook); the script sees that in the instance metadata's
+ * target lifecycle state, stops the worker (SIGTERM: it receives nothing more, finishes and
+ * acknowledges the batch in flight, and hands the requests it held back to the queue), then
+ * completes the hook so the termination goes on. The group's name comes from the instance's own
+ * tags (metadata tags are on), since the launch template cannot name the group that uses it.
+ */
+export function drainScript(region: string): string {
+  const imds = 'http://169.254.169.254/latest';
+  return [
+    '#!/bin/bash',
+    'set -u',
+    'while true; do',
+    `  token=$(curl -fsS -X PUT ${imds}/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300') || { sleep 5; continue; }`,
+    `  meta() { curl -fsS -H "X-aws-ec2-metadata-token: $token" "${imds}/meta-data/$1"; }`,
+    '  if [ "$(meta autoscaling/target-lifecycle-state || true)" = "Terminated" ]; then',
+    `    systemctl stop ${WORKER_SERVICE}.service`,
+    `    aws autoscaling complete-lifecycle-action --region ${region} --lifecycle-hook-name ${DRAIN_HOOK_NAME} \\`,
+    '      --auto-scaling-group-name "$(meta tags/instance/aws:autoscaling:groupName)" \\',
+    '      --instance-id "$(meta instance-id)" --lifecycle-action-result CONTINUE',
+    '    exit 0',
+    '  fi',
+    '  sleep 5',
+    'done',
+  ].join('\n');
+}
+
+/** The drain watcher's unit: runs as root (it stops the worker), restarted if it ever fails. */
+export function drainUnit(): string {
+  return [
+    '[Unit]',
+    'Description=Apparate worker drain on scale-in',
+    'After=network-online.target',
+    '',
+    '[Service]',
+    'Type=simple',
+    `ExecStart=${WORKER_PATHS.drainScript}`,
+    'Restart=on-failure',
+    'RestartSec=5',
+    '',
+    '[Install]',
+    'WantedBy=multi-user.target',
+  ].join('\n');
 }

@@ -26,6 +26,12 @@ export const ENV = {
   rampBudget: 'APPARATE_RAMP_BUDGET',
   /** Default request deadline when a request names none, ms. */
   defaultDeadlineMs: 'APPARATE_DEFAULT_DEADLINE_MS',
+  /** The task a fleet controller plans (`digits`, `spam`). */
+  task: 'APPARATE_TASK',
+  /** JSON object: each variant of the task, its Auto Scaling group's name and its exit-logs table. */
+  fleetVariants: 'APPARATE_FLEET_VARIANTS',
+  /** The fleet's worker budget W, over all variants. */
+  maxWorkers: 'APPARATE_MAX_WORKERS',
 } as const;
 
 /** CloudWatch namespace of every metric the worker emits. */

@@ -165,9 +165,10 @@ describe('ApparateServing on AWS', () => {
       });
     });
 
-    it('lets a worker consume requests, dead-letter bad ones, write results, logs and configs, and read code and bundle', () => {
+    it('lets a worker consume requests, dead-letter bad ones, write results, logs and configs, read code and bundle, and end its drain', () => {
       const { queue, dlq, results, exitLogs, configs, bucket } = ids(defaults);
       const logs = logicalId(defaults.serving.workers.logGroup);
+      const group = logicalId(defaults.serving.workers.autoScalingGroup);
 
       // Then the worker role's inline actions are exactly these
       const actions = allowedActionsByResource(defaults.template, roleId(defaults, 'workers'));
@@ -191,6 +192,9 @@ describe('ApparateServing on AWS', () => {
         [exitLogs]: WRITE_TABLE,
         [configs]: READ_WRITE_TABLE,
         ...bundleRead(bucket, 'mnist-resnet'),
+        // Its own group's drain hook, by the group's exact name (the '*' is the id AWS assigns).
+        [`arn:{AWS::Partition}:autoscaling:{AWS::Region}:{AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/{${group}}`]:
+          ['autoscaling:CompleteLifecycleAction'],
       });
       // And Session Manager is its only way in
       defaults.template.hasResourceProperties('AWS::IAM::Role', {

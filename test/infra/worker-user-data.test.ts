@@ -4,8 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ENV } from '../../core/deployment/cloud-names';
 import {
+  DRAIN_HOOK_NAME,
   WORKER_PATHS,
   agentConfig,
+  drainScript,
   workerCommand,
   workerUnit,
   workerUserDataCommands,
@@ -113,5 +115,28 @@ describe('worker boot script', () => {
 
     // When bash parses it without running it, then it reports no syntax error
     expect(() => execFileSync('bash', ['-n', file], { stdio: 'pipe' })).not.toThrow();
+  });
+
+  it("drains the worker on scale-in: stops it when the instance is leaving, then completes its group's drain hook", () => {
+    // Given the drain script, as bash would run it, and the boot script that installs it
+    const script = drainScript('eu-west-1');
+    const dir = mkdtempSync(join(tmpdir(), 'apparate-drain-'));
+    writeFileSync(join(dir, 'drain.sh'), script);
+    expect(() => execFileSync('bash', ['-n', join(dir, 'drain.sh')], { stdio: 'pipe' })).not.toThrow();
+    expect(workerUserDataCommands(SETTINGS).join('\n')).toContain(
+      'systemctl enable --now apparate-worker.service apparate-drain.service',
+    );
+
+    // Then it waits for the Terminated target state, stops the worker (SIGTERM drains it) before it
+    // completes the hook by name, for the group named in the instance's own tags
+    const stop = script.indexOf('systemctl stop apparate-worker.service');
+    const complete = script.indexOf('aws autoscaling complete-lifecycle-action');
+    expect(script).toContain('autoscaling/target-lifecycle-state');
+    expect(script).toContain('= "Terminated"');
+    expect(stop).toBeGreaterThan(0);
+    expect(complete).toBeGreaterThan(stop);
+    expect(script).toContain(`--lifecycle-hook-name ${DRAIN_HOOK_NAME}`);
+    expect(script).toContain('tags/instance/aws:autoscaling:groupName');
+    expect(script).toContain('--lifecycle-action-result CONTINUE');
   });
 });
