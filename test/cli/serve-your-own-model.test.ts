@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { startLocalStack, type LocalStack } from '../../cli/stack/local-stack';
+import { readBundleOption } from '../../cli/stack/stack-options';
 import { sampleAt, type TextSplit } from '../../core/data/dataset';
 import { InputError } from '../../core/errors';
 import { openSession } from '../../core/inference/onnx-session';
@@ -251,6 +252,21 @@ describe('serve your own model', () => {
     expect(v1.map((r) => r.body['label'])).toEqual(expected);
     const outputs = v2.body['outputs'] as { name: string; data: unknown[] }[];
     expect(outputs.find((o) => o.name === 'label')?.data).toEqual(expected);
+  });
+
+  it('serve --bundle reads the bundles it names, one per model, and refuses mixing them with --models', async () => {
+    const bundles = [join(work, 'text-direction-bundle'), join(work, 'mail-filter-bundle')];
+    await expect(readBundleOption({ bundle: bundles.join(',') })).resolves.toEqual([
+      { model: 'text-direction', dir: bundles[0], prepared: false },
+      { model: 'mail-filter', dir: bundles[1], prepared: false },
+    ]);
+    await expect(readBundleOption({})).resolves.toBeUndefined();
+    await expect(readBundleOption({ bundle: `${bundles[0]},${bundles[0]}` })).rejects.toThrow(
+      /--bundle names two bundles of model text-direction; serve one per model/,
+    );
+    await expect(readBundleOption({ bundle: bundles[0], models: 'spam-bert' })).rejects.toThrow(
+      /--bundle serves the bundles it names; leave out --models/,
+    );
   });
 
   it('refuses samples the model cannot take, and a prepare without any, naming what to give', async () => {
