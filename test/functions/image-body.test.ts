@@ -13,7 +13,9 @@ import { ConfigStore } from '../../adapters/dynamo/config-store';
 import type { RequestQueue } from '../../adapters/queue/request-queue';
 import { MAX_IMAGE_BODY_BYTES } from '../../functions/api/limits';
 import { localBundleCatalog } from '../../functions/catalog/bundle-catalog';
-import { createIngestHandler } from '../../functions/ingest';
+import { MemoryAnswerChannel } from '../../adapters/answers/memory-answer-channel';
+import { createIngestHandlers } from '../../functions/ingest';
+import { PublishingResultSink } from '../../gpu-worker/publishing-result-sink';
 import { startApiServer, type ApiServer } from '../../functions/local/api-server';
 import { createResultHandler } from '../../functions/result';
 import { StoreResultSink } from '../../core/serving/result-sink';
@@ -33,6 +35,7 @@ let dynamo: LocalDynamo;
 let server: ApiServer;
 let queue: RequestQueue;
 let worker: ApparateWorker;
+let answers: MemoryAnswerChannel;
 
 beforeAll(async () => {
   fixture = await workerFixture(MODEL);
@@ -40,11 +43,13 @@ beforeAll(async () => {
   const tables = await dynamo.freshTables();
   const results = new ResultStore({ client: dynamo.doc, tableName: tables.results });
   const configs = new ConfigStore({ client: dynamo.doc, tableName: tables.configs });
+  answers = new MemoryAnswerChannel();
   queue = createRequestQueue({ kind: 'memory', name: `apparate-test-image-body-${randomUUID()}` });
   worker = await ApparateWorker.start({
     bundleDir: fixture.bundle.dir,
     queue,
-    sink: new StoreResultSink(results),
+    // Answers are pushed too, so the streamed form (Accept: text/event-stream) is served as on the stack.
+    sink: new PublishingResultSink(answers, new StoreResultSink(results)),
     // Threshold 0 never exits, so every answer is the full model's and can be compared exactly.
     config: {
       version: 1,
@@ -53,13 +58,16 @@ beforeAll(async () => {
     logger: memoryLogger().logger,
   });
   const catalog = localBundleCatalog({ [MODEL]: fixture.bundle.dir });
+  const ingest = createIngestHandlers({
+    catalog,
+    queueFor: (model) => (model === MODEL ? queue : undefined),
+    results,
+    answers,
+  });
   server = await startApiServer({
     port: 0,
-    ingest: createIngestHandler({
-      catalog,
-      queueFor: (model) => (model === MODEL ? queue : undefined),
-      results,
-    }),
+    ingest: ingest.handler,
+    streams: { ingest: ingest.stream },
     result: createResultHandler({ catalog, results, configs }),
   });
 });
@@ -68,6 +76,7 @@ afterAll(async () => {
   await server?.close();
   await worker?.stop();
   await queue?.close();
+  await answers?.close();
   await dynamo?.close();
 });
 
@@ -127,6 +136,36 @@ describe('image files as the request body', () => {
     expect(pngs.map((r) => r.body.label)).toEqual(expected);
     expect(jpegs.map((r) => r.status)).toEqual([200, 200, 200, 200]);
     expect(jpegs.map((r) => r.body.label)).toEqual(expected);
+  });
+
+  it('streams the answer to a PNG body as server-sent events, like a JSON request', async () => {
+    // Given the plain model's answer on a digit
+    const [expected] = (await directPredictions(fixture, [6])).map(
+      (k) => fixture.bundle.manifest.model.spec.classes[k],
+    );
+
+    // When the digit is posted as a PNG body asking for a stream
+    const response = await fetch(`${server.url}/v1/models/${MODEL}/infer?deadlineMs=20000`, {
+      method: 'POST',
+      headers: { 'content-type': 'image/png', accept: 'text/event-stream' },
+      body: digitPng(6),
+    });
+    const text = await response.text();
+
+    // Then the stream ends with the final event carrying the model's label
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const finals = text.split('\n\n').filter((block) => block.startsWith('event: final'));
+    expect(finals).toHaveLength(1);
+    const data = JSON.parse(
+      finals[0]!
+        .split('\n')
+        .find((line) => line.startsWith('data: '))!
+        .slice(6),
+    ) as {
+      label: string;
+    };
+    expect(data.label).toBe(expected);
   });
 
   it('takes mode and deadlineMs from the query string', async () => {
