@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Duration, Token } from 'aws-cdk-lib';
 import type { IVpc } from 'aws-cdk-lib/aws-ec2';
 import { InputError } from '../core/errors';
+import { ACCURACY_CONSTRAINT, inLimit, limitRange, RAMP_BUDGET } from '../core/control/limits';
 
 /** How API clients authenticate: SigV4-signed calls (IAM) or an API key with a usage plan. */
 export type ApiAuth = 'iam' | 'apiKey';
@@ -256,13 +257,13 @@ export function resolveServingProps(props: ApparateServingProps): ResolvedServin
     );
   }
 
-  const accuracyConstraint = props.accuracyConstraint ?? 0.99;
-  if (!isNumber(accuracyConstraint) || accuracyConstraint <= 0.5 || accuracyConstraint > 1) {
-    fail('accuracyConstraint', 'a number in (0.5, 1]', accuracyConstraint);
+  const accuracyConstraint = props.accuracyConstraint ?? ACCURACY_CONSTRAINT.default;
+  if (!inLimit(ACCURACY_CONSTRAINT, accuracyConstraint)) {
+    fail('accuracyConstraint', `a number in ${limitRange(ACCURACY_CONSTRAINT)}`, accuracyConstraint);
   }
-  const rampBudget = props.rampBudget ?? 0.02;
-  if (!isNumber(rampBudget) || rampBudget <= 0 || rampBudget > 0.5) {
-    fail('rampBudget', 'a number in (0, 0.5]', rampBudget);
+  const rampBudget = props.rampBudget ?? RAMP_BUDGET.default;
+  if (!inLimit(RAMP_BUDGET, rampBudget)) {
+    fail('rampBudget', `a number in ${limitRange(RAMP_BUDGET)}`, rampBudget);
   }
 
   const instanceType = props.instanceType ?? 'g5.xlarge';

@@ -19,6 +19,7 @@ import { openLogSource } from '../logs/log-source';
 import { formatDuration, parseDuration, resolveTimeRange } from '../logs/time-range';
 import { CACHE_DIR } from '../stack/stack-options';
 import { readStackFile } from '../stack/stack-file';
+import { ACCURACY_CONSTRAINT } from '../../core/control/limits';
 
 const stringFlag = (values: Record<string, unknown>, name: string): string | undefined =>
   typeof values[name] === 'string' ? values[name] : undefined;
@@ -82,9 +83,8 @@ export const logsCommand: Command = {
     });
     try {
       const constraint = numberOption(values, 'accuracy', {
-        default: source.accuracyConstraint ?? 0.99,
-        min: 0,
-        max: 1,
+        ...ACCURACY_CONSTRAINT,
+        default: source.accuracyConstraint ?? ACCURACY_CONSTRAINT.default,
       });
       let expired = 0;
       let invalid = 0;

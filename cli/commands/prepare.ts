@@ -10,6 +10,7 @@ import type { Command } from '../command';
 import { INPUT_SHAPE_OPTION, inputShapeOption, numberOption, requiredString } from '../options';
 import { prepareBundle } from '../../core/prepare/prepare-bundle';
 import { createProgress } from '../progress';
+import { RAMP_BUDGET } from '../../core/control/limits';
 
 /**
  * The share of the user's own samples ramps train on: all of them but a sliver (the fraction must
@@ -91,11 +92,7 @@ export const prepareCommand: Command = {
       min: 0,
       max: 0.99,
     });
-    const rampBudget = numberOption(values, 'ramp-budget', {
-      default: DEFAULT_PREPARE.rampBudget,
-      min: 0,
-      max: 0.5,
-    });
+    const rampBudget = numberOption(values, 'ramp-budget', RAMP_BUDGET);
     const repeats = numberOption(values, 'repeats', {
       default: 15,
       min: 1,

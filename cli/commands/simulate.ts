@@ -23,6 +23,7 @@ import { loadFixtureModel, loadModelData } from '../../core/zoo/fixtures';
 import type { Command } from '../command';
 import { numberOption, requiredString } from '../options';
 import { createProgress } from '../progress';
+import { ACCURACY_CONSTRAINT } from '../../core/control/limits';
 
 function oneOf<T extends string>(value: unknown, allowed: readonly T[], option: string, fallback: T): T {
   if (value === undefined) return fallback;
@@ -76,7 +77,7 @@ export const simulateCommand: Command = {
     );
     const drift = oneOf<DriftKind>(values.drift, ['none', 'noise'], 'drift', 'none');
     const load = numberOption(values, 'load', { default: 0.7, min: 0, max: 2 });
-    const accuracy = numberOption(values, 'accuracy', { default: 0.99, min: 0.5, max: 1 });
+    const accuracy = numberOption(values, 'accuracy', ACCURACY_CONSTRAINT);
     const seed = numberOption(values, 'seed', {
       default: 20261123,
       min: 0,

@@ -6,7 +6,7 @@
  * starts in bootstrap mode: plain model first, ramps trained on the first inputs, then exits.
  */
 import { QUEUE_KINDS, type QueueKind } from '../../adapters/queue';
-import { DEFAULT_CONSTRAINT } from '../../core/control/threshold-tuner';
+import { ACCURACY_CONSTRAINT } from '../../core/control/limits';
 import { InputError } from '../../core/errors';
 import {
   DEFAULT_EMF_PERIOD_MS,
@@ -125,11 +125,7 @@ export const workerCommand: Command = {
             max: 65535,
             integer: true,
           });
-    const accuracyConstraint = numberOption(values, 'accuracy-constraint', {
-      default: DEFAULT_CONSTRAINT,
-      min: 0.5,
-      max: 1,
-    });
+    const accuracyConstraint = numberOption(values, 'accuracy-constraint', ACCURACY_CONSTRAINT);
     const configPollMs = numberOption(values, 'config-poll-ms', { default: 5000, min: 10, integer: true });
     const emfPeriodMs = numberOption(values, 'emf-period-ms', {
       default: DEFAULT_EMF_PERIOD_MS,

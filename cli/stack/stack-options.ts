@@ -12,6 +12,7 @@ import { numberOption } from '../options';
 import type { Progress } from '../progress';
 import type { FixtureBundle } from './fixture-bundles';
 import type { LocalStackOptions } from './local-stack';
+import { ACCURACY_CONSTRAINT, RAMP_BUDGET } from '../../core/control/limits';
 
 /** The repository's ignored cache folder; bundles and dynalite data live under it. */
 export const CACHE_DIR = resolve(ZOO_DIR, '..', '.cache');
@@ -120,8 +121,8 @@ export function readStackOptions(
       max: 600_000,
       integer: true,
     }),
-    accuracyConstraint: numberOption(values, 'accuracy', { default: 0.99, min: 0.5, max: 1 }),
-    rampBudget: numberOption(values, 'ramp-budget', { default: 0.02, min: 0, max: 0.5 }),
+    accuracyConstraint: numberOption(values, 'accuracy', ACCURACY_CONSTRAINT),
+    rampBudget: numberOption(values, 'ramp-budget', RAMP_BUDGET),
     prepareRepeats: numberOption(values, 'repeats', {
       default: 15,
       min: 1,

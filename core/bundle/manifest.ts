@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { modelSpecSchema } from '../model/model-spec';
+import { limitSchema, RAMP_BUDGET } from '../control/limits';
 
 export const BUNDLE_FORMAT_VERSION = 1;
 
@@ -90,7 +91,7 @@ export const manifestSchema = z.object({
     seed: z.number().int(),
     source: z.string(),
   }),
-  rampBudget: z.number().gt(0).max(0.5),
+  rampBudget: limitSchema(RAMP_BUDGET),
   latestUsefulCandidate: z.string().nullable(),
   candidates: z.array(candidateRecordSchema).min(1),
   profile: profileSchema,

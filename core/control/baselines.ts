@@ -17,6 +17,7 @@ import {
 } from './costs';
 import { evaluateConfig, meetsConstraint, serveWindow, type ConfigEvaluation } from './exit-rule';
 import { concatWindows, selectRamps, type ConfigCosts, type ExitWindow } from './records';
+import { RAMP_BUDGET } from './limits';
 import { DEFAULT_CONSTRAINT, tuneThresholds, type TuneOptions, type TuneResult } from './threshold-tuner';
 
 /** Per-input outcome of a baseline. */
@@ -150,7 +151,7 @@ export function chooseConfig(
   options: OnlineOptimalOptions = {},
 ): ChosenConfig {
   const constraint = options.constraint ?? DEFAULT_CONSTRAINT;
-  const budgetMs = rampBudgetMs(profile, options.rampBudget ?? 0.02);
+  const budgetMs = rampBudgetMs(profile, options.rampBudget ?? RAMP_BUDGET.default);
   const latest = options.latestUsefulIndex ?? latestUsefulIndex(profile);
   const atBatch = costsAtBatch(profile, batchSize);
   const reference = costsAtBatch(profile, profile.referenceBatchSize);

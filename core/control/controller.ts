@@ -34,16 +34,12 @@ import { InputError } from '../errors';
 import { configCosts, costsAtBatch, latestUsefulIndex, validateProfile, type CostProfile } from './costs';
 import { evaluateConfig, meetsConstraint } from './exit-rule';
 import { nextHeadroom, tuningTarget } from './headroom';
+import { ACCURACY_CONSTRAINT, checkLimit, RAMP_BUDGET } from './limits';
 import { RampAdjuster, type AdjustDecision, type AdjusterOptions, type RetuneOutcome } from './ramp-adjuster';
 import { utilityFromExitRates } from './ramp-utility';
 import { appendToWindow, emptyWindow, validateWindow, type ExitWindow } from './records';
 import { ServedTally } from './served-history';
-import {
-  DEFAULT_CONSTRAINT,
-  lowerThresholdsToMeetConstraint,
-  tuneThresholds,
-  type TuneOptions,
-} from './threshold-tuner';
+import { lowerThresholdsToMeetConstraint, tuneThresholds, type TuneOptions } from './threshold-tuner';
 import { emptyUtility, foldUtility, type UtilityHistory } from './utility-history';
 
 /** A ramp config as workers apply it: versions only grow. */
@@ -61,9 +57,9 @@ export interface ControllerOptions {
     readonly version?: number;
     readonly ramps: readonly { readonly id: string; readonly threshold: number }[];
   };
-  /** Minimum window accuracy (default 0.99). */
+  /** Minimum window agreement with the full model, in the accuracy constraint's range (default 0.99). */
   readonly constraint?: number;
-  /** Share of the plain model's latency the ramps may add (default 0.02). */
+  /** Share of the plain model's latency the ramps may add, in the ramp budget's range (default 0.02). */
   readonly rampBudget?: number;
   /** Inputs in the sliding window (default 512). */
   readonly windowInputs?: number;
@@ -172,9 +168,7 @@ export class ApparateController {
   constructor(options: ControllerOptions) {
     validateProfile(options.profile);
     this.profile = options.profile;
-    this.constraint = options.constraint ?? DEFAULT_CONSTRAINT;
-    if (!(this.constraint >= 0 && this.constraint <= 1))
-      throw new InputError(`constraint must lie in [0, 1], got ${this.constraint}`);
+    this.constraint = checkLimit(ACCURACY_CONSTRAINT, options.constraint ?? ACCURACY_CONSTRAINT.default);
     this.headroom = options.tuningHeadroom ?? DEFAULT_HEADROOM_SHARE * (1 - this.constraint);
     if (!(this.headroom >= 0))
       throw new InputError(`tuningHeadroom must be non-negative, got ${this.headroom}`);
@@ -183,9 +177,7 @@ export class ApparateController {
       throw new InputError(`headroomGain must be non-negative, got ${this.headroomGain}`);
     const servedHorizonInputs = positiveInteger(options.servedHorizonInputs ?? 1024, 'servedHorizonInputs');
     this.served = new ServedTally(servedHorizonInputs);
-    this.rampBudget = options.rampBudget ?? 0.02;
-    if (!(this.rampBudget >= 0))
-      throw new InputError(`rampBudget must be non-negative, got ${this.rampBudget}`);
+    this.rampBudget = checkLimit(RAMP_BUDGET, options.rampBudget ?? RAMP_BUDGET.default);
     this.windowInputs = positiveInteger(options.windowInputs ?? 512, 'windowInputs');
     this.tunePeriodBatches = positiveInteger(options.tunePeriodBatches ?? 8, 'tunePeriodBatches');
     this.adjustPeriodBatches = positiveInteger(options.adjustPeriodBatches ?? 32, 'adjustPeriodBatches');

@@ -27,6 +27,7 @@
 import { InputError } from '../errors';
 import { checkThresholds, evaluationFromCounts, meetsConstraint, type ConfigEvaluation } from './exit-rule';
 import type { ConfigCosts, ExitWindow } from './records';
+import { ACCURACY_CONSTRAINT } from './limits';
 
 /** Options of one tune; every default is the design guide's. */
 export interface TuneOptions {
@@ -57,7 +58,7 @@ export interface TuneResult {
 }
 
 /** The design guide's accuracy constraint: 99% of released answers equal the plain model's. */
-export const DEFAULT_CONSTRAINT = 0.99;
+export const DEFAULT_CONSTRAINT = ACCURACY_CONSTRAINT.default;
 /** First step per ramp; small enough that the first move rarely overshoots on real confidences. */
 export const DEFAULT_INITIAL_STEP = 0.01;
 /** Steps below this change too few inputs on a 512-input window to be worth another round. */

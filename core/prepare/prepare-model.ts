@@ -26,6 +26,7 @@ import { cutCostsMs } from '../bundle/cost-profile';
 import { passThroughModel } from '../onnx/pass-through';
 import { chooseInitialRamps } from './initial-config';
 import { backboneMs, profileLatency, referenceIndex, type ProfiledRamp } from './profile';
+import { checkLimit, RAMP_BUDGET } from '../control/limits';
 
 export interface PrepareOptions extends SessionOptions {
   /** Leading fraction of the serving stream used to train ramps (default 0.1). */
@@ -45,7 +46,7 @@ export interface PrepareOptions extends SessionOptions {
 
 export const DEFAULT_PREPARE = {
   bootstrapFraction: 0.1,
-  rampBudget: 0.02,
+  rampBudget: RAMP_BUDGET.default,
   seed: 20261123,
   sliceCheckSamples: 64,
 } as const;
@@ -70,10 +71,7 @@ export function validatePrepareOptions(options: PrepareOptions): void {
   if (!(fraction > 0 && fraction < 1)) {
     throw new InputError(`bootstrap fraction must be in (0, 1), got ${fraction}`);
   }
-  const budget = options.rampBudget ?? DEFAULT_PREPARE.rampBudget;
-  if (!(budget > 0 && budget <= 0.5)) {
-    throw new InputError(`ramp budget must be in (0, 0.5], got ${budget}`);
-  }
+  checkLimit(RAMP_BUDGET, options.rampBudget ?? DEFAULT_PREPARE.rampBudget);
 }
 
 /**

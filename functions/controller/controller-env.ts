@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { ENV } from '../../core/deployment/cloud-names';
 import { InputError } from '../../core/errors';
+import { ACCURACY_CONSTRAINT, inLimit, limitRange, RAMP_BUDGET } from '../../core/control/limits';
 
 const required = (what: string) =>
   z
@@ -48,8 +49,12 @@ const controllerEnvSchema = z.object({
     .refine((prefix) => prefix === '' || prefix.endsWith('/'), {
       error: 'must be empty or a key prefix ending in /',
     }),
-  [ENV.accuracyConstraint]: optionalNumber('a number in (0.5, 1]', (value) => value > 0.5 && value <= 1),
-  [ENV.rampBudget]: optionalNumber('a number in (0, 0.5]', (value) => value > 0 && value <= 0.5),
+  [ENV.accuracyConstraint]: optionalNumber(`a number in ${limitRange(ACCURACY_CONSTRAINT)}`, (value) =>
+    inLimit(ACCURACY_CONSTRAINT, value),
+  ),
+  [ENV.rampBudget]: optionalNumber(`a number in ${limitRange(RAMP_BUDGET)}`, (value) =>
+    inLimit(RAMP_BUDGET, value),
+  ),
 });
 
 /** The controller's settings, by meaning rather than by variable name. */

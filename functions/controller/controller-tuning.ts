@@ -4,7 +4,8 @@
  */
 import type { AdjusterOptions } from '../../core/control/ramp-adjuster';
 import type { ScheduledSettings } from '../../core/control/scheduled-decision';
-import { DEFAULT_CONSTRAINT, type TuneOptions } from '../../core/control/threshold-tuner';
+import { ACCURACY_CONSTRAINT, checkLimit, RAMP_BUDGET } from '../../core/control/limits';
+import type { TuneOptions } from '../../core/control/threshold-tuner';
 import { InputError } from '../../core/errors';
 import type { BundleManifest } from '../../core/bundle/manifest';
 
@@ -74,14 +75,8 @@ export function settingsOf(deps: SettingsSource): ControllerSettings {
   if (!(Number.isFinite(deps.nowMs) && deps.nowMs >= 0)) {
     throw new InputError(`nowMs must be an epoch time in ms, got ${deps.nowMs}`);
   }
-  const constraint = deps.constraint ?? DEFAULT_CONSTRAINT;
-  if (!(constraint > 0 && constraint <= 1)) {
-    throw new InputError(`accuracy constraint must lie in (0, 1], got ${constraint}`);
-  }
-  const rampBudget = deps.rampBudget ?? deps.manifest.rampBudget;
-  if (!(rampBudget >= 0 && rampBudget <= 1)) {
-    throw new InputError(`ramp budget must lie in [0, 1], got ${rampBudget}`);
-  }
+  const constraint = checkLimit(ACCURACY_CONSTRAINT, deps.constraint ?? ACCURACY_CONSTRAINT.default);
+  const rampBudget = checkLimit(RAMP_BUDGET, deps.rampBudget ?? deps.manifest.rampBudget);
   for (const name of [
     'windowInputs',
     'minTuneInputs',
