@@ -14,6 +14,12 @@ import { formatDemoSummary, summariseDemo, type DemoRecord, type DemoSummary } f
 import { replayAgainstStack } from '../stack/demo-replay';
 import { startLocalStack, type LocalStack } from '../stack/local-stack';
 import { readStackOptions, STACK_OPTIONS } from '../stack/stack-options';
+import { runFleetDemo } from '../stack/fleet-demo';
+import { fleetDemoPlot, formatFleetDemo } from '../stack/fleet-demo-report';
+import { locateTrace } from '../../core/workload/trace-location';
+import { InputError } from '../../core/errors';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 /** The served config's version and ramps, or undefined when the stack does not answer. */
 async function servedConfig(
@@ -77,7 +83,8 @@ export const demoCommand: Command = {
   name: 'demo',
   summary: 'replay the fixture streams with trace arrivals against the local stack and report',
   usage:
-    'apparate demo [--url http://127.0.0.1:3000] [--seconds 30] [--rate 40] [--models mnist-resnet,spam-bert] [--json] [serve options, used when it starts a stack]',
+    'apparate demo [--url http://127.0.0.1:3000] [--seconds 30] [--rate 40] [--models mnist-resnet,spam-bert] [--json] [serve options, used when it starts a stack]\n' +
+    '       apparate demo --fleet [--start-day 15] [--interval-seconds 5] [--peak-rps 60] [--peak-workers 128] [--max-workers 12] [--plot <file.svg>] [--json]',
   options: {
     ...STACK_OPTIONS,
     url: {
@@ -93,8 +100,81 @@ export const demoCommand: Command = {
     'deadline-ms': { type: 'string', description: 'deadline sent with each request (default 10000)' },
     seed: { type: 'string', description: 'seed for the arrival times (default 7)' },
     json: { type: 'boolean', description: 'print the summaries as JSON' },
+    fleet: {
+      type: 'boolean',
+      description:
+        'replay a compressed day of the Twitter trace against a local pool serving the digits task, following fleet plans',
+    },
+    trace: {
+      type: 'string',
+      description: '--fleet: the Twitter trace file (default: found under shared/data/traces)',
+    },
+    'start-day': { type: 'string', description: '--fleet: the trace day replayed (default 15)' },
+    'interval-seconds': { type: 'string', description: '--fleet: wall seconds per trace hour (default 5)' },
+    'peak-rps': {
+      type: 'string',
+      description: "--fleet: requests per second sent at the day's busiest moment (default 60)",
+    },
+    'peak-workers': {
+      type: 'string',
+      description:
+        "--fleet: workers of the most accurate variant the day's peak needs, in profile units (default 128)",
+    },
+    'max-workers': { type: 'string', description: '--fleet: the worker budget (default 12)' },
+    plot: { type: 'string', description: '--fleet: write the workers-over-time plot (SVG) here' },
   },
   async run(values, _positionals, io) {
+    if (values.fleet === true) {
+      const progress = createProgress(io);
+      const tracePath = typeof values.trace === 'string' ? values.trace : locateTrace();
+      if (tracePath === undefined)
+        throw new InputError('the Twitter trace was not found; give --trace <file>');
+      const report = await runFleetDemo({
+        stack: readStackOptions(values, progress),
+        tracePath,
+        startDay: numberOption(values, 'start-day', { default: 15, min: 1, minInclusive: true, max: 60 }),
+        intervalSeconds: numberOption(values, 'interval-seconds', {
+          default: 5,
+          min: 1,
+          minInclusive: true,
+          max: 600,
+          integer: true,
+        }),
+        peakRps: numberOption(values, 'peak-rps', { default: 60, min: 1, minInclusive: true, max: 5000 }),
+        peakWorkers: numberOption(values, 'peak-workers', {
+          default: 128,
+          min: 1,
+          minInclusive: true,
+          max: 1000,
+        }),
+        maxWorkers: numberOption(values, 'max-workers', {
+          default: 12,
+          min: 1,
+          minInclusive: true,
+          max: 64,
+          integer: true,
+        }),
+        deadlineMs: 5000,
+        onInterval: (row) =>
+          io.stderr.write(
+            `apparate: hour ${row.hour}: ${row.sent} requests, plan v${row.planVersion}${row.decision === 'kept' ? ' (kept)' : ''}: ${Object.entries(
+              row.plan,
+            )
+              .filter(([, p]) => p.workers > 0)
+              .map(([v, p]) => `${p.workers}× ${v}`)
+              .join(', ')}\n`,
+          ),
+      });
+      progress.stop();
+      if (typeof values.plot === 'string') {
+        mkdirSync(dirname(values.plot), { recursive: true });
+        writeFileSync(values.plot, fleetDemoPlot(report));
+      }
+      io.stdout.write(
+        values.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatFleetDemo(report),
+      );
+      return report.failed === 0 ? 0 : 1;
+    }
     const seconds = numberOption(values, 'seconds', {
       default: 30,
       min: 1,
