@@ -30,3 +30,8 @@ export function describeIssues(
     )
     .join('; ');
 }
+
+/** The message of anything thrown, as one line: the one error-text helper of every part. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

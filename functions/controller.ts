@@ -13,7 +13,8 @@ import type { BundleManifest } from '../core/bundle/manifest';
 import { ArtifactError } from '../core/errors';
 import { s3BundleCatalog, type BundleCatalog } from './catalog/bundle-catalog';
 import { readControllerEnv, type ControllerEnv } from './controller/controller-env';
-import { errorMessage, jsonLineLogger, type ControllerLogger } from './controller/logger';
+import { messageOf } from '../core/errors';
+import { jsonLinesLogger, type Logger } from '../core/util/json-lines-logger';
 import { runController, type ControllerRunReport, type ControllerTuning } from './controller/run-controller';
 
 /** What every invocation of one execution environment shares. */
@@ -22,7 +23,7 @@ export interface ControllerRuntime {
   /** A document client over DynamoDB (or dynalite). */
   readonly dynamo: DocumentSender;
   readonly catalog: BundleCatalog;
-  readonly logger: ControllerLogger;
+  readonly logger: Logger;
   /** @default Date.now */
   readonly clock?: () => number;
   readonly options?: ControllerTuning;
@@ -42,7 +43,7 @@ export function controllerRuntimeFromEnv(
       prefix: env.bundlePrefix,
       models: [env.model],
     }),
-    logger: jsonLineLogger(process.stdout, { function: 'controller', model: env.model }),
+    logger: jsonLinesLogger(process.stdout, { function: 'controller', model: env.model }),
   };
 }
 
@@ -59,7 +60,7 @@ export function createControllerHandler(
   const configs = new ConfigStore({ client: dynamo, tableName: env.configsTable });
   const clock = runtime.clock ?? Date.now;
   return async (event) => {
-    const logger: ControllerLogger = {
+    const logger: Logger = {
       log: (level, message, fields = {}) =>
         runtime.logger.log(level, message, { eventId: event.id, ...fields }),
     };
@@ -70,7 +71,7 @@ export function createControllerHandler(
         throw new ArtifactError(`no bundle manifest is found for model ${env.model}`);
     } catch (error) {
       // runController logs its own failures; this is the one line of a run that never started.
-      logger.log('error', 'controller run failed', { model: env.model, error: errorMessage(error) });
+      logger.log('error', 'controller run failed', { model: env.model, error: messageOf(error) });
       throw error;
     }
     return runController({

@@ -23,7 +23,7 @@ import type { RawSample } from '../core/inference/batch-encoding';
 import type { LoadedModel } from '../core/model/load-model';
 import { assertFreshDestination } from '../core/bundle/atomic-dir';
 import { prepareModel, type PrepareOptions } from '../core/prepare/prepare-model';
-import { messageOf, jsonLogger, type Logger } from './logger';
+import { messageOf, jsonLinesLogger, type Logger } from './logger';
 import { WorkerMetrics } from './metrics';
 import { PlainServer } from './plain-server';
 import { ApparateWorker, type WorkerOptions } from './worker';
@@ -136,7 +136,7 @@ export class BootstrapWorker {
     assertFreshDestination(options.bundleOut);
     const metrics = options.metrics ?? new WorkerMetrics();
     const modelId = options.modelId ?? options.model.spec.name;
-    const logger = options.logger ?? jsonLogger(process.stderr, { model: modelId, phase: 'bootstrap' });
+    const logger = options.logger ?? jsonLinesLogger(process.stderr, { model: modelId, phase: 'bootstrap' });
     const holder: { current?: BootstrapWorker } = {};
     let signal: () => void = () => undefined;
     const capturedAll = new Promise<void>((resolve) => (signal = resolve));

@@ -16,7 +16,7 @@ export { CallbackResultSink, type SinkEvent } from './result-sink';
 export { PublishingResultSink } from './publishing-result-sink';
 export { DEFAULT_EMF_PERIOD_MS, EmfEmitter, type EmfEmitterOptions } from './emf-emitter';
 export { startMetricsServer, WorkerMetrics } from './metrics';
-export { jsonLogger, messageOf, silentLogger, type Logger, type LogLevel } from './logger';
+export { jsonLinesLogger, messageOf, silentLogger, type Logger, type LogLevel } from './logger';
 export { DEFAULT_CONFIG_POLL_MS } from './config-watcher';
 export { GenerationEngine, type GenerationStream, type StreamListener } from './generate/generation-engine';
 export { GenerationMetrics } from './generate/generation-metrics';

@@ -15,7 +15,7 @@ import { loadModel } from '../core/model/load-model';
 import { StoreResultSink, type ResultSink } from '../core/serving/result-sink';
 import { BootstrapWorker } from './bootstrap';
 import { EmfEmitter } from './emf-emitter';
-import { jsonLogger, messageOf } from './logger';
+import { jsonLinesLogger, messageOf } from './logger';
 import { startMetricsServer, WorkerMetrics } from './metrics';
 import { PublishingResultSink } from './publishing-result-sink';
 import { CallbackResultSink } from './result-sink';
@@ -93,7 +93,7 @@ export async function runWorkerProcess(settings: WorkerProcessSettings, io: Work
     ...(redisUrl === undefined ? {} : { redisUrl }),
     ...(kind === 'sqs' ? { sqs: { queueUrl: name, deadLetterQueueUrl: String(deadLetterUrl) } } : {}),
   });
-  const logger = jsonLogger(io.stderr);
+  const logger = jsonLinesLogger(io.stderr);
   const client = settings.tables === undefined ? undefined : dynamoClient(settings.tables.endpoint);
   const tables = settings.tables === undefined ? undefined : tableNames(settings.tables.prefix);
   const doc = client === undefined ? undefined : documentClientFor(client);

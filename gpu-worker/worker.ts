@@ -34,7 +34,7 @@ import { ConfigWatcher } from './config-watcher';
 import { InferenceEngine } from './inference/inference-engine';
 import { createInputValidator } from '../core/inference/input-validation';
 import { LocalGuard, type LocalGuardOptions } from './local-guard';
-import { jsonLogger, messageOf, type Logger } from './logger';
+import { jsonLinesLogger, messageOf, type Logger } from './logger';
 import { WorkerMetrics } from './metrics';
 import type { ResultSink } from '../core/serving/result-sink';
 import { ack, answerError, handBack, type Settler } from './settle';
@@ -140,7 +140,7 @@ export class ApparateWorker {
     this.validate = createInputValidator(spec);
     this.encoder = createBatchEncoder(spec);
     this.guard = new LocalGuard(options.guard);
-    this.logger = options.logger ?? jsonLogger(process.stderr, { workerId, model: modelId });
+    this.logger = options.logger ?? jsonLinesLogger(process.stderr, { workerId, model: modelId });
     this.settler = { queue: options.queue, sink: options.sink, logger: this.logger };
     this.visibilityTimeoutMs = options.visibilityTimeoutMs ?? 30_000;
     this.receiveWaitMs = options.receiveWaitMs ?? 200;

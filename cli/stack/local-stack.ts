@@ -46,7 +46,7 @@ import {
   ApparateWorker,
   GenerationEngine,
   GenerationMetrics,
-  jsonLogger,
+  jsonLinesLogger,
   recordGenerationLogs,
   serveGenerate,
   type Logger,
@@ -156,7 +156,7 @@ async function start(
     logPath = join(options.dataDir, 'stack.log');
     const stream = createWriteStream(logPath, { flags: 'a' });
     cleanups.push(() => new Promise<void>((resolve) => stream.end(resolve)));
-    logger = jsonLogger(stream);
+    logger = jsonLinesLogger(stream);
   }
   const bundles =
     options.bundles ??

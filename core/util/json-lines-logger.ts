@@ -24,7 +24,4 @@ export function jsonLinesLogger(stream: NodeJS.WritableStream, base: Record<stri
 /** Discards everything; for benchmarks, where logging would be measured as overhead. */
 export const silentLogger: Logger = { log: () => undefined };
 
-/** The message of anything thrown, as one line. */
-export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
+export { messageOf } from '../errors';

@@ -84,7 +84,5 @@ export const defaultApiErrorListener: ApiErrorListener = (message, fields) => {
   process.stderr.write(`${JSON.stringify({ level: 'error', message, ...fields })}\n`);
 };
 
-/** The text of an error, for logs. */
-export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
+/** The text of an error, for logs (core's one helper). */
+export { messageOf } from '../../core/errors';

@@ -6,7 +6,8 @@
  * overlapping runs only waste work.
  */
 import { InputError } from '../../core/errors';
-import { errorMessage, type ControllerLogger } from './logger';
+import { messageOf } from '../../core/errors';
+import type { Logger } from '../../core/util/json-lines-logger';
 
 export interface ControllerTimerOptions {
   /** Time from the end of one run to the start of the next, ms. */
@@ -14,7 +15,7 @@ export interface ControllerTimerOptions {
   /** One controller run (for every model the stack serves). */
   readonly run: () => Promise<unknown>;
   /** Receives a line for each failed run; the timer carries on. */
-  readonly logger: ControllerLogger;
+  readonly logger: Logger;
   /** Whether the first run starts at once instead of after one period. @default false */
   readonly runAtStart?: boolean;
 }
@@ -42,7 +43,7 @@ export function startControllerTimer(options: ControllerTimerOptions): Controlle
       try {
         await run();
       } catch (error) {
-        logger.log('error', 'controller timer run failed', { error: errorMessage(error) });
+        logger.log('error', 'controller timer run failed', { error: messageOf(error) });
       }
     });
     return chain;

@@ -42,7 +42,8 @@ import {
 } from './controller-state';
 import { settingsOf, type ControllerTuning } from './controller-tuning';
 import { servedBatches, tuningEvidence, typicalBatchSize } from './exit-log-evidence';
-import { errorMessage, type ControllerLogger } from './logger';
+import { messageOf } from '../../core/errors';
+import type { Logger } from '../../core/util/json-lines-logger';
 
 export type { ControllerRunReport, PublishedReason, UnchangedReason } from './controller-report';
 export { DEFAULT_CONTROLLER_TUNING, type ControllerTuning } from './controller-tuning';
@@ -59,7 +60,7 @@ export interface ControllerDeps {
   readonly constraint?: number;
   /** Share of the plain model's latency all ramps together may add. @default the manifest's */
   readonly rampBudget?: number;
-  readonly logger: ControllerLogger;
+  readonly logger: Logger;
   readonly options?: ControllerTuning;
 }
 
@@ -73,7 +74,7 @@ export async function runController(deps: ControllerDeps): Promise<ControllerRun
     deps.logger.log('info', 'controller run', { ...report });
     return report;
   } catch (error) {
-    deps.logger.log('error', 'controller run failed', { model: deps.model, error: errorMessage(error) });
+    deps.logger.log('error', 'controller run failed', { model: deps.model, error: messageOf(error) });
     throw error;
   }
 }
@@ -83,7 +84,7 @@ function loadState(
   stored: { state: unknown } | undefined,
   manifest: BundleManifest,
   maxHeadroom: number,
-  logger: ControllerLogger,
+  logger: Logger,
   model: string,
 ): ControllerState {
   const sha = manifest.model.sha256;
@@ -167,7 +168,7 @@ async function runOnce(deps: ControllerDeps): Promise<ControllerRunReport> {
       logger.log('warn', 'pending config dropped', {
         model,
         version: pending.version,
-        why: errorMessage(error),
+        why: messageOf(error),
       });
     }
   }

@@ -23,7 +23,6 @@ import type { PlainFeeds } from '../../core/inference/batch-encoding';
 import type { ExecutionProvider } from '../../core/inference/onnx-session';
 import { checkRampConfig } from '../../core/bundle/config-check';
 import {
-  errorMessage,
   type BatchTimings,
   transferableFeeds,
   type ErrorKind,
@@ -31,6 +30,7 @@ import {
   type LoadedBundleSummary,
   type ToThread,
 } from './protocol';
+import { messageOf } from '../../core/errors';
 
 export type { BatchTimings, LoadedBundleSummary } from './protocol';
 
@@ -223,7 +223,7 @@ export class InferenceEngine {
       } catch (cause) {
         this.runs.delete(batchId);
         reject(
-          new InputError(`feeds cannot be sent to the inference thread: ${errorMessage(cause)}`, { cause }),
+          new InputError(`feeds cannot be sent to the inference thread: ${messageOf(cause)}`, { cause }),
         );
       }
     });

@@ -17,7 +17,7 @@ import { parentPort, type MessagePort } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { checkRampConfig } from '../../core/bundle/config-check';
 import { checkFeeds } from './feed-check';
-import { errorKind, errorMessage, type FromThread, type ToThread } from './protocol';
+import { errorKind, type FromThread, type ToThread } from './protocol';
 import {
   buildServingChain,
   openServingModel,
@@ -25,6 +25,7 @@ import {
   type ServingChain,
   type ServingModel,
 } from './serving-chain';
+import { messageOf } from '../../core/errors';
 
 type Message<T extends ToThread['type']> = Extract<ToThread, { type: T }>;
 
@@ -97,7 +98,7 @@ class InferenceThread {
         config,
       });
     } catch (error) {
-      this.post({ type: 'load-failed', kind: errorKind(error), message: errorMessage(error) });
+      this.post({ type: 'load-failed', kind: errorKind(error), message: messageOf(error) });
     }
   }
 
@@ -121,7 +122,7 @@ class InferenceThread {
         result.logits.buffer as ArrayBuffer,
       ]);
     } catch (error) {
-      this.post({ type: 'error', batchId, kind: errorKind(error), message: errorMessage(error) });
+      this.post({ type: 'error', batchId, kind: errorKind(error), message: messageOf(error) });
     }
   }
 
@@ -139,7 +140,7 @@ class InferenceThread {
       this.prepared.set(swapId, chain);
       this.post({ type: 'config-prepared', swapId });
     } catch (error) {
-      this.post({ type: 'config-failed', swapId, kind: errorKind(error), message: errorMessage(error) });
+      this.post({ type: 'config-failed', swapId, kind: errorKind(error), message: messageOf(error) });
     }
   }
 

@@ -114,8 +114,3 @@ export function errorKind(error: unknown): ErrorKind {
   if (name === 'ArtifactError') return 'artifact';
   return 'internal';
 }
-
-/** The message of anything thrown, as one line. */
-export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

@@ -1,8 +1,8 @@
 import { InputError } from '../../../core/errors';
 import { startControllerTimer } from '../../../functions/controller/controller-timer';
-import type { ControllerLogger } from '../../../functions/controller/logger';
+import type { Logger } from '../../../core/util/json-lines-logger';
 
-function keptLogger(): { logger: ControllerLogger; messages: string[] } {
+function keptLogger(): { logger: Logger; messages: string[] } {
   const messages: string[] = [];
   return { logger: { log: (_level, message) => messages.push(message) }, messages };
 }

@@ -10,7 +10,7 @@ import type { BundleManifest, RampConfig } from '../../../core/bundle/manifest';
 import { costsAtBatch, rampBudgetMs } from '../../../core/control/costs';
 import { ENV } from '../../../core/deployment/cloud-names';
 import { controllerRuntimeFromEnv, createControllerHandler } from '../../../functions/controller';
-import type { ControllerLogger } from '../../../functions/controller/logger';
+import type { Logger } from '../../../core/util/json-lines-logger';
 import {
   DEFAULT_CONTROLLER_TUNING,
   runController,
@@ -101,7 +101,7 @@ async function seededTables(): Promise<{
 }
 
 function keptLogger(): {
-  logger: ControllerLogger;
+  logger: Logger;
   lines: { message: string; fields: Record<string, unknown> }[];
 } {
   const lines: { message: string; fields: Record<string, unknown> }[] = [];
