@@ -16,7 +16,8 @@
  */
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { ArtifactError, describeIssues, InputError } from '../../core/errors';
+import { ArtifactError, describeIssues, InputError, parseInput } from '../../core/errors';
+import { withoutUndefined } from '../../core/util/without-undefined';
 import { CONDITIONAL_CHECK_FAILED, isServiceError, type DocumentSender } from './dynamo-client';
 import {
   answerErrorSchema,
@@ -337,17 +338,4 @@ export class ResultStore {
   private expiresAt(nowMs: number): number {
     return Math.ceil((nowMs + this.ttlMs) / 1000);
   }
-}
-
-function parseInput<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) {
-    throw new InputError(`${what} is not valid: ${describeIssues(parsed.error.issues)}`);
-  }
-  return parsed.data;
-}
-
-/** Drops absent optional fields, which DynamoDB cannot store and readers should not see. */
-function withoutUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as T;
 }

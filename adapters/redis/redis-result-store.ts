@@ -16,7 +16,8 @@
  */
 import { RedisConnection, type RedisClient } from 'bullmq';
 import { z } from 'zod';
-import { ArtifactError, describeIssues, InputError } from '../../core/errors';
+import { ArtifactError, describeIssues, InputError, parseInput } from '../../core/errors';
+import { withoutUndefined } from '../../core/util/without-undefined';
 import {
   answerErrorSchema,
   earlyAnswerSchema,
@@ -236,17 +237,4 @@ export class RedisResultStore {
     });
     return this.ready;
   }
-}
-
-function parseInput<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) {
-    throw new InputError(`${what} is not valid: ${describeIssues(parsed.error.issues)}`);
-  }
-  return parsed.data;
-}
-
-/** Drops absent optional fields, so readers never see `undefined` keys. */
-function withoutUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as T;
 }

@@ -7,6 +7,7 @@ import type { ScheduledSettings } from '../../core/control/scheduled-decision';
 import { ACCURACY_CONSTRAINT, checkLimit, RAMP_BUDGET } from '../../core/control/limits';
 import type { TuneOptions } from '../../core/control/threshold-tuner';
 import { InputError } from '../../core/errors';
+import { withoutUndefined } from '../../core/util/without-undefined';
 import type { BundleManifest } from '../../core/bundle/manifest';
 
 /** Tunables of the scheduled controller; every default is in `DEFAULT_CONTROLLER_TUNING`. */
@@ -71,7 +72,7 @@ export interface SettingsSource {
 }
 
 export function settingsOf(deps: SettingsSource): ControllerSettings {
-  const tuning = { ...DEFAULT_CONTROLLER_TUNING, ...definedOnly(deps.options ?? {}) };
+  const tuning = { ...DEFAULT_CONTROLLER_TUNING, ...withoutUndefined(deps.options ?? {}) };
   if (!(Number.isFinite(deps.nowMs) && deps.nowMs >= 0)) {
     throw new InputError(`nowMs must be an epoch time in ms, got ${deps.nowMs}`);
   }
@@ -103,8 +104,4 @@ export function settingsOf(deps: SettingsSource): ControllerSettings {
     tuner: deps.options?.tuner ?? {},
     adjuster: deps.options?.adjuster ?? {},
   };
-}
-
-function definedOnly<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
