@@ -215,6 +215,7 @@ describe('serve your own model', () => {
             data: asked.map((l) => linePng(l).toString('base64')),
           },
         ],
+        parameters: { deadlineMs: 25000 },
       }),
       'application/json',
     );

@@ -215,6 +215,7 @@ describe('Open Inference Protocol v2 over HTTP', () => {
       inputs: [
         { name: 'text', shape: [2], datatype: 'BYTES', data: rows.map((i) => servingInput(fixture, i)) },
       ],
+      parameters: { deadlineMs: 20000 },
     });
     expect(answer.status).toBe(200);
     const body = inferResponse.parse(answer.body);
@@ -290,6 +291,16 @@ describe('Open Inference Protocol v2 over HTTP', () => {
       { inputs: [{ name: 'input_ids', shape: [1], datatype: 'BYTES', data: ['hi'] }] },
       400,
       /got an input named input_ids/,
+    ],
+    [
+      'a deadline that is not a whole number of milliseconds',
+      'spam-bert',
+      {
+        inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: ['hi'] }],
+        parameters: { deadlineMs: 'soon' },
+      },
+      400,
+      /parameters\.deadlineMs must be a whole number of milliseconds above 0, got "soon"/,
     ],
     [
       'an unknown output',

@@ -100,6 +100,17 @@ export function createOpenInferenceHandler(deps: OpenInferenceDependencies): Api
     }
     const rows = rowsOf(manifest, request.inputs);
     if (!rows.ok) return v2Error(400, rows.message);
+    // The protocol leaves deadlines to parameters; ours is /v1's deadlineMs, checked there too.
+    const deadlineMs = request.parameters?.['deadlineMs'];
+    if (
+      deadlineMs !== undefined &&
+      !(typeof deadlineMs === 'number' && Number.isInteger(deadlineMs) && deadlineMs > 0)
+    ) {
+      return v2Error(
+        400,
+        `parameters.deadlineMs must be a whole number of milliseconds above 0, got ${JSON.stringify(deadlineMs)}`,
+      );
+    }
 
     const results = await Promise.all(
       rows.rows.map((input) =>
@@ -111,7 +122,11 @@ export function createOpenInferenceHandler(deps: OpenInferenceDependencies): Api
           headers: { 'content-type': 'application/json' },
           multiValueHeaders: { 'content-type': ['application/json'] },
           isBase64Encoded: false,
-          body: JSON.stringify({ inputs: input, mode: 'sync' }),
+          body: JSON.stringify({
+            inputs: input,
+            mode: 'sync',
+            ...(deadlineMs === undefined ? {} : { deadlineMs }),
+          }),
         }),
       ),
     );
