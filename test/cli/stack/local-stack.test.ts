@@ -117,11 +117,15 @@ describe.each([
         postJson(`${stack.url}/v1/models/mnist-resnet/infer`, {
           inputs: servingInput(mnist, index),
           mode: 'async',
+          // A burst of 160 on a busy 2-core machine can take longer than the default 5 s.
+          deadlineMs: 60_000,
         }),
       ),
     );
     expect(accepted.every((a) => a.status === 202)).toBe(true);
     const finals = await Promise.all(accepted.map((a) => finalOf(stack, a.body['requestId'] as string)));
+    // (every request answered: an error here names its code, such as deadline_exceeded)
+    expect(finals.filter((f) => f['status'] !== 'final')).toEqual([]);
     const classes = mnist.bundle.manifest.model.spec.classes;
     expect(finals.map((f) => (f['final'] as { label: string }).label)).toEqual(
       expected.map((c) => classes[c]),
