@@ -19,7 +19,13 @@ import { ArtifactError, describeIssues, InputError } from '../../core/errors';
 import { rampConfigSchema, type RampConfig } from '../../core/bundle/manifest';
 import { CONDITIONAL_CHECK_FAILED, isServiceError, type DocumentSender } from './dynamo-client';
 import { checkModelId, CONFIGS_TABLE } from './tables';
-import { CONFIG_HEAD_VERSION, VersionedDocuments } from './versioned-documents';
+import {
+  checkHistoryLimit,
+  CONFIG_HEAD_VERSION,
+  MAX_HISTORY,
+  VersionConflictError,
+  VersionedDocuments,
+} from './versioned-documents';
 
 export { CONFIG_HEAD_VERSION };
 /**
@@ -28,28 +34,21 @@ export { CONFIG_HEAD_VERSION };
  */
 export const CONTROLLER_STATE_VERSION = -2;
 /** `history` returns at most this many configs per call. */
-export const MAX_CONFIG_HISTORY = 1000;
+export const MAX_CONFIG_HISTORY = MAX_HISTORY;
 
 const MODEL = CONFIGS_TABLE.partitionKey.name;
 const VERSION = CONFIGS_TABLE.sortKey.name;
 
 /** The publish lost: its version is not above the newest admitted one, or was published already. */
-export class ConfigConflictError extends Error {
+export class ConfigConflictError extends VersionConflictError {
   override readonly name = 'ConfigConflictError';
   constructor(
     readonly model: string,
-    readonly version: number,
-    /** The highest version admitted when the publish was refused, where known. */
-    readonly latestVersion: number | undefined,
+    version: number,
+    latestVersion: number | undefined,
     options?: { cause?: unknown },
   ) {
-    super(
-      `config version ${version} of model ${model} was not published: ` +
-        (latestVersion === undefined
-          ? 'another publisher won'
-          : `version ${latestVersion} is already published or being published`),
-      options,
-    );
+    super('config', `model ${model}`, version, latestVersion, options);
   }
 }
 
@@ -133,11 +132,7 @@ export class ConfigStore {
 
   /** Up to `limit` valid configs of `model`, newest first. */
   async history(model: string, limit: number): Promise<PublishedConfig[]> {
-    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_CONFIG_HISTORY) {
-      throw new InputError(
-        `history limit must be a whole number from 1 to ${MAX_CONFIG_HISTORY}, got ${limit}`,
-      );
-    }
+    checkHistoryLimit(limit);
     return this.newestValid(model, limit);
   }
 

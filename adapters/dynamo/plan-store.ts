@@ -9,8 +9,12 @@ import { describeIssues, InputError } from '../../core/errors';
 import { publishedPlanSchema, type VersionedPlan } from '../../core/fleet/published-plan';
 import { taskIdSchema } from '../../core/fleet/tasks';
 import type { DocumentSender } from './dynamo-client';
-import { MAX_CONFIG_HISTORY } from './config-store';
-import { VersionedDocuments, type InvalidDocumentReport } from './versioned-documents';
+import {
+  checkHistoryLimit,
+  VersionConflictError,
+  VersionedDocuments,
+  type InvalidDocumentReport,
+} from './versioned-documents';
 
 /** The partition key of a task's plans; `#` keeps them apart from any model's configs. */
 export function planPartition(task: string): string {
@@ -18,21 +22,15 @@ export function planPartition(task: string): string {
 }
 
 /** The publish lost: its version is not above the newest admitted one, or was published already. */
-export class PlanConflictError extends Error {
+export class PlanConflictError extends VersionConflictError {
   override readonly name = 'PlanConflictError';
   constructor(
     readonly task: string,
-    readonly version: number,
-    readonly latestVersion: number | undefined,
+    version: number,
+    latestVersion: number | undefined,
     options?: { cause?: unknown },
   ) {
-    super(
-      `plan version ${version} of task ${task} was not published: ` +
-        (latestVersion === undefined
-          ? 'another publisher won'
-          : `version ${latestVersion} is already published or being published`),
-      options,
-    );
+    super('plan', `task ${task}`, version, latestVersion, options);
   }
 }
 
@@ -95,11 +93,7 @@ export class PlanStore {
   /** Up to `limit` valid plans of `task`, newest first. */
   async history(task: string, limit: number): Promise<PublishedPlan[]> {
     checkTask(task);
-    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_CONFIG_HISTORY) {
-      throw new InputError(
-        `history limit must be a whole number from 1 to ${MAX_CONFIG_HISTORY}, got ${limit}`,
-      );
-    }
+    checkHistoryLimit(limit);
     const found = await this.versions.newestValid(planPartition(task), limit);
     return found.map(({ document, publishedAtMs }) => ({ task, plan: document, publishedAtMs }));
   }

@@ -16,12 +16,45 @@
  */
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { describeIssues } from '../../core/errors';
+import { describeIssues, InputError } from '../../core/errors';
 import { CONDITIONAL_CHECK_FAILED, isServiceError, type DocumentSender } from './dynamo-client';
 import { CONFIGS_TABLE } from './tables';
 
 /** The sort key of each partition's head item; below every document version. */
 export const CONFIG_HEAD_VERSION = -1;
+
+/** A history read returns at most this many documents per call. */
+export const MAX_HISTORY = 1000;
+
+/** Refuses a history limit outside 1 to `MAX_HISTORY`, saying what is allowed. */
+export function checkHistoryLimit(limit: number): void {
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_HISTORY) {
+    throw new InputError(`history limit must be a whole number from 1 to ${MAX_HISTORY}, got ${limit}`);
+  }
+}
+
+/**
+ * A publish that lost: its version is not above the newest admitted one, or was published already.
+ * Each store names what was published (`config`, `plan`) and whose it is (`model m`, `task t`).
+ */
+export class VersionConflictError extends Error {
+  constructor(
+    what: string,
+    owner: string,
+    readonly version: number,
+    /** The highest version admitted when the publish was refused, where known. */
+    readonly latestVersion: number | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `${what} version ${version} of ${owner} was not published: ` +
+        (latestVersion === undefined
+          ? 'another publisher won'
+          : `version ${latestVersion} is already published or being published`),
+      options,
+    );
+  }
+}
 
 const PARTITION = CONFIGS_TABLE.partitionKey.name;
 const VERSION = CONFIGS_TABLE.sortKey.name;
