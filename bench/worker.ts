@@ -19,7 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { MemoryRequestQueue } from '../adapters/queue';
 import { readBundle, writeBundle } from '../core/bundle/bundle-io';
 import { costProfileFromManifest } from '../core/bundle/cost-profile';
-import type { RampConfig } from '../core/bundle/manifest';
+import type { RampConfig } from '../core/control/ramp-config';
 import { configCostsAt } from '../core/control/costs';
 import { concatWindows, windowFromColumns, type ExitWindow } from '../core/control/records';
 import { tuneThresholds } from '../core/control/threshold-tuner';

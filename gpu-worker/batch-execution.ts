@@ -11,7 +11,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { FINAL_EXIT, type ExitLogItem } from '../core/serving/exit-log-item';
-import type { RampConfig } from '../core/bundle/manifest';
+import type { RampConfig } from '../core/control/ramp-config';
 import { exitsAt } from '../core/control/exit-rule';
 import type { BatchEncoder } from '../core/inference/batch-encoding';
 import { argmax, clampUnit, topClass } from '../core/util/stats';

@@ -6,7 +6,7 @@
  * good one keeps serving. Versions only increase: anything not newer than what serves is ignored.
  */
 import type { ConfigStore } from '../adapters/dynamo';
-import type { RampConfig } from '../core/bundle/manifest';
+import type { RampConfig } from '../core/control/ramp-config';
 import { messageOf, type Logger } from './logger';
 
 /** How often the table is read, by default: fast enough to follow the controller's retunes. */

@@ -8,7 +8,7 @@
  * Its thresholds are local and belong to one config version: a new config from the controller
  * replaces them and starts a fresh window, since the controller has seen the newer evidence.
  */
-import type { RampConfig } from '../core/bundle/manifest';
+import type { RampConfig } from '../core/control/ramp-config';
 import { countExits } from '../core/control/exit-rule';
 import { appendToWindow, emptyWindow, type ExitWindow } from '../core/control/records';
 import { DEFAULT_CONSTRAINT, lowerThresholdsToMeetConstraint } from '../core/control/threshold-tuner';

@@ -23,7 +23,7 @@ import { createBatchingPolicy } from '../core/batching/create-policy';
 import type { BatchingPolicy } from '../core/batching/policy';
 import { readBundle } from '../core/bundle/bundle-io';
 import { costProfileFromManifest } from '../core/bundle/cost-profile';
-import type { RampConfig } from '../core/bundle/manifest';
+import type { RampConfig } from '../core/control/ramp-config';
 import { configCostsAt } from '../core/control/costs';
 import { InputError } from '../core/errors';
 import { createBatchEncoder } from '../core/inference/batch-encoding';

@@ -16,7 +16,7 @@
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { ArtifactError, describeIssues, InputError } from '../../core/errors';
-import { rampConfigSchema, type RampConfig } from '../../core/bundle/manifest';
+import { rampConfigSchema, type RampConfig } from '../../core/control/ramp-config';
 import { CONDITIONAL_CHECK_FAILED, isServiceError, type DocumentSender } from './dynamo-client';
 import { checkModelId, CONFIGS_TABLE } from './tables';
 import {

@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { readBundle, type LoadedBundle } from '../../core/bundle/bundle-io';
-import type { RampConfig } from '../../core/bundle/manifest';
+import type { RampConfig } from '../../core/control/ramp-config';
 import { windowFromPredictions, type ExitWindow } from '../../core/control/records';
 import { sampleAt, type DataSplit } from '../../core/data/dataset';
 import type { RequestOutcome } from '../../core/simulator/replay';

@@ -10,7 +10,7 @@
  */
 import type { LoadedBundle } from '../../core/bundle/bundle-io';
 import { costProfileFromManifest } from '../../core/bundle/cost-profile';
-import type { RampConfig } from '../../core/bundle/manifest';
+import type { RampConfig } from '../../core/control/ramp-config';
 import { staticEarlyExit } from '../../core/control/baselines';
 import { ApparateController } from '../../core/control/controller';
 import { configCostsAt, costsAtBatch, latestUsefulIndex } from '../../core/control/costs';

@@ -5,7 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { MemoryRequestQueue } from '../../adapters/queue';
-import type { RampConfig } from '../../core/bundle/manifest';
+import type { RampConfig } from '../../core/control/ramp-config';
 import {
   ApparateWorker,
   type BatchReport,

@@ -10,7 +10,7 @@
  * `configPollMs`: the same loop as in production, with its real lag, only with shorter polls.
  */
 import { performance } from 'node:perf_hooks';
-import type { RampConfig } from '../../core/bundle/manifest';
+import type { RampConfig } from '../../core/control/ramp-config';
 import type { BatchReport } from '../../gpu-worker';
 import { DRAIN_TIMEOUT_MS, sleep, startWorker, stopWorker, warmUp } from './worker-harness';
 import type { PlannedRequest, RequestInput } from './workload';

@@ -6,7 +6,7 @@
  * while the controller believed the new one served), so both sides run this one function.
  */
 import { InputError, describeIssues } from '../errors';
-import { rampConfigSchema, type RampConfig } from './manifest';
+import { rampConfigSchema, type RampConfig } from '../control/ramp-config';
 
 /** What the check needs of a candidate: the bundle manifest's and the worker's summaries fit. */
 export interface CandidatePosition {

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { modelSpecSchema } from '../model/model-spec';
 import { limitSchema, RAMP_BUDGET } from '../control/limits';
+import { rampConfigSchema } from '../control/ramp-config';
 
 export const BUNDLE_FORMAT_VERSION = 1;
 
@@ -67,14 +68,6 @@ export const profileSchema = z.object({
   repeats: z.number().int().positive(),
 });
 export type LatencyProfile = z.infer<typeof profileSchema>;
-
-export const rampConfigSchema = z.object({
-  /** Config versions only grow; workers apply only newer ones. */
-  version: z.number().int().nonnegative(),
-  /** Active ramps, shallow to deep, by candidate id. */
-  ramps: z.array(z.object({ id: z.string(), threshold: z.number().min(0).max(1) })),
-});
-export type RampConfig = z.infer<typeof rampConfigSchema>;
 
 export const manifestSchema = z.object({
   formatVersion: z.literal(BUNDLE_FORMAT_VERSION),

@@ -38,25 +38,17 @@ import { ACCURACY_CONSTRAINT, checkLimit, RAMP_BUDGET } from './limits';
 import { RampAdjuster, type AdjustDecision, type AdjusterOptions, type RetuneOutcome } from './ramp-adjuster';
 import { utilityFromExitRates } from './ramp-utility';
 import { appendToWindow, emptyWindow, validateWindow, type ExitWindow } from './records';
+import type { RampConfig } from './ramp-config';
 import { ServedTally } from './served-history';
 import { lowerThresholdsToMeetConstraint, tuneThresholds, type TuneOptions } from './threshold-tuner';
 import { emptyUtility, foldUtility, type UtilityHistory } from './utility-history';
-
-/** A ramp config as workers apply it: versions only grow. */
-export interface ControllerConfig {
-  readonly version: number;
-  readonly ramps: readonly { readonly id: string; readonly threshold: number }[];
-}
 
 /** Construction options; every default is documented in the file comment. */
 export interface ControllerOptions {
   /** Candidates (shallow to deep) with per-batch-size timings, and the plain model's. */
   readonly profile: CostProfile;
-  /** Config to start from; ramps by candidate id. */
-  readonly initialConfig: {
-    readonly version?: number;
-    readonly ramps: readonly { readonly id: string; readonly threshold: number }[];
-  };
+  /** Config to start from; ramps by candidate id. Without a version it starts at 0. */
+  readonly initialConfig: Omit<RampConfig, 'version'> & Partial<Pick<RampConfig, 'version'>>;
   /** Minimum window agreement with the full model, in the accuracy constraint's range (default 0.99). */
   readonly constraint?: number;
   /** Share of the plain model's latency the ramps may add, in the ramp budget's range (default 0.02). */
@@ -91,7 +83,7 @@ export interface ObserveResult {
   readonly thresholdsChanged: boolean;
   /** The ramp set changed (its thresholds are then new as well). */
   readonly rampsChanged: boolean;
-  readonly config: ControllerConfig;
+  readonly config: RampConfig;
   /** The guard lowered thresholds on this batch. */
   readonly guarded: boolean;
   /** A tune ran on this batch. */
@@ -306,7 +298,7 @@ export class ApparateController {
   }
 
   /** The config workers should apply now. */
-  get config(): ControllerConfig {
+  get config(): RampConfig {
     return {
       version: this.version,
       ramps: this.active.map((index, k) => ({

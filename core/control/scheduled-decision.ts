@@ -7,7 +7,7 @@
  * loads, calls this, claims the logs and publishes; the online controller (controller.ts) applies
  * the same histories, headroom rule, tuner and adjuster batch by batch.
  */
-import type { RampConfig } from '../bundle/manifest';
+import type { RampConfig } from './ramp-config';
 import { configCosts, costsAtBatch, latestUsefulIndex, type CostProfile } from './costs';
 import {
   planAdjustment,

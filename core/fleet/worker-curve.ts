@@ -11,7 +11,7 @@ import type { DataSplit } from '../data/dataset';
 import { windowFromPredictions } from '../control/records';
 import { chooseInitialRamps } from '../prepare/initial-config';
 import { observeStream } from '../simulator/observations';
-import type { RampConfig } from '../bundle/manifest';
+import type { RampConfig } from '../control/ramp-config';
 import { costsAtBatch, type CostProfile } from '../control/costs';
 import type { ExitWindow } from '../control/records';
 import { replay } from '../simulator/replay';

@@ -4,10 +4,9 @@
  * jump or an agreement dip needs first, so every version is labelled with the kind of change it made
  * against the version before it.
  */
+import type { RampConfig } from '../control/ramp-config';
 
-export interface PublishedRampConfig {
-  readonly version: number;
-  readonly ramps: readonly { readonly id: string; readonly threshold: number }[];
+export interface PublishedRampConfig extends RampConfig {
   /** When it was published, epoch ms; absent for a bundle's initial config never published. */
   readonly publishedAtMs?: number;
 }

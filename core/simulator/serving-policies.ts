@@ -9,7 +9,7 @@ import { ApparateController, type ControllerOptions } from '../control/controlle
 import { configCostsAt, costsAtBatch, latestUsefulIndex, type CostProfile } from '../control/costs';
 import { serveWindow } from '../control/exit-rule';
 import { concatWindows, selectRamps, type ExitWindow } from '../control/records';
-import type { RampConfig } from '../bundle/manifest';
+import type { RampConfig } from '../control/ramp-config';
 import type { BatchOutcome, ServingPolicy } from './replay';
 
 export const SERVING_POLICY_NAMES = ['vanilla', 'apparate', 'optimal', 'online-optimal', 'static'] as const;

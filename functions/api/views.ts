@@ -5,7 +5,8 @@
  */
 import type { AnswerEvent } from '../../adapters/answers';
 import type { ResultRecord } from '../../adapters/dynamo';
-import type { BundleManifest, RampConfig } from '../../core/bundle/manifest';
+import type { BundleManifest } from '../../core/bundle/manifest';
+import type { RampConfig } from '../../core/control/ramp-config';
 import { DEFAULT_MAX_TEXT_CHARS } from '../../core/inference/input-validation';
 import type {
   EarlyAnswerView,

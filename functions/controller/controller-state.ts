@@ -18,7 +18,7 @@
  * is replaced by a fresh one rather than wedging the controller.
  */
 import { z } from 'zod';
-import { rampConfigSchema, type RampConfig } from '../../core/bundle/manifest';
+import { rampConfigSchema, type RampConfig } from '../../core/control/ramp-config';
 import { EMPTY_ADJUSTER_MEMORY } from '../../core/control/ramp-adjuster';
 import { servedHistorySchema } from '../../core/control/served-history';
 import { emptyUtility, utilityHistorySchema } from '../../core/control/utility-history';

@@ -28,7 +28,8 @@
 import { ConfigConflictError, type ConfigStore, type ExitLogReader } from '../../adapters/dynamo';
 import { costProfileFromManifest } from '../../core/bundle/cost-profile';
 import { checkRampConfig } from '../../core/bundle/config-check';
-import type { BundleManifest, RampConfig } from '../../core/bundle/manifest';
+import type { BundleManifest } from '../../core/bundle/manifest';
+import type { RampConfig } from '../../core/control/ramp-config';
 import { decideScheduled } from '../../core/control/scheduled-decision';
 import { servedAgreement } from '../../core/control/served-history';
 import { InputError } from '../../core/errors';

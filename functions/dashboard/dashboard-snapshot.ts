@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import type { PublishedConfig } from '../../adapters/dynamo';
-import type { RampConfig } from '../../core/bundle/manifest';
+import type { RampConfig } from '../../core/control/ramp-config';
 import { configHistory } from '../../core/report/config-history';
 import { summariseExitLogs, type LoggedBatch } from '../../core/report/exit-log-summary';
 

@@ -17,7 +17,7 @@
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import type { RampConfig } from '../../core/bundle/manifest';
+import type { RampConfig } from '../../core/control/ramp-config';
 import { ArtifactError, InputError } from '../../core/errors';
 import type { PlainFeeds } from '../../core/inference/batch-encoding';
 import type { ExecutionProvider } from '../../core/inference/onnx-session';

@@ -4,7 +4,7 @@
  * of 32 images is 100 KB and a text batch a few times that; copying each of them twice per batch
  * would be worker overhead for nothing, while a transfer only hands over ownership of the memory.
  */
-import type { RampConfig } from '../../core/bundle/manifest';
+import type { RampConfig } from '../../core/control/ramp-config';
 import type { ExecutionProvider } from '../../core/inference/onnx-session';
 import type { PlainFeeds, PlainTensor } from '../../core/inference/batch-encoding';
 

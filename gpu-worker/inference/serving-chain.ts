@@ -10,7 +10,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { readBundle, type LoadedBundle } from '../../core/bundle/bundle-io';
-import type { RampConfig } from '../../core/bundle/manifest';
+import type { RampConfig } from '../../core/control/ramp-config';
 import { ArtifactError } from '../../core/errors';
 import { createBatchEncoder, type PlainFeeds, type PlainTensor } from '../../core/inference/batch-encoding';
 import { openSession, type ModelSession, type SessionOptions } from '../../core/inference/onnx-session';

@@ -1,5 +1,5 @@
 import { MemoryRequestQueue } from '../../adapters/queue/memory-queue';
-import type { RampConfig } from '../../core/bundle/manifest';
+import type { RampConfig } from '../../core/control/ramp-config';
 import { CallbackResultSink } from '../../gpu-worker/result-sink';
 import { ApparateWorker } from '../../gpu-worker/worker';
 import type { BatchReport } from '../../gpu-worker/batch-execution';

@@ -1,6 +1,6 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { InputError } from '../../../core/errors';
-import type { RampConfig } from '../../../core/bundle/manifest';
+import type { RampConfig } from '../../../core/control/ramp-config';
 import {
   CONFIG_HEAD_VERSION,
   CONTROLLER_STATE_VERSION,

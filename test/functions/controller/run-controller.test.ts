@@ -6,7 +6,8 @@ import { ExitLogReader, ExitLogWriter, type ExitLogItem } from '../../../adapter
 import type { TableNames } from '../../../adapters/dynamo/tables';
 import { MemoryRequestQueue } from '../../../adapters/queue/memory-queue';
 import { costProfileFromManifest } from '../../../core/bundle/cost-profile';
-import type { BundleManifest, RampConfig } from '../../../core/bundle/manifest';
+import type { BundleManifest } from '../../../core/bundle/manifest';
+import type { RampConfig } from '../../../core/control/ramp-config';
 import { costsAtBatch, rampBudgetMs } from '../../../core/control/costs';
 import { ENV } from '../../../core/deployment/cloud-names';
 import { controllerRuntimeFromEnv, createControllerHandler } from '../../../functions/controller';

@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import type { RampConfig } from '../../../core/bundle/manifest';
+import type { RampConfig } from '../../../core/control/ramp-config';
 import { InputError } from '../../../core/errors';
 import { InferenceEngine } from '../../../gpu-worker/inference/inference-engine';
 import {

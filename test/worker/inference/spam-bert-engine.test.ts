@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { writeBundle, readBundle, type LoadedBundle } from '../../../core/bundle/bundle-io';
-import type { RampConfig } from '../../../core/bundle/manifest';
+import type { RampConfig } from '../../../core/control/ramp-config';
 import { InputError } from '../../../core/errors';
 import { InferenceEngine } from '../../../gpu-worker/inference/inference-engine';
 import {
