@@ -85,8 +85,8 @@ export interface LocalStackOptions {
   /** Bundles to serve as they are, instead of the cached fixture bundles (tests). */
   readonly bundles?: readonly FixtureBundle[];
   /**
-   * Fraction of its deadline a sync request's predicted wait may take before it is refused with
-   * 429. @default 1
+   * Fraction of its deadline a request's predicted wait may take before it is refused with 429.
+   * @default 1
    */
   readonly admissionHeadroom?: number;
   /** Where the stack's JSON logs go. @default `<dataDir>/stack.log` */
@@ -285,7 +285,7 @@ async function start(
   const timer = startControllerTimer({ periodMs: options.controllerPeriodMs, run: runControllers, logger });
   cleanups.push(() => timer.stop());
 
-  // Sync requests beyond what the model's worker can serve within their deadlines get 429 at once.
+  // Requests (sync or async) beyond what the model's worker can serve within their deadlines get 429 at once.
   const admission = new AdmissionControl({
     serviceRatePerSec: (model) => {
       const serving = pool.workersOf(model);

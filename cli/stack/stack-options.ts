@@ -55,7 +55,7 @@ export const STACK_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   'admission-headroom': {
     type: 'string',
     description:
-      'fraction of its deadline a sync request may expect to wait before it is refused with 429 (default 1)',
+      'fraction of its deadline a request may expect to wait before it is refused with 429 (default 1)',
   },
 };
 

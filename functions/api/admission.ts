@@ -1,6 +1,7 @@
 /**
- * Backpressure at the front door. Each synchronous request admitted for a model is outstanding
- * until it is answered or gives up; a new one is admitted only while the backlog ahead of it (the
+ * Backpressure at the front door. Each request admitted for a model is outstanding until it is
+ * answered or gives up (a sync or streamed one when its wait ends, an async one when its answer is
+ * pushed or its deadline passes: `async-hold.ts`); a new one is admitted only while the backlog ahead of it (the
  * outstanding requests, itself included) can be served within its deadline at the model's measured
  * service rate, scaled by `headroom`. Otherwise it is refused at once with 429 and a Retry-After of
  * the time the excess backlog takes to drain, instead of queueing work that would only time out
@@ -31,8 +32,16 @@ export const DRAIN_WINDOW_MS = 2000;
 /** Fewest answers in the window before the observed rate is trusted. */
 export const MIN_DRAIN_SAMPLES = 16;
 
+/** Sync (and streamed) requests wait for their answers; async ones are answered 202 at once. */
+export type AdmissionMode = 'sync' | 'async';
+
 export type Admission =
-  | { readonly admitted: true; readonly release: (answered?: boolean) => void }
+  | {
+      readonly admitted: true;
+      readonly release: (answered?: boolean) => void;
+      /** How long the backlog ahead of it, itself included, takes at the planned rate; undefined when unknown. */
+      readonly predictedWaitMs: number | undefined;
+    }
   | {
       readonly admitted: false;
       /** Whole seconds until the excess backlog has drained, at least 1. */
@@ -48,7 +57,13 @@ export interface AdmissionCounts {
 }
 
 export class AdmissionControl {
+  /** Every mode together. */
   readonly counts: AdmissionCounts = { admitted: 0, refused: 0 };
+  /** The same counts per mode. */
+  readonly countsByMode: Readonly<Record<AdmissionMode, AdmissionCounts>> = {
+    sync: { admitted: 0, refused: 0 },
+    async: { admitted: 0, refused: 0 },
+  };
   private readonly outstanding = new Map<string, number>();
   /** Per model, when each recent answer drained while others still waited (oldest first). */
   private readonly drained = new Map<string, number[]>();
@@ -95,25 +110,30 @@ export class AdmissionControl {
   /**
    * Admits a request with `deadlineMs` left, or says why not. An admitted one must be released
    * once, saying whether it was answered (a request that gave up at its deadline is no evidence of
-   * how fast the backlog drains).
+   * how fast the backlog drains). Both modes share one backlog: an async request takes the worker's
+   * time just as a sync one does.
    */
-  tryAdmit(model: string, deadlineMs: number): Admission {
+  tryAdmit(model: string, deadlineMs: number, mode: AdmissionMode = 'sync'): Admission {
     const ahead = this.outstandingFor(model);
     const ratePerSec = this.ratePerSec(model);
+    let predictedWaitMs: number | undefined;
     if (ratePerSec !== undefined && ratePerSec > 0) {
-      const predictedWaitMs = ((ahead + 1) / ratePerSec) * 1000;
+      predictedWaitMs = ((ahead + 1) / ratePerSec) * 1000;
       const allowedMs = this.headroom * deadlineMs;
       if (predictedWaitMs > allowedMs) {
         this.counts.refused += 1;
+        this.countsByMode[mode].refused += 1;
         const retryAfterS = Math.max(1, Math.ceil((predictedWaitMs - allowedMs) / 1000));
         return { admitted: false, retryAfterS, ahead, predictedWaitMs, ratePerSec };
       }
     }
     this.counts.admitted += 1;
+    this.countsByMode[mode].admitted += 1;
     this.outstanding.set(model, ahead + 1);
     let released = false;
     return {
       admitted: true,
+      predictedWaitMs,
       release: (answered = true) => {
         if (released) return;
         released = true;

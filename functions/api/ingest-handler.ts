@@ -15,6 +15,7 @@ import { createInputValidator } from '../../core/inference/input-validation';
 import type { BundleCatalog } from '../catalog/bundle-catalog';
 import type { Admission, AdmissionControl } from './admission';
 import { AnswerInbox } from './answer-inbox';
+import { holdUntilAnswered } from './async-hold';
 import { encodeStreamEvent, STREAM_CONTENT_TYPES, streamAnswers, streamFormatOf } from './answer-stream';
 import { awaitAnswer, type ReadSchedule } from './await-answer';
 import {
@@ -84,8 +85,8 @@ export interface IngestDependencies {
   /** When the sync wait reads the results table where nothing pushes. @default DEFAULT_READ_SCHEDULE */
   readonly readSchedule?: ReadSchedule;
   /**
-   * Backpressure: refuses (429, Retry-After) a sync request the backlog cannot serve within its
-   * deadline. Without it every request is queued.
+   * Backpressure: refuses (429, Retry-After) a request, sync or async, the backlog cannot serve
+   * within its deadline. Without it every request is queued.
    */
   readonly admission?: Pick<AdmissionControl, 'tryAdmit'>;
   /** Runs durable writes off the response's path. @default one with 3 attempts, reporting to `onError` */
@@ -381,13 +382,48 @@ export function createIngestHandlers(deps: IngestDependencies): IngestHandlers {
     return { ok: true, value: inbox };
   };
 
-  /** Admission control for a sync request: undefined when admitted (or not controlled), else the 429. */
+  /**
+   * Admission control: the admitted place (undefined when nothing controls admission), or the 429.
+   */
   const backpressure = (
     admitted: Admitted,
-  ): { release: (answered?: boolean) => void } | APIGatewayProxyResult => {
-    const admission = deps.admission?.tryAdmit(admitted.model, admitted.deadlineMs);
-    if (admission === undefined) return { release: () => undefined };
+  ): Extract<Admission, { admitted: true }> | undefined | APIGatewayProxyResult => {
+    const admission = deps.admission?.tryAdmit(admitted.model, admitted.deadlineMs, admitted.mode);
+    if (admission === undefined) return undefined;
     return admission.admitted ? admission : overloadedResult(admitted, admission);
+  };
+
+  /**
+   * Queues an async request and answers 202; an admitted one keeps its place in the backlog until
+   * its answer is pushed or its deadline passes (`async-hold.ts`).
+   */
+  const queueAsync = async (
+    admitted: Admitted,
+    slot: Extract<Admission, { admitted: true }> | undefined,
+  ): Promise<APIGatewayProxyResult> => {
+    const abandon =
+      slot === undefined
+        ? () => undefined
+        : await holdUntilAnswered({
+            answers: deps.answers,
+            requestId: admitted.requestId,
+            deadlineAtMs: admitted.deadlineAtMs,
+            predictedWaitMs: slot.predictedWaitMs,
+            release: slot.release,
+            nowMs,
+          });
+    let queued: Step<AnswerInbox | undefined>;
+    try {
+      queued = await queueRequest(admitted);
+    } catch (error) {
+      abandon();
+      throw error;
+    }
+    if (!queued.ok) {
+      abandon();
+      return errorResult(queued.problem);
+    }
+    return acceptedResult(admitted.requestId, admitted.model, admitted.deadlineAtMs);
   };
 
   const handle = async (
@@ -406,14 +442,14 @@ export function createIngestHandlers(deps: IngestDependencies): IngestHandlers {
         : settledResult(existing, model, receivedAtMs);
     }
 
-    const slot = mode === 'sync' ? backpressure(admitted) : { release: () => undefined };
-    if ('statusCode' in slot) return slot;
+    const slot = backpressure(admitted);
+    if (slot !== undefined && 'statusCode' in slot) return slot;
+    if (mode === 'async') return queueAsync(admitted, slot);
     // Whether the wait ended with an answer: admission learns the backlog's drain rate from those.
     let answered = false;
     try {
       const queued = await queueRequest(admitted);
       if (!queued.ok) return errorResult(queued.problem);
-      if (mode === 'async') return acceptedResult(requestId, model, deadlineAtMs);
       const inbox = queued.value;
       try {
         const outcome = await awaitAnswer({
@@ -432,7 +468,7 @@ export function createIngestHandlers(deps: IngestDependencies): IngestHandlers {
         inbox?.close();
       }
     } finally {
-      slot.release(answered);
+      slot?.release(answered);
     }
   };
 
@@ -514,8 +550,8 @@ export function createIngestHandlers(deps: IngestDependencies): IngestHandlers {
       );
     }
     const existing = await answeredBefore(admitted);
-    const slot = existing === undefined ? backpressure(admitted) : { release: () => undefined };
-    if ('statusCode' in slot) return slot;
+    const slot = existing === undefined ? backpressure(admitted) : undefined;
+    if (slot !== undefined && 'statusCode' in slot) return slot;
     let inbox: AnswerInbox | undefined;
     try {
       if (existing === undefined) {
@@ -545,7 +581,7 @@ export function createIngestHandlers(deps: IngestDependencies): IngestHandlers {
       return undefined;
     } finally {
       inbox?.close();
-      slot.release(inbox?.settled ?? true);
+      slot?.release(inbox?.settled ?? true);
     }
   };
 

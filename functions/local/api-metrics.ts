@@ -2,14 +2,17 @@
  * The local API server's metrics, in Prometheus' text format at `GET /metrics`: every response by
  * route (the route's path template, so request ids do not explode the label set), method and
  * status, and the front door's own totals: requests admitted and refused (429) by backpressure,
- * and durable writes kept off the response path that were retried or given up on. The totals are
+ * by mode (sync or async), and durable writes kept off the response path that were retried or
+ * given up on. The totals are
  * read from `AdmissionControl` and `WriteBehind` when scraped, so those stay free of any metrics
  * dependency (they also run inside Lambda, where nothing scrapes). One registry per server.
  */
 import { Counter, Registry } from 'prom-client';
 import { metricsIn } from '../../core/util/prometheus';
-import type { AdmissionControl } from '../api/admission';
+import type { AdmissionControl, AdmissionMode } from '../api/admission';
 import type { WriteBehind } from '../api/write-behind';
+
+const ADMISSION_MODES: readonly AdmissionMode[] = ['sync', 'async'];
 
 /** Where the totals behind the front-door counters come from; either may be absent. */
 export interface ApiMetricsSources {
@@ -30,25 +33,23 @@ export class ApiMetrics {
 
   constructor(sources: ApiMetricsSources = {}) {
     const { admission, writeBehind } = sources;
+    if (admission !== undefined) {
+      this.totalByMode(
+        'apparate_api_admitted_total',
+        'Requests admitted by backpressure, by mode (sync includes streamed)',
+        (mode) => admission.countsByMode[mode].admitted,
+      );
+      this.totalByMode(
+        'apparate_api_admission_refused_total',
+        'Requests refused with 429 because the backlog could not be served within their deadline, by mode',
+        (mode) => admission.countsByMode[mode].refused,
+      );
+    }
     /** Name, help, and where the running total is read, per front-door counter. */
-    const totals: (readonly [string, string, () => number])[] = [
-      ...(admission === undefined
+    const totals: (readonly [string, string, () => number])[] =
+      writeBehind === undefined
         ? []
-        : ([
-            [
-              'apparate_api_admitted_total',
-              'Sync requests admitted by backpressure',
-              () => admission.counts.admitted,
-            ],
-            [
-              'apparate_api_admission_refused_total',
-              'Sync requests refused with 429 because the backlog could not be served within their deadline',
-              () => admission.counts.refused,
-            ],
-          ] as const)),
-      ...(writeBehind === undefined
-        ? []
-        : ([
+        : [
             [
               'apparate_api_write_behind_started_total',
               'Durable writes started off the response path',
@@ -64,14 +65,28 @@ export class ApiMetrics {
               'Durable writes given up on after every attempt failed',
               () => writeBehind.counts.failed,
             ],
-          ] as const)),
-    ];
+          ];
     for (const [name, help, read] of totals) this.total(name, help, read);
   }
 
   /** Counts one response. */
   observe(route: string, method: string, status: number): void {
     this.requests.inc({ route, method, status: String(status) });
+  }
+
+  /** A counter per admission mode whose values are running totals kept elsewhere, read when scraped. */
+  private totalByMode(name: string, help: string, read: (mode: AdmissionMode) => number): void {
+    const counter = new Counter({
+      name,
+      help,
+      labelNames: ['mode'],
+      registers: [],
+      collect() {
+        this.reset();
+        for (const mode of ADMISSION_MODES) this.inc({ mode }, read(mode));
+      },
+    });
+    this.registry.registerMetric(counter);
   }
 
   /** A counter whose value is a running total kept elsewhere, read when scraped. */

@@ -1,12 +1,14 @@
 /**
  * Backpressure at the front door: the ingest handler with admission control, dynalite, the
  * in-process queue and a stand-in for the worker that answers what it receives through the
- * in-process answer channel. A request the backlog cannot serve within its deadline is refused at
- * once with 429 and Retry-After and is never queued; admitted ones are answered.
+ * in-process answer channel. A request, sync or async, the backlog cannot serve within its
+ * deadline is refused at once with 429 and Retry-After and is never queued; admitted ones are
+ * answered, and an async one keeps its place until its answer is pushed or its deadline passes.
  */
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { MemoryAnswerChannel } from '../../adapters/answers/memory-answer-channel';
 import { AdmissionControl } from '../../functions/api/admission';
+import { holdUntilAnswered } from '../../functions/api/async-hold';
 import { WriteBehind } from '../../functions/api/write-behind';
 import { createIngestHandler } from '../../functions/ingest';
 import { conformingBody } from './support/api-contract';
@@ -112,6 +114,7 @@ describe('the ingest handler under a burst', () => {
     expect(await stores.queue.receive(10, 0)).toEqual([]);
     expect(answers.subscriptions).toBe(0);
     expect(admission.counts).toEqual({ admitted: 5, refused: 7 });
+    expect(admission.countsByMode.sync).toEqual({ admitted: 5, refused: 7 });
     // ... and no admitted request's acceptance was written: each was answered within the grace, so
     // the worker's record of its answer is the only write it costs
     expect(failedWrites).toEqual([]);
@@ -215,5 +218,155 @@ describe('the drain rate the front door observes', () => {
     // And once the window has passed with no backlog, the worker's rate applies again
     now += 5_000;
     expect(admission.ratePerSec(MODEL)).toBe(100);
+  });
+});
+
+describe('admission of async requests', () => {
+  const asyncIngest = (
+    answers: MemoryAnswerChannel | undefined,
+    admission: AdmissionControl,
+    writeBehind = new WriteBehind({ onFailure: () => undefined }),
+  ) =>
+    createIngestHandler({
+      writeBehind,
+      catalog: fixture.catalog,
+      queueFor: (model) => (model === MODEL ? stores.queue : undefined),
+      results: stores.results,
+      ...(answers === undefined ? {} : { answers }),
+      admission,
+    });
+
+  /** Resolves once `done()` holds, polling; fails the test after `limitMs`. */
+  async function until(done: () => boolean, limitMs = 10_000): Promise<void> {
+    const start = Date.now();
+    while (!done()) {
+      if (Date.now() - start > limitMs) throw new Error('condition not reached');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  it('answers 202 while the backlog fits the deadline and 429 with Retry-After beyond, keeping each place until its answer is pushed', async () => {
+    // Given an ingest handler whose model serves one request every 5 s, with pushed answers (the
+    // deadlines below are long enough that no place is freed by its deadline during the test)
+    const answers = new MemoryAnswerChannel();
+    const admission = new AdmissionControl({ serviceRatePerSec: () => 0.2 });
+    const ingest = asyncIngest(answers, admission);
+
+    // When 12 async requests with a 25 s deadline arrive at once
+    const settled = await Promise.all(
+      Array.from({ length: 12 }, () =>
+        ingest(inferEvent(MODEL, { inputs: blankImage(fixture.mnist), deadlineMs: 25_000, mode: 'async' })),
+      ),
+    );
+
+    // Then the five that fit 25 s at 0.2 req/s are accepted, and seven are refused with 429
+    const statuses = settled.map((r) => r.statusCode);
+    expect(statuses.filter((s) => s === 202)).toHaveLength(5);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(7);
+    const refused = settled.find((r) => r.statusCode === 429) as APIGatewayProxyResult;
+    expect(refused.headers?.['retry-after']).toMatch(/^[1-9]\d*$/);
+    const body = conformingBody('POST', '/v1/models/{model}/infer', refused) as {
+      error: { code: string; message: string };
+    };
+    expect(body.error.code).toBe('overloaded');
+    // ... counted as async refusals
+    expect(admission.countsByMode.async).toEqual({ admitted: 5, refused: 7 });
+    expect(admission.countsByMode.sync).toEqual({ admitted: 0, refused: 0 });
+    // ... and the accepted five still hold their places, so a sync request behind them is refused too
+    expect(admission.outstandingFor(MODEL)).toBe(5);
+    const syncBehind = await ingest(
+      inferEvent(MODEL, { inputs: blankImage(fixture.mnist), deadlineMs: 25_000 }),
+    );
+    expect(syncBehind.statusCode).toBe(429);
+
+    // When a worker stand-in answers the five queued requests through the channel
+    const received = await answerThroughChannel(stores, answers, MODEL, 5);
+
+    // Then only the accepted five were queued, their places are free again and nobody listens any more
+    expect(received).toHaveLength(5);
+    expect(await stores.queue.receive(10, 0)).toEqual([]);
+    expect(admission.outstandingFor(MODEL)).toBe(0);
+    expect(answers.subscriptions).toBe(0);
+    // ... and a new async request is accepted
+    const next = await ingest(
+      inferEvent(MODEL, { inputs: blankImage(fixture.mnist), deadlineMs: 25_000, mode: 'async' }),
+    );
+    expect(next.statusCode).toBe(202);
+  });
+
+  it('frees the place of an async request that gets no answer once its deadline has passed', async () => {
+    // Given pushed answers and a model served at 20 req/s
+    const answers = new MemoryAnswerChannel();
+    const admission = new AdmissionControl({ serviceRatePerSec: () => 20 });
+    const ingest = asyncIngest(answers, admission);
+
+    // When an async request with a 100 ms deadline is accepted and nothing answers it
+    const response = await ingest(
+      inferEvent(MODEL, { inputs: blankImage(fixture.mnist), deadlineMs: 100, mode: 'async' }),
+    );
+    expect(response.statusCode).toBe(202);
+    expect(admission.outstandingFor(MODEL)).toBe(1);
+
+    // Then its place is released at the deadline and its subscription ends
+    await until(() => admission.outstandingFor(MODEL) === 0);
+    expect(answers.subscriptions).toBe(0);
+    // ... and, since it ended unanswered, it is no evidence of a drain rate
+    expect(admission.observedRatePerSec(MODEL)).toBeUndefined();
+  });
+
+  it('gives the place back at once when the request cannot be queued', async () => {
+    // Given a queue that refuses every request
+    const answers = new MemoryAnswerChannel();
+    const admission = new AdmissionControl({ serviceRatePerSec: () => 20 });
+    const ingest = createIngestHandler({
+      catalog: fixture.catalog,
+      queueFor: () => ({ send: () => Promise.reject(new Error('queue down')) }),
+      results: stores.results,
+      answers,
+      admission,
+      onError: () => undefined,
+    });
+
+    // When an async request arrives
+    const response = await ingest(
+      inferEvent(MODEL, { inputs: blankImage(fixture.mnist), deadlineMs: 5000, mode: 'async' }),
+    );
+
+    // Then it gets 503, and neither a place nor a subscription is left behind
+    expect(response.statusCode).toBe(503);
+    expect(admission.outstandingFor(MODEL)).toBe(0);
+    expect(answers.subscriptions).toBe(0);
+  });
+
+  it('without pushed answers holds a place for the wait admission predicted, at most until the deadline', async () => {
+    // Given a model served at 20 req/s and no answer channel (as on AWS)
+    let released: boolean[] = [];
+    const hold = (predictedWaitMs: number | undefined, deadlineInMs: number) =>
+      holdUntilAnswered({
+        answers: undefined,
+        requestId: 'r',
+        deadlineAtMs: Date.now() + deadlineInMs,
+        predictedWaitMs,
+        release: (answered) => released.push(answered),
+      });
+
+    // When a request is held for a predicted 50 ms with a minute to its deadline
+    await hold(50, 60_000);
+    // Then its place is released, unanswered, after the predicted wait
+    await until(() => released.length === 1);
+    expect(released).toEqual([false]);
+
+    // And a request whose deadline comes before the predicted wait is released by then
+    released = [];
+    await hold(60_000, 50);
+    await until(() => released.length === 1);
+    expect(released).toEqual([false]);
+
+    // And abandoning a hold releases it once, whatever comes after
+    released = [];
+    const abandon = await hold(60_000, 60_000);
+    abandon();
+    abandon();
+    expect(released).toEqual([false]);
   });
 });
