@@ -100,18 +100,18 @@ function option(args: readonly string[], name: string): string | undefined {
 function rescaledProfile(
   base: CostProfile,
   fractions: readonly number[],
-  vanillaMs: readonly number[],
+  plainMs: readonly number[],
 ): CostProfile {
   return {
     batchSizes: BATCH_SIZES,
-    vanillaMs,
+    plainMs,
     referenceBatchSize: MAX_BATCH,
     candidates: base.candidates.map((c, i) => {
-      const rampShare = median(c.rampMs.map((ms, slot) => ms / (base.vanillaMs[slot] as number)));
+      const rampShare = median(c.rampMs.map((ms, slot) => ms / (base.plainMs[slot] as number)));
       return {
         id: c.id,
-        backboneMs: vanillaMs.map((v) => v * (fractions[i] as number)),
-        rampMs: vanillaMs.map((v) => v * rampShare),
+        backboneMs: plainMs.map((v) => v * (fractions[i] as number)),
+        rampMs: plainMs.map((v) => v * rampShare),
       };
     }),
   };
@@ -119,7 +119,7 @@ function rescaledProfile(
 
 /** Measured once per variant: what a worker's model costs and how long it takes to load. */
 interface VariantTimings {
-  readonly vanillaMs: readonly number[];
+  readonly plainMs: readonly number[];
   readonly loadSeconds: number;
 }
 
@@ -160,33 +160,33 @@ async function timeVariant(model: LoadedModel, stream: DataSplit): Promise<Varia
   } finally {
     await session.release();
   }
-  return { vanillaMs: runs.map((times) => median(times)), loadSeconds: median(loadTimes) };
+  return { plainMs: runs.map((times) => median(times)), loadSeconds: median(loadTimes) };
 }
 
 /** The committed profile's timings of a variant, for `--reuse-latencies`. */
 function committedTimings(committed: TaskProfiles | undefined, name: string): VariantTimings {
   const variant = committed?.variants.find((v) => v.name === name);
-  const vanillaMs = BATCH_SIZES.map((b) => variant?.batchLatencyMs[String(b)]);
-  if (!variant || vanillaMs.some((ms) => ms === undefined))
+  const plainMs = BATCH_SIZES.map((b) => variant?.batchLatencyMs[String(b)]);
+  if (!variant || plainMs.some((ms) => ms === undefined))
     throw new InputError(
       `--reuse-latencies needs a committed profile of ${name} with batch latencies for ${BATCH_SIZES.join(', ')}; run without it to measure them`,
     );
-  return { vanillaMs: vanillaMs as number[], loadSeconds: variant.loadSeconds };
+  return { plainMs: plainMs as number[], loadSeconds: variant.loadSeconds };
 }
 
 async function profileVariant(
   name: string,
-  sloMsFor: (vanillaMs: readonly number[]) => number,
+  sloMsFor: (plainMs: readonly number[]) => number,
   bundlesDir: string,
   exitSettings: readonly ExitSetting[],
   reuse: VariantTimings | undefined,
   log: (line: string) => void,
-): Promise<{ variant: VariantProfile; vanillaMs: readonly number[]; sloMs: number }> {
+): Promise<{ variant: VariantProfile; plainMs: readonly number[]; sloMs: number }> {
   const model = (await listFixtureModels()).find((m) => m.spec.name === name);
   if (!model) throw new InputError(`no fixture model named ${name}`);
   const stream = await loadModelData(model, 'serving');
-  const { vanillaMs, loadSeconds } = reuse ?? (await timeVariant(model, stream));
-  const sloMs = sloMsFor(vanillaMs);
+  const { plainMs, loadSeconds } = reuse ?? (await timeVariant(model, stream));
+  const sloMs = sloMsFor(plainMs);
   let bundle;
   try {
     bundle = await readBundle(join(bundlesDir, name));
@@ -198,9 +198,9 @@ async function profileVariant(
   }
   const base = costProfileFromManifest(bundle.manifest);
   const fractions = bundle.manifest.candidates.map((c) => c.latencyFraction);
-  const profile = rescaledProfile(base, fractions, vanillaMs);
+  const profile = rescaledProfile(base, fractions, plainMs);
   const workerModel = await workerModelFromBundle(bundle, stream, profile, SEED);
-  const plainCapacity = Math.max(...BATCH_SIZES.map((b, i) => (1000 * b) / (vanillaMs[i] as number)));
+  const plainCapacity = Math.max(...BATCH_SIZES.map((b, i) => (1000 * b) / (plainMs[i] as number)));
   const settings: SettingProfile[] = [];
   for (const exits of exitSettings) {
     const runs = RATE_FRACTIONS.map((f, k) =>
@@ -239,10 +239,10 @@ async function profileVariant(
       parameters: Number(model.spec.architecture?.parameters ?? 0) || undefined,
       accuracy: correct / (stream.count - workerModel.firstServed),
       loadSeconds,
-      batchLatencyMs: Object.fromEntries(BATCH_SIZES.map((b, i) => [String(b), vanillaMs[i] as number])),
+      batchLatencyMs: Object.fromEntries(BATCH_SIZES.map((b, i) => [String(b), plainMs[i] as number])),
       settings,
     },
-    vanillaMs,
+    plainMs,
     sloMs,
   };
 }
@@ -273,7 +273,7 @@ export const fleetProfileBenchmark: Benchmark = {
     for (const model of ordered) {
       const result = await profileVariant(
         model.spec.name,
-        (vanilla) => (sloMs ??= 3 * (vanilla[BATCH_SIZES.indexOf(MAX_BATCH)] as number)),
+        (plain) => (sloMs ??= 3 * (plain[BATCH_SIZES.indexOf(MAX_BATCH)] as number)),
         bundlesDir,
         exitSettings,
         reuse ? committedTimings(committed, model.spec.name) : undefined,

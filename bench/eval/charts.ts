@@ -55,7 +55,7 @@ export function winsPerLoadChart(cells: readonly Cell[], sloMultiplier: number):
     return {
       label: `${model} ${POLICY_LABELS[policy] ?? policy}`,
       x: points.map((p) => p.load),
-      y: points.map((p) => p.winsVsVanillaPct.p50),
+      y: points.map((p) => p.winsVsPlainPct.p50),
     };
   });
   return lineChart(series, {

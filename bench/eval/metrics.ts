@@ -69,7 +69,7 @@ export function optimalOutcomes(
     const batchMs = maxOf(batch.finalAfterStartMs);
     const served = offlineOptimal(batchWindow(all, indices), {
       backboneMs: latencyFractions.map((f) => f * batchMs),
-      vanillaMs: batchMs,
+      plainMs: batchMs,
     });
     batch.requests.forEach((request, k) => {
       const outcome = outcomes[request] as RequestOutcome;
@@ -83,7 +83,7 @@ export function optimalOutcomes(
 
 /** One policy in one run, compared with the plain model in the same repeat. */
 export interface RunFigures extends PolicySummary {
-  readonly winsVsVanillaPct: { p25: number; p50: number; p95: number };
+  readonly winsVsPlainPct: { p25: number; p50: number; p95: number };
   readonly throughputRatio: number;
   /** Share of the offline optimal's median saving reached; null when the optimal saves nothing. */
   readonly fractionOfOptimal: number | null;
@@ -102,7 +102,7 @@ export function repeatFigures(
   for (const [name, summary] of summaries) {
     figures.set(name, {
       ...summary,
-      winsVsVanillaPct: winsVersus(summary.latencyMs, plain.latencyMs),
+      winsVsPlainPct: winsVersus(summary.latencyMs, plain.latencyMs),
       throughputRatio: summary.throughputRps / plain.throughputRps,
       fractionOfOptimal:
         optimalSaving > 0 ? (plain.latencyMs.p50 - summary.latencyMs.p50) / optimalSaving : null,

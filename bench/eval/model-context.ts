@@ -132,7 +132,7 @@ export function runRecord(
     served: figures.served,
     dropped: figures.dropped,
     latencyMs: figures.latencyMs,
-    winsVsVanillaPct: figures.winsVsVanillaPct,
+    winsVsPlainPct: figures.winsVsPlainPct,
     accuracy: figures.accuracy,
     worstWindowAccuracy: figures.worstWindowAccuracy,
     labelAccuracy: extra.labelAccuracy,
@@ -159,7 +159,7 @@ export async function prepareContext(name: string, settings: EvalSettings, log: 
   const { profile } = bundle.manifest;
   const largest = maxOf(profile.batchSizes);
   const capacity = await measureCapacity(prepared.dir, name, served, largest, settings.capacitySeconds);
-  const profileLargestMs = profile.vanillaMs[profile.batchSizes.indexOf(largest)] as number;
+  const profileLargestMs = profile.plainMs[profile.batchSizes.indexOf(largest)] as number;
   log(
     `${name}: capacity ${capacity.rps.toFixed(0)} req/s (batch ${largest}: ${capacity.largestBatchMs.toFixed(1)} ms measured, ${profileLargestMs.toFixed(1)} ms profiled)`,
   );

@@ -103,7 +103,7 @@ export async function runLoadGrid(phase: ModelPhase, runs: RunRecord[]): Promise
         const a = figures.get('apparate') as RunFigures;
         const s = figures.get('static') as RunFigures;
         say(
-          `${name} load ${load} SLO ${sloMultiplier}x (${sloMs.toFixed(0)} ms) repeat ${repeat + 1}/${repeats}: ${planned.length} requests at ${rps.toFixed(0)} req/s; plain p50 ${(figures.get('plain') as RunFigures).latencyMs.p50.toFixed(1)} ms; Apparate win ${a.winsVsVanillaPct.p50.toFixed(1)}% agreement ${(100 * a.accuracy).toFixed(2)}%; static win ${s.winsVsVanillaPct.p50.toFixed(1)}% agreement ${(100 * s.accuracy).toFixed(2)}%; optimal win ${(figures.get('optimal') as RunFigures).winsVsVanillaPct.p50.toFixed(1)}%`,
+          `${name} load ${load} SLO ${sloMultiplier}x (${sloMs.toFixed(0)} ms) repeat ${repeat + 1}/${repeats}: ${planned.length} requests at ${rps.toFixed(0)} req/s; plain p50 ${(figures.get('plain') as RunFigures).latencyMs.p50.toFixed(1)} ms; Apparate win ${a.winsVsPlainPct.p50.toFixed(1)}% agreement ${(100 * a.accuracy).toFixed(2)}%; static win ${s.winsVsPlainPct.p50.toFixed(1)}% agreement ${(100 * s.accuracy).toFixed(2)}%; optimal win ${(figures.get('optimal') as RunFigures).winsVsPlainPct.p50.toFixed(1)}%`,
         );
         if (load === topLoad && sloMultiplier === primarySlo) {
           plainAtTop.set(repeat, plain.outcomes);
@@ -151,7 +151,7 @@ export async function runAblation(phase: ModelPhase, top: TopLoadRuns): Promise<
         ).get('apparate');
       }
       if (figure === undefined) continue;
-      wins.push(figure.winsVsVanillaPct.p50);
+      wins.push(figure.winsVsPlainPct.p50);
       accuracies.push(figure.accuracy);
       worst.push(figure.worstWindowAccuracy);
     }
@@ -203,7 +203,7 @@ export async function runDrift(phase: ModelPhase): Promise<DriftRow[]> {
     const row: DriftRow = {
       model: name,
       policy,
-      winP50Pct: figure.winsVsVanillaPct.p50,
+      winP50Pct: figure.winsVsPlainPct.p50,
       accuracy: figure.accuracy,
       worstWindowAccuracy: figure.worstWindowAccuracy,
       noisyAccuracy: noisyServed.filter((o) => o.agrees === true).length / Math.max(1, noisyServed.length),
@@ -247,7 +247,7 @@ export function modelRecord(phase: ModelPhase, runs: readonly RunRecord[]): Reco
     initialRamps: context.bundle.manifest.initialConfig.ramps.map((r) => r.id),
     staticRamps: context.staticConfig.ramps,
     profileBatchSizes: context.bundle.manifest.profile.batchSizes,
-    profileVanillaMs: context.bundle.manifest.profile.vanillaMs,
+    profilePlainMs: context.bundle.manifest.profile.plainMs,
     capacity: context.capacity,
     sloMs: settings.sloMultipliers.map((k) => k * context.profileLargestMs),
     plainLabelAccuracy: median(

@@ -63,10 +63,10 @@ export function initialConfigFor(bundle: LoadedBundle, rampBudget: number): Ramp
   const placement = chooseInitialRamps(
     manifest.candidates.map((c, i) => ({
       id: c.id,
-      backboneMs: reference.vanillaMs * c.latencyFraction,
+      backboneMs: reference.plainMs * c.latencyFraction,
       rampMs: reference.rampMs[i] ?? 0,
     })),
-    reference.vanillaMs,
+    reference.plainMs,
     rampBudget,
   );
   return {

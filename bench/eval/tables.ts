@@ -54,7 +54,7 @@ export function mainTable(cells: readonly Cell[]): string {
       range(c.spread.latencyP50Ms, (v) => v.toFixed(1)),
       c.latencyMs.p95.toFixed(1),
       range(c.spread.winP50Pct, (v) => pct(v)),
-      pct(c.winsVsVanillaPct.p95),
+      pct(c.winsVsPlainPct.p95),
       share(c.accuracy),
       share(c.worstWindowAccuracy),
       share(c.labelAccuracy),

@@ -1,6 +1,6 @@
 /**
  * `apparate demo` (`npm run demo`): replays each fixture model's serving stream against the local
- * stack with Twitter-trace arrivals for about a minute in all, then prints vanilla-versus-Apparate
+ * stack with Twitter-trace arrivals for about a minute in all, then prints plain-versus-Apparate
  * latencies and agreement computed from the answers the stack really gave. It uses a stack already
  * running at `--url`, or starts one (tables in memory) for the length of the demo.
  */
@@ -283,9 +283,7 @@ export const demoCommand: Command = {
       if (values.json === true) {
         io.stdout.write(`${JSON.stringify(summaries, null, 2)}\n`);
       } else {
-        io.stdout.write(
-          '\nVanilla is the final answer of every request (every input runs the whole model);\n',
-        );
+        io.stdout.write('\nPlain is the final answer of every request (every input runs the whole model);\n');
         io.stdout.write('Apparate is the answer released first (early when a ramp was confident).\n\n');
         for (const { model, summary } of summaries) io.stdout.write(formatDemoSummary(model, summary));
         // A stack the demo started keeps its tables in memory, gone once the demo ends.

@@ -9,7 +9,7 @@ import { INPUT_SHAPE_OPTION, inputShapeOption, numberOption, requiredString } fr
 
 function formatReport(report: InspectReport): string {
   const lines = [
-    `${report.model}: ${report.candidates.length} candidate positions (${report.candidateStrategy}); plain model ${report.vanillaMs.toFixed(2)} ms at batch ${report.batchSize}`,
+    `${report.model}: ${report.candidates.length} candidate positions (${report.candidateStrategy}); plain model ${report.plainMs.toFixed(2)} ms at batch ${report.batchSize}`,
     '',
     `${'id'.padEnd(5)}${'latency'.padStart(9)}${'MACs'.padStart(8)}  ${'kind'.padEnd(9)}${'shape'.padEnd(22)}tensor`,
   ];

@@ -31,7 +31,7 @@ export function prepareSummary(manifest: BundleManifest, bundle: string) {
       rampMember: c.ramp.member,
     })),
     initialRamps: manifest.initialConfig.ramps.map((r) => r.id),
-    profile: { batchSizes: manifest.profile.batchSizes, vanillaMs: manifest.profile.vanillaMs },
+    profile: { batchSizes: manifest.profile.batchSizes, plainMs: manifest.profile.plainMs },
     sliceCheck: { maxAbsDiff: manifest.sliceCheck.maxAbsDiff },
   };
 }
@@ -49,7 +49,7 @@ function formatSummary(summary: ReturnType<typeof prepareSummary>): string {
   }
   lines.push('', `* initial ramps: ${summary.initialRamps.join(', ') || 'none fit the budget'}`);
   lines.push(
-    `plain model: ${summary.profile.batchSizes.map((b, i) => `${(summary.profile.vanillaMs[i] ?? 0).toFixed(2)} ms @${b}`).join(', ')}`,
+    `plain model: ${summary.profile.batchSizes.map((b, i) => `${(summary.profile.plainMs[i] ?? 0).toFixed(2)} ms @${b}`).join(', ')}`,
   );
   lines.push(
     `slices reproduce the model to ${summary.sliceCheck.maxAbsDiff.toExponential(2)} (max abs diff)`,

@@ -37,7 +37,7 @@ export const simulateCommand: Command = {
   name: 'simulate',
   summary: 'replay a bundle’s serving stream under Apparate and the baselines',
   usage:
-    'apparate simulate --bundle <dir> [--policy apparate|vanilla|optimal|online-optimal|static|all] [--trace <file> --trace-start <s> --trace-seconds <n>] [--load 0.7] [--batching clockwork|tfserving] [--slo-ms <n>] [--accuracy 0.99] [--drift none|noise] [--seed <n>] [--out <dir>] [--json]',
+    'apparate simulate --bundle <dir> [--policy apparate|plain|optimal|online-optimal|static|all] [--trace <file> --trace-start <s> --trace-seconds <n>] [--load 0.7] [--batching clockwork|tfserving] [--slo-ms <n>] [--accuracy 0.99] [--drift none|noise] [--seed <n>] [--out <dir>] [--json]',
   options: {
     bundle: { type: 'string', description: 'bundle directory written by `apparate prepare`' },
     policy: { type: 'string', description: 'policy to run besides the plain model, or all (default all)' },
@@ -67,6 +67,10 @@ export const simulateCommand: Command = {
   },
   async run(values, _positionals, io) {
     const bundleDir = requiredString(values, 'bundle', 'dir');
+    if (values.policy === 'vanilla') {
+      // The model without ramps was called "vanilla" before the project settled on one name for it.
+      throw new InputError('--policy vanilla is now called plain: use --policy plain');
+    }
     const policyValue = oneOf(values.policy, [...SERVING_POLICY_NAMES, 'all'] as const, 'policy', 'all');
     const policies: ServingPolicyName[] = policyValue === 'all' ? [...SERVING_POLICY_NAMES] : [policyValue];
     const batching = oneOf<BatchingPolicyName>(

@@ -1,7 +1,7 @@
 /**
  * The demo's report, computed from the answers the running stack gave. Every input runs through the
  * whole model, so each request's final answer arrives when the plain model's would have (plus the
- * worker's small overhead): the final latencies are the vanilla figures, and the released answer
+ * worker's small overhead): the final latencies are the plain figures, and the released answer
  * (early when a ramp was confident, final otherwise) gives Apparate's. Both come from one replay,
  * so the comparison shares its arrivals, batches and machine load. The table is on the worker's
  * clock (what early exits change); the client's view of the same answers, HTTP and API included,
@@ -34,7 +34,7 @@ export interface LatencyQuantiles {
 export interface DemoSummary {
   readonly requests: number;
   readonly exitRate: number;
-  readonly vanillaMs: LatencyQuantiles;
+  readonly plainMs: LatencyQuantiles;
   readonly apparateMs: LatencyQuantiles;
   /** Percentage saved at each quantile (positive = faster). */
   readonly winsPct: LatencyQuantiles;
@@ -42,12 +42,12 @@ export interface DemoSummary {
   readonly agreement: number;
   readonly worstWindowAgreement: number;
   /** The same two as the client saw them (absent for records without client times). */
-  readonly clientVanillaMs?: LatencyQuantiles;
+  readonly clientPlainMs?: LatencyQuantiles;
   readonly clientApparateMs?: LatencyQuantiles;
   /** Client latency of the first answer minus the worker's, per request, at the median: the API's cost. */
   readonly apiOverheadMsP50?: number;
   /** Against the data set's labels. */
-  readonly vanillaAccuracy: number;
+  readonly plainAccuracy: number;
   readonly apparateAccuracy: number;
 }
 
@@ -60,7 +60,7 @@ export function summariseDemo(records: readonly DemoRecord[]): DemoSummary {
   const released = records.map((r) => (r.earlyMs === undefined ? r.finalMs : Math.min(r.earlyMs, r.finalMs)));
   const releasedLabel = records.map((r) => r.earlyLabel ?? r.finalLabel);
   const agrees = records.map((r, i) => releasedLabel[i] === r.finalLabel);
-  const vanillaMs = quantiles(records.map((r) => r.finalMs));
+  const plainMs = quantiles(records.map((r) => r.finalMs));
   const apparateMs = quantiles(released);
   const win = (mine: number, theirs: number) => 100 * (1 - mine / theirs);
   const share = (count: number) => count / Math.max(1, records.length);
@@ -77,7 +77,7 @@ export function summariseDemo(records: readonly DemoRecord[]): DemoSummary {
     timed.length === 0
       ? {}
       : {
-          clientVanillaMs: quantiles(timed.map((r) => r.clientFinalMs as number)),
+          clientPlainMs: quantiles(timed.map((r) => r.clientFinalMs as number)),
           clientApparateMs: quantiles(clientReleased),
           apiOverheadMsP50: quantile(
             clientReleased.map((ms, i) => ms - (workerReleased[i] as number)),
@@ -88,16 +88,16 @@ export function summariseDemo(records: readonly DemoRecord[]): DemoSummary {
     ...client,
     requests: records.length,
     exitRate: share(records.filter((r) => r.earlyMs !== undefined).length),
-    vanillaMs,
+    plainMs,
     apparateMs,
     winsPct: {
-      p25: win(apparateMs.p25, vanillaMs.p25),
-      p50: win(apparateMs.p50, vanillaMs.p50),
-      p95: win(apparateMs.p95, vanillaMs.p95),
+      p25: win(apparateMs.p25, plainMs.p25),
+      p50: win(apparateMs.p50, plainMs.p50),
+      p95: win(apparateMs.p95, plainMs.p95),
     },
     agreement: share(agrees.filter(Boolean).length),
     worstWindowAgreement: worstWindowAgreement(agrees),
-    vanillaAccuracy: share(records.filter((r) => r.finalLabel === r.trueLabel).length),
+    plainAccuracy: share(records.filter((r) => r.finalLabel === r.trueLabel).length),
     apparateAccuracy: share(records.filter((r, i) => releasedLabel[i] === r.trueLabel).length),
   };
 }
@@ -108,20 +108,20 @@ export function formatDemoSummary(model: string, summary: DemoSummary): string {
   const pct = (value: number) => `${(100 * value).toFixed(2)}%`;
   const rows = (['p25', 'p50', 'p95'] as const).map(
     (q) =>
-      `  ${q}   ${ms(summary.vanillaMs[q])}  ${ms(summary.apparateMs[q])}  ${`${summary.winsPct[q].toFixed(1)}%`.padStart(7)}`,
+      `  ${q}   ${ms(summary.plainMs[q])}  ${ms(summary.apparateMs[q])}  ${`${summary.winsPct[q].toFixed(1)}%`.padStart(7)}`,
   );
   return [
     `${model}: ${summary.requests} requests, ${pct(summary.exitRate)} answered early`,
-    `  latency   vanilla    apparate     win`,
+    `  latency   plain      apparate     win`,
     ...rows,
-    ...(summary.clientVanillaMs === undefined || summary.clientApparateMs === undefined
+    ...(summary.clientPlainMs === undefined || summary.clientApparateMs === undefined
       ? []
       : [
-          `  as the client saw it (HTTP included): p50 vanilla ${ms(summary.clientVanillaMs.p50).trim()}, apparate ${ms(summary.clientApparateMs.p50).trim()}; p95 vanilla ${ms(summary.clientVanillaMs.p95).trim()}, apparate ${ms(summary.clientApparateMs.p95).trim()}`,
+          `  as the client saw it (HTTP included): p50 plain ${ms(summary.clientPlainMs.p50).trim()}, apparate ${ms(summary.clientApparateMs.p50).trim()}; p95 plain ${ms(summary.clientPlainMs.p95).trim()}, apparate ${ms(summary.clientApparateMs.p95).trim()}`,
           `  API overhead (client minus worker time of the first answer), median: ${(summary.apiOverheadMsP50 ?? Number.NaN).toFixed(2)} ms`,
         ]),
     `  agreement with the full model: ${pct(summary.agreement)} (worst window of 512: ${pct(summary.worstWindowAgreement)})`,
-    `  accuracy on the data set's labels: vanilla ${pct(summary.vanillaAccuracy)}, apparate ${pct(summary.apparateAccuracy)}`,
+    `  accuracy on the data set's labels: plain ${pct(summary.plainAccuracy)}, apparate ${pct(summary.apparateAccuracy)}`,
     '',
   ].join('\n');
 }

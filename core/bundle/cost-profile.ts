@@ -17,7 +17,7 @@ export interface ChainTimings {
   /** Per segment of the chain cut at every candidate, per batch size, ms. */
   readonly segmentMs: readonly (readonly number[])[];
   /** The plain model, one session, per batch size, ms. */
-  readonly vanillaMs: readonly number[];
+  readonly plainMs: readonly number[];
 }
 
 /**
@@ -27,10 +27,10 @@ export interface ChainTimings {
  */
 export function cutOverheadMs(timings: ChainTimings): number[] {
   const cuts = timings.segmentMs.length - 1;
-  return timings.vanillaMs.map((vanilla, slot) => {
+  return timings.plainMs.map((plain, slot) => {
     if (cuts <= 0) return 0;
     const chain = timings.segmentMs.reduce((sum, segment) => sum + (segment[slot] ?? 0), 0);
-    return Math.max(0, (chain - vanilla) / cuts);
+    return Math.max(0, (chain - plain) / cuts);
   });
 }
 
@@ -60,7 +60,7 @@ export function costProfileFromManifest(manifest: BundleManifest): CostProfile {
   );
   return {
     batchSizes: profile.batchSizes,
-    vanillaMs: profile.vanillaMs,
+    plainMs: profile.plainMs,
     referenceBatchSize: profile.referenceBatchSize,
     candidates: manifest.candidates.map((candidate, index) => ({
       id: candidate.id,
@@ -68,7 +68,7 @@ export function costProfileFromManifest(manifest: BundleManifest): CostProfile {
         let before = 0;
         for (let s = 0; s <= index; s++) before += profile.segmentMs[s]?.[slot] ?? 0;
         const total = chainTotals[slot] || 1;
-        return (profile.vanillaMs[slot] as number) * (before / total);
+        return (profile.plainMs[slot] as number) * (before / total);
       }),
       rampMs: profile.batchSizes.map(
         (_, slot) => (profile.rampMs[candidate.id]?.[slot] ?? 0) + (cuts.get(candidate.id)?.[slot] ?? 0),

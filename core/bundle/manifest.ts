@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { modelSpecSchema } from '../model/model-spec';
 import { limitSchema, RAMP_BUDGET } from '../control/limits';
 import { rampConfigSchema } from '../control/ramp-config';
+import { renamedKey } from '../util/renamed-key';
 
 export const BUNDLE_FORMAT_VERSION = 1;
 
@@ -48,25 +49,29 @@ export const candidateRecordSchema = z.object({
 });
 export type CandidateRecord = z.infer<typeof candidateRecordSchema>;
 
-export const profileSchema = z.object({
-  batchSizes: z.array(z.number().int().positive()).min(1),
-  /** Batch size at which latency fractions and the ramp budget are evaluated. */
-  referenceBatchSize: z.number().int().positive(),
-  /** Median wall time of the whole model in one session, per batch size. */
-  vanillaMs: z.array(z.number().positive()),
-  /** Median wall time of each segment of the all-candidates cut (candidates + 1 segments) per batch size. */
-  segmentMs: z.array(z.array(z.number().nonnegative())),
-  /** Median wall time of each candidate's chosen ramp on its own, per batch size. */
-  rampMs: z.record(z.string(), z.array(z.number().nonnegative())),
-  /**
-   * Per candidate id, what cutting there costs, per batch size: the two segments beside it
-   * against one segment spanning both. Bundles prepared before it was measured lack it; their
-   * cuts share the chain's excess evenly.
-   */
-  cutMs: z.record(z.string(), z.array(z.number().nonnegative())).optional(),
-  warmupRuns: z.number().int().nonnegative(),
-  repeats: z.number().int().positive(),
-});
+/** Bundles prepared before the model without ramps was called "plain" name its timings `vanillaMs`. */
+export const profileSchema = z.preprocess(
+  renamedKey('vanillaMs', 'plainMs'),
+  z.object({
+    batchSizes: z.array(z.number().int().positive()).min(1),
+    /** Batch size at which latency fractions and the ramp budget are evaluated. */
+    referenceBatchSize: z.number().int().positive(),
+    /** Median wall time of the whole model in one session, per batch size. */
+    plainMs: z.array(z.number().positive()),
+    /** Median wall time of each segment of the all-candidates cut (candidates + 1 segments) per batch size. */
+    segmentMs: z.array(z.array(z.number().nonnegative())),
+    /** Median wall time of each candidate's chosen ramp on its own, per batch size. */
+    rampMs: z.record(z.string(), z.array(z.number().nonnegative())),
+    /**
+     * Per candidate id, what cutting there costs, per batch size: the two segments beside it
+     * against one segment spanning both. Bundles prepared before it was measured lack it; their
+     * cuts share the chain's excess evenly.
+     */
+    cutMs: z.record(z.string(), z.array(z.number().nonnegative())).optional(),
+    warmupRuns: z.number().int().nonnegative(),
+    repeats: z.number().int().positive(),
+  }),
+);
 export type LatencyProfile = z.infer<typeof profileSchema>;
 
 export const manifestSchema = z.object({

@@ -36,19 +36,19 @@ export interface ServedInputs {
  */
 export function offlineOptimal(
   observations: ExitWindow,
-  costs: Pick<CostsAtBatch, 'backboneMs' | 'vanillaMs'>,
+  costs: Pick<CostsAtBatch, 'backboneMs' | 'plainMs'>,
 ): ServedInputs {
   const candidates = observations.agrees.length;
   if (costs.backboneMs.length !== candidates) {
     throw new InputError(`${costs.backboneMs.length} backbone times given for ${candidates} candidates`);
   }
   const exitIndex = new Int16Array(observations.count).fill(-1);
-  const latencyMs = new Float64Array(observations.count).fill(costs.vanillaMs);
+  const latencyMs = new Float64Array(observations.count).fill(costs.plainMs);
   for (let i = 0; i < observations.count; i++) {
     for (let c = 0; c < candidates; c++) {
       if ((observations.agrees[c] as Uint8Array)[i] !== 1) continue;
       const backbone = costs.backboneMs[c] as number;
-      if (backbone < costs.vanillaMs) {
+      if (backbone < costs.plainMs) {
         exitIndex[i] = c;
         latencyMs[i] = backbone;
       }

@@ -363,7 +363,7 @@ export class ApparateController {
         id: c.id,
         rampMs: reference.rampMs[index] as number,
       })),
-      vanillaMs: reference.vanillaMs,
+      plainMs: reference.plainMs,
       rampBudget: this.rampBudget,
       latestUsefulIndex: this.latestUseful,
       active: this.active,

@@ -21,7 +21,7 @@ export interface CostProfile {
   /** Profiled batch sizes, ascending. */
   readonly batchSizes: readonly number[];
   /** Plain model's time per batch size, in ms. */
-  readonly vanillaMs: readonly number[];
+  readonly plainMs: readonly number[];
   readonly candidates: readonly CandidateProfile[];
   /** Batch size at which the ramp budget and the latest useful candidate are judged. */
   readonly referenceBatchSize: number;
@@ -29,7 +29,7 @@ export interface CostProfile {
 
 /** The profile's timings at one batch size. */
 export interface CostsAtBatch {
-  readonly vanillaMs: number;
+  readonly plainMs: number;
   readonly backboneMs: readonly number[];
   readonly rampMs: readonly number[];
 }
@@ -52,7 +52,7 @@ export function validateProfile(profile: CostProfile): void {
         throw new InputError(`${what} holds ${value}, not a time in ms`);
     }
   };
-  positive(profile.vanillaMs, 'vanillaMs');
+  positive(profile.plainMs, 'plainMs');
   for (const candidate of profile.candidates) {
     positive(candidate.backboneMs, `candidate ${candidate.id} backboneMs`);
     positive(candidate.rampMs, `candidate ${candidate.id} rampMs`);
@@ -79,7 +79,7 @@ export function costsAtBatch(profile: CostProfile, batchSize: number): CostsAtBa
   }
   const at = (values: readonly number[]) => (values[column] as number) * scale;
   return {
-    vanillaMs: at(profile.vanillaMs),
+    plainMs: at(profile.plainMs),
     backboneMs: profile.candidates.map((c) => at(c.backboneMs)),
     rampMs: profile.candidates.map((c) => at(c.rampMs)),
   };
@@ -102,7 +102,7 @@ export function configCosts(atBatch: CostsAtBatch, active: readonly number[]): C
     rampMs.push(ramp);
     exitMs.push(backbone + rampSum);
   }
-  return { exitMs, finalMs: atBatch.vanillaMs + rampSum, vanillaMs: atBatch.vanillaMs, rampMs };
+  return { exitMs, finalMs: atBatch.plainMs + rampSum, plainMs: atBatch.plainMs, rampMs };
 }
 
 /** Shorthand for `configCosts(costsAtBatch(profile, batchSize), active)`. */
@@ -123,12 +123,12 @@ export function latestUsefulIndex(profile: CostProfile): number {
   const reference = costsAtBatch(profile, profile.referenceBatchSize);
   let latest = -1;
   reference.backboneMs.forEach((backbone, index) => {
-    if (backbone + (reference.rampMs[index] as number) < reference.vanillaMs) latest = index;
+    if (backbone + (reference.rampMs[index] as number) < reference.plainMs) latest = index;
   });
   return latest;
 }
 
 /** The ramp budget in ms: what all active ramps together may add to a non-exiting input. */
 export function rampBudgetMs(profile: CostProfile, rampBudget: number): number {
-  return rampBudget * costsAtBatch(profile, profile.referenceBatchSize).vanillaMs;
+  return rampBudget * costsAtBatch(profile, profile.referenceBatchSize).plainMs;
 }

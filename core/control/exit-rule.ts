@@ -14,7 +14,7 @@ export interface ConfigEvaluation {
   readonly exitRates: number[];
   /** Mean time from batch start until an input's answer is released, in ms. */
   readonly meanLatencyMs: number;
-  /** 1 − meanLatencyMs / vanillaMs: the share of the plain model's latency saved. */
+  /** 1 − meanLatencyMs / plainMs: the share of the plain model's latency saved. */
   readonly savingsFraction: number;
 }
 
@@ -53,7 +53,7 @@ function checkCosts(window: ExitWindow, costs: ConfigCosts): void {
   if (costs.exitMs.length !== ramps || costs.rampMs.length !== ramps) {
     throw new InputError(`costs describe ${costs.exitMs.length} exits for ${ramps} ramps`);
   }
-  if (!(costs.vanillaMs > 0)) throw new InputError(`vanillaMs must be positive, got ${costs.vanillaMs}`);
+  if (!(costs.plainMs > 0)) throw new InputError(`plainMs must be positive, got ${costs.plainMs}`);
 }
 
 /**
@@ -95,7 +95,7 @@ export function evaluationFromCounts(
       accuracy: 1,
       exitRates,
       meanLatencyMs: costs.finalMs,
-      savingsFraction: 1 - costs.finalMs / costs.vanillaMs,
+      savingsFraction: 1 - costs.finalMs / costs.plainMs,
     };
   }
   let latencySum = (exitCounts[ramps] as number) * costs.finalMs;
@@ -106,7 +106,7 @@ export function evaluationFromCounts(
     accuracy: correct / count,
     exitRates,
     meanLatencyMs,
-    savingsFraction: 1 - meanLatencyMs / costs.vanillaMs,
+    savingsFraction: 1 - meanLatencyMs / costs.plainMs,
   };
 }
 

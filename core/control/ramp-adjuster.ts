@@ -6,7 +6,7 @@
  * because inputs got harder, a ramp is tried deeper.
  *
  * Rules this module guarantees, whatever the utilities say:
- * - the active ramps' own costs never exceed `rampBudget × vanillaMs` (reference batch size);
+ * - the active ramps' own costs never exceed `rampBudget × plainMs` (reference batch size);
  * - no ramp sits beyond the latest useful candidate;
  * - a new ramp starts at threshold 0 and the decision asks for a retune;
  * - oscillation is damped: an addition is refused if it would return to a ramp set that was left
@@ -36,8 +36,8 @@ export interface RetuneOutcome {
 export interface AdjustInput {
   readonly candidates: readonly AdjusterCandidate[];
   /** Plain model's time at the reference batch size, in ms. */
-  readonly vanillaMs: number;
-  /** Share of `vanillaMs` the active ramps' own costs may add together. */
+  readonly plainMs: number;
+  /** Share of `plainMs` the active ramps' own costs may add together. */
   readonly rampBudget: number;
   /** Deepest candidate a ramp may sit at; -1 when none is useful. */
   readonly latestUsefulIndex: number;
@@ -115,7 +115,7 @@ function sameSet(a: readonly number[], b: readonly number[]): boolean {
 
 function checkInput(input: AdjustInput): void {
   const { candidates, active, thresholds, utilityHistory } = input;
-  if (!(input.vanillaMs > 0)) throw new InputError(`vanillaMs must be positive, got ${input.vanillaMs}`);
+  if (!(input.plainMs > 0)) throw new InputError(`plainMs must be positive, got ${input.plainMs}`);
   if (!(input.rampBudget >= 0))
     throw new InputError(`rampBudget must be non-negative, got ${input.rampBudget}`);
   if (!(
@@ -155,7 +155,7 @@ export function planAdjustment(
   const run = memory.run + 1;
   const leftSets = memory.leftSets.filter((entry) => run - entry.run <= dampingRuns);
   const removedUseless = memory.removedUseless.filter((entry) => run - entry.run <= dampingRuns);
-  const budgetMs = input.rampBudget * input.vanillaMs;
+  const budgetMs = input.rampBudget * input.plainMs;
   const costOf = (set: readonly number[]) =>
     set.reduce((sum, c) => sum + (candidates[c] as AdjusterCandidate).rampMs, 0);
   const fits = (set: readonly number[]) => costOf(set) <= budgetMs + BUDGET_TOLERANCE * Math.max(1, budgetMs);

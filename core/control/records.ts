@@ -24,7 +24,7 @@ export interface ConfigCosts {
   /** Time until a non-exiting input's answer: plain model + all active ramps' costs. */
   readonly finalMs: number;
   /** Plain model, no ramps. */
-  readonly vanillaMs: number;
+  readonly plainMs: number;
   /** rampMs[r]: own cost of active ramp r. */
   readonly rampMs: readonly number[];
 }

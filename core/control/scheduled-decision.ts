@@ -179,7 +179,7 @@ export function decideScheduled(input: ScheduledInput): ScheduledDecision {
         id: candidate.id,
         rampMs: reference.rampMs[index] as number,
       })),
-      vanillaMs: reference.vanillaMs,
+      plainMs: reference.plainMs,
       rampBudget: settings.rampBudget,
       latestUsefulIndex: latestUsefulOf(input.latestUsefulCandidate, profile),
       active,

@@ -52,18 +52,18 @@ export function syntheticWindow(options: SyntheticWindowOptions): ExitWindow {
 }
 
 /**
- * Costs of `ramps` evenly spaced ramps in a model of `vanillaMs`, whose ramps together cost
+ * Costs of `ramps` evenly spaced ramps in a model of `plainMs`, whose ramps together cost
  * `rampShare` of the plain model: the shape of a profile in which the budget is just used up.
  */
-export function syntheticCosts(ramps: number, vanillaMs = 10, rampShare = 0.02): ConfigCosts {
-  const rampMs = new Array<number>(ramps).fill((rampShare * vanillaMs) / Math.max(1, ramps));
+export function syntheticCosts(ramps: number, plainMs = 10, rampShare = 0.02): ConfigCosts {
+  const rampMs = new Array<number>(ramps).fill((rampShare * plainMs) / Math.max(1, ramps));
   const exitMs: number[] = [];
   let spent = 0;
   for (let r = 0; r < ramps; r++) {
     spent += rampMs[r] as number;
-    exitMs.push((vanillaMs * (r + 1)) / (ramps + 1) + spent);
+    exitMs.push((plainMs * (r + 1)) / (ramps + 1) + spent);
   }
-  return { exitMs, finalMs: vanillaMs + spent, vanillaMs, rampMs };
+  return { exitMs, finalMs: plainMs + spent, plainMs, rampMs };
 }
 
 /**
@@ -71,17 +71,17 @@ export function syntheticCosts(ramps: number, vanillaMs = 10, rampShare = 0.02):
  * falling as batches grow (as on real accelerators) and each ramp costing `rampShare` of the
  * plain model.
  */
-export function syntheticProfile(candidates: number, vanillaMs = 10, rampShare = 0.005): CostProfile {
+export function syntheticProfile(candidates: number, plainMs = 10, rampShare = 0.005): CostProfile {
   const batchSizes = [1, 2, 4, 8, 16, 32];
   const scale = batchSizes.map((size) => Math.pow(size, 0.7));
   return {
     batchSizes,
     referenceBatchSize: 8,
-    vanillaMs: scale.map((s) => vanillaMs * s),
+    plainMs: scale.map((s) => plainMs * s),
     candidates: Array.from({ length: candidates }, (_, c) => ({
       id: `c${c}`,
-      backboneMs: scale.map((s) => (vanillaMs * s * (c + 1)) / (candidates + 1)),
-      rampMs: scale.map((s) => rampShare * vanillaMs * s),
+      backboneMs: scale.map((s) => (plainMs * s * (c + 1)) / (candidates + 1)),
+      rampMs: scale.map((s) => rampShare * plainMs * s),
     })),
   };
 }

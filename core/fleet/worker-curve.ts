@@ -15,7 +15,7 @@ import type { RampConfig } from '../control/ramp-config';
 import { costsAtBatch, type CostProfile } from '../control/costs';
 import type { ExitWindow } from '../control/records';
 import { replay } from '../simulator/replay';
-import { apparatePolicy, vanillaPolicy } from '../simulator/serving-policies';
+import { apparatePolicy, plainPolicy } from '../simulator/serving-policies';
 import { quantile } from '../util/stats';
 import { poissonArrivals } from '../workload/arrivals';
 import { histogramOf } from './latency-histogram';
@@ -72,7 +72,7 @@ export async function workerModelFromBundle(
       backboneMs: c.backboneMs[ref] as number,
       rampMs: c.rampMs[ref] as number,
     })),
-    profile.vanillaMs[ref] as number,
+    profile.plainMs[ref] as number,
     bundle.manifest.rampBudget,
   );
   const observations = await observeStream(bundle, stream, { drift: 'none', seed });
@@ -101,7 +101,7 @@ export function measureWorker(model: WorkerModel, options: WorkerRunOptions): Wo
   const arrivalsMs = poissonArrivals(options.rateRps, { count: total }, options.seed);
   const serving =
     options.exits === 'off'
-      ? vanillaPolicy(profile)
+      ? plainPolicy(profile)
       : apparatePolicy(model.all, profile, model.initialConfig, {
           constraint: options.exits.constraint,
           rampBudget: model.rampBudget,
@@ -111,7 +111,7 @@ export function measureWorker(model: WorkerModel, options: WorkerRunOptions): Wo
     name: 'tfserving',
     maxBatchSize: options.maxBatchSize,
     // Wait at most half a full batch's run for a fuller batch, as the single-worker simulator does.
-    batchTimeoutMs: costsAtBatch(profile, options.maxBatchSize).vanillaMs / 2,
+    batchTimeoutMs: costsAtBatch(profile, options.maxBatchSize).plainMs / 2,
     maxQueuedBatches: 4,
     batchSizes: profile.batchSizes.filter((b) => b <= options.maxBatchSize),
   });

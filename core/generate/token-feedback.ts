@@ -102,7 +102,7 @@ export function stepCosts(segmentMs: readonly number[], plainMs: number): Config
   return {
     exitMs,
     finalMs: sum + (segmentMs[segmentMs.length - 1] as number),
-    vanillaMs: plainMs,
+    plainMs,
     rampMs: exitMs.map(() => 0),
   };
 }

@@ -67,20 +67,20 @@ export function cheapestNear(
   });
 }
 
-/** Chooses the initial ramps for a model whose plain latency is `vanillaMs` at the reference batch size. */
+/** Chooses the initial ramps for a model whose plain latency is `plainMs` at the reference batch size. */
 export function chooseInitialRamps(
   positions: readonly PositionCost[],
-  vanillaMs: number,
+  plainMs: number,
   rampBudget: number,
 ): InitialPlacement {
   let latest = -1;
   positions.forEach((position, index) => {
-    if (position.backboneMs + position.rampMs < vanillaMs) latest = index;
+    if (position.backboneMs + position.rampMs < plainMs) latest = index;
   });
   if (latest < 0) return { latestUseful: null, chosen: [], overheadFraction: 0 };
   const latestUseful = latest;
   const overheadOf = (indices: readonly number[]) =>
-    indices.reduce((sum, index) => sum + (positions[index]?.rampMs ?? 0), 0) / vanillaMs;
+    indices.reduce((sum, index) => sum + (positions[index]?.rampMs ?? 0), 0) / plainMs;
   let best: number[] = [];
   for (let count = 1; count <= latestUseful + 1; count++) {
     const even = spreadEvenly(count, latestUseful);

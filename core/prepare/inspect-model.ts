@@ -27,7 +27,7 @@ export interface InspectReport {
   readonly model: string;
   readonly candidateStrategy: string;
   readonly batchSize: number;
-  readonly vanillaMs: number;
+  readonly plainMs: number;
   readonly candidates: readonly InspectedCandidate[];
 }
 
@@ -69,7 +69,7 @@ export async function inspectModel(
     model: source.onnxPath,
     candidateStrategy: analysis.candidateStrategy,
     batchSize,
-    vanillaMs: profile.vanillaMs[0] as number,
+    plainMs: profile.plainMs[0] as number,
     candidates: analysis.candidates.map((c, index) => ({
       id: c.id,
       tensor: c.tensor,

@@ -226,7 +226,7 @@ export async function prepareModel(
     },
   );
   const slot = referenceIndex(fullProfile);
-  const vanillaRef = fullProfile.vanillaMs[slot] as number;
+  const plainRef = fullProfile.plainMs[slot] as number;
   const chainRef = backboneMs(fullProfile, segments.length - 1, slot);
 
   // One ramp per candidate.
@@ -274,10 +274,10 @@ export async function prepareModel(
   const placement = chooseInitialRamps(
     candidates.map((c) => ({
       id: c.id,
-      backboneMs: vanillaRef * c.latencyFraction,
+      backboneMs: plainRef * c.latencyFraction,
       rampMs: (rampMs[c.id]?.[slot] ?? 0) + (cutCosts.get(c.id)?.[slot] ?? 0),
     })),
-    vanillaRef,
+    plainRef,
     budget,
   );
   const sliceSamples = options.sliceCheckSamples ?? DEFAULT_PREPARE.sliceCheckSamples;

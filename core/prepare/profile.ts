@@ -136,7 +136,7 @@ export async function profileLatency(
     return session;
   };
   try {
-    const vanilla = await open(target.model);
+    const plain = await open(target.model);
     const segments = [];
     for (const segment of target.segments) segments.push(await open(segment.bytes));
     const ramps = [];
@@ -150,7 +150,7 @@ export async function profileLatency(
       });
     const cutMs: Record<string, number[]> = Object.fromEntries(uncut.map((u) => [u.id, [] as number[]]));
 
-    const vanillaMs: number[] = [];
+    const plainMs: number[] = [];
     const segmentMs: number[][] = target.segments.map(() => []);
     const rampMs: Record<string, number[]> = Object.fromEntries(
       target.ramps.map((r) => [r.id, [] as number[]]),
@@ -160,7 +160,7 @@ export async function profileLatency(
     const tick = () => options.onProgress?.(++done, total);
     for (const batchSize of batchSizes) {
       const inputs = feedsFor(batchSize);
-      vanillaMs.push((await timeRuns(vanilla, inputs, warmupRuns, repeats)).medianMs);
+      plainMs.push((await timeRuns(plain, inputs, warmupRuns, repeats)).medianMs);
       tick();
       const available: Record<string, PlainTensor> = { ...inputs };
       for (const [index, session] of segments.entries()) {
@@ -196,7 +196,7 @@ export async function profileLatency(
       batchSizes: [...batchSizes],
       referenceBatchSize:
         options.referenceBatchSize ?? (batchSizes.includes(8) ? 8 : (batchSizes[0] as number)),
-      vanillaMs,
+      plainMs,
       segmentMs,
       rampMs,
       ...(uncut.length > 0 ? { cutMs } : {}),

@@ -79,12 +79,12 @@ export function summarise(policy: string, outcomes: readonly RequestOutcome[]): 
 /** Percentage saved against the plain model at each quantile (positive = faster). */
 export function winsVersus(
   summary: LatencySummary,
-  vanilla: LatencySummary,
+  plain: LatencySummary,
 ): { p25: number; p50: number; p95: number } {
   const win = (mine: number, theirs: number) => 100 * (1 - mine / theirs);
   return {
-    p25: win(summary.p25, vanilla.p25),
-    p50: win(summary.p50, vanilla.p50),
-    p95: win(summary.p95, vanilla.p95),
+    p25: win(summary.p25, plain.p25),
+    p50: win(summary.p50, plain.p50),
+    p95: win(summary.p95, plain.p95),
   };
 }

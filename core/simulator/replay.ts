@@ -19,7 +19,7 @@ export interface BatchOutcome {
   readonly agrees: readonly boolean[];
 }
 
-/** A serving policy: vanilla, Apparate, a baseline. Stateful across batches (control loops). */
+/** A serving policy: plain, Apparate, a baseline. Stateful across batches (control loops). */
 export interface ServingPolicy {
   readonly name: string;
   /** Profiled batch latency the batching policy should plan with for a padded size (current config). */

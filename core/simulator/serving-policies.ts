@@ -12,7 +12,7 @@ import { concatWindows, selectRamps, type ExitWindow } from '../control/records'
 import type { RampConfig } from '../control/ramp-config';
 import type { BatchOutcome, ServingPolicy } from './replay';
 
-export const SERVING_POLICY_NAMES = ['vanilla', 'apparate', 'optimal', 'online-optimal', 'static'] as const;
+export const SERVING_POLICY_NAMES = ['plain', 'apparate', 'optimal', 'online-optimal', 'static'] as const;
 export type ServingPolicyName = (typeof SERVING_POLICY_NAMES)[number];
 
 /** Observations of one batch: the inputs at `indices` of the all-candidates stream window. */
@@ -45,12 +45,12 @@ function fixedConfigOutcome(
 const NO_COUNTERS = { thresholdUpdates: 0, rampChanges: 0, configChanges: [] as number[] };
 
 /** The plain model: every answer at the end of the batch. */
-export function vanillaPolicy(profile: CostProfile): ServingPolicy {
+export function plainPolicy(profile: CostProfile): ServingPolicy {
   return {
-    name: 'vanilla',
-    plannedBatchMs: (size) => costsAtBatch(profile, size).vanillaMs,
+    name: 'plain',
+    plannedBatchMs: (size) => costsAtBatch(profile, size).plainMs,
     serveBatch(indices, paddedSize) {
-      const ms = costsAtBatch(profile, paddedSize).vanillaMs;
+      const ms = costsAtBatch(profile, paddedSize).plainMs;
       return {
         batchMs: ms,
         releaseMs: indices.map(() => ms),
@@ -66,12 +66,12 @@ export function vanillaPolicy(profile: CostProfile): ServingPolicy {
 export function optimalPolicy(all: ExitWindow, profile: CostProfile): ServingPolicy {
   return {
     name: 'optimal',
-    plannedBatchMs: (size) => costsAtBatch(profile, size).vanillaMs,
+    plannedBatchMs: (size) => costsAtBatch(profile, size).plainMs,
     serveBatch(indices, paddedSize) {
       const costs = costsAtBatch(profile, paddedSize);
       const served = offlineOptimal(batchWindow(all, indices), costs);
       return {
-        batchMs: costs.vanillaMs,
+        batchMs: costs.plainMs,
         releaseMs: Array.from(served.latencyMs),
         exitAt: Array.from(served.exitIndex),
         agrees: indices.map(() => true),
@@ -120,7 +120,7 @@ export function onlineOptimalPolicy(
   let previous = '';
   return {
     name: 'online-optimal',
-    plannedBatchMs: (size) => costsAtBatch(profile, size).vanillaMs,
+    plannedBatchMs: (size) => costsAtBatch(profile, size).plainMs,
     serveBatch(indices, paddedSize) {
       const history = concatWindows(past, all.confidence.length);
       const chosen =

@@ -20,7 +20,7 @@ import {
   onlineOptimalPolicy,
   optimalPolicy,
   staticPolicy,
-  vanillaPolicy,
+  plainPolicy,
   type ServingPolicyName,
 } from './serving-policies';
 import { buildWorkload, type TraceSelection } from './workload';
@@ -43,7 +43,7 @@ export interface SimulateOptions {
 }
 
 export interface PolicyResult extends PolicySummary {
-  readonly winsVsVanillaPct: { p25: number; p50: number; p95: number };
+  readonly winsVsPlainPct: { p25: number; p50: number; p95: number };
   /** Share of the offline optimal's median saving this policy reaches (null when optimal was not run). */
   readonly fractionOfOptimal: number | null;
   readonly throughputRatio: number;
@@ -74,7 +74,7 @@ export interface SimulationResult {
 
 /** Default SLO: twice the plain model's time for the largest profiled batch. */
 export function defaultSloMs(profile: CostProfile): number {
-  return 2 * costsAtBatch(profile, profile.batchSizes.at(-1) ?? 1).vanillaMs;
+  return 2 * costsAtBatch(profile, profile.batchSizes.at(-1) ?? 1).plainMs;
 }
 
 function batchingFor(name: BatchingPolicyName, profile: CostProfile, serving: ServingPolicy): BatchingPolicy {
@@ -90,7 +90,7 @@ function batchingFor(name: BatchingPolicyName, profile: CostProfile, serving: Se
   return createBatchingPolicy({
     name,
     maxBatchSize: 8,
-    batchTimeoutMs: costsAtBatch(profile, 8).vanillaMs / 2,
+    batchTimeoutMs: costsAtBatch(profile, 8).plainMs / 2,
     maxQueuedBatches: 4,
     batchSizes: profile.batchSizes,
   });
@@ -106,8 +106,8 @@ function servingPolicy(
 ): ServingPolicy {
   const rampBudget = options.rampBudget ?? bundle.manifest.rampBudget;
   switch (name) {
-    case 'vanilla':
-      return vanillaPolicy(profile);
+    case 'plain':
+      return plainPolicy(profile);
     case 'optimal':
       return optimalPolicy(all, profile);
     case 'static':
@@ -145,7 +145,7 @@ export async function simulate(
     ...(options.trace ? { trace: options.trace } : {}),
   });
   const sloMs = options.sloMs ?? defaultSloMs(profile);
-  const names: ServingPolicyName[] = ['vanilla', ...options.policies.filter((p) => p !== 'vanilla')];
+  const names: ServingPolicyName[] = ['plain', ...options.policies.filter((p) => p !== 'plain')];
   const outcomes = new Map<string, { outcomes: RequestOutcome[]; serving: ServingPolicy }>();
   names.forEach((name, index) => {
     const serving = servingPolicy(name, all, profile, bundle, bootstrap, options);
@@ -161,22 +161,20 @@ export async function simulate(
   });
 
   const summaries = new Map(names.map((name) => [name, summarise(name, outcomes.get(name)?.outcomes ?? [])]));
-  const vanilla = summaries.get('vanilla') as PolicySummary;
+  const plain = summaries.get('plain') as PolicySummary;
   const optimal = summaries.get('optimal');
   const policies: PolicyResult[] = names
-    .filter((name) => name !== 'vanilla' || options.policies.includes('vanilla'))
+    .filter((name) => name !== 'plain' || options.policies.includes('plain'))
     .map((name) => {
       const summary = summaries.get(name) as PolicySummary;
       const counters = outcomes.get(name)?.serving.counters();
-      const optimalSaving = optimal ? vanilla.latencyMs.p50 - optimal.latencyMs.p50 : 0;
+      const optimalSaving = optimal ? plain.latencyMs.p50 - optimal.latencyMs.p50 : 0;
       return {
         ...summary,
-        winsVsVanillaPct: winsVersus(summary.latencyMs, vanilla.latencyMs),
+        winsVsPlainPct: winsVersus(summary.latencyMs, plain.latencyMs),
         fractionOfOptimal:
-          optimal && optimalSaving > 0
-            ? (vanilla.latencyMs.p50 - summary.latencyMs.p50) / optimalSaving
-            : null,
-        throughputRatio: summary.throughputRps / vanilla.throughputRps,
+          optimal && optimalSaving > 0 ? (plain.latencyMs.p50 - summary.latencyMs.p50) / optimalSaving : null,
+        throughputRatio: summary.throughputRps / plain.throughputRps,
         thresholdUpdates: counters?.thresholdUpdates ?? 0,
         rampChanges: counters?.rampChanges ?? 0,
       };

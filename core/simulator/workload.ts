@@ -45,7 +45,7 @@ export async function buildWorkload(
     );
   }
   const served = streamCount - firstServed;
-  const capacity = capacityRps(profile.batchSizes, (size) => costsAtBatch(profile, size).vanillaMs);
+  const capacity = capacityRps(profile.batchSizes, (size) => costsAtBatch(profile, size).plainMs);
   const targetRps = rateForLoad(options.load, capacity);
   const streamIndex = (request: number) => firstServed + (request % served);
   if (!options.trace) {

@@ -17,7 +17,7 @@ const summarySchema = z.array(
       policy: z.string(),
       load: z.number(),
       latencyMs: quantiles,
-      winsVsVanillaPct: quantiles,
+      winsVsPlainPct: quantiles,
       accuracy: z.number().min(0).max(1),
       worstWindowAccuracy: z.number().min(0).max(1),
       throughputRatio: z.number(),

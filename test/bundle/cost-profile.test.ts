@@ -9,7 +9,7 @@ describe('what one cut costs', () => {
         [1, 4],
         [1.4, 4.4],
       ],
-      vanillaMs: [3, 12],
+      plainMs: [3, 12],
     };
 
     // When the per-cut overhead is derived
@@ -21,16 +21,16 @@ describe('what one cut costs', () => {
   });
 
   it('reads a chain measured faster than the whole model as no overhead, not a negative one', () => {
-    expect(cutOverheadMs({ segmentMs: [[1], [1]], vanillaMs: [2.5] })).toEqual([0]);
+    expect(cutOverheadMs({ segmentMs: [[1], [1]], plainMs: [2.5] })).toEqual([0]);
   });
 
   it('charges nothing when the model was never cut', () => {
-    expect(cutOverheadMs({ segmentMs: [[3]], vanillaMs: [2] })).toEqual([0]);
+    expect(cutOverheadMs({ segmentMs: [[3]], plainMs: [2] })).toEqual([0]);
   });
 });
 
 describe('what each candidate’s cut costs', () => {
-  const chain = { segmentMs: [[1], [1], [1.4]], vanillaMs: [3] };
+  const chain = { segmentMs: [[1], [1], [1.4]], plainMs: [3] };
 
   it('is the cut’s own measurement where the bundle has one', () => {
     const costs = cutCostsMs({ ...chain, cutMs: { c0: [0.05], c1: [0.3] } }, ['c0', 'c1']);

@@ -7,7 +7,7 @@ import { PADDLE_CLS_ONNX } from '../support/third-party-models';
 const reportSchema = z.object({
   candidateStrategy: z.string(),
   batchSize: z.number(),
-  vanillaMs: z.number().positive(),
+  plainMs: z.number().positive(),
   candidates: z.array(
     z.object({
       id: z.string(),

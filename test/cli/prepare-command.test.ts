@@ -22,7 +22,7 @@ const summarySchema = z.object({
     z.object({ id: z.string(), tensor: z.string(), latencyFraction: z.number(), rampAgreement: z.number() }),
   ),
   initialRamps: z.array(z.string()),
-  profile: z.object({ batchSizes: z.array(z.number()), vanillaMs: z.array(z.number()) }),
+  profile: z.object({ batchSizes: z.array(z.number()), plainMs: z.array(z.number()) }),
   sliceCheck: z.object({ maxAbsDiff: z.number() }),
 });
 
@@ -76,7 +76,7 @@ describe('apparate prepare', () => {
       (sum, r) => sum + (manifest.profile.rampMs[r.id]?.[slot] ?? 0) + (cuts.get(r.id)?.[slot] ?? 0),
       0,
     );
-    expect(overheadMs / (manifest.profile.vanillaMs[slot] ?? 1)).toBeLessThanOrEqual(manifest.rampBudget);
+    expect(overheadMs / (manifest.profile.plainMs[slot] ?? 1)).toBeLessThanOrEqual(manifest.rampBudget);
     // The deepest ramps of the image model agree with it on at least 95% of validation inputs.
     const deepestFloor = name === 'mnist-resnet' ? 0.95 : 0.5;
     for (const c of summary.candidates.slice(-3))

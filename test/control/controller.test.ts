@@ -215,7 +215,7 @@ describe('ApparateController', () => {
     expect(tunedWindowsMeet.length).toBeGreaterThan(100);
     expect(tunedWindowsMeet.every(Boolean)).toBe(true);
     expect(outcome.accuracy).toBeGreaterThan(0.985);
-    expect(outcome.meanLatencyMs).toBeLessThan(0.85 * (profile.vanillaMs[3] as number));
+    expect(outcome.meanLatencyMs).toBeLessThan(0.85 * (profile.plainMs[3] as number));
     const counters = ctl.counters;
     expect(counters.thresholdUpdates + counters.rampChanges).toBe(changes);
     expect(counters.batches).toBe(1500);

@@ -11,7 +11,7 @@ import { InputError } from '../../core/errors';
 const profile = {
   batchSizes: [1, 4, 8],
   referenceBatchSize: 4,
-  vanillaMs: [10, 20, 30],
+  plainMs: [10, 20, 30],
   candidates: [
     { id: 'a', backboneMs: [2, 4, 6], rampMs: [0.1, 0.2, 0.3] },
     { id: 'b', backboneMs: [6, 12, 18], rampMs: [0.1, 0.2, 0.3] },
@@ -21,9 +21,9 @@ const profile = {
 
 describe('cost model', () => {
   it('costs a batch at the next profiled size, and scales beyond the largest', () => {
-    expect(costsAtBatch(profile, 3).vanillaMs).toBe(20);
-    expect(costsAtBatch(profile, 4).vanillaMs).toBe(20);
-    expect(costsAtBatch(profile, 16).vanillaMs).toBe(60);
+    expect(costsAtBatch(profile, 3).plainMs).toBe(20);
+    expect(costsAtBatch(profile, 4).plainMs).toBe(20);
+    expect(costsAtBatch(profile, 16).plainMs).toBe(60);
   });
 
   it('adds the costs of every active ramp up to an exit, and of all of them to the end', () => {
@@ -35,7 +35,7 @@ describe('cost model', () => {
     expect(costs.exitMs[1]).toBeCloseTo(12.4, 12);
     expect(costs.finalMs).toBeCloseTo(20.4, 12);
     expect(costs.rampMs).toEqual([0.2, 0.2]);
-    expect(configCostsAt(profile, [], 1)).toEqual({ exitMs: [], finalMs: 10, vanillaMs: 10, rampMs: [] });
+    expect(configCostsAt(profile, [], 1)).toEqual({ exitMs: [], finalMs: 10, plainMs: 10, rampMs: [] });
   });
 
   it('finds the latest candidate whose exit still beats the plain model, and the budget in ms', () => {
@@ -44,7 +44,7 @@ describe('cost model', () => {
   });
 
   it('rejects profiles whose arrays disagree', () => {
-    expect(() => validateProfile({ ...profile, vanillaMs: [10, 20] })).toThrow(InputError);
+    expect(() => validateProfile({ ...profile, plainMs: [10, 20] })).toThrow(InputError);
     expect(() => validateProfile({ ...profile, batchSizes: [4, 1, 8] })).toThrow(InputError);
     expect(() => validateProfile({ ...profile, referenceBatchSize: 2 })).toThrow(InputError);
     expect(() => configCosts(costsAtBatch(profile, 1), [3])).toThrow(InputError);

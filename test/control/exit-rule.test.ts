@@ -4,7 +4,7 @@ import { InputError } from '../../core/errors';
 import { SeededRandom } from '../../core/util/random';
 import { linearCosts, randomWindow } from './windows';
 
-const costs = { exitMs: [3, 6], finalMs: 11, vanillaMs: 10, rampMs: [0.5, 0.5] };
+const costs = { exitMs: [3, 6], finalMs: 11, plainMs: 10, rampMs: [0.5, 0.5] };
 
 describe('exit rule', () => {
   it('exits at the first ramp whose 1 - confidence is strictly below its threshold', () => {
@@ -49,7 +49,7 @@ describe('exit rule', () => {
       {
         exitMs: [2],
         finalMs: 10.5,
-        vanillaMs: 10,
+        plainMs: 10,
         rampMs: [0.5],
       },
     );

@@ -9,7 +9,7 @@ import { SeededRandom } from '../../core/util/random';
 
 // Ten candidates of 0.05 ms in a 10 ms model: a 2% budget holds four ramps; c9 is not useful.
 const candidates = Array.from({ length: 10 }, (_, c) => ({ id: `c${c}`, rampMs: 0.05 }));
-const base = { candidates, vanillaMs: 10, rampBudget: 0.02, latestUsefulIndex: 8 };
+const base = { candidates, plainMs: 10, rampBudget: 0.02, latestUsefulIndex: 8 };
 const paying = (u: number) => [u, u, u, u];
 const useless = [-0.1, 0, -0.2, -0.1];
 
@@ -157,7 +157,7 @@ describe('ramp adjuster', () => {
             : undefined;
         const decision = adjuster.adjust({
           candidates: stock,
-          vanillaMs: 10,
+          plainMs: 10,
           rampBudget: budget,
           latestUsefulIndex: latest,
           active,

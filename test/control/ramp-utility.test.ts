@@ -3,7 +3,7 @@ import { windowFromRows } from '../../core/control/records';
 import { InputError } from '../../core/errors';
 
 // Exits after 3 ms and 6 ms, the end after 11 ms; each ramp costs 0.5 ms.
-const costs = { exitMs: [3, 6], finalMs: 11, vanillaMs: 10, rampMs: [0.5, 0.5] };
+const costs = { exitMs: [3, 6], finalMs: 11, plainMs: 10, rampMs: [0.5, 0.5] };
 
 describe('ramp utility', () => {
   it('matches a hand-computed example', () => {

@@ -6,7 +6,7 @@ import { InputError } from '../../core/errors';
 import { SeededRandom } from '../../core/util/random';
 import { linearCosts, randomWindow } from './windows';
 
-const twoRampCosts = { exitMs: [3, 6], finalMs: 11, vanillaMs: 10, rampMs: [0.5, 0.5] };
+const twoRampCosts = { exitMs: [3, 6], finalMs: 11, plainMs: 10, rampMs: [0.5, 0.5] };
 
 function rows(n: number, row: (i: number) => ExitRow): ExitRow[] {
   return Array.from({ length: n }, (_, i) => row(i));
@@ -147,7 +147,7 @@ describe('threshold tuner', () => {
     // When tuned with no wrong answer allowed
     const result = tuneThresholds(
       window,
-      { exitMs: [2], finalMs: 10.5, vanillaMs: 10, rampMs: [0.5] },
+      { exitMs: [2], finalMs: 10.5, plainMs: 10, rampMs: [0.5] },
       { constraint: 1 },
     );
 
@@ -163,7 +163,7 @@ describe('threshold tuner', () => {
     // When two rounds run, the step goes 0.01 then 0.02
     const result = tuneThresholds(
       window,
-      { exitMs: [2], finalMs: 10.5, vanillaMs: 10, rampMs: [0.5] },
+      { exitMs: [2], finalMs: 10.5, plainMs: 10, rampMs: [0.5] },
       { maxRounds: 2 },
     );
     expect(result.thresholds[0]).toBeCloseTo(0.03, 12);

@@ -27,5 +27,5 @@ export function randomWindow(seed: number, count: number, ramps: number, agreeRa
 export function linearCosts(ramps: number): ConfigCosts {
   const rampMs = new Array<number>(ramps).fill(0.05);
   const exitMs = rampMs.map((_, r) => r + 1 + 0.05 * (r + 1));
-  return { exitMs, finalMs: 10 + 0.05 * ramps, vanillaMs: 10, rampMs };
+  return { exitMs, finalMs: 10 + 0.05 * ramps, plainMs: 10, rampMs };
 }

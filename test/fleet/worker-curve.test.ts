@@ -26,11 +26,11 @@ describe('one worker of a variant, measured with the per-worker replay', () => {
       ...measured,
       candidates: measured.candidates.map((c) => ({
         ...c,
-        rampMs: measured.vanillaMs.map((ms) => 0.004 * ms),
+        rampMs: measured.plainMs.map((ms) => 0.004 * ms),
       })),
     };
     model = await workerModelFromBundle(bundle, fixture.serving, profile, 20261123);
-    capacityRps = (1000 * 8) / costsAtBatch(profile, 8).vanillaMs;
+    capacityRps = (1000 * 8) / costsAtBatch(profile, 8).plainMs;
   });
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 

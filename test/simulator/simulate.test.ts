@@ -15,7 +15,7 @@ const recordSchema = z.array(
   z.object({
     policy: z.string(),
     latencyMs: z.object({ p25: z.number(), p50: z.number(), p95: z.number(), p99: z.number() }),
-    winsVsVanillaPct: z.object({ p25: z.number(), p50: z.number(), p95: z.number() }),
+    winsVsPlainPct: z.object({ p25: z.number(), p50: z.number(), p95: z.number() }),
     accuracy: z.number(),
     worstWindowAccuracy: z.number(),
     dropped: z.number().int(),
@@ -64,7 +64,7 @@ describe('replay simulator on mnist-resnet', () => {
     expect(apparate?.exitRate).toBeGreaterThan(0);
     expect(apparate?.thresholdUpdates).toBeGreaterThan(0);
     // The optimal exits only ever shorten latency: it is never behind the plain model.
-    expect(optimal?.winsVsVanillaPct.p50).toBeGreaterThanOrEqual(0);
+    expect(optimal?.winsVsPlainPct.p50).toBeGreaterThanOrEqual(0);
   });
 
   it('adapts to noise drift where the statically tuned baseline collapses', async () => {
@@ -111,13 +111,13 @@ describe('replay simulator on mnist-resnet', () => {
     expect(result.code).toBe(0);
     const records = recordSchema.parse(JSON.parse(result.stdout));
     expect(records.map((r) => r.policy)).toEqual([
-      'vanilla',
+      'plain',
       'apparate',
       'optimal',
       'online-optimal',
       'static',
     ]);
-    expect(records[0]?.winsVsVanillaPct.p50).toBe(0);
+    expect(records[0]?.winsVsPlainPct.p50).toBe(0);
     expect(readFileSync(join(out, 'simulation.md'), 'utf8')).toMatch(/\| apparate \|/);
     expect(readFileSync(join(out, 'latency-cdf.svg'), 'utf8')).toMatch(/^<svg /);
     expect(readFileSync(join(out, 'agreement.svg'), 'utf8')).toMatch(/polyline/);
@@ -126,8 +126,9 @@ describe('replay simulator on mnist-resnet', () => {
   it.each([
     [
       ['--policy', 'fastest'],
-      /--policy must be one of vanilla, apparate, optimal, online-optimal, static, all, got fastest/,
+      /--policy must be one of plain, apparate, optimal, online-optimal, static, all, got fastest/,
     ],
+    [['--policy', 'vanilla'], /--policy vanilla is now called plain: use --policy plain/],
     [['--batching', 'greedy'], /--batching must be one of tfserving, clockwork, got greedy/],
     [['--trace-start', '10'], /--trace-start and --trace-seconds need --trace <file>/],
     [['--accuracy', '1.5'], /--accuracy must be a number in \(0.5, 1\], got 1.5/],

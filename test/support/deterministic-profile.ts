@@ -14,7 +14,7 @@ import { prepareModel } from '../../core/prepare/prepare-model';
 import { loadFixtureModel, loadModelData } from '../../core/zoo/fixtures';
 
 /** Plain-model milliseconds for a batch: a fixed cost plus a per-input cost. */
-const vanillaMs = (batchSize: number) => 0.5 + 0.8 * batchSize;
+const plainMs = (batchSize: number) => 0.5 + 0.8 * batchSize;
 /** Each ramp's own cost as a share of the plain model's time. */
 const RAMP_SHARE = 0.004;
 
@@ -27,9 +27,9 @@ export function withDeterministicProfile(
   const bounds = [0, ...macFractions, 1];
   const segmentMs = bounds
     .slice(1)
-    .map((end, i) => sizes.map((b) => (end - (bounds[i] as number)) * vanillaMs(b)));
+    .map((end, i) => sizes.map((b) => (end - (bounds[i] as number)) * plainMs(b)));
   const rampMs = Object.fromEntries(
-    manifest.candidates.map((c) => [c.id, sizes.map((b) => RAMP_SHARE * vanillaMs(b))]),
+    manifest.candidates.map((c) => [c.id, sizes.map((b) => RAMP_SHARE * plainMs(b))]),
   );
   // The segments above sum to the plain model exactly, so a cut costs nothing here; the cuts the
   // preparation measured (noisy on a busy machine) must not leak into the deterministic profile.
@@ -38,7 +38,7 @@ export function withDeterministicProfile(
     ...c,
     latencyFraction: macFractions[i] as number,
   }));
-  const reference = vanillaMs(manifest.profile.referenceBatchSize);
+  const reference = plainMs(manifest.profile.referenceBatchSize);
   const placement = chooseInitialRamps(
     candidates.map((c) => ({
       id: c.id,
@@ -53,7 +53,7 @@ export function withDeterministicProfile(
     manifest: {
       ...manifest,
       candidates,
-      profile: { ...manifest.profile, vanillaMs: sizes.map(vanillaMs), segmentMs, rampMs, cutMs },
+      profile: { ...manifest.profile, plainMs: sizes.map(plainMs), segmentMs, rampMs, cutMs },
       latestUsefulCandidate:
         placement.latestUseful === null ? null : (candidates[placement.latestUseful]?.id ?? null),
       initialConfig: {

@@ -243,7 +243,7 @@ describe('the scheduled controller over a real worker’s exit logs', () => {
         0,
       );
     const initialIds = manifest.initialConfig.ramps.map((ramp) => ramp.id);
-    const rampBudget = (0.4 * costOf(initialIds)) / reference.vanillaMs;
+    const rampBudget = (0.4 * costOf(initialIds)) / reference.plainMs;
     expect(costOf(initialIds)).toBeGreaterThan(rampBudgetMs(profile, rampBudget));
 
     // When the controller runs with that budget
