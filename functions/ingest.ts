@@ -9,14 +9,8 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { documentClientFor, ResultStore } from '../adapters/dynamo';
 import { SqsRequestQueue } from '../adapters/sqs';
 import { ENV } from '../core/deployment/cloud-names';
-import {
-  bundleVariables,
-  deadlineVariable,
-  modelVariable,
-  queueVariables,
-  readEnvironment,
-  resultsTableVariable,
-} from './api/environment';
+import { deadlineVariable, queueVariables } from './api/environment';
+import { bundleVariables, modelVariable, readEnvironment, resultsTableVariable } from './env';
 import type { ApiHandler } from './api/http';
 import { createIngestHandlers, type IngestHandlers } from './api/ingest-handler';
 import {
@@ -51,6 +45,7 @@ export function ingestHandlersFromEnvironment(
   writeBehind?: WriteBehind,
 ): IngestHandlers {
   const config = readEnvironment(
+    'ingest',
     { ...modelVariable, ...bundleVariables, ...resultsTableVariable, ...queueVariables, ...deadlineVariable },
     env,
   );

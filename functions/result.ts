@@ -14,7 +14,7 @@ import {
   modelVariable,
   readEnvironment,
   resultsTableVariable,
-} from './api/environment';
+} from './env';
 import type { ApiHandler } from './api/http';
 import { createResultHandler } from './api/result-handler';
 import { s3BundleCatalog } from './catalog/bundle-catalog';
@@ -24,6 +24,7 @@ export { createResultHandler, type ResultDependencies } from './api/result-handl
 /** Wires the result handler to DynamoDB and S3 from the environment; throws InputError naming every missing variable. */
 export function resultHandlerFromEnvironment(env: NodeJS.ProcessEnv = process.env): ApiHandler {
   const config = readEnvironment(
+    'result',
     { ...modelVariable, ...bundleVariables, ...resultsTableVariable, ...configsTableVariable },
     env,
   );

@@ -1,11 +1,12 @@
 /**
- * The fleet controller function's configuration, from the environment the CDK app sets, checked
- * by one schema so a malformed deployment fails on its first run naming the variable.
+ * The fleet controller function's configuration, from the environment the CDK app sets, read with
+ * the functions' environment reader (`../env.ts`) so a malformed deployment fails on its first run
+ * naming the variable and what it must hold.
  */
 import { z } from 'zod';
 import { ENV } from '../../core/deployment/cloud-names';
-import { describeIssues, InputError } from '../../core/errors';
 import { taskIdSchema } from '../../core/fleet/tasks';
+import { configsTableVariable, readEnvironment, requiredInteger, requiredJson, requiredText } from '../env';
 
 /** What the controller needs of each variant's deployment. */
 export interface FleetVariant {
@@ -15,34 +16,22 @@ export interface FleetVariant {
   readonly exitLogsTable: string;
 }
 
-const fleetVariantsSchema = z
-  .string()
-  .transform((text, context) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      context.addIssue({
-        code: 'custom',
-        message: 'must be a JSON object of variant → { group, exitLogsTable }',
-      });
-      return z.NEVER;
-    }
-  })
-  .pipe(
+const VARIANTS = 'a JSON object of variant → { group, exitLogsTable }';
+
+const fleetControllerVariables = {
+  [ENV.task]: requiredText('the task the fleet serves').pipe(taskIdSchema),
+  [ENV.fleetVariants]: requiredJson(
+    VARIANTS,
     z
       .record(
         z.string().min(1),
         z.object({ group: z.string().min(1), exitLogsTable: z.string().min(3) }).strict(),
       )
-      .refine((groups) => Object.keys(groups).length > 0, 'names no variant'),
-  );
-
-const fleetControllerEnvSchema = z.object({
-  [ENV.task]: taskIdSchema,
-  [ENV.fleetVariants]: fleetVariantsSchema,
-  [ENV.maxWorkers]: z.coerce.number().int().min(1).max(1000),
-  [ENV.configsTable]: z.string().min(3),
-});
+      .refine((groups) => Object.keys(groups).length > 0, `names no variant; it must hold ${VARIANTS}`),
+  ),
+  [ENV.maxWorkers]: requiredInteger(1, 1000, 'workers'),
+  ...configsTableVariable,
+};
 
 export interface FleetControllerEnv {
   readonly task: string;
@@ -55,11 +44,7 @@ export interface FleetControllerEnv {
 export function readFleetControllerEnv(
   variables: Readonly<Record<string, string | undefined>>,
 ): FleetControllerEnv {
-  const parsed = fleetControllerEnvSchema.safeParse(variables);
-  if (!parsed.success) {
-    throw new InputError(`fleet controller environment is not valid: ${describeIssues(parsed.error.issues)}`);
-  }
-  const env = parsed.data;
+  const env = readEnvironment('fleet controller', fleetControllerVariables, variables);
   return {
     task: env[ENV.task],
     variants: env[ENV.fleetVariants],

@@ -148,10 +148,10 @@ describe('deployed handlers', () => {
     // Then wiring fails with one InputError naming what is missing and what it must hold
     expect(() => ingestHandlerFromEnvironment(env)).toThrow(InputError);
     expect(() => ingestHandlerFromEnvironment(env)).toThrow(
-      /APPARATE_BUNDLE_BUCKET is not set; it must hold the S3 bucket holding the bundles; APPARATE_BUNDLE_PREFIX must end in "\/".*APPARATE_RESULTS_TABLE is not set.*APPARATE_QUEUE_URL is not set.*APPARATE_DLQ_URL is not set/,
+      /APPARATE_BUNDLE_BUCKET: is not set; it must hold the S3 bucket holding the bundles; APPARATE_BUNDLE_PREFIX: must be empty or a key prefix ending in "\/".*APPARATE_RESULTS_TABLE: is not set.*APPARATE_QUEUE_URL: is not set.*APPARATE_DLQ_URL: is not set/,
     );
     expect(() => resultHandlerFromEnvironment({ ...env, [ENV.bundlePrefix]: '' })).toThrow(
-      /APPARATE_BUNDLE_BUCKET is not set.*APPARATE_RESULTS_TABLE is not set.*APPARATE_CONFIGS_TABLE is not set/,
+      /APPARATE_BUNDLE_BUCKET: is not set.*APPARATE_RESULTS_TABLE: is not set.*APPARATE_CONFIGS_TABLE: is not set/,
     );
   });
 
@@ -172,7 +172,7 @@ describe('deployed handlers', () => {
     expect(typeof ingestHandlerFromEnvironment(env)).toBe('function');
     expect(typeof resultHandlerFromEnvironment(env)).toBe('function');
     expect(() => ingestHandlerFromEnvironment({ ...env, [ENV.defaultDeadlineMs]: '90000' })).toThrow(
-      'APPARATE_DEFAULT_DEADLINE_MS must be at most 60000 ms',
+      'APPARATE_DEFAULT_DEADLINE_MS: must be a whole number of milliseconds from 1 to 60000, got "90000"',
     );
   });
 

@@ -52,8 +52,8 @@ describe("the controller function's environment", () => {
 
     // Then the error names both, and only them
     const message = messageOf(() => readControllerEnv(partial));
-    expect(message).toContain(`${ENV.model} is missing`);
-    expect(message).toContain(`${ENV.configsTable} is missing; set it to a DynamoDB table name`);
+    expect(message).toContain(`${ENV.model}: is not set; it must hold the model id this deployment serves`);
+    expect(message).toContain(`${ENV.configsTable}: is not set; it must hold the name of the configs table`);
     expect(message).not.toContain(ENV.exitLogsTable);
   });
 
@@ -62,13 +62,17 @@ describe("the controller function's environment", () => {
     [ENV.accuracyConstraint, 'high', 'must be a number in (0.5, 1], got "high"'],
     [ENV.rampBudget, '0', 'must be a number in (0, 0.5], got "0"'],
     [ENV.rampBudget, '2%', 'must be a number in (0, 0.5], got "2%"'],
-    [ENV.bundlePrefix, 'bundles', 'must be empty or a key prefix ending in /'],
-    [ENV.exitLogsTable, 'exit logs', 'must be a DynamoDB table name'],
-    [ENV.model, '  ', 'is empty'],
+    [ENV.bundlePrefix, 'bundles', 'must be empty or a key prefix ending in "/"'],
+    [
+      ENV.exitLogsTable,
+      'exit logs',
+      'must be a DynamoDB table name (3 to 255 letters, digits, _, - or .), got "exit logs"',
+    ],
+    [ENV.model, '  ', 'is empty; it must hold the model id this deployment serves'],
   ])('refuses %s=%j, saying what is allowed', (name, value, expected) => {
     // Given one malformed variable, then the error names it and what it must hold
     expect(messageOf(() => readControllerEnv({ ...complete, [name]: value }))).toContain(
-      `${name} ${expected}`,
+      `${name}: ${expected}`,
     );
   });
 
@@ -79,7 +83,7 @@ describe("the controller function's environment", () => {
     try {
       // When EventBridge invokes the handler, then the invocation fails with what is missing
       const event = { id: 'e1', time: new Date().toISOString(), detail: {} } as ScheduledEvent;
-      await expect(handler(event)).rejects.toThrow(`${ENV.model} is missing`);
+      await expect(handler(event)).rejects.toThrow(`${ENV.model}: is not set`);
       await expect(handler(event)).rejects.toThrow(InputError);
     } finally {
       process.env = saved;
