@@ -58,49 +58,27 @@ function median(values: number[]): number | undefined {
 const LATENCY_BUCKETS_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64];
 
-/** Every metric the worker keeps, by name, in one registry. */
+/** Every metric the worker keeps, by name, in one registry; each name starts `apparate_worker_`. */
 export class WorkerMetrics {
   readonly registry = new Registry();
-  private readonly declare = metricsIn(this.registry);
-  readonly requests = this.declare.counter('apparate_worker_requests_total', 'Requests by outcome', [
-    'outcome',
-  ]);
-  readonly exits = this.declare.counter(
-    'apparate_worker_exits_total',
-    'Answers by exit point (ramp id or final)',
-    ['exit'],
-  );
-  readonly earlyLatencyMs = this.declare.histogram(
-    'apparate_worker_early_release_ms',
-    'Enqueue to early release, ms',
-    LATENCY_BUCKETS_MS,
-  );
-  readonly finalLatencyMs = this.declare.histogram(
-    'apparate_worker_final_ms',
-    'Enqueue to final answer, ms',
-    LATENCY_BUCKETS_MS,
-  );
-  readonly queueWaitMs = this.declare.histogram(
-    'apparate_worker_queue_wait_ms',
-    'Enqueue to the start of the request’s batch, ms',
-    LATENCY_BUCKETS_MS,
-  );
-  readonly batchSize = this.declare.histogram(
-    'apparate_worker_batch_size',
-    'Real requests per batch',
-    BATCH_BUCKETS,
-  );
+  private readonly declare = metricsIn(this.registry, 'apparate_worker_');
+  readonly requests = this.declare.counter('requests_total', 'Requests by outcome', ['outcome']);
+  readonly exits = this.declare.counter('exits_total', 'Answers by exit point (ramp id or final)', ['exit']);
+  readonly earlyLatencyMs = this.latency('early_release_ms', 'Enqueue to early release, ms');
+  readonly finalLatencyMs = this.latency('final_ms', 'Enqueue to final answer, ms');
+  readonly queueWaitMs = this.latency('queue_wait_ms', 'Enqueue to the start of the request’s batch, ms');
+  readonly batchSize = this.declare.histogram('batch_size', 'Real requests per batch', BATCH_BUCKETS);
   readonly windowAgreement = this.declare.gauge(
-    'apparate_worker_window_agreement',
+    'window_agreement',
     'Agreement of released answers with the final model over the local window',
   );
-  readonly configVersion = this.declare.gauge('apparate_worker_config_version', 'Config version serving');
+  readonly configVersion = this.declare.gauge('config_version', 'Config version serving');
   readonly droppedLogItems = this.declare.gauge(
-    'apparate_worker_exit_log_dropped_total',
+    'exit_log_dropped_total',
     'Exit-log batches dropped because the writer was full',
   );
   readonly guardLowered = this.declare.counter(
-    'apparate_worker_guard_lowered_total',
+    'guard_lowered_total',
     'Times the local guard lowered thresholds',
   );
   /** Not exposed to Prometheus; read by the CloudWatch emitter once per period. */
@@ -115,6 +93,11 @@ export class WorkerMetrics {
   /** The exposition text of every metric. */
   render(): Promise<string> {
     return this.registry.metrics();
+  }
+
+  /** A histogram of the time from enqueue to some point of a request's life, ms. */
+  private latency(name: string, help: string) {
+    return this.declare.histogram(name, help, LATENCY_BUCKETS_MS);
   }
 }
 

@@ -7,20 +7,30 @@
 import { Counter, Gauge, Histogram, type Metric, type Registry } from 'prom-client';
 import { messageOf } from './json-lines-logger';
 
-/** Declares metrics in one registry, one line each: name, help, then buckets or label names. */
-export function metricsIn(registry: Registry) {
+/**
+ * Declares metrics in one registry, one line each: name, help, then buckets or label names. Every
+ * name gets `prefix` (the process's namespace, `apparate_worker_`), and every metric carries the
+ * `shared` labels before its own (the generation server labels everything by `model`), so a
+ * declaration states only what is its own.
+ */
+export function metricsIn<S extends string = never>(
+  registry: Registry,
+  prefix = '',
+  shared: readonly S[] = [],
+) {
   const registers = [registry];
+  const labels = <T extends string>(own: readonly T[]): (S | T)[] => [...shared, ...own];
   return {
-    counter: <T extends string = string>(name: string, help: string, labelNames: readonly T[] = []) =>
-      new Counter<T>({ name, help, labelNames, registers }),
-    gauge: <T extends string = string>(name: string, help: string, labelNames: readonly T[] = []) =>
-      new Gauge<T>({ name, help, labelNames, registers }),
-    histogram: <T extends string = string>(
+    counter: <T extends string = never>(name: string, help: string, own: readonly T[] = []) =>
+      new Counter<S | T>({ name: prefix + name, help, labelNames: labels(own), registers }),
+    gauge: <T extends string = never>(name: string, help: string, own: readonly T[] = []) =>
+      new Gauge<S | T>({ name: prefix + name, help, labelNames: labels(own), registers }),
+    histogram: <T extends string = never>(
       name: string,
       help: string,
       buckets: number[],
-      labelNames: readonly T[] = [],
-    ) => new Histogram<T>({ name, help, buckets, labelNames, registers }),
+      own: readonly T[] = [],
+    ) => new Histogram<S | T>({ name: prefix + name, help, buckets, labelNames: labels(own), registers }),
   };
 }
 

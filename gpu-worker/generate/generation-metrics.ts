@@ -13,36 +13,26 @@ const TPT_BUCKETS_MS = [0.5, 1, 2, 3, 5, 8, 13, 20, 35, 60, 100, 200, 500];
 /** The generation server's metrics, in a registry of their own (one server per process). */
 export class GenerationMetrics {
   readonly registry = new Registry();
-  private readonly declare = metricsIn(this.registry);
+  /** Every generation metric is named `apparate_generate_…` and labelled by model. */
+  private readonly declare = metricsIn(this.registry, 'apparate_generate_', ['model']);
   readonly timePerToken = this.declare.histogram(
-    'apparate_generate_time_per_token_ms',
+    'time_per_token_ms',
     'Gap between successive tokens of a row, ms',
     TPT_BUCKETS_MS,
-    ['model'],
   );
-  readonly tokens = this.declare.counter(
-    'apparate_generate_tokens_total',
-    'Tokens released, by exit (ramp index or full)',
-    ['model', 'exit'],
-  );
-  readonly rows = this.declare.gauge(
-    'apparate_generate_rows',
-    'Rows held by the decoder after the last step',
-    ['model'],
-  );
-  readonly agreement = this.declare.gauge(
-    'apparate_generate_window_agreement',
-    'Per-token agreement with the full model over the feedback window',
-    ['model'],
-  );
-  readonly thresholds = this.declare.gauge('apparate_generate_threshold', 'Threshold in force per ramp', [
-    'model',
-    'ramp',
+  readonly tokens = this.declare.counter('tokens_total', 'Tokens released, by exit (ramp index or full)', [
+    'exit',
   ]);
+  readonly rows = this.declare.gauge('rows', 'Rows held by the decoder after the last step');
+  readonly agreement = this.declare.gauge(
+    'window_agreement',
+    'Per-token agreement with the full model over the feedback window',
+  );
+  readonly thresholds = this.declare.gauge('threshold', 'Threshold in force per ramp', ['ramp']);
   readonly retunes = this.declare.counter(
-    'apparate_generate_retunes_total',
+    'retunes_total',
     'Threshold changes by the feedback loop, by action',
-    ['model', 'action'],
+    ['action'],
   );
 
   /** Counts one released token; `gapMs` is null for a row's first token. */
