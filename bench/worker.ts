@@ -104,7 +104,7 @@ export const workerBenchmark: Benchmark = {
           requestId: `b${i}`,
           model: name,
           enqueuedAtMs: now,
-          deadlineMs: now + 60_000,
+          deadlineAtMs: now + 60_000,
           input: inputs[i % inputs.length],
           mode: 'async',
         });

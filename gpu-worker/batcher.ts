@@ -47,14 +47,14 @@ export class Batcher {
 
   /** Offers a validated request to the policy, on the epoch-ms clock requests carry. */
   admit(message: ReceivedMessage, sample: RawSample, nowMs: number): AdmitOutcome {
-    const { requestId, enqueuedAtMs, deadlineMs } = message.request;
+    const { requestId, enqueuedAtMs, deadlineAtMs } = message.request;
     const existing = this.held.get(requestId);
     if (existing !== undefined) {
       existing.message = message;
       return 'redelivered';
     }
     const entry: HeldRequest = { message, sample, receivedAtMs: nowMs, admitMs: 0, state: 'queued' };
-    const result = this.policy.enqueue({ id: requestId, arrivalMs: enqueuedAtMs, deadlineMs }, nowMs);
+    const result = this.policy.enqueue({ id: requestId, arrivalMs: enqueuedAtMs, deadlineAtMs }, nowMs);
     if (!result.accepted) {
       // Drops for load or deadline are also reported by drainDropped; take them from there only.
       this.policy.drainDropped();

@@ -103,7 +103,7 @@ export class PlainServer {
       const problem =
         request.model !== this.modelId
           ? { code: 'unknown_model', text: `this worker serves model ${this.modelId}, not ${request.model}` }
-          : request.deadlineMs < startedAtMs
+          : request.deadlineAtMs < startedAtMs
             ? { code: 'deadline_exceeded', text: "the request's deadline has passed; it was not served" }
             : undefined;
       const validated = problem === undefined ? this.validate(request.input) : undefined;

@@ -478,11 +478,11 @@ export class ApparateWorker {
 
   private answerDeadline(message: ReceivedMessage): void {
     this.counts.deadlineExceeded += 1;
-    const { deadlineMs } = message.request;
+    const { deadlineAtMs } = message.request;
     this.answerError(
       message,
       'deadline_exceeded',
-      `the request's deadline (${new Date(deadlineMs).toISOString()}) cannot be met; it was not served`,
+      `the request's deadline (${new Date(deadlineAtMs).toISOString()}) cannot be met; it was not served`,
     );
   }
 

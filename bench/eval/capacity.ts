@@ -43,7 +43,7 @@ export async function measureCapacity(
         requestId: `c${i}`,
         model,
         enqueuedAtMs: now,
-        deadlineMs: now + FAR_DEADLINE_MS,
+        deadlineAtMs: now + FAR_DEADLINE_MS,
         input: inputs[i % inputs.length],
         mode: 'async',
       });

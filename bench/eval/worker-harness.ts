@@ -85,7 +85,7 @@ export async function warmUp(
         requestId: `w${i}`,
         model,
         enqueuedAtMs: now,
-        deadlineMs: now + FAR_DEADLINE_MS,
+        deadlineAtMs: now + FAR_DEADLINE_MS,
         input,
         mode: 'async',
       }),

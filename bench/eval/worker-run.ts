@@ -158,7 +158,7 @@ export async function runServing(options: ServingRunOptions): Promise<ServingRun
             requestId: `r${next}`,
             model,
             enqueuedAtMs,
-            deadlineMs: enqueuedAtMs + options.sloMs,
+            deadlineAtMs: enqueuedAtMs + options.sloMs,
             input: request.input,
             mode: 'async',
           })

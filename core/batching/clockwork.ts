@@ -88,7 +88,7 @@ export class ClockworkPolicy implements BatchingPolicy {
     if (this.queuedIds.has(request.id)) {
       return { accepted: false, reason: `request ${request.id} is already queued` };
     }
-    if (nowMs + this.latencyAt(this.batchSizes[0] as number) > request.deadlineMs) {
+    if (nowMs + this.latencyAt(this.batchSizes[0] as number) > request.deadlineAtMs) {
       this.dropped.push({ request, reason: 'deadline' });
       return { accepted: false, reason: 'deadline' };
     }
@@ -106,7 +106,7 @@ export class ClockworkPolicy implements BatchingPolicy {
     this.removeHopeless(nowMs);
     const first = this.queue[0];
     if (first === undefined) return { kind: 'idle' };
-    const count = this.largestFeasibleBatch(nowMs, first.deadlineMs);
+    const count = this.largestFeasibleBatch(nowMs, first.deadlineAtMs);
     const requests = this.queue.splice(0, count);
     for (const request of requests) this.queuedIds.delete(request.id);
     return { kind: 'serve', requests, paddedSize: paddedBatchSize(count, this.batchSizes) as number };
@@ -140,7 +140,8 @@ export class ClockworkPolicy implements BatchingPolicy {
   private removeHopeless(nowMs: number): void {
     const aloneMs = this.latencyAt(this.batchSizes[0] as number);
     let cut = 0;
-    while (cut < this.queue.length && nowMs + aloneMs > (this.queue[cut] as PendingRequest).deadlineMs) cut++;
+    while (cut < this.queue.length && nowMs + aloneMs > (this.queue[cut] as PendingRequest).deadlineAtMs)
+      cut++;
     if (cut === 0) return;
     for (const request of this.queue.splice(0, cut)) {
       this.queuedIds.delete(request.id);
@@ -156,8 +157,8 @@ export class ClockworkPolicy implements BatchingPolicy {
       const middle = (low + high) >>> 1;
       const other = this.queue[middle] as PendingRequest;
       const later =
-        other.deadlineMs > request.deadlineMs ||
-        (other.deadlineMs === request.deadlineMs && other.arrivalMs > request.arrivalMs);
+        other.deadlineAtMs > request.deadlineAtMs ||
+        (other.deadlineAtMs === request.deadlineAtMs && other.arrivalMs > request.arrivalMs);
       if (later) high = middle;
       else low = middle + 1;
     }

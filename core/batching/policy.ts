@@ -19,7 +19,7 @@ export interface PendingRequest {
   /** When the request reached the service, in ms on the caller's clock. */
   readonly arrivalMs: number;
   /** When its answer is due, in ms on the same clock; `Infinity` for no deadline. */
-  readonly deadlineMs: number;
+  readonly deadlineAtMs: number;
 }
 
 export type BatchDecision =
@@ -73,9 +73,9 @@ export function checkPendingRequest(request: PendingRequest): void {
       `request ${request.id}: arrivalMs must be a finite number, got ${request.arrivalMs}`,
     );
   }
-  if (Number.isNaN(request.deadlineMs) || request.deadlineMs === -Infinity) {
+  if (Number.isNaN(request.deadlineAtMs) || request.deadlineAtMs === -Infinity) {
     throw new InputError(
-      `request ${request.id}: deadlineMs must be a finite number or Infinity, got ${request.deadlineMs}`,
+      `request ${request.id}: deadlineAtMs must be a finite number or Infinity, got ${request.deadlineAtMs}`,
     );
   }
 }

@@ -94,7 +94,7 @@ export class TfServingPolicy implements BatchingPolicy {
     if (this.queuedIds.has(request.id)) {
       return { accepted: false, reason: `request ${request.id} is already queued` };
     }
-    if (this.dropExpired && request.deadlineMs <= nowMs) {
+    if (this.dropExpired && request.deadlineAtMs <= nowMs) {
       this.dropped.push({ request, reason: 'deadline' });
       return { accepted: false, reason: 'deadline' };
     }
@@ -126,10 +126,10 @@ export class TfServingPolicy implements BatchingPolicy {
   }
 
   private removeExpired(nowMs: number): void {
-    if (!this.queue.some((request) => request.deadlineMs <= nowMs)) return;
+    if (!this.queue.some((request) => request.deadlineAtMs <= nowMs)) return;
     const kept: PendingRequest[] = [];
     for (const request of this.queue) {
-      if (request.deadlineMs <= nowMs) {
+      if (request.deadlineAtMs <= nowMs) {
         this.queuedIds.delete(request.id);
         this.dropped.push({ request, reason: 'deadline' });
       } else {

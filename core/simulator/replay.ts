@@ -68,7 +68,7 @@ export function replay(input: ReplayInput): RequestOutcome[] {
   for (;;) {
     while (next < total && (arrivalsMs[next] as number) <= now) {
       const arrivalMs = arrivalsMs[next] as number;
-      const request: PendingRequest = { id: String(next), arrivalMs, deadlineMs: arrivalMs + input.sloMs };
+      const request: PendingRequest = { id: String(next), arrivalMs, deadlineAtMs: arrivalMs + input.sloMs };
       batching.enqueue(request, Math.max(arrivalMs, 0));
       next++;
     }

@@ -284,7 +284,7 @@ export function createIngestHandlers(deps: IngestDependencies): IngestHandlers {
       requestId,
       model,
       enqueuedAtMs: nowMs(),
-      deadlineMs: deadlineAtMs,
+      deadlineAtMs,
       input: envelope.data.inputs,
       mode,
     };

@@ -6,8 +6,8 @@ import type { PendingRequest } from '../../core/batching/policy';
 const PROFILE: Record<number, number> = { 1: 2, 2: 3, 4: 5, 8: 9, 16: 17, 32: 33 };
 const latencyMs = (paddedSize: number): number => PROFILE[paddedSize] ?? Number.NaN;
 
-function request(id: string, arrivalMs: number, deadlineMs: number): PendingRequest {
-  return { id, arrivalMs, deadlineMs };
+function request(id: string, arrivalMs: number, deadlineAtMs: number): PendingRequest {
+  return { id, arrivalMs, deadlineAtMs };
 }
 
 function ids(decision: ReturnType<ClockworkPolicy['next']>): string[] {

@@ -16,7 +16,7 @@ function randomArrivals(seed: number, count: number): PendingRequest[] {
   for (let i = 0; i < count; i++) {
     if (i % 50 === 0) meanGapMs = 0.1 + 3 * random.next();
     nowMs += -Math.log(1 - random.next()) * meanGapMs;
-    arrivals.push({ id: `s${seed}-r${i}`, arrivalMs: nowMs, deadlineMs: nowMs + 10 + 50 * random.next() });
+    arrivals.push({ id: `s${seed}-r${i}`, arrivalMs: nowMs, deadlineAtMs: nowMs + 10 + 50 * random.next() });
   }
   return arrivals;
 }
@@ -55,7 +55,7 @@ describe('batching policies on seeded random arrival sequences', () => {
     expectCommonInvariants(result, arrivals, 16);
     for (const batch of result.batches) {
       for (const request of batch.requests) {
-        expect(batch.startMs + latencyMs(batch.paddedSize)).toBeLessThanOrEqual(request.deadlineMs);
+        expect(batch.startMs + latencyMs(batch.paddedSize)).toBeLessThanOrEqual(request.deadlineAtMs);
         expect(batch.startMs).toBeGreaterThanOrEqual(request.arrivalMs);
       }
     }
@@ -90,7 +90,7 @@ describe('batching policies on seeded random arrival sequences', () => {
       for (const batch of result.batches) {
         const oldestArrivalMs = Math.min(...batch.requests.map((request) => request.arrivalMs));
         expect(batch.startMs).toBeLessThanOrEqual(Math.max(executorFreeMs, oldestArrivalMs + timeoutMs));
-        for (const request of batch.requests) expect(batch.startMs).toBeLessThan(request.deadlineMs);
+        for (const request of batch.requests) expect(batch.startMs).toBeLessThan(request.deadlineAtMs);
         executorFreeMs = batch.endMs;
       }
       expect(policy.queued).toBe(0);

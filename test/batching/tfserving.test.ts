@@ -2,8 +2,8 @@ import { InputError } from '../../core/errors';
 import type { PendingRequest } from '../../core/batching/policy';
 import { TfServingPolicy } from '../../core/batching/tfserving';
 
-function request(id: string, arrivalMs: number, deadlineMs = Infinity): PendingRequest {
-  return { id, arrivalMs, deadlineMs };
+function request(id: string, arrivalMs: number, deadlineAtMs = Infinity): PendingRequest {
+  return { id, arrivalMs, deadlineAtMs };
 }
 
 function ids(decision: ReturnType<TfServingPolicy['next']>): string[] {
@@ -149,7 +149,7 @@ describe('tfserving batching policy', () => {
     const policy = new TfServingPolicy({ batchTimeoutMs: 1 });
 
     expect(() => policy.enqueue(request('a', Number.NaN), 0)).toThrow(/arrivalMs must be a finite number/);
-    expect(() => policy.enqueue(request('b', 0, Number.NaN), 0)).toThrow(/deadlineMs/);
+    expect(() => policy.enqueue(request('b', 0, Number.NaN), 0)).toThrow(/deadlineAtMs/);
     expect(() => policy.next(Number.NaN)).toThrow(/nowMs must be a finite number/);
   });
 });

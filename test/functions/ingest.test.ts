@@ -87,7 +87,7 @@ describe('ingest handler, async', () => {
       requestId: '3f6c2a9e-8d41-4b7a-9c0e-5d2f1a7b6c30',
       model: MODEL,
       enqueuedAtMs: nowMs,
-      deadlineMs: nowMs + 2000,
+      deadlineAtMs: nowMs + 2000,
       input: blankImage(fixture.mnist),
       mode: 'async',
     });
@@ -129,7 +129,7 @@ describe('ingest handler, sync', () => {
     });
     expect(body['final']).toBeUndefined();
     expect(request?.mode).toBe('sync');
-    expect(request?.deadlineMs).toBeGreaterThanOrEqual((request?.enqueuedAtMs ?? 0) + 4900);
+    expect(request?.deadlineAtMs).toBeGreaterThanOrEqual((request?.enqueuedAtMs ?? 0) + 4900);
   });
 
   it('answers with the full model’s answer, exit "final", when no ramp exits', async () => {

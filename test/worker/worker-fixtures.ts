@@ -90,7 +90,7 @@ export function servingRequest(
     requestId: `req-${index}`,
     model: fixture.bundle.manifest.model.name,
     enqueuedAtMs: now,
-    deadlineMs: now + 60_000,
+    deadlineAtMs: now + 60_000,
     input: servingInput(fixture, index),
     mode: 'async',
     ...overrides,

@@ -141,7 +141,7 @@ describe('the worker serving mnist-resnet from the in-process queue', () => {
     for (let i = 0; i < 4; i++) await queue.send(servingRequest(fixture, i));
     for (let i = 0; i < 4; i++) {
       await queue.send(
-        servingRequest(fixture, i, { requestId: `late-${i}`, enqueuedAtMs: past - 5000, deadlineMs: past }),
+        servingRequest(fixture, i, { requestId: `late-${i}`, enqueuedAtMs: past - 5000, deadlineAtMs: past }),
       );
     }
 

@@ -219,6 +219,19 @@ export function describeQueueContract(name: string, factory: () => Promise<Queue
       expect(await queue.deadLettered()).toEqual([request]);
     });
 
+    it('delivers a request queued before the due time was named deadlineAtMs, reading its deadlineMs as deadlineAtMs', async () => {
+      // Given a body an earlier front door wrote, with the due time (epoch ms) under `deadlineMs`
+      const { deadlineAtMs, ...current } = inferenceRequest('queued-before-upgrade');
+      await subject.sendRawBody(JSON.stringify({ ...current, deadlineMs: deadlineAtMs }));
+
+      // When a consumer receives it
+      const received = await queue.receive(1, ARRIVAL_WAIT_MS);
+
+      // Then it is delivered, not dead-lettered, with the due time under its current name only
+      expect(received.map((message) => message.request)).toEqual([{ ...current, deadlineAtMs }]);
+      expect(await subject.deadLetteredBodies()).toEqual([]);
+    });
+
     it('dead-letters malformed bodies at once, without delivering them or holding up valid messages', async () => {
       // Given a body that breaks the schema and one that is not JSON, ahead of a valid request
       await subject.sendRawBody(JSON.stringify({ requestId: 'poison-schema', model: '' }));

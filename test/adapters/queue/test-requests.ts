@@ -9,7 +9,7 @@ export function inferenceRequest(
     requestId,
     model: 'mnist-cnn',
     enqueuedAtMs: 1_700_000_000_000,
-    deadlineMs: 1_700_000_000_250,
+    deadlineAtMs: 1_700_000_000_250,
     input: { pixels: [0, 0.25, 1], shape: [1, 3] },
     mode: 'sync',
     ...overrides,
