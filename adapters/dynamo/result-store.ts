@@ -29,10 +29,8 @@ import {
   requestIdSchema,
   type AnswerError,
 } from '../../core/serving/answers';
+import { answeredStatus, checkResultTtlMs } from '../../core/serving/stored-results';
 import { RESULTS_TABLE, TTL_ATTRIBUTE } from './tables';
-
-/** One day: long enough for an asynchronous client to come back for its answer. */
-export const DEFAULT_RESULT_TTL_MS = 86_400_000;
 
 /**
  * A label as stored: the class name the worker writes, or a class index in items written before
@@ -109,7 +107,7 @@ export interface ResultRecord {
 export interface ResultStoreOptions {
   readonly client: DocumentSender;
   readonly tableName: string;
-  /** How long an item lives after its last write. @default DEFAULT_RESULT_TTL_MS (1 day) */
+  /** How long an item lives after its last write. @default DEFAULT_RESULT_TTL_MS of core/serving/stored-results.ts (1 day) */
   readonly ttlMs?: number;
   /** The clock for recorded times and expiry. @default Date.now */
   readonly nowMs?: () => number;
@@ -122,13 +120,9 @@ export class ResultStore {
   private readonly nowMs: () => number;
 
   constructor(options: ResultStoreOptions) {
-    const ttlMs = options.ttlMs ?? DEFAULT_RESULT_TTL_MS;
-    if (!Number.isSafeInteger(ttlMs) || ttlMs < 1000) {
-      throw new InputError(`ttlMs must be a whole number of milliseconds of at least 1000, got ${ttlMs}`);
-    }
     this.client = options.client;
     this.tableName = options.tableName;
-    this.ttlMs = ttlMs;
+    this.ttlMs = checkResultTtlMs(options.ttlMs);
     this.nowMs = options.nowMs ?? Date.now;
   }
 
@@ -316,14 +310,7 @@ export class ResultStore {
     if (item[TTL_ATTRIBUTE] * 1000 <= this.nowMs()) return undefined;
     return {
       requestId: item.requestId,
-      status:
-        item.final !== undefined
-          ? 'final'
-          : item.error !== undefined
-            ? 'error'
-            : item.early !== undefined
-              ? 'early'
-              : 'pending',
+      status: answeredStatus(item) ?? 'pending',
       ...withoutUndefined({
         model: item.model,
         accepted: item.accepted,

@@ -26,9 +26,8 @@ import {
   requestIdSchema,
   type AnswerError,
 } from '../../core/serving/answers';
+import { answeredStatus, checkResultTtlMs } from '../../core/serving/stored-results';
 
-/** One day, as for the results table: long enough for an asynchronous client to come back. */
-export const DEFAULT_REDIS_RESULT_TTL_MS = 86_400_000;
 /** Where result hashes live unless told otherwise: `<prefix>:<namespace>:<requestId>`. */
 export const DEFAULT_RESULT_KEY_PREFIX = 'apparate:results';
 
@@ -61,7 +60,7 @@ export interface RedisResultStoreOptions {
   readonly namespace: string;
   /** A redis:// or rediss:// URL. @default process.env.REDIS_URL, else redis://127.0.0.1:6379 */
   readonly redisUrl?: string;
-  /** How long a hash lives after its last write. @default DEFAULT_REDIS_RESULT_TTL_MS (1 day) */
+  /** How long a hash lives after its last write. @default DEFAULT_RESULT_TTL_MS of core/serving/stored-results.ts (1 day), as for the results table */
   readonly ttlMs?: number;
   /** @default DEFAULT_RESULT_KEY_PREFIX */
   readonly keyPrefix?: string;
@@ -115,10 +114,7 @@ export class RedisResultStore {
   private ready: Promise<RedisClient> | undefined;
 
   constructor(options: RedisResultStoreOptions) {
-    const ttlMs = options.ttlMs ?? DEFAULT_REDIS_RESULT_TTL_MS;
-    if (!Number.isSafeInteger(ttlMs) || ttlMs < 1000) {
-      throw new InputError(`ttlMs must be a whole number of milliseconds of at least 1000, got ${ttlMs}`);
-    }
+    const ttlMs = checkResultTtlMs(options.ttlMs);
     if (options.namespace.length === 0 || options.namespace.includes(':')) {
       throw new InputError(
         `result namespace must be non-empty and free of ':', got ${JSON.stringify(options.namespace)}`,
@@ -206,12 +202,11 @@ export class RedisResultStore {
     const early = read(storedEarlySchema.extend(stamp), fields.data.early, 'early');
     const final = read(storedFinalSchema.extend(stamp), fields.data.final, 'final');
     const error = read(answerErrorSchema.extend(stamp), fields.data.error, 'error');
-    if (early === undefined && final === undefined && error === undefined) {
-      throw corrupt('holds neither an answer nor an error');
-    }
+    const status = answeredStatus({ early, final, error });
+    if (status === undefined) throw corrupt('holds neither an answer nor an error');
     return {
       requestId: id,
-      status: final !== undefined ? 'final' : error !== undefined ? 'error' : 'early',
+      status,
       ...withoutUndefined({ model: fields.data.model || undefined, early, final, error }),
     };
   }
