@@ -3,7 +3,8 @@
  * measures the load, forecasts with InfAdapter's LSTM (+10%), plans, publishes the plan and sets each
  * variant's Auto Scaling group to the planned worker count (`runFleetController`). The planning
  * options (each variant's capacity at the SLO, accuracy and load time per exit setting) come from
- * the task's committed profiles and the forecaster's weights from the zoo, both bundled at build.
+ * the task's committed profiles (digits and spam) and the forecaster's weights from the zoo, all
+ * bundled at build.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { AutoScalingCapacity } from '../adapters/autoscaling';
@@ -16,11 +17,12 @@ import { parseTaskProfiles, type TaskProfiles } from '../core/fleet/variant-prof
 import { jsonLinesLogger } from '../core/util/json-lines-logger';
 import lstmWeights from '../zoo/forecaster/lstm.json';
 import mnistProfiles from '../zoo/profiles/mnist.json';
+import spamProfiles from '../zoo/profiles/spam.json';
 import { readFleetControllerEnv } from './fleet-controller/fleet-controller-env';
 import { runFleetController, type FleetControllerReport } from './fleet-controller/run-fleet-controller';
 
 /** The profiled data sets, by name; a task whose data set is missing here cannot be planned. */
-const PROFILES: Readonly<Record<string, unknown>> = { mnist: mnistProfiles };
+const PROFILES: Readonly<Record<string, unknown>> = { mnist: mnistProfiles, spam: spamProfiles };
 
 /** InfAdapter decides every minute. */
 export const FLEET_PERIOD_MS = 60_000;

@@ -2,7 +2,8 @@
  * The ingest Lambda: POST /v1/models/{model}/infer and the Open Inference Protocol's /v2 routes
  * behind API Gateway (REST API, proxy integration). `handler` is wired from the environment on the first invocation of each execution
  * environment and reused while it stays warm; `createIngestHandler` is the same code with explicit
- * dependencies, for tests and the local server. On AWS one deployment serves one model.
+ * dependencies, for tests and the local server. On AWS a model's deployment serves that model; a
+ * task's API (`APPARATE_TASK_VARIANTS` set) serves the task and its variants (`task/task-wiring.ts`).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -21,6 +22,7 @@ import {
 import { WriteBehind } from './api/write-behind';
 import { createOpenInferenceHandler } from './api/open-inference/handler';
 import { s3BundleCatalog } from './catalog/bundle-catalog';
+import { isTaskEnvironment, taskIngestHandlers } from './task/task-wiring';
 
 export {
   createIngestHandler,
@@ -44,6 +46,8 @@ export function ingestHandlersFromEnvironment(
   env: NodeJS.ProcessEnv = process.env,
   writeBehind?: WriteBehind,
 ): IngestHandlers {
+  if (isTaskEnvironment(env))
+    return taskIngestHandlers(env, writeBehind === undefined ? {} : { writeBehind });
   const config = readEnvironment(
     'ingest',
     { ...modelVariable, ...bundleVariables, ...resultsTableVariable, ...queueVariables, ...deadlineVariable },

@@ -18,11 +18,17 @@ import {
 import type { ApiHandler } from './api/http';
 import { createResultHandler } from './api/result-handler';
 import { s3BundleCatalog } from './catalog/bundle-catalog';
+import { isTaskEnvironment, taskResultHandler } from './task/task-wiring';
 
 export { createResultHandler, type ResultDependencies } from './api/result-handler';
 
-/** Wires the result handler to DynamoDB and S3 from the environment; throws InputError naming every missing variable. */
+/**
+ * Wires the result handler to DynamoDB and S3 from the environment (a model's deployment, or a
+ * task's API); throws InputError naming every missing variable.
+ */
 export function resultHandlerFromEnvironment(env: NodeJS.ProcessEnv = process.env): ApiHandler {
+  // A task's API reads the results, configs and bundles of every variant of the task.
+  if (isTaskEnvironment(env)) return taskResultHandler(env);
   const config = readEnvironment(
     'result',
     { ...modelVariable, ...bundleVariables, ...resultsTableVariable, ...configsTableVariable },

@@ -25,6 +25,9 @@ import { WorkerFleet } from './worker-fleet';
 
 export type { ApparateServingProps, ApiAuth } from './serving-props';
 
+/** What the ingest side does with a results table: `putAccepted`/`putError` update, reads get. */
+export const INGEST_RESULTS_ACTIONS = ['dynamodb:GetItem', 'dynamodb:UpdateItem'] as const;
+
 /** The longest a controller run may take: a period, but never more than five minutes. */
 const MAX_CONTROLLER_TIMEOUT = Duration.minutes(5);
 
@@ -70,7 +73,8 @@ export class ApparateServing extends Construct {
     this.ingest.addEnvironment(ENV.queueUrl, requestQueue.queueUrl);
     // The SQS adapter needs the dead-letter URL to exist; ingest never sends there, so no grant.
     this.ingest.addEnvironment(ENV.deadLetterQueueUrl, deadLetterQueue.queueUrl);
-    tables.results.grantReadData(this.ingest.role);
+    // Marks each request accepted and records a failed send (UpdateItem), reads its record (GetItem).
+    tables.results.grant(this.ingest.role, ...INGEST_RESULTS_ACTIONS);
     this.ingest.addEnvironment(ENV.resultsTable, tables.results.tableName);
     this.stores.grantReadBundle(this.ingest.role);
     this.ingest.addEnvironment(ENV.bundleBucket, bundleBucket.bucketName);
@@ -134,7 +138,7 @@ export class ApparateServing extends Construct {
       throttlingBurstLimit: config.throttlingBurstLimit,
     });
 
-    this.vpc = config.vpc ?? this.createVpc();
+    this.vpc = config.vpc ?? servingVpc(this);
     this.workers = new WorkerFleet(this, 'Workers', {
       vpc: this.vpc,
       instanceType: config.instanceType,
@@ -207,37 +211,40 @@ export class ApparateServing extends Construct {
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.alarmTopic.topicArn });
     new CfnOutput(this, 'WorkerGroupName', { value: this.workers.autoScalingGroup.autoScalingGroupName });
   }
+}
 
-  /** Two AZs, workers in private subnets behind one NAT gateway (npm, NodeSource, SSM), flow logs on. */
-  private createVpc(): ec2.Vpc {
-    const flowLogs = new logs.LogGroup(this, 'VpcFlowLogs', {
-      retention: logs.RetentionDays.ONE_MONTH,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    return new ec2.Vpc(this, 'Vpc', {
-      maxAzs: 2,
-      natGateways: 1,
-      // Restricting the default security group takes a custom-resource Lambda; nothing here uses it.
-      restrictDefaultSecurityGroup: false,
-      subnetConfiguration: [
-        { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
-        { name: 'workers', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 },
-      ],
-      flowLogs: {
-        all: {
-          destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogs),
-          trafficType: ec2.FlowLogTrafficType.ALL,
-        },
+/**
+ * Two AZs, workers in private subnets behind one NAT gateway (npm, NodeSource, SSM), flow logs on:
+ * a model's own VPC, or the one a task's variants share (`TaskServing`).
+ */
+export function servingVpc(scope: Construct): ec2.Vpc {
+  const flowLogs = new logs.LogGroup(scope, 'VpcFlowLogs', {
+    retention: logs.RetentionDays.ONE_MONTH,
+    removalPolicy: RemovalPolicy.DESTROY,
+  });
+  return new ec2.Vpc(scope, 'Vpc', {
+    maxAzs: 2,
+    natGateways: 1,
+    // Restricting the default security group takes a custom-resource Lambda; nothing here uses it.
+    restrictDefaultSecurityGroup: false,
+    subnetConfiguration: [
+      { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+      { name: 'workers', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 },
+    ],
+    flowLogs: {
+      all: {
+        destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogs),
+        trafficType: ec2.FlowLogTrafficType.ALL,
       },
-    });
-  }
+    },
+  });
 }
 
 /**
  * Bundle reads are `s3:GetObject` on `bundles/<model>/*`: a key prefix is the narrowest resource a
  * folder of files can have, so the wildcard in the resource is acknowledged where it is granted.
  */
-function acknowledgeBundleReadWildcard(grantee: Construct, stores: DataStores): void {
+export function acknowledgeBundleReadWildcard(grantee: Construct, stores: DataStores): void {
   const bucket = stores.bundleBucket;
   const logicalId = Stack.of(bucket).getLogicalId(bucket.node.defaultChild as s3.CfnBucket);
   Validations.of(grantee).acknowledge({

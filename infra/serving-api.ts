@@ -15,7 +15,10 @@ import type { ApiAuth } from './serving-props';
 export const API_STAGE = 'prod';
 
 export interface ServingApiProps {
+  /** The model served, or the task when the API serves a task (`TaskApi`); named in descriptions. */
   readonly modelName: string;
+  /** Whether `modelName` names a model or a task. @default 'model' */
+  readonly serves?: 'model' | 'task';
   readonly ingest: lambda.IFunction;
   readonly result: lambda.IFunction;
   readonly auth: ApiAuth;
@@ -36,9 +39,10 @@ export class ServingApi extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
     const throttle = { rateLimit: props.throttlingRateLimit, burstLimit: props.throttlingBurstLimit };
+    const served = `${props.serves ?? 'model'} ${props.modelName}`;
 
     this.restApi = new apigateway.RestApi(this, 'RestApi', {
-      description: `Apparate inference API for model ${props.modelName}`,
+      description: `Apparate inference API for ${served}`,
       endpointConfiguration: { types: [apigateway.EndpointType.REGIONAL] },
       // Image files sent as the raw body reach the ingest function intact (base64-encoded in the
       // proxy event) only when their media types are declared binary here.
@@ -103,12 +107,12 @@ export class ServingApi extends Construct {
 
     if (props.auth === 'apiKey') {
       this.usagePlan = this.restApi.addUsagePlan('UsagePlan', {
-        description: `Apparate clients of model ${props.modelName}`,
+        description: `Apparate clients of ${served}`,
         throttle,
         apiStages: [{ api: this.restApi, stage: this.restApi.deploymentStage }],
       });
       this.apiKey = this.restApi.addApiKey('ApiKey', {
-        description: `Apparate client key for model ${props.modelName}`,
+        description: `Apparate client key for ${served}`,
       });
       this.usagePlan.addApiKey(this.apiKey);
       new CfnOutput(this, 'ApiKeyId', {

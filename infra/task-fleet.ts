@@ -8,6 +8,7 @@
  */
 import { join } from 'node:path';
 import { Duration, Stack } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -33,6 +34,8 @@ export interface TaskFleetProps {
 export class TaskFleet extends Construct {
   readonly controller: HandlerFunction;
   readonly schedule: events.Rule;
+  /** Where the plans are published: the first variant's configs table. */
+  readonly plansTable: dynamodb.ITable;
 
   constructor(scope: Construct, id: string, props: TaskFleetProps) {
     super(scope, id);
@@ -63,6 +66,7 @@ export class TaskFleet extends Construct {
     fn.addEnvironment(ENV.task, props.task);
     fn.addEnvironment(ENV.maxWorkers, String(props.maxWorkers));
     const plans = first.stores.tables.configs;
+    this.plansTable = plans;
     plans.grantReadWriteData(fn.role);
     fn.addEnvironment(ENV.configsTable, plans.tableName);
     const variants: Record<string, { group: string; exitLogsTable: string }> = {};

@@ -32,6 +32,14 @@ export const ENV = {
   fleetVariants: 'APPARATE_FLEET_VARIANTS',
   /** The fleet's worker budget W, over all variants. */
   maxWorkers: 'APPARATE_MAX_WORKERS',
+  /**
+   * JSON object: each variant of the task a task API serves, and its deployment's queue, tables and
+   * bundle bucket (`core/deployment/task-variants.ts`). Set, the ingest and result functions serve
+   * the task and its variants instead of one model.
+   */
+  taskVariants: 'APPARATE_TASK_VARIANTS',
+  /** The configs table holding a task's published fleet plans. */
+  plansTable: 'APPARATE_PLANS_TABLE',
 } as const;
 
 /** CloudWatch namespace of every metric the worker emits. */

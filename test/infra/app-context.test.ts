@@ -1,6 +1,6 @@
 import { App } from 'aws-cdk-lib';
 import { InputError } from '../../core/errors';
-import { DEFAULT_APP_MODEL, settingsFromContext } from '../../infra/app-context';
+import { DEFAULT_APP_MODEL, settingsFromContext, taskSettingsFromContext } from '../../infra/app-context';
 
 describe('app settings from context', () => {
   it('deploys the image fixture model in a stack named after it when nothing is given', () => {
@@ -47,5 +47,48 @@ describe('app settings from context', () => {
     const app = new App({ context: { maxWorkers: 'four' } });
     expect(() => settingsFromContext(app)).toThrow(InputError);
     expect(() => settingsFromContext(app)).toThrow('context maxWorkers must be a number, got "four"');
+  });
+});
+
+describe('task settings from context', () => {
+  it('deploys no task unless one is named', () => {
+    expect(taskSettingsFromContext(new App())).toBeUndefined();
+  });
+
+  it("deploys a task's profiled variants in a stack named after it, with the shared props typed", () => {
+    // Given `cdk deploy -c task=digits -c maxWorkers=6 -c apiAuth=iam`
+    const app = new App({ context: { task: 'digits', maxWorkers: '6', apiAuth: 'iam' } });
+
+    // Then the variants are those the fleet controller can plan (the committed profiles)
+    expect(taskSettingsFromContext(app)).toEqual({
+      stackName: 'Apparate-task-digits',
+      props: {
+        task: 'digits',
+        variants: ['mnist-resnet', 'mnist-resnet-medium', 'mnist-resnet-small'],
+        maxWorkers: 6,
+        apiAuth: 'iam',
+      },
+    });
+    // And a list given on the command line replaces them, a bundles folder is passed on
+    const listed = new App({
+      context: { task: 'spam', variants: 'spam-bert, spam-bert-small', bundlesDir: 'b' },
+    });
+    expect(taskSettingsFromContext(listed)?.props).toEqual({
+      task: 'spam',
+      variants: ['spam-bert', 'spam-bert-small'],
+      bundlesDir: 'b',
+    });
+  });
+
+  it('refuses an unknown task, and settings that belong to one model, saying why', () => {
+    expect(() => taskSettingsFromContext(new App({ context: { task: 'faces' } }))).toThrow(
+      'context task must be one of digits, spam, got "faces"',
+    );
+    expect(() => taskSettingsFromContext(new App({ context: { task: 'digits', model: 'x' } }))).toThrow(
+      /task and model exclude each other/,
+    );
+    expect(() => taskSettingsFromContext(new App({ context: { task: 'digits', minWorkers: '1' } }))).toThrow(
+      /context minWorkers does not apply to a task/,
+    );
   });
 });

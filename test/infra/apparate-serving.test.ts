@@ -127,16 +127,17 @@ describe('ApparateServing on AWS', () => {
   });
 
   describe('permissions', () => {
-    it('lets ingest send requests, read results and read its bundle, and nothing else', () => {
+    it('lets ingest send requests, mark them accepted, read results and read its bundle, and nothing else', () => {
       // Given the default deployment
       const { queue, results, bucket } = ids(defaults);
       const logs = logicalId(defaults.serving.ingest.logGroup);
 
-      // Then the ingest role's actions are exactly these, on exactly these resources
+      // Then the ingest role's actions are exactly these, on exactly these resources: it records
+      // each request's acceptance (and a failed send) with an update and reads it back
       expect(allowedActionsByResource(defaults.template, roleId(defaults, 'ingest'))).toEqual({
         [logs]: LOG_WRITE,
         [queue]: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'],
-        [results]: READ_TABLE,
+        [results]: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
         ...bundleRead(bucket, 'mnist-resnet'),
       });
     });

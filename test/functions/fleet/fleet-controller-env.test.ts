@@ -47,8 +47,13 @@ describe('fleet controller environment', () => {
 
   it('plans a task from its bundled profiles, and says which data sets have profiles', () => {
     expect(profilesOfTask('digits').variants.map((v) => v.name)).toContain('mnist-resnet-medium');
-    expect(() => profilesOfTask('spam')).toThrow(
-      /task spam has no fleet profiles bundled; profiled data sets: mnist/,
+    expect(profilesOfTask('spam').variants.map((v) => v.name)).toEqual([
+      'spam-bert',
+      'spam-bert-medium',
+      'spam-bert-small',
+    ]);
+    expect(() => profilesOfTask('faces')).toThrow(
+      /task faces has no fleet profiles bundled; profiled data sets: mnist, spam/,
     );
   });
 });
