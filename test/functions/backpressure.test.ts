@@ -12,36 +12,12 @@ import { holdUntilAnswered } from '../../functions/api/async-hold';
 import { WriteBehind } from '../../functions/api/write-behind';
 import { createIngestHandler } from '../../functions/ingest';
 import { conformingBody } from './support/api-contract';
-import {
-  answerThroughChannel,
-  blankImage,
-  freshStores,
-  startHandlerFixture,
-  type HandlerFixture,
-  type Stores,
-} from './support/handler-fixture';
+import { answerThroughChannel, blankImage, useHandlerFixture } from './support/handler-fixture';
 import { inferEvent } from './support/proxy-events';
 
 const MODEL = 'mnist-resnet';
 
-let fixture: HandlerFixture;
-let stores: Stores;
-
-beforeAll(async () => {
-  fixture = await startHandlerFixture();
-});
-
-afterAll(async () => {
-  await fixture.dynamo.close();
-});
-
-beforeEach(async () => {
-  stores = await freshStores(fixture.dynamo);
-});
-
-afterEach(async () => {
-  await stores.queue.close();
-});
+const setup = useHandlerFixture();
 
 describe('admission control', () => {
   it('admits while the backlog fits the deadline at the service rate, and refuses beyond with Retry-After', () => {
@@ -81,19 +57,19 @@ describe('the ingest handler under a burst', () => {
     const writeBehind = new WriteBehind({ onFailure: (what) => failedWrites.push(what) });
     const ingest = createIngestHandler({
       writeBehind,
-      catalog: fixture.catalog,
-      queueFor: (model) => (model === MODEL ? stores.queue : undefined),
-      results: stores.results,
+      catalog: setup.fixture.catalog,
+      queueFor: (model) => (model === MODEL ? setup.stores.queue : undefined),
+      results: setup.stores.results,
       answers,
       admission,
     });
 
     // When 12 sync requests with a 250 ms deadline arrive at once
     const responses: Promise<APIGatewayProxyResult>[] = Array.from({ length: 12 }, () =>
-      ingest(inferEvent(MODEL, { inputs: blankImage(fixture.mnist), deadlineMs: 250 })),
+      ingest(inferEvent(MODEL, { inputs: blankImage(setup.fixture.mnist), deadlineMs: 250 })),
     );
     // ... and a worker stand-in answers every request it receives, through the channel
-    const serving = answerThroughChannel(stores, answers, MODEL, 5);
+    const serving = answerThroughChannel(setup.stores, answers, MODEL, 5);
     const settled = await Promise.all(responses);
     const received = await serving;
     await writeBehind.drain();
@@ -111,14 +87,14 @@ describe('the ingest handler under a burst', () => {
     expect(body.error.message).toMatch(/at capacity.*retry after \d+ s/);
     // ... nothing refused was queued, and every admitted request left nothing outstanding
     expect(received).toHaveLength(5);
-    expect(await stores.queue.receive(10, 0)).toEqual([]);
+    expect(await setup.stores.queue.receive(10, 0)).toEqual([]);
     expect(answers.subscriptions).toBe(0);
     expect(admission.counts).toEqual({ admitted: 5, refused: 7 });
     expect(admission.countsByMode.sync).toEqual({ admitted: 5, refused: 7 });
     // ... and no admitted request's acceptance was written: each was answered within the grace, so
     // the worker's record of its answer is the only write it costs
     expect(failedWrites).toEqual([]);
-    const records = await Promise.all(received.map((id) => stores.results.get(id)));
+    const records = await Promise.all(received.map((id) => setup.stores.results.get(id)));
     expect(records).toEqual(received.map(() => undefined));
   });
 });
@@ -127,9 +103,9 @@ describe('recording acceptance with pushed answers', () => {
   const ingestWith = (answers: MemoryAnswerChannel, writeBehind: WriteBehind, acceptedGraceMs: number) =>
     createIngestHandler({
       writeBehind,
-      catalog: fixture.catalog,
-      queueFor: (model) => (model === MODEL ? stores.queue : undefined),
-      results: stores.results,
+      catalog: setup.fixture.catalog,
+      queueFor: (model) => (model === MODEL ? setup.stores.queue : undefined),
+      results: setup.stores.results,
       answers,
       acceptedGraceMs,
     });
@@ -140,13 +116,13 @@ describe('recording acceptance with pushed answers', () => {
     const ingest = ingestWith(new MemoryAnswerChannel(), writeBehind, 50);
 
     // When a sync request gets no answer before its 300 ms deadline
-    const response = ingest(inferEvent(MODEL, { inputs: blankImage(fixture.mnist), deadlineMs: 300 }));
-    const [message] = await stores.queue.receive(1, 2000);
+    const response = ingest(inferEvent(MODEL, { inputs: blankImage(setup.fixture.mnist), deadlineMs: 300 }));
+    const [message] = await setup.stores.queue.receive(1, 2000);
     const requestId = message?.request.requestId as string;
     await new Promise((resolve) => setTimeout(resolve, 150));
 
     // Then, well before its deadline, readers find it pending, accepted with its deadline
-    const record = await stores.results.get(requestId);
+    const record = await setup.stores.results.get(requestId);
     expect(record?.status).toBe('pending');
     expect(record?.accepted?.deadlineAtMs).toBeGreaterThan(Date.now());
     expect((await response).statusCode).toBe(504);
@@ -162,11 +138,11 @@ describe('recording acceptance with pushed answers', () => {
     const response = ingest(
       inferEvent(
         MODEL,
-        { inputs: blankImage(fixture.mnist), deadlineMs: 2000 },
+        { inputs: blankImage(setup.fixture.mnist), deadlineMs: 2000 },
         { 'idempotency-key': 'retry-me-1' },
       ),
     );
-    const [message] = await stores.queue.receive(1, 2000);
+    const [message] = await setup.stores.queue.receive(1, 2000);
     const requestId = message?.request.requestId as string;
     await answers.publish({
       kind: 'final',
@@ -182,7 +158,7 @@ describe('recording acceptance with pushed answers', () => {
     await writeBehind.drain();
 
     // Then its acceptance is recorded all the same
-    expect((await stores.results.get(requestId))?.accepted).toBeDefined();
+    expect((await setup.stores.results.get(requestId))?.accepted).toBeDefined();
   });
 });
 
@@ -229,9 +205,9 @@ describe('admission of async requests', () => {
   ) =>
     createIngestHandler({
       writeBehind,
-      catalog: fixture.catalog,
-      queueFor: (model) => (model === MODEL ? stores.queue : undefined),
-      results: stores.results,
+      catalog: setup.fixture.catalog,
+      queueFor: (model) => (model === MODEL ? setup.stores.queue : undefined),
+      results: setup.stores.results,
       ...(answers === undefined ? {} : { answers }),
       admission,
     });
@@ -255,7 +231,9 @@ describe('admission of async requests', () => {
     // When 12 async requests with a 25 s deadline arrive at once
     const settled = await Promise.all(
       Array.from({ length: 12 }, () =>
-        ingest(inferEvent(MODEL, { inputs: blankImage(fixture.mnist), deadlineMs: 25_000, mode: 'async' })),
+        ingest(
+          inferEvent(MODEL, { inputs: blankImage(setup.fixture.mnist), deadlineMs: 25_000, mode: 'async' }),
+        ),
       ),
     );
 
@@ -275,21 +253,21 @@ describe('admission of async requests', () => {
     // ... and the accepted five still hold their places, so a sync request behind them is refused too
     expect(admission.outstandingFor(MODEL)).toBe(5);
     const syncBehind = await ingest(
-      inferEvent(MODEL, { inputs: blankImage(fixture.mnist), deadlineMs: 25_000 }),
+      inferEvent(MODEL, { inputs: blankImage(setup.fixture.mnist), deadlineMs: 25_000 }),
     );
     expect(syncBehind.statusCode).toBe(429);
 
     // When a worker stand-in answers the five queued requests through the channel
-    const received = await answerThroughChannel(stores, answers, MODEL, 5);
+    const received = await answerThroughChannel(setup.stores, answers, MODEL, 5);
 
     // Then only the accepted five were queued, their places are free again and nobody listens any more
     expect(received).toHaveLength(5);
-    expect(await stores.queue.receive(10, 0)).toEqual([]);
+    expect(await setup.stores.queue.receive(10, 0)).toEqual([]);
     expect(admission.outstandingFor(MODEL)).toBe(0);
     expect(answers.subscriptions).toBe(0);
     // ... and a new async request is accepted
     const next = await ingest(
-      inferEvent(MODEL, { inputs: blankImage(fixture.mnist), deadlineMs: 25_000, mode: 'async' }),
+      inferEvent(MODEL, { inputs: blankImage(setup.fixture.mnist), deadlineMs: 25_000, mode: 'async' }),
     );
     expect(next.statusCode).toBe(202);
   });
@@ -302,7 +280,7 @@ describe('admission of async requests', () => {
 
     // When an async request with a 100 ms deadline is accepted and nothing answers it
     const response = await ingest(
-      inferEvent(MODEL, { inputs: blankImage(fixture.mnist), deadlineMs: 100, mode: 'async' }),
+      inferEvent(MODEL, { inputs: blankImage(setup.fixture.mnist), deadlineMs: 100, mode: 'async' }),
     );
     expect(response.statusCode).toBe(202);
     expect(admission.outstandingFor(MODEL)).toBe(1);
@@ -319,9 +297,9 @@ describe('admission of async requests', () => {
     const answers = new MemoryAnswerChannel();
     const admission = new AdmissionControl({ serviceRatePerSec: () => 20 });
     const ingest = createIngestHandler({
-      catalog: fixture.catalog,
+      catalog: setup.fixture.catalog,
       queueFor: () => ({ send: () => Promise.reject(new Error('queue down')) }),
-      results: stores.results,
+      results: setup.stores.results,
       answers,
       admission,
       onError: () => undefined,
@@ -329,7 +307,7 @@ describe('admission of async requests', () => {
 
     // When an async request arrives
     const response = await ingest(
-      inferEvent(MODEL, { inputs: blankImage(fixture.mnist), deadlineMs: 5000, mode: 'async' }),
+      inferEvent(MODEL, { inputs: blankImage(setup.fixture.mnist), deadlineMs: 5000, mode: 'async' }),
     );
 
     // Then it gets 503, and neither a place nor a subscription is left behind

@@ -3,45 +3,24 @@ import { createIngestHandler, type IngestDependencies } from '../../functions/in
 import { createResultHandler } from '../../functions/result';
 import type { ApiHandler } from '../../functions/api/http';
 import { conformingBody } from './support/api-contract';
-import {
-  answerNext,
-  blankImage,
-  freshStores,
-  startHandlerFixture,
-  type HandlerFixture,
-  type Stores,
-} from './support/handler-fixture';
+import { answerNext, blankImage, useHandlerFixture } from './support/handler-fixture';
 import { inferEvent, requestEvent } from './support/proxy-events';
 
 const MODEL = 'mnist-resnet';
 const INFER = '/v1/models/{model}/infer';
 
-let fixture: HandlerFixture;
-let stores: Stores;
+const setup = useHandlerFixture();
 let errors: string[];
 
-beforeAll(async () => {
-  fixture = await startHandlerFixture();
-});
-
-afterAll(async () => {
-  await fixture.dynamo.close();
-});
-
-beforeEach(async () => {
-  stores = await freshStores(fixture.dynamo);
+beforeEach(() => {
   errors = [];
-});
-
-afterEach(async () => {
-  await stores.queue.close();
 });
 
 function ingestWith(overrides: Partial<IngestDependencies> = {}): ApiHandler {
   return createIngestHandler({
-    catalog: fixture.catalog,
-    queueFor: (model) => (model === MODEL ? stores.queue : undefined),
-    results: stores.results,
+    catalog: setup.fixture.catalog,
+    queueFor: (model) => (model === MODEL ? setup.stores.queue : undefined),
+    results: setup.stores.results,
     readSchedule: { firstMs: 2, factor: 1.5, maxMs: 5 },
     onError: (message) => errors.push(message),
     ...overrides,
@@ -67,7 +46,7 @@ describe('ingest handler, async', () => {
 
     // When an async request with a 2 s deadline arrives
     const response = await ingest(
-      inferEvent(MODEL, { inputs: blankImage(fixture.mnist), deadlineMs: 2000, mode: 'async' }),
+      inferEvent(MODEL, { inputs: blankImage(setup.fixture.mnist), deadlineMs: 2000, mode: 'async' }),
     );
 
     // Then it is accepted with the link to its result
@@ -82,20 +61,20 @@ describe('ingest handler, async', () => {
     });
     expect(response.headers?.['location']).toBe('/v1/requests/3f6c2a9e-8d41-4b7a-9c0e-5d2f1a7b6c30');
     // And the queued request carries the input as sent and the absolute deadline
-    const [message] = await stores.queue.receive(1, 0);
+    const [message] = await setup.stores.queue.receive(1, 0);
     expect(message?.request).toEqual({
       requestId: '3f6c2a9e-8d41-4b7a-9c0e-5d2f1a7b6c30',
       model: MODEL,
       enqueuedAtMs: nowMs,
       deadlineAtMs: nowMs + 2000,
-      input: blankImage(fixture.mnist),
+      input: blankImage(setup.fixture.mnist),
       mode: 'async',
     });
     // And the result reads as pending until the worker answers
     const result = createResultHandler({
-      catalog: fixture.catalog,
-      results: stores.results,
-      configs: stores.configs,
+      catalog: setup.fixture.catalog,
+      results: setup.stores.results,
+      configs: setup.stores.configs,
     });
     const pending = await result(requestEvent('3f6c2a9e-8d41-4b7a-9c0e-5d2f1a7b6c30'));
     expect(conformingBody('GET', '/v1/requests/{id}', pending)).toMatchObject({
@@ -109,10 +88,10 @@ describe('ingest handler, sync', () => {
   it('answers with the early answer as soon as a ramp releases it', async () => {
     // Given a worker that releases an early answer only
     const ingest = ingestWith();
-    const worker = answerNext(stores, () => ({ early }));
+    const worker = answerNext(setup.stores, () => ({ early }));
 
     // When a sync request arrives (mode left to its default)
-    const response = await ingest(inferEvent(MODEL, { inputs: blankImage(fixture.mnist) }));
+    const response = await ingest(inferEvent(MODEL, { inputs: blankImage(setup.fixture.mnist) }));
     const request = await worker;
 
     // Then the early answer comes back with its ramp, config and latencies
@@ -134,10 +113,12 @@ describe('ingest handler, sync', () => {
 
   it('answers with the full model’s answer, exit "final", when no ramp exits', async () => {
     const ingest = ingestWith();
-    const worker = answerNext(stores, () => ({
+    const worker = answerNext(setup.stores, () => ({
       final: { label: '3', confidence: 0.8, latencyMs: 12, configVersion: 4 },
     }));
-    const response = await ingest(inferEvent(MODEL, { inputs: blankImage(fixture.mnist), mode: 'sync' }));
+    const response = await ingest(
+      inferEvent(MODEL, { inputs: blankImage(setup.fixture.mnist), mode: 'sync' }),
+    );
     await worker;
     expect(response.statusCode).toBe(200);
     expect(inferBody(response)).toMatchObject({
@@ -150,8 +131,8 @@ describe('ingest handler, sync', () => {
 
   it('carries the final answer beside the early one when both are known', async () => {
     // Given a worker that records both answers before the handler first reads the record
-    const worker = answerNext(stores, () => ({ early, final }));
-    const results = stores.results;
+    const worker = answerNext(setup.stores, () => ({ early, final }));
+    const results = setup.stores.results;
     const ingest = ingestWith({
       results: {
         putAccepted: (id, accepted) => results.putAccepted(id, accepted),
@@ -164,7 +145,7 @@ describe('ingest handler, sync', () => {
     });
 
     // When a sync request is answered
-    const response = await ingest(inferEvent(MODEL, { inputs: blankImage(fixture.mnist) }));
+    const response = await ingest(inferEvent(MODEL, { inputs: blankImage(setup.fixture.mnist) }));
 
     // Then it carries the early answer with the final one beside it
     expect(inferBody(response)).toMatchObject({ exit: 'c1', final: { label: '7', agreesWithEarly: true } });
@@ -175,7 +156,9 @@ describe('ingest handler, sync', () => {
     const ingest = ingestWith();
 
     // When a sync request with a 30 ms deadline arrives
-    const response = await ingest(inferEvent(MODEL, { inputs: blankImage(fixture.mnist), deadlineMs: 30 }));
+    const response = await ingest(
+      inferEvent(MODEL, { inputs: blankImage(setup.fixture.mnist), deadlineMs: 30 }),
+    );
 
     // Then it times out with a message saying how to get the answer later
     expect(response.statusCode).toBe(504);
@@ -189,18 +172,18 @@ describe('ingest handler, sync', () => {
   it('passes on the worker’s own refusal with its status', async () => {
     // Given a worker that could not meet the deadline, then one that refused the input
     const ingest = ingestWith();
-    const worker = answerNext(stores, () => ({
+    const worker = answerNext(setup.stores, () => ({
       error: {
         code: 'deadline_exceeded',
         message: 'the request’s deadline cannot be met; it was not served',
       },
     }));
-    const late = await ingest(inferEvent(MODEL, { inputs: blankImage(fixture.mnist) }));
+    const late = await ingest(inferEvent(MODEL, { inputs: blankImage(setup.fixture.mnist) }));
     await worker;
-    const refusing = answerNext(stores, () => ({
+    const refusing = answerNext(setup.stores, () => ({
       error: { code: 'unknown_model', message: 'this worker serves x' },
     }));
-    const misrouted = await ingest(inferEvent(MODEL, { inputs: blankImage(fixture.mnist) }));
+    const misrouted = await ingest(inferEvent(MODEL, { inputs: blankImage(setup.fixture.mnist) }));
     await refusing;
 
     // Then the first is 504 and the second 502, each with the worker's words
@@ -217,7 +200,7 @@ describe('ingest handler, sync', () => {
 });
 
 describe('ingest handler, bad requests', () => {
-  const image = (): number[] => blankImage(fixture.mnist);
+  const image = (): number[] => blankImage(setup.fixture.mnist);
   const nan = (): unknown[] => [...image().slice(1), null];
 
   it.each([
@@ -293,7 +276,7 @@ describe('ingest handler, bad requests', () => {
     expect(inferBody(response)).toEqual({
       error: { code, message: expect.stringMatching(message) as unknown },
     });
-    expect(await stores.queue.receive(1, 0)).toEqual([]);
+    expect(await setup.stores.queue.receive(1, 0)).toEqual([]);
   });
 
   it('refuses NaN (which JSON carries as null) and out-of-range values, naming the value', async () => {
@@ -306,7 +289,7 @@ describe('ingest handler, bad requests', () => {
     expect(inferBody(tooBright)).toMatchObject({
       error: { message: expect.stringMatching(/value 783 is 256$/) as unknown },
     });
-    expect(await stores.queue.receive(1, 0)).toEqual([]);
+    expect(await setup.stores.queue.receive(1, 0)).toEqual([]);
   });
 
   it('refuses an unknown model with 404, listing the served ones', async () => {
@@ -348,7 +331,7 @@ describe('ingest handler, bad requests', () => {
     const body = inferBody(response) as { error: { code: string; requestId: string } };
     expect(body.error.code).toBe('queue_unavailable');
     expect(errors).toEqual(['request not queued']);
-    expect(await stores.results.get(body.error.requestId)).toMatchObject({
+    expect(await setup.stores.results.get(body.error.requestId)).toMatchObject({
       status: 'error',
       error: { code: 'queue_unavailable' },
     });
@@ -360,12 +343,12 @@ describe('ingest handler, idempotency', () => {
     // Given a sync request with an idempotency key that was answered
     const ingest = ingestWith();
     const headers = { 'Idempotency-Key': 'order-2024-17' };
-    const worker = answerNext(stores, () => ({ early, final }));
-    const first = await ingest(inferEvent(MODEL, { inputs: blankImage(fixture.mnist) }, headers));
+    const worker = answerNext(setup.stores, () => ({ early, final }));
+    const first = await ingest(inferEvent(MODEL, { inputs: blankImage(setup.fixture.mnist) }, headers));
     await worker;
 
     // When the client retries it with the same key
-    const retry = await ingest(inferEvent(MODEL, { inputs: blankImage(fixture.mnist) }, headers));
+    const retry = await ingest(inferEvent(MODEL, { inputs: blankImage(setup.fixture.mnist) }, headers));
 
     // Then the retry gets the same request's answer, and nothing more was queued
     expect(retry.statusCode).toBe(200);
@@ -374,6 +357,6 @@ describe('ingest handler, idempotency', () => {
       exit: 'c1',
       final: { label: '7' },
     });
-    expect(await stores.queue.receive(1, 0)).toEqual([]);
+    expect(await setup.stores.queue.receive(1, 0)).toEqual([]);
   });
 });

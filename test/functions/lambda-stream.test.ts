@@ -7,36 +7,12 @@
 import { PassThrough, type Writable } from 'node:stream';
 import { createIngestHandlers } from '../../functions/ingest';
 import { streamingIngestHandler, type LambdaStreamingRuntime } from '../../functions/api/lambda-stream';
-import {
-  answerNext,
-  blankImage,
-  freshStores,
-  startHandlerFixture,
-  type HandlerFixture,
-  type Stores,
-} from './support/handler-fixture';
+import { answerNext, blankImage, useHandlerFixture } from './support/handler-fixture';
 import { inferEvent } from './support/proxy-events';
 
 const MODEL = 'mnist-resnet';
 
-let fixture: HandlerFixture;
-let stores: Stores;
-
-beforeAll(async () => {
-  fixture = await startHandlerFixture();
-});
-
-afterAll(async () => {
-  await fixture.dynamo.close();
-});
-
-beforeEach(async () => {
-  stores = await freshStores(fixture.dynamo);
-});
-
-afterEach(async () => {
-  await stores.queue.close();
-});
+const setup = useHandlerFixture();
 
 /** A runtime stand-in: records each prelude's metadata and passes the body through. */
 function fakeRuntime(): {
@@ -77,9 +53,9 @@ describe('the streaming ingest Lambda', () => {
     const { runtime, preludes } = fakeRuntime();
     let drained = 0;
     const handlers = createIngestHandlers({
-      catalog: fixture.catalog,
-      queueFor: () => stores.queue,
-      results: stores.results,
+      catalog: setup.fixture.catalog,
+      queueFor: () => setup.stores.queue,
+      results: setup.stores.results,
     });
     const entry = streamingIngestHandler(
       runtime,
@@ -89,12 +65,12 @@ describe('the streaming ingest Lambda', () => {
         return Promise.resolve();
       },
     );
-    const worker = answerNext(stores, () => ({
+    const worker = answerNext(setup.stores, () => ({
       early: { model: MODEL, label: '7', confidence: 0.95, exit: 'c1', latencyMs: 4, configVersion: 2 },
     })).then(async (request) => {
       await new Promise((resolve) => setTimeout(resolve, 150));
       if (request !== undefined) {
-        await stores.results.putFinal(request.requestId, {
+        await setup.stores.results.putFinal(request.requestId, {
           label: '7',
           confidence: 0.99,
           latencyMs: 160,
@@ -109,7 +85,7 @@ describe('the streaming ingest Lambda', () => {
       entry,
       inferEvent(
         MODEL,
-        { inputs: blankImage(fixture.mnist), deadlineMs: 10_000 },
+        { inputs: blankImage(setup.fixture.mnist), deadlineMs: 10_000 },
         { accept: 'text/event-stream' },
       ),
     );
@@ -132,17 +108,17 @@ describe('the streaming ingest Lambda', () => {
     // Given the entry and a worker stand-in that answers at once
     const { runtime, preludes } = fakeRuntime();
     const handlers = createIngestHandlers({
-      catalog: fixture.catalog,
-      queueFor: () => stores.queue,
-      results: stores.results,
+      catalog: setup.fixture.catalog,
+      queueFor: () => setup.stores.queue,
+      results: setup.stores.results,
     });
     const entry = streamingIngestHandler(runtime, () => handlers);
-    const worker = answerNext(stores, () => ({
+    const worker = answerNext(setup.stores, () => ({
       final: { label: '3', confidence: 0.9, latencyMs: 6, configVersion: 0 },
     }));
 
     // When a request without a stream Accept header arrives, and one that is refused
-    const answered = await invoke(entry, inferEvent(MODEL, { inputs: blankImage(fixture.mnist) }));
+    const answered = await invoke(entry, inferEvent(MODEL, { inputs: blankImage(setup.fixture.mnist) }));
     await worker;
     const refused = await invoke(
       entry,

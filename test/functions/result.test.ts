@@ -2,39 +2,24 @@ import { createResultHandler } from '../../functions/result';
 import type { BundleCatalog } from '../../functions/catalog/bundle-catalog';
 import { buildOpenApiDocument } from '../../functions/api/openapi';
 import { conformingBody } from './support/api-contract';
-import {
-  freshStores,
-  startHandlerFixture,
-  type HandlerFixture,
-  type Stores,
-} from './support/handler-fixture';
+import { useHandlerFixture } from './support/handler-fixture';
 import { proxyEvent, requestEvent } from './support/proxy-events';
 
 const MODEL = 'mnist-resnet';
 const ID = '3f6c2a9e-8d41-4b7a-9c0e-5d2f1a7b6c30';
 
-let fixture: HandlerFixture;
-let stores: Stores;
+const setup = useHandlerFixture();
 let errors: string[];
 
-beforeAll(async () => {
-  fixture = await startHandlerFixture();
-});
-
-afterAll(async () => {
-  await fixture.dynamo.close();
-});
-
-beforeEach(async () => {
-  stores = await freshStores(fixture.dynamo);
+beforeEach(() => {
   errors = [];
 });
 
-const handler = (catalog: BundleCatalog = fixture.catalog) =>
+const handler = (catalog: BundleCatalog = setup.fixture.catalog) =>
   createResultHandler({
     catalog,
-    results: stores.results,
-    configs: stores.configs,
+    results: setup.stores.results,
+    configs: setup.stores.configs,
     onError: (message) => errors.push(message),
   });
 
@@ -46,11 +31,11 @@ describe('GET /v1/requests/{id}', () => {
     // Given a request accepted with a deadline
     const result = handler();
     const deadlineAtMs = Date.UTC(2030, 0, 1);
-    await stores.results.putAccepted(ID, { model: MODEL, deadlineAtMs });
+    await setup.stores.results.putAccepted(ID, { model: MODEL, deadlineAtMs });
 
     // When it is read while pending, after the early answer, and after the final answer
     const pending = conformingBody('GET', '/v1/requests/{id}', await result(requestEvent(ID)));
-    await stores.results.putEarly(ID, {
+    await setup.stores.results.putEarly(ID, {
       model: MODEL,
       label: '4',
       confidence: 0.9,
@@ -59,7 +44,7 @@ describe('GET /v1/requests/{id}', () => {
       configVersion: 3,
     });
     const early = conformingBody('GET', '/v1/requests/{id}', await result(requestEvent(ID)));
-    await stores.results.putFinal(ID, {
+    await setup.stores.results.putFinal(ID, {
       label: '9',
       confidence: 0.95,
       latencyMs: 8,
@@ -86,8 +71,8 @@ describe('GET /v1/requests/{id}', () => {
   });
 
   it('shows a failed request’s error', async () => {
-    await stores.results.putAccepted(ID, { model: MODEL, deadlineAtMs: Date.now() });
-    await stores.results.putError(ID, { code: 'deadline_exceeded', message: 'cannot be met' });
+    await setup.stores.results.putAccepted(ID, { model: MODEL, deadlineAtMs: Date.now() });
+    await setup.stores.results.putError(ID, { code: 'deadline_exceeded', message: 'cannot be met' });
     const body = conformingBody('GET', '/v1/requests/{id}', await handler()(requestEvent(ID)));
     expect(body).toMatchObject({
       status: 'error',
@@ -116,7 +101,7 @@ describe('GET /v1/models and /v1/models/{model}/config', () => {
   it('serves the bundle’s initial config until the controller publishes one, then the published one', async () => {
     // Given a model with nothing published yet
     const result = handler();
-    const manifest = fixture.mnist.bundle.manifest;
+    const manifest = setup.fixture.mnist.bundle.manifest;
     const configEvent = get('/v1/models/{model}/config', `/v1/models/${MODEL}/config`, { model: MODEL });
 
     // When the models and the config are read, then a config is published and both read again
@@ -126,7 +111,7 @@ describe('GET /v1/models and /v1/models/{model}/config', () => {
       version: 5,
       ramps: manifest.initialConfig.ramps.slice(0, 2).map((ramp) => ({ id: ramp.id, threshold: 0.25 })),
     };
-    await stores.configs.publish(MODEL, published);
+    await setup.stores.configs.publish(MODEL, published);
     const modelsAfter = conformingBody('GET', '/v1/models', await result(get('/v1/models', '/v1/models')));
     const latest = conformingBody('GET', '/v1/models/{model}/config', await result(configEvent));
 

@@ -45,6 +45,47 @@ export async function freshStores(dynamo: LocalDynamo): Promise<Stores> {
   };
 }
 
+/** What `useHandlerFixture` hands a test: read its fields inside tests and hooks, never at load. */
+export interface HandlerTestSetup {
+  readonly fixture: HandlerFixture;
+  readonly stores: Stores;
+}
+
+/**
+ * The lifecycle most handler test files share, registered in one call: dynalite and the fixture
+ * bundle once per file, fresh tables and a fresh queue per test (the queue closed after it), and
+ * dynalite closed when the file ends.
+ */
+export function useHandlerFixture(): HandlerTestSetup {
+  let fixture: HandlerFixture | undefined;
+  let stores: Stores | undefined;
+  beforeAll(async () => {
+    fixture = await startHandlerFixture();
+  });
+  afterAll(async () => {
+    await fixture?.dynamo.close();
+  });
+  beforeEach(async () => {
+    stores = await freshStores(started().dynamo);
+  });
+  afterEach(async () => {
+    await stores?.queue.close();
+  });
+  const started = (): HandlerFixture => {
+    if (fixture === undefined) throw new Error('the handler fixture is read before beforeAll ran');
+    return fixture;
+  };
+  return {
+    get fixture() {
+      return started();
+    },
+    get stores() {
+      if (stores === undefined) throw new Error('the stores are read outside a test');
+      return stores;
+    },
+  };
+}
+
 export type StubAnswer =
   | { readonly early?: StoredEarlyAnswer; readonly final?: StoredFinalAnswer }
   | { readonly error: AnswerError };
