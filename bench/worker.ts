@@ -208,7 +208,7 @@ export const workerBenchmark: Benchmark = {
         exitsThroughput: median(exitPhases.map((e) => e.throughput)),
         plainOverheadMsP50: median(plains.flatMap((p) => p.overheadMs)),
         thresholds: tuned.thresholds,
-        calibrationAgreement: tuned.evaluation.accuracy,
+        calibrationAgreement: tuned.evaluation.agreement,
       });
     }
     if (json) {

@@ -72,9 +72,9 @@ export class LocalGuard {
       return { agreement: this.agreement() };
     }
     const result = lowerThresholdsToMeetConstraint(this.window, this.thresholds, this.constraint);
-    if (!result.lowered) return { agreement: result.accuracy };
+    if (!result.lowered) return { agreement: result.agreement };
     this.thresholds = result.thresholds;
-    return { agreement: result.accuracy, lowered: result.thresholds };
+    return { agreement: result.agreement, lowered: result.thresholds };
   }
 
   private reset(config: RampConfig): void {

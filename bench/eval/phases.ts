@@ -103,7 +103,7 @@ export async function runLoadGrid(phase: ModelPhase, runs: RunRecord[]): Promise
         const a = figures.get('apparate') as RunFigures;
         const s = figures.get('static') as RunFigures;
         say(
-          `${name} load ${load} SLO ${sloMultiplier}x (${sloMs.toFixed(0)} ms) repeat ${repeat + 1}/${repeats}: ${planned.length} requests at ${rps.toFixed(0)} req/s; plain p50 ${(figures.get('plain') as RunFigures).latencyMs.p50.toFixed(1)} ms; Apparate win ${a.winsVsPlainPct.p50.toFixed(1)}% agreement ${(100 * a.accuracy).toFixed(2)}%; static win ${s.winsVsPlainPct.p50.toFixed(1)}% agreement ${(100 * s.accuracy).toFixed(2)}%; optimal win ${(figures.get('optimal') as RunFigures).winsVsPlainPct.p50.toFixed(1)}%`,
+          `${name} load ${load} SLO ${sloMultiplier}x (${sloMs.toFixed(0)} ms) repeat ${repeat + 1}/${repeats}: ${planned.length} requests at ${rps.toFixed(0)} req/s; plain p50 ${(figures.get('plain') as RunFigures).latencyMs.p50.toFixed(1)} ms; Apparate win ${a.winsVsPlainPct.p50.toFixed(1)}% agreement ${(100 * a.agreement).toFixed(2)}%; static win ${s.winsVsPlainPct.p50.toFixed(1)}% agreement ${(100 * s.agreement).toFixed(2)}%; optimal win ${(figures.get('optimal') as RunFigures).winsVsPlainPct.p50.toFixed(1)}%`,
         );
         if (load === topLoad && sloMultiplier === primarySlo) {
           plainAtTop.set(repeat, plain.outcomes);
@@ -131,7 +131,7 @@ export async function runAblation(phase: ModelPhase, top: TopLoadRuns): Promise<
   const sloMs = primarySlo * context.profileLargestMs;
   for (const budget of settings.ablationBudgets) {
     const wins: number[] = [];
-    const accuracies: number[] = [];
+    const agreements: number[] = [];
     const worst: number[] = [];
     for (let repeat = 0; repeat < settings.repeats; repeat++) {
       let figure: RunFigures | undefined;
@@ -152,8 +152,8 @@ export async function runAblation(phase: ModelPhase, top: TopLoadRuns): Promise<
       }
       if (figure === undefined) continue;
       wins.push(figure.winsVsPlainPct.p50);
-      accuracies.push(figure.accuracy);
-      worst.push(figure.worstWindowAccuracy);
+      agreements.push(figure.agreement);
+      worst.push(figure.worstWindowAgreement);
     }
     const spread = (values: number[]) => ({
       median: median(values),
@@ -165,12 +165,12 @@ export async function runAblation(phase: ModelPhase, top: TopLoadRuns): Promise<
       budget,
       initialRamps: initialConfigFor(context.bundle, budget).ramps.map((r) => r.id),
       winP50Pct: spread(wins),
-      accuracy: spread(accuracies),
-      worstWindowAccuracy: spread(worst),
+      agreement: spread(agreements),
+      worstWindowAgreement: spread(worst),
     };
     ablation.push(row);
     say(
-      `${name} ablation budget ${(100 * budget).toFixed(0)}% (initial ramps ${row.initialRamps.join(', ') || 'none'}): win ${row.winP50Pct.median.toFixed(1)}%, agreement ${(100 * row.accuracy.median).toFixed(2)}%`,
+      `${name} ablation budget ${(100 * budget).toFixed(0)}% (initial ramps ${row.initialRamps.join(', ') || 'none'}): win ${row.winP50Pct.median.toFixed(1)}%, agreement ${(100 * row.agreement.median).toFixed(2)}%`,
     );
   }
 
@@ -204,15 +204,15 @@ export async function runDrift(phase: ModelPhase): Promise<DriftRow[]> {
       model: name,
       policy,
       winP50Pct: figure.winsVsPlainPct.p50,
-      accuracy: figure.accuracy,
-      worstWindowAccuracy: figure.worstWindowAccuracy,
-      noisyAccuracy: noisyServed.filter((o) => o.agrees === true).length / Math.max(1, noisyServed.length),
+      agreement: figure.agreement,
+      worstWindowAgreement: figure.worstWindowAgreement,
+      noisyAgreement: noisyServed.filter((o) => o.agrees === true).length / Math.max(1, noisyServed.length),
       labelAccuracy: labelAccuracy((served.get(policy) as ServedPolicy).run, planned, labels),
       configChanges: (served.get(policy) as ServedPolicy).configChanges,
     };
     drift.push(row);
     say(
-      `${name} drift ${policy}: agreement ${(100 * row.accuracy).toFixed(2)}% (worst window ${(100 * row.worstWindowAccuracy).toFixed(2)}%, on noisy inputs ${(100 * row.noisyAccuracy).toFixed(2)}%), win ${row.winP50Pct.toFixed(1)}%, ${row.configChanges} config changes`,
+      `${name} drift ${policy}: agreement ${(100 * row.agreement).toFixed(2)}% (worst window ${(100 * row.worstWindowAgreement).toFixed(2)}%, on noisy inputs ${(100 * row.noisyAgreement).toFixed(2)}%), win ${row.winP50Pct.toFixed(1)}%, ${row.configChanges} config changes`,
     );
   }
   const step = Math.max(1, Math.floor(planned.length / 200));

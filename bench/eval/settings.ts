@@ -31,7 +31,7 @@ export const evalSettingsSchema = z.object({
   ablationBudgets: z.array(z.number().gt(0).lte(0.5)),
   /** Seconds of trace of the noise-drift runs; 0 skips them. */
   driftSeconds: z.number().int().nonnegative(),
-  /** Minimum accuracy (agreement with the plain model) Apparate and static early exit must keep. */
+  /** The accuracy constraint: least agreement with the plain model Apparate and static early exit must keep. */
   constraint: z.number().gt(0).lte(1),
   /** How often the worker polls the in-memory config store, ms. */
   configPollMs: z.number().int().positive(),

@@ -10,17 +10,17 @@ export interface AblationRow {
   readonly budget: number;
   readonly initialRamps: readonly string[];
   readonly winP50Pct: Spread;
-  readonly accuracy: Spread;
-  readonly worstWindowAccuracy: Spread;
+  readonly agreement: Spread;
+  readonly worstWindowAgreement: Spread;
 }
 
 export interface DriftRow {
   readonly model: string;
   readonly policy: string;
   readonly winP50Pct: number;
-  readonly accuracy: number;
-  readonly worstWindowAccuracy: number;
-  readonly noisyAccuracy: number;
+  readonly agreement: number;
+  readonly worstWindowAgreement: number;
+  readonly noisyAgreement: number;
   readonly labelAccuracy: number;
   readonly configChanges: number;
 }
@@ -55,8 +55,8 @@ export function mainTable(cells: readonly Cell[]): string {
       c.latencyMs.p95.toFixed(1),
       range(c.spread.winP50Pct, (v) => pct(v)),
       pct(c.winsVsPlainPct.p95),
-      share(c.accuracy),
-      share(c.worstWindowAccuracy),
+      share(c.agreement),
+      share(c.worstWindowAgreement),
       share(c.labelAccuracy),
       c.throughputRatio.toFixed(3),
       c.fractionOfOptimal === null || c.spread.fractionOfOptimal === null
@@ -74,7 +74,7 @@ export function ablationTable(rows: readonly AblationRow[]): string {
     '| --- | ---: | --- | ---: | ---: | ---: |',
     ...rows.map(
       (r) =>
-        `| ${r.model} | ${pct(100 * r.budget, 0)} | ${r.initialRamps.join(', ') || 'none'} | ${range(r.winP50Pct, (v) => pct(v))} | ${range(r.accuracy, share)} | ${share(r.worstWindowAccuracy.median)} |`,
+        `| ${r.model} | ${pct(100 * r.budget, 0)} | ${r.initialRamps.join(', ') || 'none'} | ${range(r.winP50Pct, (v) => pct(v))} | ${range(r.agreement, share)} | ${share(r.worstWindowAgreement.median)} |`,
     ),
   ].join('\n');
 }
@@ -85,7 +85,7 @@ export function driftTable(rows: readonly DriftRow[]): string {
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map(
       (r) =>
-        `| ${r.model} | ${r.policy} | ${pct(r.winP50Pct)} | ${share(r.accuracy)} | ${share(r.worstWindowAccuracy)} | ${share(r.noisyAccuracy)} | ${share(r.labelAccuracy)} | ${r.configChanges} |`,
+        `| ${r.model} | ${r.policy} | ${pct(r.winP50Pct)} | ${share(r.agreement)} | ${share(r.worstWindowAgreement)} | ${share(r.noisyAgreement)} | ${share(r.labelAccuracy)} | ${r.configChanges} |`,
     ),
   ].join('\n');
 }

@@ -56,7 +56,10 @@ export const simulateCommand: Command = {
       type: 'string',
       description: 'per-request deadline (default: twice the plain batch-32 time)',
     },
-    accuracy: { type: 'string', description: 'agreement constraint in (0.5, 1] (default 0.99)' },
+    accuracy: {
+      type: 'string',
+      description: 'accuracy constraint: least agreement with the full model, in (0.5, 1] (default 0.99)',
+    },
     drift: {
       type: 'string',
       description: 'none, or noise: the second half of the stream made harder (default none)',
@@ -81,7 +84,7 @@ export const simulateCommand: Command = {
     );
     const drift = oneOf<DriftKind>(values.drift, ['none', 'noise'], 'drift', 'none');
     const load = numberOption(values, 'load', { default: 0.7, min: 0, max: 2 });
-    const accuracy = numberOption(values, 'accuracy', ACCURACY_CONSTRAINT);
+    const accuracyConstraint = numberOption(values, 'accuracy', ACCURACY_CONSTRAINT);
     const seed = numberOption(values, 'seed', {
       default: 20261123,
       min: 0,
@@ -120,7 +123,7 @@ export const simulateCommand: Command = {
         policies,
         load,
         batching,
-        accuracy,
+        accuracyConstraint,
         drift,
         seed,
         ...(sloMs === undefined ? {} : { sloMs }),

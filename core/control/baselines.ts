@@ -109,7 +109,7 @@ export function staticEarlyExit(
     const thresholds = new Array<number>(ramps).fill(threshold);
     const evaluation = evaluateConfig(bootstrap, thresholds, costs);
     if (
-      meetsConstraint(evaluation.accuracy, constraint) &&
+      meetsConstraint(evaluation.agreement, constraint) &&
       evaluation.meanLatencyMs < best.evaluation.meanLatencyMs
     ) {
       best = { threshold, thresholds, evaluation };

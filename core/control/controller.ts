@@ -19,7 +19,7 @@
  * about the inputs that follow: the greedy search picks the moves that happened to go well on
  * those very inputs. On seeded synthetic streams, thresholds tuned at 99% on 512 inputs served
  * about 97.7% to later inputs, and still 98.5% when tuned on 2 048. So the tuner aims at
- * `constraint + headroom`, and the headroom follows the accuracy actually served over the last
+ * `constraint + headroom`, and the headroom follows the agreement actually served over the last
  * `servedHorizonInputs` inputs: each tune adds `headroomGain × shortfall`, and a surplus takes
  * it back at a quarter of that rate, within [0, 1 − constraint]. The guard still uses the
  * constraint itself. Setting `headroomGain` to 0 keeps the headroom fixed.
@@ -63,9 +63,9 @@ export interface ControllerOptions {
   readonly minTuneInputs?: number;
   /** Tune to `constraint + headroom` (capped at 1) while the guard keeps `constraint`; starting headroom (default: the whole `1 − constraint`). */
   readonly tuningHeadroom?: number;
-  /** Per-tune change of the headroom per unit of served-accuracy shortfall; 0 keeps it fixed (default 0.05). */
+  /** Per-tune change of the headroom per unit of served-agreement shortfall; 0 keeps it fixed (default 0.05). */
   readonly headroomGain?: number;
-  /** Served inputs over which the served accuracy is measured for the headroom (default 1024). */
+  /** Served inputs over which the served agreement is measured for the headroom (default 1024). */
   readonly servedHorizonInputs?: number;
   /** Served inputs summarised per utility-history entry (default 64). */
   readonly utilitySampleInputs?: number;
@@ -236,7 +236,7 @@ export class ApparateController {
     this.lastBatchSize = batchSize;
     const costs = configCosts(costsAtBatch(this.profile, batchSize), this.active);
     const served = evaluateConfig(batch, this.currentThresholds, costs);
-    this.served.add(batch.count, Math.round(served.accuracy * batch.count));
+    this.served.add(batch.count, Math.round(served.agreement * batch.count));
     this.utility = foldUtility(
       this.utility,
       [{ inputs: batch.count, utilities: utilityFromExitRates(served.exitRates, costs) }],
@@ -246,8 +246,8 @@ export class ApparateController {
     this.currentWindow = appendToWindow(this.currentWindow, batch, this.windowInputs);
     const before = this.currentThresholds;
 
-    const windowAccuracy = evaluateConfig(this.currentWindow, this.currentThresholds, costs).accuracy;
-    const windowMissed = !meetsConstraint(windowAccuracy, this.constraint);
+    const windowAgreement = evaluateConfig(this.currentWindow, this.currentThresholds, costs).agreement;
+    const windowMissed = !meetsConstraint(windowAgreement, this.constraint);
     let guarded = false;
     if (windowMissed) {
       const guard = lowerThresholdsToMeetConstraint(
@@ -264,7 +264,7 @@ export class ApparateController {
     const wantTune =
       this.pendingRetune ||
       windowMissed ||
-      !meetsConstraint(served.accuracy, this.constraint) ||
+      !meetsConstraint(served.agreement, this.constraint) ||
       this.batchesSinceTune >= this.tunePeriodBatches;
     let tuned = false;
     if (wantTune && this.currentWindow.count >= this.minTuneInputs) {

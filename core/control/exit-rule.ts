@@ -9,7 +9,7 @@ import type { ConfigCosts, ExitWindow } from './records';
 /** What one config achieves over a window. */
 export interface ConfigEvaluation {
   /** Fraction of released answers equal to the final model's; an empty window counts as 1. */
-  readonly accuracy: number;
+  readonly agreement: number;
   /** Fraction of inputs exiting at each active ramp, then the fraction reaching the end (last). */
   readonly exitRates: number[];
   /** Mean time from batch start until an input's answer is released, in ms. */
@@ -92,7 +92,7 @@ export function evaluationFromCounts(
   if (count === 0) {
     const exitRates = Array.from({ length: ramps + 1 }, (_, r) => (r === ramps ? 1 : 0));
     return {
-      accuracy: 1,
+      agreement: 1,
       exitRates,
       meanLatencyMs: costs.finalMs,
       savingsFraction: 1 - costs.finalMs / costs.plainMs,
@@ -103,7 +103,7 @@ export function evaluationFromCounts(
   const exitRates = Array.from({ length: ramps + 1 }, (_, r) => (exitCounts[r] as number) / count);
   const meanLatencyMs = latencySum / count;
   return {
-    accuracy: correct / count,
+    agreement: correct / count,
     exitRates,
     meanLatencyMs,
     savingsFraction: 1 - meanLatencyMs / costs.plainMs,
@@ -111,8 +111,8 @@ export function evaluationFromCounts(
 }
 
 /**
- * Accuracy, exit rates and mean latency of `thresholds` over `window`. An empty window reports
- * accuracy 1 with every input reaching the end: with no evidence, the conservative reading.
+ * Agreement, exit rates and mean latency of `thresholds` over `window`. An empty window reports
+ * agreement 1 with every input reaching the end: with no evidence, the conservative reading.
  */
 export function evaluateConfig(
   window: ExitWindow,
@@ -148,10 +148,10 @@ export function serveWindow(
   return { exitIndex: exits, latencyMs, agrees };
 }
 
-/** Tolerance on accuracy comparisons, so 99 of 100 meets 0.99 despite binary fractions. */
-export const ACCURACY_TOLERANCE = 1e-9;
+/** Tolerance on agreement comparisons, so 99 of 100 meets 0.99 despite binary fractions. */
+export const AGREEMENT_TOLERANCE = 1e-9;
 
-/** Whether an accuracy meets a constraint (inclusive), with the shared tolerance. */
-export function meetsConstraint(accuracy: number, constraint: number): boolean {
-  return accuracy >= constraint - ACCURACY_TOLERANCE;
+/** Whether an agreement meets the accuracy constraint (inclusive), with the shared tolerance. */
+export function meetsConstraint(agreement: number, constraint: number): boolean {
+  return agreement >= constraint - AGREEMENT_TOLERANCE;
 }

@@ -231,7 +231,7 @@ export function decideScheduled(input: ScheduledInput): ScheduledDecision {
     tune: {
       target,
       thresholds: tuned.thresholds,
-      windowAgreement: tuned.evaluation.accuracy,
+      windowAgreement: tuned.evaluation.agreement,
       savingsFraction: tuned.evaluation.savingsFraction,
       rounds: tuned.rounds,
       moves: tuned.moves,

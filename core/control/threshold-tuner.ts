@@ -1,6 +1,6 @@
 /**
  * Accuracy-aware threshold tuning: greedy hill climbing over per-ramp thresholds on a window of
- * recent inputs, maximising the latency saved while the window's accuracy meets the constraint.
+ * recent inputs, maximising the latency saved while the window's agreement meets the constraint.
  *
  * Each round tries raising every movable ramp's threshold by that ramp's own step; among the
  * moves that keep the window at or above the constraint and make the mean latency strictly
@@ -17,7 +17,7 @@
  *   nearest input that this ramp can take (that input's `1 − confidence` plus the step), so
  *   flat stretches are crossed on evidence; a ramp that no input can still reach stays put.
  * - Tuning budget 100× stricter than the stated constraint: not carried over. The tuner uses the
- *   constraint it is given, inclusively (accuracy ≥ constraint). Callers wanting headroom pass a
+ *   constraint it is given, inclusively (agreement ≥ constraint). Callers wanting headroom pass a
  *   stricter constraint explicitly, where it is visible.
  * - Dropping the last sample of a batch list: every input of the window is evaluated, the last
  *   one included; windows are joined by `concatWindows`, which keeps every input.
@@ -31,7 +31,7 @@ import { ACCURACY_CONSTRAINT } from './limits';
 
 /** Options of one tune; every default is the design guide's. */
 export interface TuneOptions {
-  /** Minimum window accuracy, inclusive (default 0.99). */
+  /** The accuracy constraint: minimum window agreement with the full model, inclusive (default 0.99). */
   readonly constraint?: number;
   /** Starting thresholds (default all 0). */
   readonly initial?: readonly number[];
@@ -264,15 +264,15 @@ export function tuneThresholds(
     evaluation,
     rounds,
     moves,
-    meetsConstraint: meetsConstraint(evaluation.accuracy, constraint),
+    meetsConstraint: meetsConstraint(evaluation.agreement, constraint),
   };
 }
 
 /** Result of the local guard. */
 export interface GuardResult {
   readonly thresholds: number[];
-  /** Window accuracy under the returned thresholds. */
-  readonly accuracy: number;
+  /** Window agreement under the returned thresholds. */
+  readonly agreement: number;
   /** Whether any threshold was lowered. */
   readonly lowered: boolean;
 }
@@ -325,20 +325,20 @@ export function lowerThresholdsToMeetConstraint(
         worstWrongGap[exit] = gap;
       }
     }
-    const accuracy = window.count === 0 ? 1 : correct / window.count;
-    if (meetsConstraint(accuracy, constraint)) return { thresholds: current, accuracy, lowered };
+    const agreement = window.count === 0 ? 1 : correct / window.count;
+    if (meetsConstraint(agreement, constraint)) return { thresholds: current, agreement, lowered };
     let worst = -1;
     let worstAgreement = Infinity;
     for (let r = 0; r < ramps; r++) {
       if ((worstWrongGap[r] as number) < 0) continue;
-      const agreement = (agreeing[r] as number) / (exits[r] as number);
-      if (agreement < worstAgreement) {
+      const rampAgreement = (agreeing[r] as number) / (exits[r] as number);
+      if (rampAgreement < worstAgreement) {
         worst = r;
-        worstAgreement = agreement;
+        worstAgreement = rampAgreement;
       }
     }
     // A window below the constraint always has a wrong exit somewhere; the check keeps the loop total.
-    if (worst < 0) return { thresholds: current, accuracy, lowered };
+    if (worst < 0) return { thresholds: current, agreement, lowered };
     current[worst] = worstWrongGap[worst] as number;
     lowered = true;
   }

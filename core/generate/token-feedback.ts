@@ -131,13 +131,13 @@ export function retuneTokenThresholds(
   const exitWindow = window.toExitWindow();
   if (exitWindow.count === 0) return { thresholds: [...thresholds], agreement: 1, action: 'none' };
   const guard = lowerThresholdsToMeetConstraint(exitWindow, thresholds, constraint);
-  if (guard.lowered) return { thresholds: guard.thresholds, agreement: guard.accuracy, action: 'guard' };
+  if (guard.lowered) return { thresholds: guard.thresholds, agreement: guard.agreement, action: 'guard' };
   // From zero, as the classifiers' controller tunes: the result depends on the window, not the path.
   const tune = tuneThresholds(exitWindow, costs, { constraint: tuneConstraint });
   const changed = tune.thresholds.some((t, i) => t !== thresholds[i]);
   return {
     thresholds: tune.thresholds,
-    agreement: tune.evaluation.accuracy,
+    agreement: tune.evaluation.agreement,
     action: changed ? 'tune' : 'none',
     tune,
   };

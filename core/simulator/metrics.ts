@@ -21,8 +21,8 @@ export interface PolicySummary {
   readonly served: number;
   readonly dropped: number;
   readonly latencyMs: LatencySummary;
-  readonly accuracy: number;
-  readonly worstWindowAccuracy: number;
+  readonly agreement: number;
+  readonly worstWindowAgreement: number;
   readonly throughputRps: number;
   readonly exitRate: number;
 }
@@ -69,8 +69,8 @@ export function summarise(policy: string, outcomes: readonly RequestOutcome[]): 
       p95: quantile(latencies, 0.95),
       p99: quantile(latencies, 0.99),
     },
-    accuracy: agrees.filter(Boolean).length / Math.max(1, agrees.length),
-    worstWindowAccuracy: worstWindowAgreement(agrees),
+    agreement: agrees.filter(Boolean).length / Math.max(1, agrees.length),
+    worstWindowAgreement: worstWindowAgreement(agrees),
     throughputRps: served.length / Math.max(1e-9, (last - first) / 1000),
     exitRate: served.filter((o) => (o.exitAt ?? -1) >= 0).length / Math.max(1, served.length),
   };

@@ -31,7 +31,8 @@ export interface SimulateOptions {
   readonly batching: BatchingPolicyName;
   /** Default: twice the plain model's latency at the largest profiled batch size. */
   readonly sloMs?: number;
-  readonly accuracy: number;
+  /** Least agreement with the full model the control loops hold (the accuracy constraint). */
+  readonly accuracyConstraint: number;
   readonly drift: DriftKind;
   readonly trace?: TraceSelection;
   readonly seed: number;
@@ -57,7 +58,7 @@ export interface SimulationResult {
     readonly workload: string;
     readonly batching: BatchingPolicyName;
     readonly sloMs: number;
-    readonly accuracy: number;
+    readonly accuracyConstraint: number;
     readonly drift: DriftKind;
     readonly seed: number;
     readonly requests: number;
@@ -111,12 +112,12 @@ function servingPolicy(
     case 'optimal':
       return optimalPolicy(all, profile);
     case 'static':
-      return staticPolicy(all, profile, bootstrap, options.accuracy);
+      return staticPolicy(all, profile, bootstrap, options.accuracyConstraint);
     case 'online-optimal':
-      return onlineOptimalPolicy(all, profile, { constraint: options.accuracy, rampBudget });
+      return onlineOptimalPolicy(all, profile, { constraint: options.accuracyConstraint, rampBudget });
     case 'apparate':
       return apparatePolicy(all, profile, bundle.manifest.initialConfig, {
-        constraint: options.accuracy,
+        constraint: options.accuracyConstraint,
         rampBudget,
         latestUsefulCandidate: bundle.manifest.latestUsefulCandidate,
         ...(options.controller ? { controller: options.controller } : {}),
@@ -199,7 +200,7 @@ export async function simulate(
       workload: workload.description,
       batching: options.batching,
       sloMs,
-      accuracy: options.accuracy,
+      accuracyConstraint: options.accuracyConstraint,
       drift: options.drift,
       seed: options.seed,
       requests: workload.arrivalsMs.length,

@@ -18,8 +18,8 @@ const summarySchema = z.array(
       load: z.number(),
       latencyMs: quantiles,
       winsVsPlainPct: quantiles,
-      accuracy: z.number().min(0).max(1),
-      worstWindowAccuracy: z.number().min(0).max(1),
+      agreement: z.number().min(0).max(1),
+      worstWindowAgreement: z.number().min(0).max(1),
       throughputRatio: z.number(),
       fractionOfOptimal: z.number().nullable(),
     })

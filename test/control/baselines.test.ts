@@ -31,8 +31,8 @@ describe('static early exit', () => {
 
     const result = staticEarlyExit(bootstrap, costs);
 
-    expect(result.perRamp.evaluation.accuracy).toBeGreaterThanOrEqual(0.99);
-    expect(result.shared.evaluation.accuracy).toBeGreaterThanOrEqual(0.99);
+    expect(result.perRamp.evaluation.agreement).toBeGreaterThanOrEqual(0.99);
+    expect(result.shared.evaluation.agreement).toBeGreaterThanOrEqual(0.99);
     expect(new Set(result.shared.thresholds)).toEqual(new Set([result.shared.threshold]));
     // The shared threshold is the fastest one on the grid: one step more either breaks the
     // constraint or saves nothing
@@ -42,7 +42,7 @@ describe('static early exit', () => {
       costs,
     );
     expect(
-      !meetsConstraint(next.accuracy, 0.99) || next.meanLatencyMs >= result.shared.evaluation.meanLatencyMs,
+      !meetsConstraint(next.agreement, 0.99) || next.meanLatencyMs >= result.shared.evaluation.meanLatencyMs,
     ).toBe(true);
     expect(result.perRamp.evaluation.savingsFraction).toBeGreaterThan(0);
   });
@@ -55,7 +55,7 @@ describe('online optimal', () => {
     expect(chooseConfig(emptyWindow(10), profile, 8).active).toEqual([]);
     const chosen = chooseConfig(syntheticWindow({ inputs: 256, ramps: 10, seed: 6 }), profile, 8);
     expect(chosen.active.length).toBeGreaterThan(0);
-    expect(chosen.evaluation.accuracy).toBeGreaterThanOrEqual(0.99);
+    expect(chosen.evaluation.agreement).toBeGreaterThanOrEqual(0.99);
     expect(chosen.evaluation.savingsFraction).toBeGreaterThan(0);
   });
 

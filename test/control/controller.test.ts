@@ -35,7 +35,7 @@ function replay(
     const result = ctl.observeBatch(batch, batchSize);
     onResult?.(result);
   }
-  return { accuracy: agreeing / all.count, meanLatencyMs: latency / all.count };
+  return { agreement: agreeing / all.count, meanLatencyMs: latency / all.count };
 }
 
 /** A batch for `ramps` ramps in which every ramp is confident; `agree` says whether they are right. */
@@ -96,7 +96,7 @@ describe('ApparateController', () => {
     expect(result.thresholdsChanged).toBe(true);
     expect(ctl.counters.guardActivations).toBe(1);
     const costs = configCostsAt(profile, [...ctl.activeIndices], 8);
-    expect(evaluateConfig(ctl.window, ctl.thresholds, costs).accuracy).toBeGreaterThanOrEqual(0.99);
+    expect(evaluateConfig(ctl.window, ctl.thresholds, costs).agreement).toBeGreaterThanOrEqual(0.99);
     expect(ctl.thresholds[0]).toBeLessThan(before[0] as number);
   });
 
@@ -200,7 +200,7 @@ describe('ApparateController', () => {
       if (result.tuned && !result.rampsChanged) {
         const costs = configCostsAt(profile, [...ctl.activeIndices], 8);
         tunedWindowsMeet.push(
-          meetsConstraint(evaluateConfig(ctl.window, ctl.thresholds, costs).accuracy, 0.99),
+          meetsConstraint(evaluateConfig(ctl.window, ctl.thresholds, costs).agreement, 0.99),
         );
       }
       const spent = ctl.activeIndices.reduce(
@@ -210,11 +210,11 @@ describe('ApparateController', () => {
       expect(spent).toBeLessThanOrEqual(budget + 1e-9);
     });
 
-    // Then after every tune the window met the constraint, the served accuracy is close to 99%,
+    // Then after every tune the window met the constraint, the served agreement is close to 99%,
     // latency is saved, and the counters add up
     expect(tunedWindowsMeet.length).toBeGreaterThan(100);
     expect(tunedWindowsMeet.every(Boolean)).toBe(true);
-    expect(outcome.accuracy).toBeGreaterThan(0.985);
+    expect(outcome.agreement).toBeGreaterThan(0.985);
     expect(outcome.meanLatencyMs).toBeLessThan(0.85 * (profile.plainMs[3] as number));
     const counters = ctl.counters;
     expect(counters.thresholdUpdates + counters.rampChanges).toBe(changes);
@@ -222,7 +222,7 @@ describe('ApparateController', () => {
     expect(counters.inputs).toBe(12_000);
   });
 
-  it('raises its tuning headroom when the accuracy it serves falls short', () => {
+  it('raises its tuning headroom when the agreement it serves falls short', () => {
     const all = syntheticWindow({ inputs: 6000, ramps: 12, seed: 22 });
     const ctl = controller({ tuningHeadroom: 0 });
     replay(ctl, all, 8);

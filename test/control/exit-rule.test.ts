@@ -23,7 +23,7 @@ describe('exit rule', () => {
     expect(exitIndex(window, 0, [0, 0])).toBe(-1);
   });
 
-  it('evaluates accuracy, exit rates, latency and savings on a hand-computed window', () => {
+  it('evaluates agreement, exit rates, latency and savings on a hand-computed window', () => {
     // Given four inputs: two exit at ramp 0 (one wrong), one at ramp 1, one reaches the end
     const window = windowFromRows([
       { confidence: [0.95, 0.2], agrees: [1, 0] },
@@ -36,7 +36,7 @@ describe('exit rule', () => {
     const evaluation = evaluateConfig(window, [0.1, 0.1], costs);
 
     // Then 3 of 4 answers agree and the mean latency is (3 + 3 + 6 + 11) / 4
-    expect(evaluation.accuracy).toBe(0.75);
+    expect(evaluation.agreement).toBe(0.75);
     expect(evaluation.exitRates).toEqual([0.5, 0.25, 0.25]);
     expect(evaluation.meanLatencyMs).toBeCloseTo(5.75, 12);
     expect(evaluation.savingsFraction).toBeCloseTo(0.425, 12);
@@ -53,7 +53,7 @@ describe('exit rule', () => {
         rampMs: [0.5],
       },
     );
-    expect(evaluation).toMatchObject({ accuracy: 1, exitRates: [0, 1], meanLatencyMs: 10.5 });
+    expect(evaluation).toMatchObject({ agreement: 1, exitRates: [0, 1], meanLatencyMs: 10.5 });
     expect(evaluation.savingsFraction).toBeCloseTo(-0.05, 12);
   });
 
@@ -69,7 +69,7 @@ describe('exit rule', () => {
       const window = randomWindow(seed, 100, ramps);
       const evaluation = evaluateConfig(window, new Array<number>(ramps).fill(0), linearCosts(ramps));
       expect(evaluation.exitRates[ramps]).toBe(1);
-      expect(evaluation.accuracy).toBe(1);
+      expect(evaluation.agreement).toBe(1);
     }
   });
 
@@ -97,7 +97,7 @@ describe('exit rule', () => {
     const evaluation = evaluateConfig(window, thresholds, costsOf);
     const meanLatency = served.latencyMs.reduce((sum, ms) => sum + ms, 0) / window.count;
     expect(meanLatency).toBeCloseTo(evaluation.meanLatencyMs, 9);
-    expect(served.agrees.reduce((sum, a) => sum + a, 0) / window.count).toBe(evaluation.accuracy);
+    expect(served.agrees.reduce((sum, a) => sum + a, 0) / window.count).toBe(evaluation.agreement);
     served.exitIndex.forEach((exit, i) => expect(exit).toBe(exitIndex(window, i, thresholds)));
   });
 });

@@ -73,7 +73,7 @@ describe('the scheduled decision (pure)', () => {
     // ... the tuned thresholds meet that target on the window
     const costs = configCosts(costsAtBatch(profile, 8), [2, 4, 7, 9]);
     expect(
-      evaluateConfig(given.evidence.window, decided.tune.thresholds, costs).accuracy,
+      evaluateConfig(given.evidence.window, decided.tune.thresholds, costs).agreement,
     ).toBeGreaterThanOrEqual(decided.tune.target);
     // ... a utility entry closed per 64 inputs, and the raised thresholds are worth a version
     expect(decided.memory.utility.history.every((entries) => entries.length === 8)).toBe(true);

@@ -29,7 +29,7 @@ describe('threshold tuner', () => {
       // Then the window meets the constraint, thresholds stay in [0, 1], and the reported
       // evaluation is the exit rule's own
       const evaluation = evaluateConfig(window, result.thresholds, costs);
-      expect(meetsConstraint(evaluation.accuracy, constraint)).toBe(true);
+      expect(meetsConstraint(evaluation.agreement, constraint)).toBe(true);
       expect(result.meetsConstraint).toBe(true);
       expect(result.evaluation).toEqual(evaluation);
       for (const t of result.thresholds) {
@@ -57,7 +57,7 @@ describe('threshold tuner', () => {
     const result = tuneThresholds(window, costs);
 
     // Then at least 99% of answers agree and a sizeable share of latency is saved
-    expect(result.evaluation.accuracy).toBeGreaterThanOrEqual(0.99);
+    expect(result.evaluation.agreement).toBeGreaterThanOrEqual(0.99);
     expect(result.evaluation.savingsFraction).toBeGreaterThan(0.3);
     expect(result.rounds).toBeGreaterThan(0);
     expect(result.moves).toBeGreaterThan(0);
@@ -108,7 +108,7 @@ describe('threshold tuner', () => {
     expect(result.thresholds[1]).toBeGreaterThan(0.3);
     expect(result.thresholds[1]).toBeLessThan(0.33);
     expect(result.evaluation.exitRates).toEqual([0, 1, 0]);
-    expect(result.evaluation.accuracy).toBe(1);
+    expect(result.evaluation.agreement).toBe(1);
   });
 
   it('quirk: never raises a threshold that no input can test', () => {
@@ -131,7 +131,7 @@ describe('threshold tuner', () => {
 
     // When tuned at 99%, exiting all of them at ramp 0 gives exactly 99% and is allowed
     const at99 = tuneThresholds(window, twoRampCosts, { constraint: 0.99 });
-    expect(at99.evaluation.accuracy).toBe(0.99);
+    expect(at99.evaluation.agreement).toBe(0.99);
     expect(at99.evaluation.exitRates[0]).toBe(1);
 
     // And at 99.5% it is not: they leave at ramp 1 instead
@@ -153,7 +153,7 @@ describe('threshold tuner', () => {
 
     // Then nothing exits: the last input counts
     expect(result.thresholds).toEqual([0]);
-    expect(result.evaluation.accuracy).toBe(1);
+    expect(result.evaluation.agreement).toBe(1);
   });
 
   it('doubles the step of a ramp after its move is kept', () => {
@@ -188,7 +188,7 @@ describe('local guard', () => {
         return { confidence: [0.5, 0.5], agrees: [1, 1] };
       }),
     );
-    expect(evaluateConfig(window, [0.2, 0.2], twoRampCosts).accuracy).toBe(0.94);
+    expect(evaluateConfig(window, [0.2, 0.2], twoRampCosts).agreement).toBe(0.94);
 
     // When the guard enforces 95%
     const guard = lowerThresholdsToMeetConstraint(window, [0.2, 0.2], 0.95);
@@ -196,7 +196,7 @@ describe('local guard', () => {
     // Then only ramp 1 was lowered, just enough
     expect(guard.thresholds[0]).toBe(0.2);
     expect(guard.thresholds[1]).toBeLessThan(0.2);
-    expect(guard.accuracy).toBeGreaterThanOrEqual(0.95);
+    expect(guard.agreement).toBeGreaterThanOrEqual(0.95);
     expect(evaluateConfig(window, guard.thresholds, twoRampCosts).exitRates[1]).toBeGreaterThan(0);
   });
 
@@ -211,9 +211,9 @@ describe('local guard', () => {
       const guard = lowerThresholdsToMeetConstraint(window, thresholds, constraint);
 
       guard.thresholds.forEach((t, r) => expect(t).toBeLessThanOrEqual(thresholds[r] as number));
-      const accuracy = evaluateConfig(window, guard.thresholds, linearCosts(ramps)).accuracy;
-      expect(accuracy).toBe(guard.accuracy);
-      expect(meetsConstraint(accuracy, constraint)).toBe(true);
+      const agreement = evaluateConfig(window, guard.thresholds, linearCosts(ramps)).agreement;
+      expect(agreement).toBe(guard.agreement);
+      expect(meetsConstraint(agreement, constraint)).toBe(true);
     }
   });
 });

@@ -16,8 +16,8 @@ const recordSchema = z.array(
     policy: z.string(),
     latencyMs: z.object({ p25: z.number(), p50: z.number(), p95: z.number(), p99: z.number() }),
     winsVsPlainPct: z.object({ p25: z.number(), p50: z.number(), p95: z.number() }),
-    accuracy: z.number(),
-    worstWindowAccuracy: z.number(),
+    agreement: z.number(),
+    worstWindowAgreement: z.number(),
     dropped: z.number().int(),
     throughputRps: z.number(),
     rampChanges: z.number().int(),
@@ -47,7 +47,7 @@ describe('replay simulator on mnist-resnet', () => {
       policies: ['apparate', 'optimal', 'static'],
       load: 0.7,
       batching: 'clockwork',
-      accuracy: 0.99,
+      accuracyConstraint: 0.99,
       drift: 'none',
       seed: 20261123,
       trace: { path: TRACE, startSecond: 3600 },
@@ -59,8 +59,8 @@ describe('replay simulator on mnist-resnet', () => {
     const optimal = byName.get('optimal');
     expect(apparate?.served).toBeGreaterThan(0);
     expect((apparate?.served ?? 0) + (apparate?.dropped ?? 0)).toBe(result.settings.requests);
-    expect(apparate?.accuracy).toBeGreaterThanOrEqual(0.99);
-    expect(optimal?.accuracy).toBe(1);
+    expect(apparate?.agreement).toBeGreaterThanOrEqual(0.99);
+    expect(optimal?.agreement).toBe(1);
     expect(apparate?.exitRate).toBeGreaterThan(0);
     expect(apparate?.thresholdUpdates).toBeGreaterThan(0);
     // The optimal exits only ever shorten latency: it is never behind the plain model.
@@ -73,7 +73,7 @@ describe('replay simulator on mnist-resnet', () => {
       policies: ['apparate', 'static'],
       load: 0.7,
       batching: 'clockwork',
-      accuracy: 0.99,
+      accuracyConstraint: 0.99,
       drift: 'noise',
       seed: 20261123,
       trace: { path: TRACE, startSecond: 3600 },
@@ -85,9 +85,9 @@ describe('replay simulator on mnist-resnet', () => {
     const byName = new Map(result.policies.map((p) => [p.policy, p]));
     const apparate = byName.get('apparate');
     const fixed = byName.get('static');
-    expect(apparate?.accuracy).toBeGreaterThanOrEqual(0.985);
-    expect(fixed?.accuracy).toBeLessThan(0.9);
-    expect(fixed?.worstWindowAccuracy).toBeLessThan(apparate?.worstWindowAccuracy ?? 0);
+    expect(apparate?.agreement).toBeGreaterThanOrEqual(0.985);
+    expect(fixed?.agreement).toBeLessThan(0.9);
+    expect(fixed?.worstWindowAgreement).toBeLessThan(apparate?.worstWindowAgreement ?? 0);
     expect(byName.get('apparate')?.thresholdUpdates).toBeGreaterThan(0);
   });
 
