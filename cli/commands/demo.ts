@@ -16,8 +16,9 @@ import { startLocalStack, type LocalStack } from '../stack/local-stack';
 import { readStackOptions, STACK_OPTIONS } from '../stack/stack-options';
 import { runFleetDemo } from '../stack/fleet-demo';
 import { fleetDemoPlot, formatFleetDemo } from '../stack/fleet-demo-report';
-import { locateTrace } from '../../core/workload/trace-location';
-import { InputError } from '../../core/errors';
+import { locateTrace, traceSearchDirs } from '../../core/workload/trace-location';
+import { readTrace } from '../../core/workload/trace';
+import { SYNTHETIC_TRACE_NAME, syntheticTrace } from '../../core/workload/synthetic-trace';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -79,12 +80,30 @@ async function probe(url: string): Promise<string[] | undefined> {
   }
 }
 
+/**
+ * The counts the fleet demo replays: the file given, else the shared Twitter trace, else (a clean
+ * clone, where the shared folder is absent) the synthetic day, saying so on stderr.
+ */
+async function fleetDemoTrace(
+  given: string | undefined,
+  startDay: number,
+  io: { stderr: { write(text: string): unknown } },
+): Promise<{ counts: Uint32Array; name: string }> {
+  if (given !== undefined) return { counts: await readTrace(given), name: `the trace ${given}` };
+  const twitter = locateTrace();
+  if (twitter !== undefined) return { counts: await readTrace(twitter), name: 'the Twitter trace' };
+  io.stderr.write(
+    `apparate: the Twitter trace is not in ${traceSearchDirs().join(', ')}; replaying ${SYNTHETIC_TRACE_NAME} instead (give --trace <file> for another)\n`,
+  );
+  return { counts: syntheticTrace({ days: startDay + 1 }), name: SYNTHETIC_TRACE_NAME };
+}
+
 export const demoCommand: Command = {
   name: 'demo',
   summary: 'replay the fixture streams with trace arrivals against the local stack and report',
   usage:
     'apparate demo [--url http://127.0.0.1:3000] [--seconds 30] [--rate 40] [--models mnist-resnet,spam-bert] [--json] [serve options, used when it starts a stack]\n' +
-    '       apparate demo --fleet [--start-day 15] [--interval-seconds 5] [--peak-rps 60] [--peak-workers 128] [--max-workers 12] [--plot <file.svg>] [--json]',
+    '       apparate demo --fleet [--trace <file>] [--start-day 15] [--hours 24] [--interval-seconds 5] [--peak-rps 60] [--peak-workers 128] [--max-workers 12] [--plot <file.svg>] [--json]',
   options: {
     ...STACK_OPTIONS,
     url: {
@@ -107,8 +126,10 @@ export const demoCommand: Command = {
     },
     trace: {
       type: 'string',
-      description: '--fleet: the Twitter trace file (default: found under shared/data/traces)',
+      description:
+        '--fleet: a trace file (default: the Twitter trace under shared/data/traces, else a synthetic day)',
     },
+    hours: { type: 'string', description: '--fleet: trace hours replayed from the day start (default 24)' },
     'start-day': { type: 'string', description: '--fleet: the trace day replayed (default 15)' },
     'interval-seconds': { type: 'string', description: '--fleet: wall seconds per trace hour (default 5)' },
     'peak-rps': {
@@ -126,13 +147,29 @@ export const demoCommand: Command = {
   async run(values, _positionals, io) {
     if (values.fleet === true) {
       const progress = createProgress(io);
-      const tracePath = typeof values.trace === 'string' ? values.trace : locateTrace();
-      if (tracePath === undefined)
-        throw new InputError('the Twitter trace was not found; give --trace <file>');
+      const startDay = numberOption(values, 'start-day', {
+        default: 15,
+        min: 1,
+        minInclusive: true,
+        max: 60,
+        integer: true,
+      });
+      const trace = await fleetDemoTrace(
+        typeof values.trace === 'string' ? values.trace : undefined,
+        startDay,
+        io,
+      );
       const report = await runFleetDemo({
         stack: readStackOptions(values, progress),
-        tracePath,
-        startDay: numberOption(values, 'start-day', { default: 15, min: 1, minInclusive: true, max: 60 }),
+        trace,
+        startDay,
+        hours: numberOption(values, 'hours', {
+          default: 24,
+          min: 1,
+          minInclusive: true,
+          max: 24,
+          integer: true,
+        }),
         intervalSeconds: numberOption(values, 'interval-seconds', {
           default: 5,
           min: 1,

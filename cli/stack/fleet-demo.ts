@@ -1,6 +1,6 @@
 /**
- * `apparate demo --fleet`: a compressed day of the Twitter trace against a local pool serving the
- * digits task. Each trace hour becomes one planning interval of a few seconds: before it, the
+ * `apparate demo --fleet`: a compressed day of the Twitter trace (or, where that is absent, the
+ * synthetic day of `core/workload/synthetic-trace.ts`) against a local pool serving the digits task. Each trace hour becomes one planning interval of a few seconds: before it, the
  * LSTM forecasts the hour's peak from the hours before (+10%), `decideFleet` keeps or replaces the
  * plan (scale up at once, down after four intervals), the plan is published to the stack's plan
  * store and the stack follows it (workers started, traffic moved, workers drained); during it,
@@ -21,7 +21,7 @@ import { lstmForecaster, readLstmWeights } from '../../core/fleet/lstm-forecaste
 import { planningOptions } from '../../core/fleet/planner';
 import { readTaskProfiles } from '../../core/fleet/profiles-location';
 import { taskVariants } from '../../core/fleet/tasks';
-import { readTrace, traceWindow } from '../../core/workload/trace';
+import { traceWindow } from '../../core/workload/trace';
 import { listFixtureModels, loadFixtureModel, loadModelData } from '../../core/zoo/fixtures';
 import { DEFAULT_PREPARE } from '../../core/prepare/prepare-model';
 import { InputError } from '../../core/errors';
@@ -31,10 +31,14 @@ import { startLocalStack, type LocalStackOptions } from './local-stack';
 export const FLEET_DEMO_TASK = 'digits';
 
 export interface FleetDemoOptions {
+  /** With `bundles` set, those are served as they are; else the fixture bundles are prepared or reused. */
   readonly stack: LocalStackOptions;
-  readonly tracePath: string;
+  /** Per-second counts, and what they are, for the report. */
+  readonly trace: { readonly counts: ArrayLike<number>; readonly name: string };
   /** The day of the trace replayed (day 15 is the one the fleet benchmark evaluates). */
   readonly startDay: number;
+  /** Trace hours replayed from the day's start, 1 to 24. @default 24 */
+  readonly hours?: number;
   /** Wall seconds per trace hour. */
   readonly intervalSeconds: number;
   /** Requests per second actually sent at the day's busiest moment. */
@@ -61,6 +65,8 @@ export interface FleetDemoInterval {
   readonly sent: number;
   /** Answers per variant. */
   readonly answered: Readonly<Record<string, number>>;
+  /** The pool's workers per variant once the interval's traffic had moved to the plan. */
+  readonly poolWhenFollowed: Readonly<Record<string, number>>;
 }
 
 export interface FleetDemoReport {
@@ -70,6 +76,10 @@ export interface FleetDemoReport {
   readonly intervals: readonly FleetDemoInterval[];
   readonly requests: number;
   readonly failed: number;
+  /** Distinct request ids among the answers: equal to the answers when none was answered twice. */
+  readonly distinctAnswered: number;
+  /** Requests the pool's workers served, stopped ones included (each once when it equals the requests). */
+  readonly served: number;
   /** Requests that failed or were answered later than the SLO (client-measured), %. */
   readonly sloViolationPct: number;
   /** Requests whose worker time (queue to answer) exceeded the SLO, %. */
@@ -87,6 +97,7 @@ export interface FleetDemoReport {
 interface Answer {
   readonly interval: number;
   readonly ok: boolean;
+  readonly requestId?: string;
   readonly model?: string;
   readonly correct: boolean;
   readonly totalMs: number;
@@ -101,12 +112,15 @@ export async function runFleetDemo(options: FleetDemoOptions): Promise<FleetDemo
   const tasks = taskVariants(models.map((m) => ({ name: m.spec.name, dataset: m.spec.dataset })));
   const variants = tasks.get(FLEET_DEMO_TASK);
   if (variants === undefined) throw new InputError(`no fixture models serve task ${FLEET_DEMO_TASK}`);
+  const hours = options.hours ?? 24;
+  if (!(Number.isInteger(hours) && hours >= 1 && hours <= 24)) {
+    throw new InputError(`the fleet demo replays 1 to 24 whole trace hours, got ${hours}`);
+  }
 
-  // The day, and the ten hours before it for the forecaster's first window.
-  const counts = await readTrace(options.tracePath);
+  // The replayed hours, and the ten hours before them for the forecaster's first window.
   const first = Math.round(options.startDay * 86400) - 10 * HOUR;
   if (first < 0) throw new InputError('--start-day must leave ten hours of trace before it');
-  const window = traceWindow(counts, first, 34 * HOUR, { skipZeroGaps: true });
+  const window = traceWindow(options.trace.counts, first, (10 + hours) * HOUR, { skipZeroGaps: true });
   const hourPeaks = Array.from(intervalPeaks(window, HOUR));
   // The forecaster's own scale: per-minute peaks (InfAdapter's LSTM predicts the next minute's peak
   // from the last ten); before each hour it sees the ten minutes that precede it.
@@ -120,7 +134,7 @@ export async function runFleetDemo(options: FleetDemoOptions): Promise<FleetDemo
       for (let i = from; i < to; i++) sum += window[i] as number;
       return sum / (to - from);
     });
-  const dayMeans = Array.from({ length: 24 }, (_, h) => slotMeans(h));
+  const dayMeans = Array.from({ length: hours }, (_, h) => slotMeans(h));
   const sendScale = options.peakRps / Math.max(...dayMeans.flat());
   const best = [...profiles.variants].sort((a, b) => b.accuracy - a.accuracy)[0];
   const bestCapacity = best?.settings.find((s) => s.exits === 'off')?.capacityRps ?? 1;
@@ -129,13 +143,15 @@ export async function runFleetDemo(options: FleetDemoOptions): Promise<FleetDemo
   const forecaster = inScale(lstmForecaster(await readLstmWeights()), planScale);
   const planning = planningOptions(profiles).filter((o) => variants.includes(o.variant));
 
-  const bundles = await ensureFixtureBundles({
-    cacheDir: `${options.stack.bundleCacheDir}`,
-    models: variants,
-    repeats: options.stack.prepareRepeats,
-    rampBudget: options.stack.rampBudget,
-    progress: options.stack.progress,
-  });
+  const bundles =
+    options.stack.bundles ??
+    (await ensureFixtureBundles({
+      cacheDir: `${options.stack.bundleCacheDir}`,
+      models: variants,
+      repeats: options.stack.prepareRepeats,
+      rampBudget: options.stack.rampBudget,
+      progress: options.stack.progress,
+    }));
   const stack = await startLocalStack({
     ...options.stack,
     port: 0,
@@ -164,7 +180,7 @@ export async function runFleetDemo(options: FleetDemoOptions): Promise<FleetDemo
   const intervals: FleetDemoInterval[] = [];
   let sentIndex = 0;
   try {
-    for (let hour = 0; hour < 24; hour++) {
+    for (let hour = 0; hour < hours; hour++) {
       const latest = (await stack.plans.latest(FLEET_DEMO_TASK))?.plan;
       const decision = decideFleet({
         task: FLEET_DEMO_TASK,
@@ -185,6 +201,7 @@ export async function runFleetDemo(options: FleetDemoOptions): Promise<FleetDemo
       ) {
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
+      const poolWhenFollowed = Object.fromEntries(variants.map((v) => [v, stack.pool.sizes().get(v) ?? 0]));
       const plan: Record<string, { workers: number; weight: number }> = {};
       for (const g of decision.plan.plan.groups) {
         const entry = (plan[g.variant] ??= { workers: 0, weight: 0 });
@@ -214,6 +231,7 @@ export async function runFleetDemo(options: FleetDemoOptions): Promise<FleetDemo
         plan,
         sent: answers.length - before,
         answered: {},
+        poolWhenFollowed,
       };
       intervals.push(row);
       options.onInterval?.(row);
@@ -223,6 +241,12 @@ export async function runFleetDemo(options: FleetDemoOptions): Promise<FleetDemo
     sample();
   }
   const all = await Promise.all(answers);
+  // A worker counts a request once its batch is acknowledged, which may trail the answer a little.
+  const countedBy = performance.now() + 5000;
+  while (stack.pool.served() < all.length && performance.now() < countedBy) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const served = stack.pool.served();
   for (const a of all) {
     const row = intervals[a.interval];
     if (row === undefined || !a.ok || a.model === undefined) continue;
@@ -258,13 +282,15 @@ export async function runFleetDemo(options: FleetDemoOptions): Promise<FleetDemo
   return {
     task: FLEET_DEMO_TASK,
     conditions:
-      `day ${options.startDay} of the Twitter trace (zero gaps skipped), one trace hour per ${options.intervalSeconds} s; ` +
+      `${hours === 24 ? '' : `hours 0–${hours - 1} of `}day ${options.startDay} of ${options.trace.name} (zero gaps skipped), one trace hour per ${options.intervalSeconds} s; ` +
       `planned in profile units (peak = ${options.peakWorkers} workers of ${best?.name}, ×${planScale.toFixed(2)}), sent at up to ${options.peakRps} req/s (×${sendScale.toFixed(3)}); ` +
       `budget ${options.maxWorkers} workers; LSTM +10%; SLO ${profiles.sloMs.toFixed(1)} ms`,
     sloMs: profiles.sloMs,
     intervals,
     requests: all.length,
     failed: all.length - ok.length,
+    distinctAnswered: new Set(ok.map((a) => a.requestId)).size,
+    served,
     sloViolationPct: (100 * late) / Math.max(1, all.length),
     workerSloViolationPct: (100 * workerLate) / Math.max(1, all.length),
     workerSeconds,
@@ -287,6 +313,7 @@ export async function runFleetDemo(options: FleetDemoOptions): Promise<FleetDemo
         body: JSON.stringify({ inputs, deadlineMs }),
       });
       const body = (await response.json()) as {
+        requestId?: string;
         model?: string;
         label?: string;
         latencyMs?: { worker?: number };
@@ -295,6 +322,7 @@ export async function runFleetDemo(options: FleetDemoOptions): Promise<FleetDemo
       return {
         interval,
         ok: response.status === 200,
+        ...(body.requestId === undefined ? {} : { requestId: body.requestId }),
         ...(body.model === undefined ? {} : { model: body.model }),
         correct: body.label === trueLabel,
         totalMs,
