@@ -8,8 +8,7 @@ import {
   ConfigStore,
   type InvalidConfigReport,
 } from '../../../adapters/dynamo/config-store';
-import type { TableNames } from '../../../adapters/dynamo/tables';
-import { startLocalDynamo, type LocalDynamo } from './local-dynamo';
+import { useLocalDynamo } from './local-dynamo';
 
 const MODEL = 'mnist-resnet';
 
@@ -23,25 +22,15 @@ function config(version: number, threshold = 0.1): RampConfig {
   };
 }
 
-let local: LocalDynamo;
-let tables: TableNames;
+const dynamo = useLocalDynamo();
 let reports: InvalidConfigReport[];
 let store: ConfigStore;
 
-beforeAll(async () => {
-  local = await startLocalDynamo();
-});
-
-afterAll(async () => {
-  await local.close();
-});
-
-beforeEach(async () => {
-  tables = await local.freshTables();
+beforeEach(() => {
   reports = [];
   store = new ConfigStore({
-    client: local.doc,
-    tableName: tables.configs,
+    client: dynamo.local.doc,
+    tableName: dynamo.tables.configs,
     onInvalidConfig: (report) => reports.push(report),
   });
 });
@@ -123,9 +112,9 @@ describe('config store', () => {
     // Given versions 1 and 2 published, then a version 3 written by hand with a threshold above 1
     await store.publish(MODEL, config(1));
     await store.publish(MODEL, config(2));
-    await local.doc.send(
+    await dynamo.local.doc.send(
       new PutCommand({
-        TableName: tables.configs,
+        TableName: dynamo.tables.configs,
         Item: { model: MODEL, version: 3, config: config(3, 2), publishedAtMs: 1 },
       }),
     );
@@ -145,9 +134,9 @@ describe('config store', () => {
   it('completes a publish that stopped after admitting its version', async () => {
     // Given a head that admitted version 7 whose config item was never written (the publisher died)
     await store.publish(MODEL, config(6));
-    await local.doc.send(
+    await dynamo.local.doc.send(
       new PutCommand({
-        TableName: tables.configs,
+        TableName: dynamo.tables.configs,
         Item: { model: MODEL, version: CONFIG_HEAD_VERSION, latestVersion: 7, updatedAtMs: 1 },
       }),
     );

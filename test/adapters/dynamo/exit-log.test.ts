@@ -12,8 +12,7 @@ import {
   type ExitLogWriterOptions,
   type InvalidExitLogReport,
 } from '../../../adapters/dynamo';
-import type { TableNames } from '../../../adapters/dynamo/tables';
-import { startLocalDynamo, type LocalDynamo } from './local-dynamo';
+import { useLocalDynamo } from './local-dynamo';
 
 const MODEL = 'mnist-resnet';
 /** Half a minute past 12:00 UTC, so batches a few seconds apart fall into several minutes. */
@@ -50,29 +49,19 @@ function inTimeOrder(items: ExitLogItem[]): ExitLogItem[] {
   );
 }
 
-let local: LocalDynamo;
-let tables: TableNames;
+const dynamo = useLocalDynamo();
 let errors: Error[];
 let invalid: InvalidExitLogReport[];
 
-beforeAll(async () => {
-  local = await startLocalDynamo();
-});
-
-afterAll(async () => {
-  await local.close();
-});
-
-beforeEach(async () => {
-  tables = await local.freshTables();
+beforeEach(() => {
   errors = [];
   invalid = [];
 });
 
 function writer(options: Partial<ExitLogWriterOptions> = {}): ExitLogWriter {
   return new ExitLogWriter({
-    client: local.doc,
-    tableName: tables.exitLogs,
+    client: dynamo.local.doc,
+    tableName: dynamo.tables.exitLogs,
     flushIntervalMs: 3_600_000,
     retryBaseDelayMs: 1,
     onError: (error) => errors.push(error),
@@ -80,21 +69,21 @@ function writer(options: Partial<ExitLogWriterOptions> = {}): ExitLogWriter {
   });
 }
 
-function reader(tableName = tables.exitLogs): ExitLogReader {
+function reader(tableName = dynamo.tables.exitLogs): ExitLogReader {
   return new ExitLogReader({
-    client: local.doc,
+    client: dynamo.local.doc,
     tableName,
     nowMs: () => T0 + 10 * MINUTE_MS,
     onInvalidItem: (report) => invalid.push(report),
   });
 }
 
-async function storedItems(tableName = tables.exitLogs): Promise<Record<string, unknown>[]> {
+async function storedItems(tableName = dynamo.tables.exitLogs): Promise<Record<string, unknown>[]> {
   // Tests may scan to look at the layout; the adapters never do.
   const items: Record<string, unknown>[] = [];
   let startAfter: Record<string, unknown> | undefined;
   do {
-    const page = await local.doc.send(
+    const page = await dynamo.local.doc.send(
       new ScanCommand({ TableName: tableName, ExclusiveStartKey: startAfter }),
     );
     items.push(...(page.Items ?? []));
@@ -174,7 +163,7 @@ describe('exit log', () => {
 
   it('keeps about half the batches at a sample rate of 0.5, the same half every time', async () => {
     // Given 400 batches recorded by two writers at rate 0.5, each into its own table
-    const otherTables = await local.freshTables();
+    const otherTables = await dynamo.local.freshTables();
     const batches = Array.from({ length: 400 }, (_, index) => batch(`w7-${index}`, T0 + index * 100, 1));
     const first = writer({ sampleRate: 0.5 });
     const second = writer({ sampleRate: 0.5, tableName: otherTables.exitLogs });
@@ -236,7 +225,7 @@ describe('exit log', () => {
 
   it('retries the items DynamoDB leaves unprocessed until all are written', async () => {
     // Given a client whose first BatchWriteItem processes only half of its 25 items
-    const log = writer({ client: halfUnprocessedOnFirstBatchWrite(local.doc) });
+    const log = writer({ client: halfUnprocessedOnFirstBatchWrite(dynamo.local.doc) });
     const batches = Array.from({ length: 40 }, (_, index) => batch(`w3-${index}`, T0 + index * 1000));
 
     // When 40 batches are recorded and flushed
@@ -280,8 +269,8 @@ describe('exit log', () => {
     // Given a batch of 6,000 requests, which DynamoDB refuses as one item (over 400 KB)
     const large = batch('w6-large', T0, 6000);
     await expect(
-      local.doc.send(
-        new PutCommand({ TableName: tables.exitLogs, Item: { pk: 'whole', sk: 'batch', large } }),
+      dynamo.local.doc.send(
+        new PutCommand({ TableName: dynamo.tables.exitLogs, Item: { pk: 'whole', sk: 'batch', large } }),
       ),
     ).rejects.toThrow(/size has exceeded/);
     const log = writer();
@@ -305,9 +294,9 @@ describe('exit log', () => {
     log.record(batch('w8-good', T0));
     await log.close();
     const [good] = await storedItems();
-    await local.doc.send(
+    await dynamo.local.doc.send(
       new PutCommand({
-        TableName: tables.exitLogs,
+        TableName: dynamo.tables.exitLogs,
         Item: { ...good, sk: `${String(good?.['sk'])}-corrupt`, requests: 'not a list' },
       }),
     );
@@ -328,7 +317,7 @@ describe('exit log', () => {
 
   it('counts and reports batches it cannot write, without throwing', async () => {
     // Given a writer pointed at a table that does not exist, and a batch that fails the schema
-    const log = writer({ tableName: `${tables.exitLogs}-missing` });
+    const log = writer({ tableName: `${dynamo.tables.exitLogs}-missing` });
     log.record(batch('w9-0', T0));
     log.record({ ...batch('w9-1', T0), paddedSize: 1 });
 

@@ -40,3 +40,42 @@ export async function startLocalDynamo(): Promise<LocalDynamo> {
     },
   };
 }
+
+/** What `useLocalDynamo` hands a test: read its fields inside tests and hooks, never at load. */
+export interface LocalDynamoSetup {
+  readonly local: LocalDynamo;
+  /** This test's own tables. */
+  readonly tables: TableNames;
+}
+
+/**
+ * The lifecycle the table tests share, registered in one call: dynalite once per file, closed when
+ * the file ends, and fresh tables for every test. A file's own `beforeEach` hooks, registered after
+ * this call, run after the tables exist.
+ */
+export function useLocalDynamo(): LocalDynamoSetup {
+  let local: LocalDynamo | undefined;
+  let tables: TableNames | undefined;
+  const started = (): LocalDynamo => {
+    if (local === undefined) throw new Error('dynalite is read before beforeAll ran');
+    return local;
+  };
+  beforeAll(async () => {
+    local = await startLocalDynamo();
+  });
+  afterAll(async () => {
+    await local?.close();
+  });
+  beforeEach(async () => {
+    tables = await started().freshTables();
+  });
+  return {
+    get local() {
+      return started();
+    },
+    get tables() {
+      if (tables === undefined) throw new Error('the tables are read outside a test');
+      return tables;
+    },
+  };
+}

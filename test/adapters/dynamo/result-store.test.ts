@@ -5,8 +5,7 @@ import {
   type StoredEarlyAnswer,
   type StoredFinalAnswer,
 } from '../../../adapters/dynamo/result-store';
-import type { TableNames } from '../../../adapters/dynamo/tables';
-import { startLocalDynamo, type LocalDynamo } from './local-dynamo';
+import { useLocalDynamo } from './local-dynamo';
 
 const NOW_MS = 1_750_000_000_000;
 const DAY_S = 86_400;
@@ -21,23 +20,13 @@ const early: StoredEarlyAnswer = {
 };
 const final: StoredFinalAnswer = { label: 7, confidence: 0.99, latencyMs: 11.25, agreesWithEarly: true };
 
-let local: LocalDynamo;
-let tables: TableNames;
+const dynamo = useLocalDynamo();
 let nowMs: number;
 let store: ResultStore;
 
-beforeAll(async () => {
-  local = await startLocalDynamo();
-});
-
-afterAll(async () => {
-  await local.close();
-});
-
-beforeEach(async () => {
-  tables = await local.freshTables();
+beforeEach(() => {
   nowMs = NOW_MS;
-  store = new ResultStore({ client: local.doc, tableName: tables.results, nowMs: () => nowMs });
+  store = new ResultStore({ client: dynamo.local.doc, tableName: dynamo.tables.results, nowMs: () => nowMs });
 });
 
 describe('result store', () => {
@@ -185,8 +174,8 @@ describe('result store', () => {
   it('sets a TTL on every item, one day after the last write unless configured', async () => {
     // Given a store with the default TTL and one with an hour
     const hourly = new ResultStore({
-      client: local.doc,
-      tableName: tables.results,
+      client: dynamo.local.doc,
+      tableName: dynamo.tables.results,
       ttlMs: 3_600_000,
       nowMs: () => nowMs,
     });
@@ -197,9 +186,8 @@ describe('result store', () => {
 
     // Then the stored items carry expiresAt in epoch seconds
     const raw = async (requestId: string): Promise<unknown> =>
-      (await local.doc.send(new GetCommand({ TableName: tables.results, Key: { requestId } }))).Item?.[
-        'expiresAt'
-      ];
+      (await dynamo.local.doc.send(new GetCommand({ TableName: dynamo.tables.results, Key: { requestId } })))
+        .Item?.['expiresAt'];
     expect(await raw('r6')).toBe(NOW_MS / 1000 + DAY_S);
     expect(await raw('r7')).toBe(NOW_MS / 1000 + 3600);
   });
@@ -245,9 +233,9 @@ describe('result store', () => {
 
   it('refuses to serve a corrupt stored item', async () => {
     // Given an item written by something else, with a confidence that is not a number
-    await local.doc.send(
+    await dynamo.local.doc.send(
       new PutCommand({
-        TableName: tables.results,
+        TableName: dynamo.tables.results,
         Item: {
           requestId: 'r9',
           early: {
