@@ -17,6 +17,9 @@ export function checkResultTtlMs(ttlMs: number = DEFAULT_RESULT_TTL_MS): number 
   return ttlMs;
 }
 
+/** What a record may hold, most final first: the precedence every reader of answers applies. */
+const PRECEDENCE = ['final', 'error', 'early'] as const;
+
 /**
  * The most final thing a record holds: a final answer wins over an error (the retry succeeded), an
  * error over a lone early answer (the early answer stays readable); undefined when it holds none.
@@ -26,8 +29,22 @@ export function answeredStatus(record: {
   readonly final?: unknown;
   readonly error?: unknown;
 }): 'final' | 'error' | 'early' | undefined {
-  if (record.final !== undefined) return 'final';
-  if (record.error !== undefined) return 'error';
-  if (record.early !== undefined) return 'early';
-  return undefined;
+  return PRECEDENCE.find((status) => record[status] !== undefined);
+}
+
+/**
+ * Of several records of one request, the one a reader is shown: the most final by the same
+ * precedence, a pending one (holding nothing yet) last; undefined when there is none. A task's API
+ * on AWS keeps one record per variant's results table and reads them all.
+ */
+export function mostFinalRecord<R extends { readonly status: 'pending' | (typeof PRECEDENCE)[number] }>(
+  records: readonly (R | undefined)[],
+): R | undefined {
+  const rank = (record: R): number =>
+    record.status === 'pending' ? PRECEDENCE.length : PRECEDENCE.indexOf(record.status);
+  let best: R | undefined;
+  for (const record of records) {
+    if (record !== undefined && (best === undefined || rank(record) < rank(best))) best = record;
+  }
+  return best;
 }

@@ -4,38 +4,20 @@
  * request is accepted into the table of the variant it was dispatched to, where that variant's
  * workers record its answer; a read by request id alone (GET /v1/requests/{id}, an idempotent retry,
  * the sync wait) looks in every variant's table and takes the most final record, because the id
- * does not say which variant the request went to.
+ * does not say which variant the request went to (`mostFinalRecord`, the stores' own precedence).
  */
 import type { ConfigStore, ResultRecord, ResultStore } from '../../adapters/dynamo';
+import { mostFinalRecord } from '../../core/serving/stored-results';
 import type { AnswerError } from '../../core/serving/answers';
 import type { BundleCatalog } from '../catalog/bundle-catalog';
 
 export type TaskResults = Pick<ResultStore, 'get' | 'putAccepted' | 'putError'>;
 
-/** How final a record is: a reader is shown the most final of a request's records. */
-const FINALITY: Readonly<Record<ResultRecord['status'], number>> = {
-  pending: 0,
-  early: 1,
-  error: 2,
-  final: 3,
-};
-
-/** The most final of `records`, or undefined when none is there. */
-export function mostFinal(records: readonly (ResultRecord | undefined)[]): ResultRecord | undefined {
-  let best: ResultRecord | undefined;
-  for (const record of records) {
-    if (record !== undefined && (best === undefined || FINALITY[record.status] > FINALITY[best.status])) {
-      best = record;
-    }
-  }
-  return best;
-}
-
 /** The results of a task's variants as one store; `stores` maps each variant to its results table. */
 export function variantResults(stores: ReadonlyMap<string, TaskResults>): TaskResults {
   const all = [...stores.values()];
   const get = async (requestId: string): Promise<ResultRecord | undefined> =>
-    mostFinal(await Promise.all(all.map((store) => store.get(requestId))));
+    mostFinalRecord(await Promise.all(all.map((store) => store.get(requestId))));
   return {
     get,
     putAccepted: (requestId, accepted) => {
