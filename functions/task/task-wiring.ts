@@ -11,6 +11,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { ConfigStore, documentClientFor, PlanStore, ResultStore } from '../../adapters/dynamo';
 import { SqsRequestQueue } from '../../adapters/sqs';
+import { jsonLinesLogger } from '../../core/util/json-lines-logger';
 import { ENV } from '../../core/deployment/cloud-names';
 import {
   parseTaskVariants,
@@ -119,11 +120,12 @@ export function taskIngestHandlers(
     (_, { queueUrl, deadLetterQueueUrl }) =>
       new SqsRequestQueue({ client: sqs, queueUrl, deadLetterQueueUrl }),
   );
+  const logger = jsonLinesLogger(process.stderr, { function: 'task-ingest', task: config.task });
   const routing = new PlanRouting({
     tasks: new Map([[config.task, [...queues.keys()].sort()]]),
     plans: new PlanStore({ client: doc, tableName: plansTable }),
-    onError: (message, fields) =>
-      process.stderr.write(`${JSON.stringify({ level: 'error', message, ...fields })}\n`),
+    // A failed read keeps the plan already followed; the log says why the split may be stale.
+    onError: (message, fields) => logger.log('error', message, fields),
   });
   const v1 = createIngestHandlers({
     ...(options.writeBehind === undefined ? {} : { writeBehind: options.writeBehind }),
