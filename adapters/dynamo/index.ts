@@ -11,3 +11,4 @@ export * from './config-store';
 export * from './exit-log-format';
 export * from './versioned-documents';
 export * from './plan-store';
+export * from './batched-settles';

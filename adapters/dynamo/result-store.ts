@@ -14,7 +14,7 @@
  * (a synchronous caller polls for the answer just written) and treat expired items as absent,
  * since DynamoDB deletes expired items only eventually.
  */
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { ArtifactError, describeIssues, InputError, parseInput } from '../../core/errors';
 import { withoutUndefined } from '../../core/util/without-undefined';
@@ -103,6 +103,20 @@ export interface ResultRecord {
   /** When DynamoDB may delete the item, epoch seconds. */
   readonly expiresAt: number;
 }
+
+/** One request's settled answers, for `putSettledMany`. */
+export interface SettledAnswers {
+  readonly requestId: string;
+  readonly model: string;
+  readonly final: StoredFinalAnswer;
+  readonly early?: StoredEarlyAnswer;
+}
+
+/** BatchGetItem reads at most 100 keys per call, BatchWriteItem puts at most 25. */
+const BATCH_GET_LIMIT = 100;
+const BATCH_WRITE_LIMIT = 25;
+/** Retries of the keys or puts a batch call leaves unprocessed, 20, 40, 80 ms apart. */
+const BATCH_RETRIES = 3;
 
 export interface ResultStoreOptions {
   readonly client: DocumentSender;
@@ -249,6 +263,137 @@ export class ResultStore {
         ExpressionAttributeValues: values,
       }),
     );
+  }
+
+  /**
+   * Records many requests' settled answers (as `putSettled` each) in few calls: one strongly
+   * consistent BatchGetItem for up to 100 requests, then BatchWriteItem puts of 25. Each item is
+   * written merged with what it holds, as `putSettled` would leave it: a final or early answer
+   * already recorded wins over this one (the first write wins), the acceptance and model are kept,
+   * an error is cleared and the expiry moves. The read and the puts are not
+   * one atomic step: a concurrent write of the same item between them is overwritten (an acceptance
+   * recorded in that gap is lost; the final answer is not), so callers run one batch of a request
+   * at a time (`BatchedSettles`). Returns, per entry in order, undefined once it is recorded or
+   * kept, else the error that kept it from being written; never rejects for one entry's failure.
+   */
+  async putSettledMany(entries: readonly SettledAnswers[]): Promise<(Error | undefined)[]> {
+    const outcomes: (Error | undefined)[] = entries.map(() => undefined);
+    const items: { index: number; id: string; model: string; final: object; early?: object }[] = [];
+    entries.forEach((entry, index) => {
+      try {
+        const id = parseInput(requestIdSchema, entry.requestId, 'request id');
+        const model = parseInput(modelIdSchema, entry.model, 'model');
+        const final = withoutUndefined(parseInput(storedFinalSchema, entry.final, 'final answer'));
+        let early: object | undefined;
+        if (entry.early !== undefined) {
+          const { model: earlyModel, ...checked } = parseInput(earlyInputSchema, entry.early, 'early answer');
+          if (earlyModel !== model) {
+            throw new InputError(
+              `early answer of request ${id} names model ${earlyModel}, its final answer ${model}`,
+            );
+          }
+          early = checked;
+        }
+        items.push({ index, id, model, final, ...(early === undefined ? {} : { early }) });
+      } catch (error) {
+        outcomes[index] = error instanceof Error ? error : new Error(String(error));
+      }
+    });
+    const key = RESULTS_TABLE.partitionKey.name;
+    for (let start = 0; start < items.length; start += BATCH_GET_LIMIT) {
+      const chunk = items.slice(start, start + BATCH_GET_LIMIT);
+      const ids = [...new Set(chunk.map((item) => item.id))];
+      let existing: Map<string, Record<string, unknown>>;
+      try {
+        existing = await this.batchGet(ids);
+      } catch (error) {
+        for (const item of chunk) outcomes[item.index] = error as Error;
+        continue;
+      }
+      const nowMs = this.nowMs();
+      const puts: { indices: number[]; item: Record<string, unknown> }[] = [];
+      const byId = new Map<string, { indices: number[]; item: Record<string, unknown> }>();
+      for (const item of chunk) {
+        const seen = byId.get(item.id);
+        if (seen !== undefined) {
+          // A repeat within the batch: the first one's write stands for both.
+          seen.indices.push(item.index);
+          continue;
+        }
+        const stored = existing.get(item.id);
+        const live =
+          stored !== undefined && Number(stored[TTL_ATTRIBUTE]) * 1000 > nowMs ? stored : undefined;
+        const kept: Record<string, unknown> = { ...live };
+        delete kept['error'];
+        const merged: Record<string, unknown> = {
+          ...kept,
+          [key]: item.id,
+          model: kept['model'] ?? item.model,
+          // A final answer already recorded wins; an early one too, below.
+          final: kept['final'] ?? { ...item.final, recordedAtMs: nowMs },
+          [TTL_ATTRIBUTE]: this.expiresAt(nowMs),
+        };
+        const early =
+          kept['early'] ?? (item.early === undefined ? undefined : { ...item.early, recordedAtMs: nowMs });
+        if (early !== undefined) merged['early'] = early;
+        const put = { indices: [item.index], item: merged };
+        byId.set(item.id, put);
+        puts.push(put);
+      }
+      for (let from = 0; from < puts.length; from += BATCH_WRITE_LIMIT) {
+        const group = puts.slice(from, from + BATCH_WRITE_LIMIT);
+        const left = await this.batchPut(group.map((put) => put.item)).catch((error: unknown) =>
+          group.map((put) => ({ put: put.item, error: error as Error })),
+        );
+        for (const { put, error } of left) {
+          const failed = group.find((candidate) => candidate.item === put);
+          for (const index of failed?.indices ?? []) outcomes[index] = error;
+        }
+      }
+    }
+    return outcomes;
+  }
+
+  /** The stored items of `ids` (at most 100), strongly consistent, retrying unprocessed keys. */
+  private async batchGet(ids: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
+    const key = RESULTS_TABLE.partitionKey.name;
+    const found = new Map<string, Record<string, unknown>>();
+    let keys: Record<string, unknown>[] = ids.map((id) => ({ [key]: id }));
+    for (let attempt = 0; keys.length > 0; attempt++) {
+      if (attempt > BATCH_RETRIES)
+        throw new Error(`${keys.length} results left unread after ${BATCH_RETRIES} retries`);
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 10 * 2 ** attempt));
+      const output = await this.client.send(
+        new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }),
+      );
+      for (const item of output.Responses?.[this.tableName] ?? []) found.set(String(item[key]), item);
+      keys = output.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+    }
+    return found;
+  }
+
+  /** Puts up to 25 items, retrying unprocessed ones; returns those still unwritten, with why. */
+  private async batchPut(
+    items: readonly Record<string, unknown>[],
+  ): Promise<{ put: Record<string, unknown>; error: Error }[]> {
+    let pending = [...items];
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt > BATCH_RETRIES) {
+        const error = new Error(`result left unwritten after ${BATCH_RETRIES} retries`);
+        return pending.map((put) => ({ put, error }));
+      }
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 10 * 2 ** attempt));
+      const output = await this.client.send(
+        new BatchWriteCommand({
+          RequestItems: { [this.tableName]: pending.map((item) => ({ PutRequest: { Item: item } })) },
+        }),
+      );
+      const left = output.UnprocessedItems?.[this.tableName] ?? [];
+      const key = RESULTS_TABLE.partitionKey.name;
+      const leftIds = new Set(left.map((request) => String(request.PutRequest?.Item?.[key])));
+      pending = pending.filter((item) => leftIds.has(String(item[key])));
+    }
+    return [];
   }
 
   /**

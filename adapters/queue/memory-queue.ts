@@ -28,6 +28,12 @@ export interface MemoryQueueOptions extends DeliveryOptions {
 interface StoredMessage {
   readonly sequence: number;
   readonly body: string;
+  /**
+   * The request as `send` checked it: decoded from the body, so a copy the sender cannot change.
+   * Delivered instead of decoding the body again on every receipt (the same check, twice, per
+   * request); absent for raw bodies, which are checked on receipt.
+   */
+  readonly checked: InferenceRequest | undefined;
   receiveCount: number;
   /** Visible again from this time on the queue's clock; 0 while it waits to be received. */
   invisibleUntilMs: number;
@@ -57,7 +63,10 @@ export class MemoryRequestQueue implements RequestQueue {
   }
 
   send(request: InferenceRequest): Promise<void> {
-    return settle(() => this.enqueue(encodeRequestBody(request).body));
+    return settle(() => {
+      const encoded = encodeRequestBody(request);
+      this.enqueue(encoded.body, encoded.request);
+    });
   }
 
   /**
@@ -65,7 +74,7 @@ export class MemoryRequestQueue implements RequestQueue {
    * could on a networked transport; it exists so that the poison-message path can be exercised.
    */
   sendRawBody(body: string): Promise<void> {
-    return settle(() => this.enqueue(body));
+    return settle(() => this.enqueue(body, undefined));
   }
 
   async receive(max: number, waitMs: number): Promise<ReceivedMessage[]> {
@@ -137,10 +146,17 @@ export class MemoryRequestQueue implements RequestQueue {
     return Promise.resolve();
   }
 
-  private enqueue(body: string): void {
+  private enqueue(body: string, checked: InferenceRequest | undefined): void {
     this.assertOpen();
     const sequence = this.nextSequence++;
-    this.messages.set(sequence, { sequence, body, receiveCount: 0, invisibleUntilMs: 0, receipt: undefined });
+    this.messages.set(sequence, {
+      sequence,
+      body,
+      checked,
+      receiveCount: 0,
+      invisibleUntilMs: 0,
+      receipt: undefined,
+    });
     this.changes.notify();
   }
 
@@ -155,7 +171,10 @@ export class MemoryRequestQueue implements RequestQueue {
         this.deadLetter(stored);
         continue;
       }
-      const decoded = decodeRequestBody(stored.body);
+      const decoded =
+        stored.checked === undefined
+          ? decodeRequestBody(stored.body)
+          : { ok: true as const, request: stored.checked };
       if (!decoded.ok) {
         this.deadLetter(stored);
         continue;

@@ -11,6 +11,7 @@ import { basename, join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type AnswerChannel, MemoryAnswerChannel, RedisAnswerChannel } from '../../adapters/answers';
 import {
+  BatchedSettles,
   ConfigStore,
   createTables,
   documentClientFor,
@@ -205,8 +206,12 @@ async function start(
       ? new MemoryAnswerChannel()
       : new RedisAnswerChannel({ namespace: prefix, redisUrl: options.redisUrl });
   cleanups.push(() => answers.close());
-  const sink = new PublishingResultSink(answers, new StoreResultSink(results), (error, requestId) =>
-    logger.log('warn', 'answer not published', { requestId, error: messageOf(error) }),
+  // The durable record of settled answers is written in batches (two table calls per 25 requests),
+  // since the waiting clients already have their answers from the channel.
+  const sink = new PublishingResultSink(
+    answers,
+    new StoreResultSink(new BatchedSettles(results)),
+    (error, requestId) => logger.log('warn', 'answer not published', { requestId, error: messageOf(error) }),
   );
 
   const manifests = await Promise.all(bundles.map((b) => catalog.manifest(b.model)));
