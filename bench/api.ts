@@ -6,11 +6,13 @@
  * in memory) on the in-process queue, and on BullMQ when Redis answers, and offers open-loop load
  * from a separate process at fractions of that capacity. Per rate it reports offered and served
  * req/s, status counts, client p50/p95/p99, the worker's own p50 (enqueue to release, from each
- * answer) and the API overhead p50 (client latency minus worker time, per request).
+ * answer) and the API overhead p50 (client latency minus worker time, per request), and where the
+ * cores went: CPU time per answered request of the stack's main thread, its other threads (the
+ * model, mostly) and the load generator, with the rate the cores could serve at that cost.
  */
 import { fork } from 'node:child_process';
 import { connect } from 'node:net';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { sampleAt } from '../core/data/dataset';
@@ -20,6 +22,7 @@ import { loadFixtureModel, loadModelData } from '../core/zoo/fixtures';
 import { readBundle } from '../core/bundle/bundle-io';
 import { CACHE_DIR, ensureFixtureBundles, FIXTURE_MODELS, startLocalStack } from '../cli/stack';
 import { silentLogger } from '../gpu-worker';
+import { cpuSnapshot, cpuSpent, type CpuSpent } from './api/cpu-meter';
 import type { ClientSample, LoadPlan, LoadResult } from './api/load-generator';
 import { measureCapacity } from './eval/capacity';
 import type { RequestInput } from './eval/workload';
@@ -39,6 +42,24 @@ export interface ApiRateRecord {
   /** Offered load as a fraction of the worker's capacity. */
   readonly fraction: number;
   readonly capacityRps: number;
+  /**
+   * CPU time per answered request, ms: the stack's process (`stack`), split into its main thread
+   * (HTTP, handlers, queue, table, the workers' batching) and its other threads (inference, mostly),
+   * and the load generator's process (`client`). Undefined parts where the OS does not say.
+   */
+  readonly cpuMsPerRequest: {
+    readonly stack: number;
+    readonly mainThread: number | undefined;
+    readonly otherThreads: number | undefined;
+    readonly client: number;
+  };
+  /**
+   * The rate the machine's cores could serve if they did nothing but this: cores × 1000 / (stack +
+   * client CPU per request). When it is near the served rate, the cores, not the model, are the limit.
+   */
+  readonly cpuBoundRps: number;
+  /** The machine's 1-minute load average when the rate ended (other work shares the cores). */
+  readonly loadAverage: number;
 }
 
 const DEADLINE_MS = 5000;
@@ -108,6 +129,27 @@ export function summariseLoad(
   };
 }
 
+/** CPU per answered request and the cores' ceiling, from what the stack and the client spent. */
+export function cpuPerRequest(
+  spent: CpuSpent,
+  clientCpuMs: number,
+  answered: number,
+  cores: number,
+): Pick<ApiRateRecord, 'cpuMsPerRequest' | 'cpuBoundRps'> {
+  const per = (ms: number): number => Math.round((ms / Math.max(1, answered)) * 1000) / 1000;
+  const stack = per(spent.processMs);
+  const client = per(clientCpuMs);
+  return {
+    cpuMsPerRequest: {
+      stack,
+      mainThread: spent.mainThreadMs === undefined ? undefined : per(spent.mainThreadMs),
+      otherThreads: spent.otherThreadsMs === undefined ? undefined : per(spent.otherThreadsMs),
+      client,
+    },
+    cpuBoundRps: stack + client > 0 ? Math.round((cores * 1000) / (stack + client)) : 0,
+  };
+}
+
 function table(records: readonly ApiRateRecord[]): string {
   const head = [
     'model',
@@ -121,6 +163,9 @@ function table(records: readonly ApiRateRecord[]): string {
     'p99 ms',
     'worker p50',
     'overhead p50',
+    'CPU ms/req main+other+client',
+    'CPU-bound/s',
+    'load',
   ];
   const rows = records.map((r) => [
     r.model,
@@ -136,6 +181,11 @@ function table(records: readonly ApiRateRecord[]): string {
     r.latencyMs.p99.toFixed(1),
     r.workerMsP50.toFixed(1),
     r.overheadMsP50.toFixed(2),
+    [r.cpuMsPerRequest.mainThread, r.cpuMsPerRequest.otherThreads, r.cpuMsPerRequest.client]
+      .map((ms) => (ms === undefined ? '?' : ms.toFixed(2)))
+      .join('+'),
+    String(r.cpuBoundRps),
+    r.loadAverage.toFixed(1),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] as string).length)));
   const line = (cells: readonly string[]): string =>
@@ -239,7 +289,10 @@ export const apiBenchmark: Benchmark = {
           await runLoad({ ...base, offeredRps: Math.max(1, 0.2 * rps), seconds: 2 });
           for (const fraction of fractions) {
             const offeredRps = Math.round(fraction * rps * 10) / 10;
+            const before = cpuSnapshot();
             const result = await runLoad({ ...base, offeredRps, seconds });
+            const spent = cpuSpent(before, cpuSnapshot());
+            const answered = result.samples.filter((sample) => sample.status === 200).length;
             const record: ApiRateRecord = {
               model,
               transport,
@@ -247,10 +300,14 @@ export const apiBenchmark: Benchmark = {
               ...summariseLoad(result.samples, result.wallSeconds, seconds),
               fraction,
               capacityRps: Math.round(rps * 10) / 10,
+              ...cpuPerRequest(spent, result.clientCpuMs, answered, cpus().length),
+              loadAverage: Math.round((loadavg()[0] ?? 0) * 10) / 10,
             };
             records.push(record);
             log(
-              `api: ${model} ${transport} ${fraction}: served ${record.servedRps}/s, p50 ${record.latencyMs.p50} ms, overhead p50 ${record.overheadMsP50} ms`,
+              `api: ${model} ${transport} ${fraction}: served ${record.servedRps}/s, p50 ${record.latencyMs.p50} ms, ` +
+                `overhead p50 ${record.overheadMsP50} ms, stack CPU ${record.cpuMsPerRequest.stack} ms/request ` +
+                `(main thread ${record.cpuMsPerRequest.mainThread ?? '?'}), client ${record.cpuMsPerRequest.client}`,
             );
           }
         }

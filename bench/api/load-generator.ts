@@ -37,6 +37,8 @@ export interface LoadResult {
   readonly samples: ClientSample[];
   /** From the first planned send to the last response, s. */
   readonly wallSeconds: number;
+  /** CPU time this client process spent offering the load (user + system), ms. */
+  readonly clientCpuMs: number;
 }
 
 const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
@@ -72,6 +74,7 @@ export async function offerLoad(plan: LoadPlan): Promise<LoadResult> {
   const intervalMs = 1000 / plan.offeredRps;
   const samples: ClientSample[] = [];
   const inFlight: Promise<void>[] = [];
+  const cpuBefore = process.cpuUsage();
   const startedAt = performance.now();
   let lastEnd = startedAt;
   for (let i = 0; i < total; i++) {
@@ -104,7 +107,8 @@ export async function offerLoad(plan: LoadPlan): Promise<LoadResult> {
     );
   }
   await Promise.all(inFlight);
-  return { samples, wallSeconds: (lastEnd - startedAt) / 1000 };
+  const cpu = process.cpuUsage(cpuBefore);
+  return { samples, wallSeconds: (lastEnd - startedAt) / 1000, clientCpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
 if (require.main === module && process.send !== undefined) {
