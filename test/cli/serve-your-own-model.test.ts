@@ -11,7 +11,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { startLocalStack, type LocalStack } from '../../cli/stack/local-stack';
+import type { LocalStack } from '../../cli/stack/local-stack';
+import { startTestStack } from '../support/local-stack';
 import { readBundleOption } from '../../cli/stack/stack-options';
 import { sampleAt, type TextSplit } from '../../core/data/dataset';
 import { InputError } from '../../core/errors';
@@ -24,15 +25,12 @@ import { createBatchEncoder } from '../../core/inference/batch-encoding';
 import { digitLine, mnistDigits, paddleClsInput, resizedLine, type TextLine } from '../support/digit-strings';
 import { runCli } from '../support/run-cli';
 import { PADDLE_CLS_ONNX } from '../support/third-party-models';
-import { silentLogger } from '../../gpu-worker/logger';
 
 const TOKENIZER = join(__dirname, '..', '..', 'zoo', 'tokenizers', 'spam-bert', 'tokenizer.json');
 const SAMPLE_LINES = 48;
 const SAMPLE_MAILS = 100;
 /** Inputs asked after preparation: none of them was a sample. */
 const ASKED = [200, 201, 202, 203, 204, 205];
-
-const noProgress = { update: () => undefined, stop: () => undefined };
 
 let work: string;
 let stack: LocalStack;
@@ -129,25 +127,13 @@ beforeAll(async () => {
     '2',
   ]);
 
-  stack = await startLocalStack({
-    host: '127.0.0.1',
-    port: 0,
+  stack = await startTestStack('own-model', {
     dataDir: join(work, 'stack'),
-    inMemory: true,
-    bundleCacheDir: '/nonexistent',
     bundles: [
       { model: 'text-direction', dir: join(work, 'text-direction-bundle'), prepared: false },
       { model: 'mail-filter', dir: join(work, 'mail-filter-bundle'), prepared: false },
     ],
     models: ['text-direction', 'mail-filter'],
-    namePrefix: `own-model-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
-    controllerPeriodMs: 3_600_000,
-    configPollMs: 50,
-    accuracyConstraint: 0.99,
-    rampBudget: 0.02,
-    prepareRepeats: 1,
-    progress: noProgress,
-    logger: silentLogger,
   });
 });
 

@@ -15,10 +15,10 @@ import { documentClientFor } from '../../adapters/dynamo/dynamo-client';
 import { localDynamoClient } from '../../adapters/dynalite';
 import { tableNames } from '../../adapters/dynamo/tables';
 import { main } from '../../cli/main';
-import { startLocalStack, type LocalStack } from '../../cli/stack/local-stack';
+import type { LocalStack } from '../../cli/stack/local-stack';
+import { startTestStack } from '../support/local-stack';
 import { readStackFile } from '../../cli/stack/stack-file';
 import type { DashboardSnapshot, ModelPanel } from '../../functions/dashboard/dashboard-snapshot';
-import { silentLogger } from '../../gpu-worker/logger';
 import { servingInput, workerFixture, type WorkerFixture } from '../worker/worker-fixtures';
 
 jest.setTimeout(600_000);
@@ -39,8 +39,6 @@ const WINDOW_SECONDS = 600;
 const SCREENSHOT =
   process.env['DASHBOARD_SCREENSHOT'] ??
   resolve(__dirname, '..', '..', '.cache', 'screenshots', 'dashboard.png');
-
-const noProgress = { update: () => undefined, stop: () => undefined };
 
 interface ClientAnswer {
   readonly earlyLabel?: string;
@@ -154,26 +152,14 @@ beforeAll(async () => {
   }
   const fixtures = [await workerFixture('mnist-resnet'), await workerFixture('spam-bert')];
   dataDir = mkdtempSync(join(tmpdir(), 'apparate-dashboard-'));
-  stack = await startLocalStack({
-    host: '127.0.0.1',
-    port: 0,
+  stack = await startTestStack('dashboard-test', {
     dataDir,
-    inMemory: true,
-    bundleCacheDir: '/nonexistent',
     bundles: fixtures.map((f) => ({
       model: f.bundle.manifest.model.name,
       dir: f.bundle.dir,
       prepared: false,
     })),
     models: fixtures.map((f) => f.bundle.manifest.model.name),
-    namePrefix: `dashboard-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
-    controllerPeriodMs: 3_600_000,
-    configPollMs: 50,
-    accuracyConstraint: 0.99,
-    rampBudget: 0.02,
-    prepareRepeats: 1,
-    progress: noProgress,
-    logger: silentLogger,
   });
   // Publish two configs through the stack's own tables (found as `apparate logs` finds them), with
   // traffic under each, so the page has thresholds, a history and early exits to show.

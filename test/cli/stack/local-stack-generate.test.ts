@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { logsCommand } from '../../../cli/commands/logs';
-import { startLocalStack, type LocalStack } from '../../../cli/stack/local-stack';
+import type { LocalStack } from '../../../cli/stack/local-stack';
+import { startTestStack } from '../../support/local-stack';
 import { ExitDecoder } from '../../../core/generate/exit-decoder';
 import { MOBY_GPT_DIR } from '../../../core/generate/fixture';
 import { openDecoderModel } from '../../../core/generate/generative-model';
-import { silentLogger } from '../../../gpu-worker/logger';
 
 jest.setTimeout(300_000);
 
@@ -69,24 +69,13 @@ describe('generation on the local stack', () => {
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'apparate-stack-generate-'));
-    stack = await startLocalStack({
-      host: '127.0.0.1',
-      port: 0,
+    stack = await startTestStack('stack-generate', {
       dataDir,
-      inMemory: true,
-      bundleCacheDir: '/nonexistent',
       // No classifier workers: this test is about the generate route beside the API's own.
       bundles: [],
       models: [],
       generativeModels: [MOBY_GPT_DIR],
-      namePrefix: `stack-generate-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
-      controllerPeriodMs: 3_600_000,
       configPollMs: 1000,
-      accuracyConstraint: 0.99,
-      rampBudget: 0.02,
-      prepareRepeats: 1,
-      progress: { update: () => undefined, stop: () => undefined },
-      logger: silentLogger,
     });
   });
 

@@ -3,11 +3,8 @@
  * deterministic latency profile), real workers on onnxruntime, dynalite, the in-process queue or
  * BullMQ on the real Redis, and the controller publishing a config the workers then serve.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startLocalStack, type LocalStack } from '../../../cli/stack/local-stack';
-import { silentLogger } from '../../../gpu-worker/logger';
+import type { LocalStack } from '../../../cli/stack/local-stack';
+import { startTestStack } from '../../support/local-stack';
 import {
   directPredictions,
   servingInput,
@@ -16,8 +13,6 @@ import {
 } from '../../worker/worker-fixtures';
 
 jest.setTimeout(300_000);
-
-const noProgress = { update: () => undefined, stop: () => undefined };
 
 async function postJson(
   url: string,
@@ -58,26 +53,14 @@ describe.each([
 
   beforeAll(async () => {
     [mnist, spam] = [await workerFixture('mnist-resnet'), await workerFixture('spam-bert')];
-    stack = await startLocalStack({
-      host: '127.0.0.1',
-      port: 0,
-      dataDir: mkdtempSync(join(tmpdir(), 'apparate-stack-')),
-      inMemory: true,
-      bundleCacheDir: '/nonexistent',
+    stack = await startTestStack('stack-test', {
       bundles: [
         { model: 'mnist-resnet', dir: mnist.bundle.dir, prepared: false },
         { model: 'spam-bert', dir: spam.bundle.dir, prepared: false },
       ],
       models: ['mnist-resnet', 'spam-bert'],
       ...(redisUrl === undefined ? {} : { redisUrl }),
-      namePrefix: `stack-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
-      controllerPeriodMs: 3_600_000,
-      configPollMs: 50,
       accuracyConstraint: 0.98,
-      rampBudget: 0.02,
-      prepareRepeats: 1,
-      progress: noProgress,
-      logger: silentLogger,
     });
   });
 

@@ -6,17 +6,13 @@
  * Every request must be answered exactly once, none lost, and each phase's answers must come from
  * the variants in the plan's proportions.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startLocalStack, type LocalStack } from '../../../cli/stack/local-stack';
+import type { LocalStack } from '../../../cli/stack/local-stack';
 import type { FleetPlan, PlanGroup } from '../../../core/fleet/plan';
-import { silentLogger } from '../../../gpu-worker/logger';
+import { startTestStack } from '../../support/local-stack';
 import { servingInput, workerFixture, type WorkerFixture } from '../../worker/worker-fixtures';
 
 jest.setTimeout(300_000);
 
-const noProgress = { update: () => undefined, stop: () => undefined };
 const MEDIUM = 'mnist-resnet-medium';
 const SMALL = 'mnist-resnet-small';
 const PER_PHASE = 60;
@@ -108,27 +104,16 @@ describe.each([
 
   beforeAll(async () => {
     [medium, small] = [await workerFixture(MEDIUM), await workerFixture(SMALL)];
-    stack = await startLocalStack({
-      host: '127.0.0.1',
-      port: 0,
-      dataDir: mkdtempSync(join(tmpdir(), 'apparate-pool-')),
-      inMemory: true,
-      bundleCacheDir: '/nonexistent',
+    stack = await startTestStack('pool-test', {
       bundles: [
         { model: MEDIUM, dir: medium.bundle.dir, prepared: false },
         { model: SMALL, dir: small.bundle.dir, prepared: false },
       ],
       models: [MEDIUM, SMALL],
       ...(redisUrl === undefined ? {} : { redisUrl }),
-      namePrefix: `pool-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
-      controllerPeriodMs: 3_600_000,
       // The stack's own follower stays out of the way; the test follows each plan itself.
       configPollMs: 3_600_000,
       accuracyConstraint: 0.98,
-      rampBudget: 0.02,
-      prepareRepeats: 1,
-      progress: noProgress,
-      logger: silentLogger,
     });
   });
 
