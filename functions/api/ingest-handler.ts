@@ -253,23 +253,40 @@ export function createIngestHandlers(deps: IngestDependencies): IngestHandlers {
       );
     }
 
-    // Chosen only once the envelope is valid, so refused requests do not move the weighted split.
-    const model = (await deps.routing?.route(named))?.variant ?? named;
-    const manifest = await lookUpModel(model);
-    if (!manifest.ok) return errorResult(manifest.problem);
-    const validated = validatorFor(manifest.value)(envelope.data.inputs);
-    if (!validated.ok) {
+    /** The model's own input rules: undefined when the inputs pass, else the refusal. */
+    const refusedInput = async (model: string): Promise<APIGatewayProxyResult | undefined> => {
+      const manifest = await lookUpModel(model);
+      if (!manifest.ok) return errorResult(manifest.problem);
+      const validated = validatorFor(manifest.value)(envelope.data.inputs);
+      if (validated.ok) return undefined;
       const { message, fileReason } = validated.problem;
       const shown =
         imageType !== undefined && fileReason !== undefined
           ? `the ${imageType} body cannot be used: ${fileReason}`
           : `inputs: ${message}`;
       return errorResult(problem(422, 'invalid_input', shown));
-    }
+    };
+
+    // Chosen only once the envelope is valid, so refused requests do not move the weighted split.
+    const route = await deps.routing?.route(named);
+    let model = route?.variant ?? named;
+    const refused = await refusedInput(model);
+    if (refused !== undefined) return refused;
 
     const identity = requestIdentity(event, named, deps.newRequestId);
     if (!identity.ok) return errorResult(identity.problem);
     const { requestId } = identity;
+
+    // A retry (same idempotency key) of a request naming a task stays with the variant it first went
+    // to, so that two variants never both answer it.
+    if (route?.task !== undefined && identity.idempotent) {
+      const earlier = (await deps.results.get(requestId).catch(() => undefined))?.model;
+      if (earlier !== undefined && earlier !== model && deps.queueFor(earlier) !== undefined) {
+        const refusedThere = await refusedInput(earlier);
+        if (refusedThere !== undefined) return refusedThere;
+        model = earlier;
+      }
+    }
 
     const queue = deps.queueFor(model);
     if (queue === undefined) {

@@ -247,6 +247,50 @@ describe("a task's API on AWS", () => {
     expect(JSON.parse(status.body)).toMatchObject({ status: 'final', model: 'mnist-resnet-small' });
   });
 
+  it('sends a retry with the same idempotency key to the variant the request first went to', async () => {
+    // Given a plan that alternates between two variants
+    const plans = new PlanStore({ client: dynamo.doc, tableName: env[ENV.plansTable] as string });
+    const latest = (await plans.latest('digits'))?.plan.version ?? -1;
+    await plans.publish('digits', {
+      version: latest + 1,
+      decidedAtMs: Date.now(),
+      plan: digitsPlan({ 'mnist-resnet-medium': [1, 0.5], 'mnist-resnet-small': [1, 0.5] }),
+    });
+    const ingest = taskIngestHandlers(env, { clients: { sqs, dynamo: dynamo.client, s3 } });
+    const send = async (key: string) => {
+      const response = await ingest.handler(
+        inferEvent('digits', { inputs: blankImage(mnist), mode: 'async' }, { 'idempotency-key': key }),
+      );
+      expect(response.statusCode).toBe(202);
+      return JSON.parse(response.body) as { requestId: string; model: string };
+    };
+
+    // When a request is sent, and retried with its key while still pending
+    const firstTry = await send('retry-me');
+    const retry = await send('retry-me');
+
+    // Then the retry is the same request, queued on the same variant's queue, though the weights
+    // would have sent the next request elsewhere
+    expect({ requestId: retry.requestId, model: retry.model }).toEqual({
+      requestId: firstTry.requestId,
+      model: firstTry.model,
+    });
+    const queued = sqsMock
+      .commandCalls(SendMessageCommand)
+      .map((call) => call.args[0].input)
+      .filter(
+        (input) =>
+          (JSON.parse(input.MessageBody ?? '{}') as { requestId?: string }).requestId === retry.requestId,
+      );
+    expect(queued.map((input) => input.QueueUrl)).toEqual([
+      `${SQS_BASE}/${firstTry.model}-requests`,
+      `${SQS_BASE}/${firstTry.model}-requests`,
+    ]);
+    // (the weights do alternate: two new requests in a row go to the two variants)
+    const [next, after] = [await send('another-key'), await send('a-third-key')];
+    expect(new Set([next.model, after.model]).size).toBe(2);
+  });
+
   it('refuses an environment whose variants are malformed, naming what is wrong', () => {
     const broken = { ...env, [ENV.taskVariants]: JSON.stringify({ 'mnist-resnet': { queueUrl: 'q' } }) };
     expect(() => taskIngestHandlers(broken)).toThrow(InputError);
