@@ -6,18 +6,14 @@
  * when the forecast does and holds each plan's workers; each hour's answers come from the variants
  * in the plan's proportions.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { runFleetDemo, type FleetDemoReport } from '../../../cli/stack/fleet-demo';
 import { SYNTHETIC_TRACE_NAME, syntheticTrace } from '../../../core/workload/synthetic-trace';
-import { silentLogger } from '../../../gpu-worker/logger';
+import { testStackOptions } from '../../support/local-stack';
 import { workerFixture } from '../../worker/worker-fixtures';
 
 jest.setTimeout(300_000);
 
 const VARIANTS = ['mnist-resnet', 'mnist-resnet-medium', 'mnist-resnet-small'];
-const noProgress = { update: () => undefined, stop: () => undefined };
 
 let report: FleetDemoReport;
 
@@ -27,22 +23,8 @@ beforeAll(async () => {
     bundles.push({ model, dir: (await workerFixture(model)).bundle.dir, prepared: false });
   }
   report = await runFleetDemo({
-    stack: {
-      host: '127.0.0.1',
-      port: 0,
-      dataDir: mkdtempSync(join(tmpdir(), 'apparate-fleet-demo-')),
-      inMemory: true,
-      bundleCacheDir: '/nonexistent',
-      bundles,
-      models: VARIANTS,
-      controllerPeriodMs: 3_600_000,
-      configPollMs: 3_600_000,
-      accuracyConstraint: 0.98,
-      rampBudget: 0.02,
-      prepareRepeats: 1,
-      progress: noProgress,
-      logger: silentLogger,
-    },
+    // The demo follows each plan itself and overrides the polls; the rest are the tests' usual options.
+    stack: testStackOptions('fleet-demo', { models: VARIANTS, bundles }),
     trace: { counts: syntheticTrace(), name: SYNTHETIC_TRACE_NAME },
     startDay: 1,
     hours: 4,
