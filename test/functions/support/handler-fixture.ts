@@ -14,7 +14,8 @@ import type { AnswerError } from '../../../core/serving/answers';
 import { MemoryRequestQueue } from '../../../adapters/queue/memory-queue';
 import type { InferenceRequest } from '../../../adapters/queue/request-queue';
 import { localBundleCatalog, type BundleCatalog } from '../../../functions/catalog/bundle-catalog';
-import { startLocalDynamo, type LocalDynamo } from '../../adapters/dynamo/local-dynamo';
+import { startLocalDynamo, useLocalDynamo, type LocalDynamo } from '../../adapters/dynamo/local-dynamo';
+import type { TableNames } from '../../../adapters/dynamo/tables';
 import { workerFixture, type WorkerFixture } from '../../worker/worker-fixtures';
 
 export interface HandlerFixture {
@@ -37,7 +38,11 @@ export interface Stores {
 
 /** Fresh tables and a fresh queue, so no test sees another's requests. */
 export async function freshStores(dynamo: LocalDynamo): Promise<Stores> {
-  const tables = await dynamo.freshTables();
+  return storesOn(dynamo, await dynamo.freshTables());
+}
+
+/** The stores over `tables`, and a fresh queue. */
+function storesOn(dynamo: LocalDynamo, tables: TableNames): Stores {
   return {
     results: new ResultStore({ client: dynamo.doc, tableName: tables.results }),
     configs: new ConfigStore({ client: dynamo.doc, tableName: tables.configs }),
@@ -52,32 +57,32 @@ export interface HandlerTestSetup {
 }
 
 /**
- * The lifecycle most handler test files share, registered in one call: dynalite and the fixture
- * bundle once per file, fresh tables and a fresh queue per test (the queue closed after it), and
- * dynalite closed when the file ends.
+ * The lifecycle most handler test files share, registered in one call: dynalite (`useLocalDynamo`)
+ * and the fixture bundle once per file, and per test fresh tables, the stores over them and a
+ * fresh queue, closed after it.
  */
 export function useHandlerFixture(): HandlerTestSetup {
+  const dynamo = useLocalDynamo();
   let fixture: HandlerFixture | undefined;
   let stores: Stores | undefined;
   beforeAll(async () => {
-    fixture = await startHandlerFixture();
+    const mnist = await workerFixture('mnist-resnet');
+    fixture = {
+      dynamo: dynamo.local,
+      mnist,
+      catalog: localBundleCatalog({ 'mnist-resnet': mnist.bundle.dir }),
+    };
   });
-  afterAll(async () => {
-    await fixture?.dynamo.close();
-  });
-  beforeEach(async () => {
-    stores = await freshStores(started().dynamo);
+  beforeEach(() => {
+    stores = storesOn(dynamo.local, dynamo.tables);
   });
   afterEach(async () => {
     await stores?.queue.close();
   });
-  const started = (): HandlerFixture => {
-    if (fixture === undefined) throw new Error('the handler fixture is read before beforeAll ran');
-    return fixture;
-  };
   return {
     get fixture() {
-      return started();
+      if (fixture === undefined) throw new Error('the handler fixture is read before beforeAll ran');
+      return fixture;
     },
     get stores() {
       if (stores === undefined) throw new Error('the stores are read outside a test');
