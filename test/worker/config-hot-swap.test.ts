@@ -1,7 +1,7 @@
 import { ConfigStore } from '../../adapters/dynamo/config-store';
 import { MemoryRequestQueue } from '../../adapters/queue/memory-queue';
 import { ApparateWorker } from '../../gpu-worker/worker';
-import { startLocalDynamo, type LocalDynamo } from '../adapters/dynamo/local-dynamo';
+import { useLocalDynamo } from '../adapters/dynamo/local-dynamo';
 import {
   memoryLogger,
   recordingSink,
@@ -11,22 +11,17 @@ import {
 } from './worker-fixtures';
 
 describe('hot-swapping the config of a serving worker', () => {
+  const dynamo = useLocalDynamo();
   let fixture: WorkerFixture;
-  let dynamo: LocalDynamo;
 
   beforeAll(async () => {
     fixture = await workerFixture('mnist-resnet');
-    dynamo = await startLocalDynamo();
-  });
-
-  afterAll(async () => {
-    await dynamo.close();
   });
 
   it('picks up a newer config under load, refuses an invalid one, and answers every request once', async () => {
     // Given a worker polling the config table while requests keep arriving
-    const tables = await dynamo.freshTables();
-    const store = new ConfigStore({ client: dynamo.doc, tableName: tables.configs });
+    const { tables } = dynamo;
+    const store = new ConfigStore({ client: dynamo.local.doc, tableName: tables.configs });
     const model = fixture.bundle.manifest.model.name;
     const queue = new MemoryRequestQueue();
     const { sink, events, settled } = recordingSink();

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { ResultStore } from '../../adapters/dynamo/result-store';
 import { BullMqRequestQueue } from '../../adapters/redis/bullmq-queue';
-import { startLocalDynamo, type LocalDynamo } from '../adapters/dynamo/local-dynamo';
+import { useLocalDynamo } from '../adapters/dynamo/local-dynamo';
 import { servingRequest, workerFixture, type WorkerFixture } from './worker-fixtures';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -44,27 +44,22 @@ async function until(
 }
 
 describe('a worker killed in the middle of a batch (BullMQ on real Redis)', () => {
+  const dynamo = useLocalDynamo();
   let fixture: WorkerFixture;
-  let dynamo: LocalDynamo;
 
   beforeAll(async () => {
     fixture = await workerFixture('mnist-resnet');
-    dynamo = await startLocalDynamo();
-  });
-
-  afterAll(async () => {
-    await dynamo.close();
   });
 
   it('loses nothing: after a second worker starts, every request has exactly one final result', async () => {
     // Given 64 requests on a fresh BullMQ queue and a results table in dynalite
-    const tables = await dynamo.freshTables();
-    const store = new ResultStore({ client: dynamo.doc, tableName: tables.results });
+    const { tables } = dynamo;
+    const store = new ResultStore({ client: dynamo.local.doc, tableName: tables.results });
     const queueName = `worker-crash-${process.pid}-${Date.now()}`;
     const producer = new BullMqRequestQueue({ name: queueName, visibilityTimeoutMs: VISIBILITY_MS });
     const ids = Array.from({ length: 64 }, (_, i) => `crash-${i}`);
     for (const [i, id] of ids.entries()) await producer.send(servingRequest(fixture, i, { requestId: id }));
-    const endpoint = await dynamo.client.config.endpoint?.();
+    const endpoint = await dynamo.local.client.config.endpoint?.();
     const url = `${endpoint?.protocol}//${endpoint?.hostname}:${endpoint?.port}`;
     const args = (slowFinalMs: number): string[] => [
       fixture.bundle.dir,
