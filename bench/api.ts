@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- api [--json] [--seconds 10] [--models spam-bert,mnist-resnet]
- * [--transports memory,bullmq] [--fractions 0.1,0.5,0.8,1]`: the serving path as a client sees it.
+ * [--transports memory,bullmq] [--fractions 0.1,0.5,0.8,1] [--concurrency 8 --runs 3]`: the serving
+ * path as a client sees it.
  * For each fixture model it measures the worker's own capacity (plain model, in-process queue,
  * callback sink: nothing around the model), then starts the local stack (`npm start`'s code, tables
  * in memory) on the in-process queue, and on BullMQ when Redis answers, and offers open-loop load
@@ -39,8 +40,10 @@ export interface ApiRateRecord {
   readonly workerMsP50: number;
   readonly workerMsP95: number;
   readonly overheadMsP50: number;
-  /** Offered load as a fraction of the worker's capacity. */
+  /** Offered load as a fraction of the worker's capacity; 0 in a closed-loop run. */
   readonly fraction: number;
+  /** Requests kept in flight in a closed-loop run (`--concurrency`); absent in open loop. */
+  readonly concurrency?: number;
   readonly capacityRps: number;
   /**
    * CPU time per answered request, ms: the stack's process (`stack`), split into its main thread
@@ -170,7 +173,7 @@ function table(records: readonly ApiRateRecord[]): string {
   const rows = records.map((r) => [
     r.model,
     r.transport,
-    r.fraction.toFixed(1),
+    r.concurrency === undefined ? r.fraction.toFixed(1) : `${r.concurrency} in flight`,
     r.offeredRps.toFixed(1),
     r.servedRps.toFixed(1),
     Object.entries(r.codes)
@@ -209,6 +212,8 @@ export const apiBenchmark: Benchmark = {
         transports: { type: 'string' },
         fractions: { type: 'string' },
         'redis-url': { type: 'string' },
+        concurrency: { type: 'string' },
+        runs: { type: 'string' },
       },
     });
     const list = (text: string | undefined, fallback: readonly string[]): string[] =>
@@ -221,6 +226,16 @@ export const apiBenchmark: Benchmark = {
     const seconds = Number(values.seconds ?? 10);
     const capacitySeconds = Number(values['capacity-seconds'] ?? 5);
     const fractions = list(values.fractions, ['0.1', '0.5', '0.8', '1']).map(Number);
+    // Closed loop (`--concurrency N`, `--runs R`): R runs with N requests in flight, instead of the
+    // fractions of capacity; for comparing CPU per request at alike batch sizes.
+    const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
+    const runs = Number(values.runs ?? 3);
+    if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency > 0)) {
+      throw new Error(`--concurrency must be a whole number of requests above 0, got ${values.concurrency}`);
+    }
+    if (!(Number.isInteger(runs) && runs > 0)) {
+      throw new Error(`--runs must be a whole number above 0, got ${values.runs}`);
+    }
     const models = list(values.models, FIXTURE_MODELS);
     const redisUrl = values['redis-url'] ?? process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
     const wanted = list(values.transports, ['memory', 'bullmq']);
@@ -287,10 +302,19 @@ export const apiBenchmark: Benchmark = {
           const base = { url: stack.url, model, deadlineMs: DEADLINE_MS, inputs: inputs.get(model) ?? [] };
           // Warm the path (JIT, connections, sessions) at a low rate; not recorded.
           await runLoad({ ...base, offeredRps: Math.max(1, 0.2 * rps), seconds: 2 });
-          for (const fraction of fractions) {
-            const offeredRps = Math.round(fraction * rps * 10) / 10;
+          const plans: readonly { fraction: number; offeredRps: number; concurrency?: number }[] =
+            concurrency === undefined
+              ? fractions.map((fraction) => ({ fraction, offeredRps: Math.round(fraction * rps * 10) / 10 }))
+              : Array.from({ length: runs }, () => ({ fraction: 0, offeredRps: 0, concurrency }));
+          for (const { fraction, offeredRps, concurrency: inFlight } of plans) {
+            const closed = inFlight === undefined ? {} : { concurrency: inFlight };
             const before = cpuSnapshot();
-            const result = await runLoad({ ...base, offeredRps, seconds });
+            const result = await runLoad({
+              ...base,
+              offeredRps: Math.max(offeredRps, 1),
+              seconds,
+              ...closed,
+            });
             const spent = cpuSpent(before, cpuSnapshot());
             const answered = result.samples.filter((sample) => sample.status === 200).length;
             const record: ApiRateRecord = {
@@ -299,13 +323,14 @@ export const apiBenchmark: Benchmark = {
               offeredRps,
               ...summariseLoad(result.samples, result.wallSeconds, seconds),
               fraction,
+              ...closed,
               capacityRps: Math.round(rps * 10) / 10,
               ...cpuPerRequest(spent, result.clientCpuMs, answered, cpus().length),
               loadAverage: Math.round((loadavg()[0] ?? 0) * 10) / 10,
             };
             records.push(record);
             log(
-              `api: ${model} ${transport} ${fraction}: served ${record.servedRps}/s, p50 ${record.latencyMs.p50} ms, ` +
+              `api: ${model} ${transport} ${inFlight === undefined ? fraction : `${inFlight} in flight`}: served ${record.servedRps}/s, p50 ${record.latencyMs.p50} ms, ` +
                 `overhead p50 ${record.overheadMsP50} ms, stack CPU ${record.cpuMsPerRequest.stack} ms/request ` +
                 `(main thread ${record.cpuMsPerRequest.mainThread ?? '?'}), client ${record.cpuMsPerRequest.client}`,
             );

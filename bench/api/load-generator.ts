@@ -6,6 +6,9 @@
  * response is timed on this process's clock from its planned send time, so a late send is charged
  * to the system under test as a client would see it.
  *
+ * With `concurrency` it runs closed loop instead (that many requests in flight, each sent when the
+ * one before it is answered), for comparing CPU per request at alike batch sizes.
+ *
  * Protocol: the parent forks this file with an IPC channel, sends one `LoadPlan`, and receives one
  * `LoadResult`; the process then exits.
  */
@@ -21,6 +24,12 @@ export const loadPlanSchema = z.object({
   deadlineMs: z.number().int().positive(),
   /** Request bodies' `inputs`, used in turn. */
   inputs: z.array(z.unknown()).min(1),
+  /**
+   * Closed loop instead: this many requests always in flight, each sent when the one before it on
+   * its connection is answered, for `seconds` (`offeredRps` is then unused). Batch sizes then stay
+   * alike from run to run, which CPU per request depends on.
+   */
+  concurrency: z.number().int().positive().optional(),
 });
 export type LoadPlan = z.infer<typeof loadPlanSchema>;
 
@@ -70,6 +79,7 @@ function post(url: URL, body: string): Promise<{ status: number; text: string }>
 export async function offerLoad(plan: LoadPlan): Promise<LoadResult> {
   const url = new URL(`${plan.url}/v1/models/${encodeURIComponent(plan.model)}/infer`);
   const bodies = plan.inputs.map((inputs) => JSON.stringify({ inputs, deadlineMs: plan.deadlineMs }));
+  if (plan.concurrency !== undefined) return closedLoop(url, bodies, plan.concurrency, plan.seconds);
   const total = Math.max(1, Math.round(plan.offeredRps * plan.seconds));
   const intervalMs = 1000 / plan.offeredRps;
   const samples: ClientSample[] = [];
@@ -109,6 +119,47 @@ export async function offerLoad(plan: LoadPlan): Promise<LoadResult> {
   await Promise.all(inFlight);
   const cpu = process.cpuUsage(cpuBefore);
   return { samples, wallSeconds: (lastEnd - startedAt) / 1000, clientCpuMs: (cpu.user + cpu.system) / 1000 };
+}
+
+/** `concurrency` requests always in flight for `seconds`; each is timed from its own send. */
+async function closedLoop(
+  url: URL,
+  bodies: readonly string[],
+  concurrency: number,
+  seconds: number,
+): Promise<LoadResult> {
+  const samples: ClientSample[] = [];
+  const cpuBefore = process.cpuUsage();
+  const startedAt = performance.now();
+  const until = startedAt + seconds * 1000;
+  let next = 0;
+  const loop = async (): Promise<void> => {
+    while (performance.now() < until) {
+      const sentAt = performance.now();
+      const body = bodies[next++ % bodies.length] as string;
+      try {
+        const { status, text } = await post(url, body);
+        const workerMs =
+          status === 200
+            ? (JSON.parse(text) as { latencyMs?: { worker?: number } }).latencyMs?.worker
+            : undefined;
+        samples.push({
+          status,
+          latencyMs: performance.now() - sentAt,
+          ...(workerMs === undefined ? {} : { workerMs }),
+        });
+      } catch {
+        samples.push({ status: 0, latencyMs: performance.now() - sentAt });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, loop));
+  const cpu = process.cpuUsage(cpuBefore);
+  return {
+    samples,
+    wallSeconds: (performance.now() - startedAt) / 1000,
+    clientCpuMs: (cpu.user + cpu.system) / 1000,
+  };
 }
 
 if (require.main === module && process.send !== undefined) {
