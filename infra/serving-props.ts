@@ -185,9 +185,15 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const MAX_WORKERS = 20;
 
 /** Throws the one error shape every check uses; `shown` replaces the JSON of the value where that reads better. */
-function fail(prop: string, allowed: string, value: unknown, shown?: string): never {
+function fail(
+  prop: string,
+  allowed: string,
+  value: unknown,
+  shown?: string,
+  owner = 'ApparateServing',
+): never {
   shown ??= value instanceof Duration ? value.toHumanString() : JSON.stringify(value);
-  throw new InputError(`ApparateServing: ${prop} must be ${allowed}, got ${shown}`);
+  throw new InputError(`${owner}: ${prop} must be ${allowed}, got ${shown}`);
 }
 
 /** The model name a bundle's manifest declares (`model.name`), or undefined when it has none. */
@@ -205,16 +211,21 @@ function isNumber(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value) && !Token.isUnresolved(value);
 }
 
-function integerIn(
+/**
+ * A whole number in [min, max], or the fallback; anything else stops synthesis naming the
+ * construct (`owner`) and the prop. Shared by every construct that takes numeric props.
+ */
+export function integerIn(
   prop: string,
   value: number | undefined,
   fallback: number,
   min: number,
   max: number,
+  owner = 'ApparateServing',
 ): number {
   const chosen = value ?? fallback;
   if (!isNumber(chosen) || !Number.isInteger(chosen) || chosen < min || chosen > max) {
-    fail(prop, `an integer from ${min} to ${max}`, chosen);
+    fail(prop, `an integer from ${min} to ${max}`, chosen, undefined, owner);
   }
   return chosen;
 }

@@ -28,7 +28,7 @@ import {
 import { BUNDLE_PREFIX } from './data-stores';
 import { HandlerFunction, REPOSITORY_ROOT } from './handler-function';
 import { ServingApi } from './serving-api';
-import type { ApiAuth } from './serving-props';
+import { integerIn, type ApiAuth } from './serving-props';
 
 export interface TaskApiProps {
   /** The task's name (`digits`, `spam`), the path clients name. */
@@ -72,9 +72,30 @@ export class TaskApi extends Construct {
       throw new InputError(`TaskApi variants must be different models, got ${names.join(', ')}`);
     }
     // The same ranges as a model's deployment (infra/serving-props.ts).
-    const defaultDeadlineMs = integerIn('defaultDeadlineMs', props.defaultDeadlineMs, 5000, 1, 29_000);
-    const throttlingRateLimit = integerIn('throttlingRateLimit', props.throttlingRateLimit, 100, 1, 10_000);
-    const throttlingBurstLimit = integerIn('throttlingBurstLimit', props.throttlingBurstLimit, 200, 1, 5000);
+    const defaultDeadlineMs = integerIn(
+      'defaultDeadlineMs',
+      props.defaultDeadlineMs,
+      5000,
+      1,
+      29_000,
+      'TaskApi',
+    );
+    const throttlingRateLimit = integerIn(
+      'throttlingRateLimit',
+      props.throttlingRateLimit,
+      100,
+      1,
+      10_000,
+      'TaskApi',
+    );
+    const throttlingBurstLimit = integerIn(
+      'throttlingBurstLimit',
+      props.throttlingBurstLimit,
+      200,
+      1,
+      5000,
+      'TaskApi',
+    );
     const apiAuth = props.apiAuth ?? 'apiKey';
     if (apiAuth !== 'iam' && apiAuth !== 'apiKey') {
       throw new InputError(`TaskApi apiAuth must be 'iam' or 'apiKey', got ${JSON.stringify(apiAuth)}`);
@@ -143,19 +164,4 @@ export class TaskApi extends Construct {
       description: `POST requests for task ${props.task} here; the plan chooses the variant`,
     });
   }
-}
-
-/** A whole number in [min, max], or the fallback; anything else stops synthesis naming the prop. */
-function integerIn(
-  prop: string,
-  value: number | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  const chosen = value ?? fallback;
-  if (!(Number.isInteger(chosen) && chosen >= min && chosen <= max)) {
-    throw new InputError(`TaskApi ${prop} must be an integer from ${min} to ${max}, got ${chosen}`);
-  }
-  return chosen;
 }

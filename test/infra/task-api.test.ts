@@ -153,7 +153,7 @@ describe('a task on AWS', () => {
     expect(() => new TaskApi(other, 'B', { task: 'digits', variants: [] })).toThrow(InputError);
     expect(
       () => new TaskApi(other, 'C', { task: 'digits', variants: task.variants, defaultDeadlineMs: 30_000 }),
-    ).toThrow('TaskApi defaultDeadlineMs must be an integer from 1 to 29000, got 30000');
+    ).toThrow('TaskApi: defaultDeadlineMs must be an integer from 1 to 29000, got 30000');
     expect(() => new TaskServing(other, 'D', { task: 'digits', variants: VARIANTS, maxWorkers: 21 })).toThrow(
       /maxWorkers must be an integer from 1 to 20/,
     );
