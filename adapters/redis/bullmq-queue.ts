@@ -201,25 +201,67 @@ export class BullMqRequestQueue implements RequestQueue {
     }
   }
 
-  /** Fetches up to `max` jobs, blocking on Redis (in slices) for the first one only. */
+  /**
+   * Fetches up to `max` jobs, blocking on Redis (in slices) for the first one only. BullMQ moves
+   * one job to active per call; fetched one after another, a batch takes `max` round trips, and each
+   * waits its turn on an event loop that is busiest exactly when the queue is long, so under load
+   * the consumer falls behind the model and the backlog (and every answer's wait) grows. After the
+   * first job the rest are fetched in waves of concurrent calls, doubling while every call of a
+   * wave finds a job: a full batch takes about log2(max) round trips, and a nearly empty queue costs
+   * no more calls than fetching one by one.
+   */
   private async fetch(max: number, waitMs: number): Promise<ReceivedMessage[]> {
     const worker = await this.openConsumer();
     const deadline = Date.now() + waitMs;
     const received: ReceivedMessage[] = [];
-    while (received.length < max && this.closing === undefined) {
+    let first: RequestJob | undefined;
+    let firstToken = '';
+    while (first === undefined && this.closing === undefined) {
       const remainingMs = deadline - Date.now();
-      const block = received.length === 0 && remainingMs > 0;
+      if (remainingMs <= 0) break;
       // getNextJob blocks for `drainDelay` seconds when the queue is empty and reads the option on
       // every call, so setting it before each call bounds this wait by what is left of waitMs.
-      if (block) worker.opts.drainDelay = Math.min(remainingMs, BLOCKING_SLICE_MS) / 1000;
-      const token = randomUUID();
-      const job = await worker.getNextJob(token, { block });
-      if (job === undefined) {
-        if (block) continue;
-        break;
+      worker.opts.drainDelay = Math.min(remainingMs, BLOCKING_SLICE_MS) / 1000;
+      firstToken = randomUUID();
+      first = await worker.getNextJob(firstToken, { block: true });
+    }
+    if (first === undefined) {
+      // waitMs ran out (or was 0): one last look without blocking.
+      if (this.closing !== undefined) return received;
+      firstToken = randomUUID();
+      first = await worker.getNextJob(firstToken, { block: false });
+      if (first === undefined) return received;
+    }
+    const firstMessage = await this.admit(first, firstToken);
+    if (firstMessage !== undefined) received.push(firstMessage);
+    let fetched = 1;
+    let wave = 1;
+    while (fetched < max && this.closing === undefined) {
+      const size = Math.min(wave, max - fetched);
+      const tokens = Array.from({ length: size }, () => randomUUID());
+      const jobs = await Promise.allSettled(
+        tokens.map((token) => worker.getNextJob(token, { block: false })),
+      );
+      let found = 0;
+      let failure: unknown;
+      for (const [i, job] of jobs.entries()) {
+        if (job.status === 'rejected') {
+          failure ??= job.reason;
+          continue;
+        }
+        if (job.value === undefined) continue;
+        found += 1;
+        const message = await this.admit(job.value, tokens[i] as string);
+        if (message !== undefined) received.push(message);
       }
-      const message = await this.admit(job, token);
-      if (message !== undefined) received.push(message);
+      // Jobs already fetched are handed out even when a call of their wave failed; with nothing
+      // to hand out, the failure is the receive's.
+      if (failure !== undefined && received.length === 0) {
+        throw failure instanceof Error ? failure : new Error('fetching a job failed', { cause: failure });
+      }
+      fetched += found;
+      if (failure !== undefined || found < size) break;
+      wave *= 2;
     }
     return received;
   }

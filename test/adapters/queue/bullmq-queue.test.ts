@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
-import { Queue } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import { InputError } from '../../../core/errors';
 import {
   BullMqRequestQueue,
@@ -32,6 +32,40 @@ async function obliterate(name: string): Promise<void> {
   } finally {
     await admin.close();
   }
+}
+
+/**
+ * Counts BullMQ job fetches (`Worker#getNextJob`): all calls, and the waves of calls in flight
+ * together (a wave starts when a call begins while none is in flight).
+ */
+function countFetchWaves(): { calls: number; waves: number; largestWave: number; restore: () => void } {
+  const counts = { calls: 0, waves: 0, largestWave: 0 };
+  let inFlight = 0;
+  let wave = 0;
+  // Read off the prototype's property, not as a method, so that it is called on each Worker below.
+  const original = Object.getOwnPropertyDescriptor(Worker.prototype, 'getNextJob')?.value as (
+    this: Worker,
+    ...args: Parameters<Worker['getNextJob']>
+  ) => ReturnType<Worker['getNextJob']>;
+  const spy = jest.spyOn(Worker.prototype, 'getNextJob').mockImplementation(async function (
+    this: Worker,
+    ...args: Parameters<Worker['getNextJob']>
+  ) {
+    counts.calls += 1;
+    if (inFlight === 0) {
+      counts.waves += 1;
+      wave = 0;
+    }
+    inFlight += 1;
+    wave += 1;
+    counts.largestWave = Math.max(counts.largestWave, wave);
+    try {
+      return await original.apply(this, args);
+    } finally {
+      inFlight -= 1;
+    }
+  });
+  return Object.assign(counts, { restore: () => spy.mockRestore() });
 }
 
 describeQueueContract('BullMQ on Redis', () => {
@@ -150,6 +184,52 @@ describe('BullMQ request queue', () => {
     await queue.close();
     expect(performance.now() - started).toBeLessThan(10_000);
     expect(await stuck).toEqual([]);
+  });
+
+  it('fetches a full batch from a long queue in a few waves of concurrent calls, in send order', async () => {
+    // Given 40 requests waiting, and every job fetch counted by the wave of calls it belongs to
+    const queue = openQueue();
+    const sent = Array.from({ length: 40 }, (_, index) => `long-${index}`);
+    for (const requestId of sent) await queue.send(inferenceRequest(requestId));
+    const fetches = countFetchWaves();
+
+    try {
+      // When receiving up to 32, then up to 32 again
+      const first = await queue.receive(32, 1000);
+      const firstWaves = fetches.waves;
+      const second = await queue.receive(32, 1000);
+
+      // Then the first call took 32 in send order, in six waves (1, then 1, 2, 4, 8, 16 at once)
+      // rather than 32 fetches one after another, and the second took the 8 left
+      expect(first.map((message) => message.request.requestId)).toEqual(sent.slice(0, 32));
+      expect(firstWaves).toBe(6);
+      expect(fetches.largestWave).toBe(16);
+      expect(second.map((message) => message.request.requestId)).toEqual(sent.slice(32));
+
+      // And each delivery is held under its own receipt, so all of them can be acknowledged
+      await Promise.all([...first, ...second].map((message) => queue.ack(message)));
+      expect(await queue.receive(32, 0)).toEqual([]);
+    } finally {
+      fetches.restore();
+    }
+  });
+
+  it('fetches no more often than one by one when the queue holds a single request', async () => {
+    // Given one request waiting
+    const queue = openQueue();
+    await queue.send(inferenceRequest('alone'));
+    const fetches = countFetchWaves();
+
+    try {
+      // When receiving up to 32
+      const received = await queue.receive(32, 1000);
+
+      // Then it came back after two fetches: the one that found it and one that found the queue empty
+      expect(received.map((message) => message.request.requestId)).toEqual(['alone']);
+      expect(fetches.calls).toBe(2);
+    } finally {
+      fetches.restore();
+    }
   });
 
   it('acts on a copy of a delivery as on the original', async () => {
