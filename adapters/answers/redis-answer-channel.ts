@@ -10,6 +10,7 @@
  */
 import { RedisConnection, type RedisClient } from 'bullmq';
 import { InputError } from '../../core/errors';
+import { resolveRedisUrl } from '../redis';
 import {
   answerEventSchema,
   type AnswerChannel,
@@ -42,7 +43,7 @@ export const DEFAULT_ANSWER_CHANNEL_PREFIX = 'apparate:answers';
 export interface RedisAnswerChannelOptions {
   /** Separates deployments sharing one Redis; use the BullMQ queue name. */
   readonly namespace: string;
-  /** A redis:// or rediss:// URL. @default process.env.REDIS_URL, else redis://127.0.0.1:6379 */
+  /** A redis:// or rediss:// URL. @default process.env.REDIS_URL, else DEFAULT_REDIS_URL */
   readonly redisUrl?: string;
   /** @default DEFAULT_ANSWER_CHANNEL_PREFIX */
   readonly channelPrefix?: string;
@@ -66,11 +67,7 @@ export class RedisAnswerChannel implements AnswerChannel {
         `answer channel namespace must be non-empty and free of ':', got ${JSON.stringify(options.namespace)}`,
       );
     }
-    const url = options.redisUrl ?? process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-    if (!/^rediss?:\/\//.test(url)) {
-      throw new InputError(`Redis URL ${JSON.stringify(url)} must start with redis:// or rediss://`);
-    }
-    this.url = url;
+    this.url = resolveRedisUrl(options.redisUrl);
     this.channel = `${options.channelPrefix ?? DEFAULT_ANSWER_CHANNEL_PREFIX}:${options.namespace}`;
     this.onError =
       options.onError ??

@@ -33,9 +33,8 @@ import {
   type RequestQueue,
   resolveDeliveryOptions,
 } from '../queue';
+import { resolveRedisUrl } from './redis-url';
 
-/** Where Redis is when neither the options nor `REDIS_URL` say. */
-export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 /** The BullMQ job name every request is added under. */
 export const REQUEST_JOB_NAME = 'inference-request';
 /**
@@ -106,7 +105,7 @@ export class BullMqRequestQueue implements RequestQueue {
         `stalledCheckIntervalMs must be a positive whole number of milliseconds, got ${this.stalledCheckIntervalMs}`,
       );
     }
-    this.redisUrl = checkRedisUrl(options.redisUrl ?? process.env['REDIS_URL'] ?? DEFAULT_REDIS_URL);
+    this.redisUrl = resolveRedisUrl(options.redisUrl);
     this.onError = options.onError ?? defaultErrorListener(this.kind, this.name);
     this.producer = new Queue<unknown, null>(this.name, {
       connection: this.connection({ enableOfflineQueue: false }),
@@ -351,20 +350,4 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** Refuses anything but a redis:// or rediss:// URL, naming the value, before any connection is tried. */
-function checkRedisUrl(url: string): string {
-  let protocol: string;
-  try {
-    protocol = new URL(url).protocol;
-  } catch (error) {
-    throw new InputError(`Redis URL ${JSON.stringify(url)} is not a URL; use redis://host:port`, {
-      cause: error,
-    });
-  }
-  if (protocol !== 'redis:' && protocol !== 'rediss:') {
-    throw new InputError(`Redis URL ${JSON.stringify(url)} must start with redis:// or rediss://`);
-  }
-  return url;
 }

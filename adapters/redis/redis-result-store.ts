@@ -27,6 +27,7 @@ import {
   type AnswerError,
 } from '../../core/serving/answers';
 import { answeredStatus, checkResultTtlMs } from '../../core/serving/stored-results';
+import { resolveRedisUrl } from './redis-url';
 
 /** Where result hashes live unless told otherwise: `<prefix>:<namespace>:<requestId>`. */
 export const DEFAULT_RESULT_KEY_PREFIX = 'apparate:results';
@@ -58,7 +59,7 @@ export interface RedisResultRecord {
 export interface RedisResultStoreOptions {
   /** Separates deployments sharing one Redis; use the BullMQ queue name. */
   readonly namespace: string;
-  /** A redis:// or rediss:// URL. @default process.env.REDIS_URL, else redis://127.0.0.1:6379 */
+  /** A redis:// or rediss:// URL. @default process.env.REDIS_URL, else DEFAULT_REDIS_URL */
   readonly redisUrl?: string;
   /** How long a hash lives after its last write. @default DEFAULT_RESULT_TTL_MS of core/serving/stored-results.ts (1 day), as for the results table */
   readonly ttlMs?: number;
@@ -120,10 +121,7 @@ export class RedisResultStore {
         `result namespace must be non-empty and free of ':', got ${JSON.stringify(options.namespace)}`,
       );
     }
-    const url = options.redisUrl ?? process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-    if (!/^rediss?:\/\//.test(url)) {
-      throw new InputError(`Redis URL ${JSON.stringify(url)} must start with redis:// or rediss://`);
-    }
+    const url = resolveRedisUrl(options.redisUrl);
     this.namespace = options.namespace;
     this.ttlMs = ttlMs;
     this.keyPrefix = options.keyPrefix ?? DEFAULT_RESULT_KEY_PREFIX;
