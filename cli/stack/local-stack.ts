@@ -324,7 +324,12 @@ async function start(
           generate: (request, response, model) =>
             serveGenerate(request, response, model, { engines: generators, metrics: generationMetrics }),
         }),
-    metrics: new ApiMetrics({ admission, writeBehind }),
+    metrics: new ApiMetrics({
+      admission,
+      writeBehind,
+      // The generation server's families, served at the same /metrics when it serves a model.
+      alsoServe: generators.size === 0 ? [] : [generationMetrics.registry],
+    }),
     localRoutes: createDashboardHandlers(
       localDashboardSources({
         models: bundles.map((b) => b.model),

@@ -5,7 +5,9 @@
  * by mode (sync or async), and durable writes kept off the response path that were retried or
  * given up on. The totals are
  * read from `AdmissionControl` and `WriteBehind` when scraped, so those stay free of any metrics
- * dependency (they also run inside Lambda, where nothing scrapes). One registry per server.
+ * dependency (they also run inside Lambda, where nothing scrapes). One registry per server; the
+ * registries of other servers running in the same process (the local stack's generation server)
+ * are served beside it, so one scrape of the stack sees every family.
  */
 import { Counter, Registry } from 'prom-client';
 import { metricsIn } from '../../core/util/prometheus';
@@ -18,6 +20,11 @@ const ADMISSION_MODES: readonly AdmissionMode[] = ['sync', 'async'];
 export interface ApiMetricsSources {
   readonly admission?: AdmissionControl;
   readonly writeBehind?: WriteBehind;
+  /**
+   * Registries of other servers in this process whose metrics `/metrics` also serves (their
+   * families must not share a name with these, which their own prefixes ensure).
+   */
+  readonly alsoServe?: readonly Registry[];
 }
 
 /** The route label of a request that matched no route. */
@@ -31,8 +38,12 @@ export class ApiMetrics {
     ['route', 'method', 'status'],
   );
 
+  /** The registries scraped beside this one. */
+  private readonly others: readonly Registry[];
+
   constructor(sources: ApiMetricsSources = {}) {
     const { admission, writeBehind } = sources;
+    this.others = sources.alsoServe ?? [];
     if (admission !== undefined) {
       this.totalByMode(
         'apparate_api_admitted_total',
@@ -67,6 +78,15 @@ export class ApiMetrics {
             ],
           ];
     for (const [name, help, read] of totals) this.total(name, help, read);
+  }
+
+  /**
+   * What `GET /metrics` serves: this registry merged with the others'. Merged at each scrape, so a
+   * metric another server declares after start-up is served too; the merge throws on a family
+   * name declared twice, which the scrape answers as a 500 naming it.
+   */
+  served(): Registry {
+    return this.others.length === 0 ? this.registry : Registry.merge([this.registry, ...this.others]);
   }
 
   /** Counts one response. */

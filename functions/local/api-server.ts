@@ -102,7 +102,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     if (metrics !== undefined && url.pathname === METRICS_PATH && request.method === 'GET') {
       drain(request);
       label(METRICS_PATH);
-      const { statusCode, contentType, body } = await scrape(metrics.registry);
+      const { statusCode, contentType, body } = await scrape(metrics.served());
       return send(response, { statusCode, headers: { 'content-type': contentType }, body });
     }
     const local = options.localRoutes?.[url.pathname];

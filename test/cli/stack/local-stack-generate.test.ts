@@ -2,7 +2,8 @@
  * Generation on the local stack, through its HTTP server: the moby-gpt fixture served beside the
  * classifiers' routes by the stack `npm start` runs, its tokens streamed as server-sent events, and
  * every step's token records written to the stack's exit-log table (dynalite), where
- * `apparate logs --model moby-gpt` reads them back.
+ * `apparate logs --model moby-gpt` reads them back. The stack's `/metrics` serves the generation
+ * metrics beside the API's, read with a strict parser of the exposition format.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,7 @@ import { startTestStack } from '../../support/local-stack';
 import { ExitDecoder } from '../../../core/generate/exit-decoder';
 import { MOBY_GPT_DIR } from '../../../core/generate/fixture';
 import { openDecoderModel } from '../../../core/generate/generative-model';
+import { parseExposition, sampleValue } from '../../support/prometheus-text';
 
 jest.setTimeout(300_000);
 
@@ -120,6 +122,40 @@ describe('generation on the local stack', () => {
     expect(rows).toHaveLength(12);
     expect(rows.every((row) => row['exit'] === 'final' && row['agrees'] === true)).toBe(true);
     expect(new Set(rows.map((row) => row['requestId'])).size).toBe(12);
+  });
+
+  it('serves the generation metrics at the stack’s /metrics beside the API’s own', async () => {
+    // Given one generation of 4 tokens through the stack
+    const before = parseExposition(await (await fetch(`${stack.url}/metrics`)).text());
+    const tokensBefore =
+      sampleValue(before, 'apparate_generate_tokens_total', { model: 'moby-gpt', exit: 'full' }) ?? 0;
+    const gapsBefore =
+      sampleValue(before, 'apparate_generate_time_per_token_ms_count', { model: 'moby-gpt' }) ?? 0;
+    const { status } = await generate(`${stack.url}/v1/models/moby-gpt/generate`, {
+      prompt: 'It is a way I have',
+      maxTokens: 4,
+    });
+    expect(status).toBe(200);
+
+    // When the stack's /metrics is scraped
+    const response = await fetch(`${stack.url}/metrics`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
+    const families = parseExposition(await response.text());
+
+    // Then the generation families are there, counting those tokens (every one from the full model,
+    // thresholds still at their bootstrap) and the three gaps between them
+    expect(families.get('apparate_generate_tokens_total')?.type).toBe('counter');
+    expect(families.get('apparate_generate_time_per_token_ms')?.type).toBe('histogram');
+    expect(sampleValue(families, 'apparate_generate_tokens_total', { model: 'moby-gpt', exit: 'full' })).toBe(
+      tokensBefore + 4,
+    );
+    expect(sampleValue(families, 'apparate_generate_time_per_token_ms_count', { model: 'moby-gpt' })).toBe(
+      gapsBefore + 3,
+    );
+    // And the API's own families beside them
+    expect(families.get('apparate_api_requests_total')?.type).toBe('counter');
+    expect(families.has('apparate_api_admitted_total')).toBe(true);
   });
 
   it('refuses what it cannot serve before any stream starts, in the API’s error shape', async () => {
