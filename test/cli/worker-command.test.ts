@@ -2,6 +2,7 @@ import { RedisAnswerChannel } from '../../adapters/answers';
 import { BullMqRequestQueue } from '../../adapters/redis/bullmq-queue';
 import { METRIC_DIMENSION_MODEL, METRICS } from '../../core/deployment/cloud-names';
 import { RedisResultStore } from '../../adapters/redis/redis-result-store';
+import { bullmqWorkerArgs, freshQueueName } from '../support/bullmq-worker';
 import { runCli } from '../support/run-cli';
 import { startWorkerProcess, until } from '../worker/worker-process';
 import { servingRequest, workerFixture, type WorkerFixture } from '../worker/worker-fixtures';
@@ -34,24 +35,22 @@ describe('apparate worker as a process', () => {
 
   it('serves /healthz and /metrics whose families move with requests, writes EMF lines, and stops on SIGTERM', async () => {
     // Given a worker on a fresh BullMQ queue with metrics on a free port and EMF every second
-    const name = `cli-worker-${process.pid}-${Date.now()}`;
-    const worker = startWorkerProcess([
-      '--bundle',
-      fixture.bundle.dir,
-      '--queue',
-      'bullmq',
-      '--queue-name',
-      name,
-      '--metrics-port',
-      '0',
-      '--emf',
-      '--emf-period-ms',
-      '1000',
-      '--accuracy-constraint',
-      '0.95',
-      '--answers-namespace',
-      name,
-    ]);
+    const name = freshQueueName('cli-worker');
+    const worker = startWorkerProcess(
+      bullmqWorkerArgs(
+        fixture.bundle.dir,
+        name,
+        '--metrics-port',
+        '0',
+        '--emf',
+        '--emf-period-ms',
+        '1000',
+        '--accuracy-constraint',
+        '0.95',
+        '--answers-namespace',
+        name,
+      ),
+    );
     const { port } = await worker.logLine('metrics listening');
     // And its local guard holds the constraint it was given, not the default
     expect((await worker.logLine('worker started'))['accuracyConstraint']).toBe(0.95);

@@ -1,5 +1,6 @@
 import { BullMqRequestQueue } from '../../adapters/redis/bullmq-queue';
 import type { SinkEvent } from '../../gpu-worker/result-sink';
+import { bullmqWorkerArgs, freshQueueName } from '../support/bullmq-worker';
 import { startWorkerProcess, until, type WorkerProcess } from './worker-process';
 import { servingRequest, workerFixture, type WorkerFixture } from './worker-fixtures';
 
@@ -19,17 +20,8 @@ describe('two worker processes consuming one BullMQ queue', () => {
 
   it('answers every request exactly once with a final answer, and both workers serve some', async () => {
     // Given two `apparate worker` processes on one fresh BullMQ queue, both warmed up
-    const name = `two-workers-${process.pid}-${Date.now()}`;
-    const args = [
-      '--bundle',
-      fixture.bundle.dir,
-      '--queue',
-      'bullmq',
-      '--queue-name',
-      name,
-      '--results',
-      'stdout',
-    ];
+    const name = freshQueueName('two-workers');
+    const args = bullmqWorkerArgs(fixture.bundle.dir, name, '--results', 'stdout');
     const workers = [startWorkerProcess(args), startWorkerProcess(args)];
     await Promise.all(workers.map((worker) => worker.logLine('worker started')));
 
