@@ -1,9 +1,8 @@
-import { ExitDecoder } from '../../core/generate/exit-decoder';
 import { MOBY_GPT_DIR } from '../../core/generate/fixture';
-import { openDecoderModel } from '../../core/generate/generative-model';
 import { GenerationEngine } from '../../gpu-worker/generate/generation-engine';
 import { GenerationMetrics } from '../../gpu-worker/generate/generation-metrics';
 import { startGenerateServer, type GenerateServer } from '../../gpu-worker/generate/generate-server';
+import { generate as postGenerate, plainGreedyTokens } from '../support/generate-client';
 
 let engine: GenerationEngine;
 let server: GenerateServer;
@@ -20,50 +19,16 @@ afterAll(async () => {
   await engine.close();
 });
 
-interface SseEvent {
-  readonly event: string;
-  readonly data: Record<string, unknown>;
-}
-
-/** Posts a generate request and reads its events to the end (or its JSON error). */
-async function generate(body: unknown): Promise<{ status: number; events: SseEvent[]; json?: unknown }> {
-  const response = await fetch(`${server.url}/v1/models/moby-gpt/generate`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  if (!response.headers.get('content-type')?.startsWith('text/event-stream'))
-    return { status: response.status, events: [], json: await response.json() };
-  const events: SseEvent[] = [];
-  const reader = response.body!.getReader();
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for (;;) {
-    const { done, value } = (await reader.read()) as { done: boolean; value?: Uint8Array };
-    if (done) break;
-    buffer += decoder.decode(value, { stream: true });
-    let end;
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const event = /^event: (.*)$/m.exec(block)?.[1] ?? '';
-      const data = JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? '{}') as Record<string, unknown>;
-      events.push({ event, data });
-    }
-  }
-  return { status: response.status, events };
+/** Posts a generate request for moby-gpt to the server under test. */
+function generate(body: unknown): ReturnType<typeof postGenerate> {
+  return postGenerate(`${server.url}/v1/models/moby-gpt/generate`, body);
 }
 
 describe('POST /v1/models/{model}/generate', () => {
   it('streams the full model’s greedy tokens as server-sent events while thresholds are at 0', async () => {
     // Given the plain model's greedy continuation of a prompt
     const prompt = 'Call me Ishmael. Some years ago';
-    const whole = await openDecoderModel(MOBY_GPT_DIR, 'whole');
-    const plain = new ExitDecoder(whole);
-    plain.add({ id: 'p', prompt: new TextEncoder().encode(prompt), maxTokens: 12 });
-    const expected: number[] = [];
-    while (plain.activeRows > 0) expected.push(...(await plain.step()).emitted.map((e) => e.token));
-    await whole.release();
+    const expected = await plainGreedyTokens(prompt, 12);
     // When the same prompt is generated over HTTP
     const { status, events } = await generate({ prompt, maxTokens: 12 });
     // Then 12 token events carry those tokens, and the done event carries their text

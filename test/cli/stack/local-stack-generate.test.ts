@@ -12,40 +12,11 @@ import { PassThrough } from 'node:stream';
 import { logsCommand } from '../../../cli/commands/logs';
 import type { LocalStack } from '../../../cli/stack/local-stack';
 import { startTestStack } from '../../support/local-stack';
-import { ExitDecoder } from '../../../core/generate/exit-decoder';
 import { MOBY_GPT_DIR } from '../../../core/generate/fixture';
-import { openDecoderModel } from '../../../core/generate/generative-model';
+import { generate, plainGreedyTokens } from '../../support/generate-client';
 import { parseExposition, sampleValue } from '../../support/prometheus-text';
 
 jest.setTimeout(300_000);
-
-interface SseEvent {
-  readonly event: string;
-  readonly data: Record<string, unknown>;
-}
-
-/** Posts to the generate route and reads its events to the end (or its JSON error). */
-async function generate(
-  url: string,
-  body: unknown,
-): Promise<{ status: number; events: SseEvent[]; json?: Record<string, unknown> }> {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  if (!response.headers.get('content-type')?.startsWith('text/event-stream'))
-    return { status: response.status, events: [], json: (await response.json()) as Record<string, unknown> };
-  const text = await response.text();
-  const events = text
-    .split('\n\n')
-    .filter((block) => block.trim().length > 0)
-    .map((block) => ({
-      event: /^event: (.*)$/m.exec(block)?.[1] ?? '',
-      data: JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? '{}') as Record<string, unknown>,
-    }));
-  return { status: response.status, events };
-}
 
 /** Runs `apparate logs --model moby-gpt --json` against the stack's data folder; the rows it prints. */
 async function loggedRows(dataDir: string): Promise<Record<string, unknown>[]> {
@@ -88,12 +59,7 @@ describe('generation on the local stack', () => {
   it('streams the full model’s greedy tokens from POST /v1/models/moby-gpt/generate and logs every position', async () => {
     // Given the plain model's greedy continuation of a prompt
     const prompt = 'Call me Ishmael. Some years ago';
-    const whole = await openDecoderModel(MOBY_GPT_DIR, 'whole');
-    const plain = new ExitDecoder(whole);
-    plain.add({ id: 'p', prompt: new TextEncoder().encode(prompt), maxTokens: 12 });
-    const expected: number[] = [];
-    while (plain.activeRows > 0) expected.push(...(await plain.step()).emitted.map((e) => e.token));
-    await whole.release();
+    const expected = await plainGreedyTokens(prompt, 12);
 
     // When the stack generates it (thresholds start at 0: the bootstrap, nothing exits yet)
     const { status, events } = await generate(`${stack.url}/v1/models/moby-gpt/generate`, {
