@@ -117,6 +117,8 @@ interface Admitted {
   readonly requestId: string;
   /** Whether the id came from the client's idempotency key. */
   readonly idempotent: boolean;
+  /** The request's record as routing already read it (an idempotent task request), so it is read once. */
+  readonly prior?: { readonly record: ResultRecord | undefined };
   readonly request: InferenceRequest;
   readonly queue: Pick<RequestQueue, 'send'>;
   readonly receivedAtMs: number;
@@ -279,8 +281,10 @@ export function createIngestHandlers(deps: IngestDependencies): IngestHandlers {
 
     // A retry (same idempotency key) of a request naming a task stays with the variant it first went
     // to, so that two variants never both answer it.
+    let prior: { readonly record: ResultRecord | undefined } | undefined;
     if (route?.task !== undefined && identity.idempotent) {
-      const earlier = (await deps.results.get(requestId).catch(() => undefined))?.model;
+      prior = { record: await deps.results.get(requestId).catch(() => undefined) };
+      const earlier = prior.record?.model;
       if (earlier !== undefined && earlier !== model && deps.queueFor(earlier) !== undefined) {
         const refusedThere = await refusedInput(earlier);
         if (refusedThere !== undefined) return refusedThere;
@@ -322,6 +326,7 @@ export function createIngestHandlers(deps: IngestDependencies): IngestHandlers {
       deadlineAtMs,
       requestId,
       idempotent: identity.idempotent,
+      ...(prior === undefined ? {} : { prior }),
       request,
       queue,
       receivedAtMs,
@@ -331,7 +336,10 @@ export function createIngestHandlers(deps: IngestDependencies): IngestHandlers {
   /** A retry (same idempotency key) of a request already answered: its record, else undefined. */
   const answeredBefore = async (admitted: Admitted): Promise<ResultRecord | undefined> => {
     if (!admitted.idempotent) return undefined;
-    const existing = await deps.results.get(admitted.requestId).catch(() => undefined);
+    const existing =
+      admitted.prior !== undefined
+        ? admitted.prior.record
+        : await deps.results.get(admitted.requestId).catch(() => undefined);
     return existing !== undefined && existing.status !== 'pending' ? existing : undefined;
   };
 
