@@ -7,8 +7,10 @@
  * waiter directly) and Redis pub/sub (BullMQ deployments). On AWS there is none: the ingest Lambda
  * reads the table with an adaptive interval instead (`functions/api/await-answer.ts`).
  *
- * Delivery is at most once and only to subscribers present at publication, which is why waiters
- * subscribe before their request is queued and still fall back to the durable record.
+ * Delivery is only to subscribers present at publication, which is why waiters subscribe before
+ * their request is queued. Where delivery is at most once (pub/sub), waiters still read the durable
+ * record now and then in case an answer was lost; where it cannot be lost (`lossless`), they read
+ * it only at their deadline.
  */
 import { z } from 'zod';
 import {
@@ -45,6 +47,12 @@ export type Unsubscribe = () => void;
 
 export interface AnswerChannel {
   readonly kind: 'memory' | 'redis';
+  /**
+   * Whether every answer published reaches every subscriber present, so a waiter needs no
+   * periodic read of the durable record (in-process: the listener is called inside the release).
+   * False where the transport may drop one (pub/sub loses messages across a reconnect).
+   */
+  readonly lossless: boolean;
   /** Hands an answer to the request's subscribers, if any; never throws for want of them. */
   publish(event: AnswerEvent): Promise<void>;
   /**

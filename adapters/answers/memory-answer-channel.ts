@@ -7,6 +7,8 @@ import type { AnswerChannel, AnswerEvent, AnswerListener, Unsubscribe } from './
 
 export class MemoryAnswerChannel implements AnswerChannel {
   readonly kind = 'memory' as const;
+  /** A listener is called inside the publish, in the same process: nothing can be lost between. */
+  readonly lossless = true;
   private readonly listeners = new Map<string, Set<AnswerListener>>();
 
   publish(event: AnswerEvent): Promise<void> {

@@ -53,6 +53,8 @@ export interface RedisAnswerChannelOptions {
 
 export class RedisAnswerChannel implements AnswerChannel {
   readonly kind = 'redis' as const;
+  /** Pub/sub delivers at most once: a message published while the subscriber reconnects is lost. */
+  readonly lossless = false;
   readonly channel: string;
   private readonly url: string;
   private readonly onError: (error: Error) => void;

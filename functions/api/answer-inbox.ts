@@ -11,11 +11,15 @@ export class AnswerInbox {
   private unsubscribe: Unsubscribe = () => undefined;
   private answered = false;
 
-  private constructor() {}
+  /** Whether the channel cannot lose an answer, so the waiter need not read the record until its deadline. */
+  private constructor(readonly lossless: boolean) {}
 
   /** Subscribes to the request's answers; resolves once nothing published from now on can be missed. */
-  static async open(channel: Pick<AnswerChannel, 'subscribe'>, requestId: string): Promise<AnswerInbox> {
-    const inbox = new AnswerInbox();
+  static async open(
+    channel: Pick<AnswerChannel, 'subscribe' | 'lossless'>,
+    requestId: string,
+  ): Promise<AnswerInbox> {
+    const inbox = new AnswerInbox(channel.lossless);
     inbox.unsubscribe = await channel.subscribe(requestId, (event) => {
       inbox.arrived.push(event);
       if (event.kind !== 'early') inbox.answered = true;

@@ -12,7 +12,7 @@ import type { AnswerEvent } from '../../adapters/answers';
 import type { ResultRecord } from '../../adapters/dynamo';
 import type { AnswerInbox } from './answer-inbox';
 import {
-  DEFAULT_FALLBACK_READ_MS,
+  fallbackReadIntervalMs,
   DEFAULT_READ_SCHEDULE,
   readIntervals,
   type ReadSchedule,
@@ -50,7 +50,7 @@ export interface StreamAnswersOptions {
   readonly requestId: string;
   readonly model: string;
   readonly results: ResultReader;
-  readonly inbox?: Pick<AnswerInbox, 'next'>;
+  readonly inbox?: Pick<AnswerInbox, 'next' | 'lossless'>;
   /** Epoch ms of the request's arrival (for `latencyMs.total`) and of its deadline. */
   readonly receivedAtMs: number;
   readonly untilMs: number;
@@ -71,7 +71,7 @@ export interface StreamAnswersOptions {
 export async function streamAnswers(options: StreamAnswersOptions): Promise<void> {
   const { requestId, model, emit, nowMs, inbox } = options;
   const intervals = readIntervals(options.schedule ?? DEFAULT_READ_SCHEDULE);
-  const fallbackReadMs = options.fallbackReadMs ?? DEFAULT_FALLBACK_READ_MS;
+  const fallbackReadMs = fallbackReadIntervalMs(inbox, options.fallbackReadMs);
   const totalMs = (): number => Math.max(0, nowMs() - options.receivedAtMs);
   let sentEarly = false;
   let done = false;

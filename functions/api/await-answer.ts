@@ -3,8 +3,11 @@
  * (early or final), an error, or the deadline.
  *
  * Where the transport pushes answers (in-process, Redis), the wait takes the pushed answer the
- * moment the worker releases it and reads the durable record only as a fallback, once every
- * `fallbackReadMs` and at the deadline, in case a push was lost (pub/sub delivers at most once).
+ * moment the worker releases it and reads the durable record only as a fallback: at the deadline,
+ * and, where the channel may lose a push (Redis pub/sub delivers at most once), once every
+ * `fallbackReadMs` as well. A lossless channel (in-process) is never polled: with a backlog of
+ * thousands of waiting requests, a read per waiter per second would cost the front door more CPU
+ * than the answers themselves.
  *
  * Where nothing pushes (the ingest Lambda on AWS), it reads the results table on an adaptive
  * schedule: at once, then after `firstMs`, each interval `factor` times the one before, up to
@@ -50,7 +53,7 @@ export interface WaitOptions {
   readonly untilMs: number;
   readonly nowMs: () => number;
   /** Pushed answers of this request; without it the table is read on `schedule`. */
-  readonly inbox?: Pick<AnswerInbox, 'next'>;
+  readonly inbox?: Pick<AnswerInbox, 'next' | 'lossless'>;
   /** @default DEFAULT_READ_SCHEDULE */
   readonly schedule?: ReadSchedule;
   /** @default DEFAULT_FALLBACK_READ_MS */
@@ -70,6 +73,14 @@ export function* readIntervals(schedule: ReadSchedule): Generator<number, never>
   }
 }
 
+/** How long a pushed wait goes without reading the record: until the deadline where nothing is lost. */
+export function fallbackReadIntervalMs(
+  inbox: Pick<AnswerInbox, 'lossless'> | undefined,
+  fallbackReadMs: number | undefined,
+): number {
+  return inbox?.lossless === true ? Number.POSITIVE_INFINITY : (fallbackReadMs ?? DEFAULT_FALLBACK_READ_MS);
+}
+
 /**
  * Waits until an answer is pushed or recorded, or `untilMs` passes. A failed read is retried at
  * the next interval (the table may recover before the deadline); only a wait that ends on a failed
@@ -78,8 +89,8 @@ export function* readIntervals(schedule: ReadSchedule): Generator<number, never>
 export async function awaitAnswer(options: WaitOptions): Promise<WaitOutcome> {
   const sleep = options.sleep ?? defaultSleep;
   const intervals = readIntervals(options.schedule ?? DEFAULT_READ_SCHEDULE);
-  const fallbackReadMs = options.fallbackReadMs ?? DEFAULT_FALLBACK_READ_MS;
   const { inbox } = options;
+  const fallbackReadMs = fallbackReadIntervalMs(inbox, options.fallbackReadMs);
   for (;;) {
     if (inbox !== undefined) {
       // Pushed answers need no read; the record is read only when nothing came for a while.

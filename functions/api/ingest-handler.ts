@@ -81,7 +81,7 @@ export interface IngestDependencies {
    * release and its acceptance is recorded off the response's path; without it (AWS) the wait
    * reads the results table on `readSchedule`.
    */
-  readonly answers?: Pick<AnswerChannel, 'subscribe'>;
+  readonly answers?: Pick<AnswerChannel, 'subscribe' | 'lossless'>;
   /** When the sync wait reads the results table where nothing pushes. @default DEFAULT_READ_SCHEDULE */
   readonly readSchedule?: ReadSchedule;
   /**
@@ -94,8 +94,9 @@ export interface IngestDependencies {
   /** Longest a send may take before the request gets 503, ms. @default DEFAULT_SEND_TIMEOUT_MS (5000) */
   readonly sendTimeoutMs?: number;
   /**
-   * With pushed answers, how long a sync request without an idempotency key may wait before its
-   * acceptance is recorded; answered sooner, the worker's record of its answer is the only write.
+   * With pushed answers, how long a streamed request without an idempotency key may wait before
+   * its acceptance is recorded; answered sooner, the worker's record of its answer is the only
+   * write. (A plain sync request's acceptance is written only before a 504.)
    * @default DEFAULT_ACCEPTED_GRACE_MS (1000)
    */
   readonly acceptedGraceMs?: number;
@@ -359,28 +360,43 @@ export function createIngestHandlers(deps: IngestDependencies): IngestHandlers {
       headers: { 'retry-after': String(refusal.retryAfterS) },
     });
 
+  const acceptanceOf = (admitted: Admitted) => (): Promise<boolean> =>
+    deps.results.putAccepted(admitted.requestId, {
+      model: admitted.model,
+      deadlineAtMs: admitted.deadlineAtMs,
+    });
+
   /**
    * Records the acceptance, subscribes to pushed answers (sync with a channel) and queues the
    * request. A pushed wait needs the record only for its other readers (GET, idempotent retries),
-   * so then the acceptance is written beside the wait, retried and counted on failure.
+   * so then the acceptance is written beside the wait, retried and counted on failure; and where
+   * the id reaches the client only with the response (`idWithResponse`: a plain JSON answer), only
+   * if the wait ends without an answer, before the 504 that names the id.
    */
-  const queueRequest = async (admitted: Admitted): Promise<Step<AnswerInbox | undefined>> => {
-    const { requestId, model, deadlineAtMs } = admitted;
+  const queueRequest = async (
+    admitted: Admitted,
+    idWithResponse: boolean,
+  ): Promise<Step<AnswerInbox | undefined>> => {
+    const { requestId } = admitted;
     const pushed = admitted.mode === 'sync' && deps.answers !== undefined;
-    const markAccepted = (): Promise<boolean> => deps.results.putAccepted(requestId, { model, deadlineAtMs });
+    const markAccepted = acceptanceOf(admitted);
     // Subscribed before the send, so an answer released at once cannot be missed.
     const inbox =
       pushed && deps.answers !== undefined ? await AnswerInbox.open(deps.answers, requestId) : undefined;
     if (pushed && !admitted.idempotent) {
-      // Nobody else knows this id until the response names it, and the worker records the request
-      // with its answer; the acceptance matters only if the answer is slow to come.
-      writeBehind.runLater(
-        acceptedGraceMs,
-        () => !inbox?.settled,
-        'request not marked accepted',
-        { requestId },
-        markAccepted,
-      );
+      // Nobody else knows this id until a response names it, and the worker records the request
+      // with its answer. A JSON response names it at the end, so only one without an answer (504)
+      // needs the acceptance first; a stream names it when it opens, so it is written if the
+      // answer is slow to come.
+      if (!idWithResponse) {
+        writeBehind.runLater(
+          acceptedGraceMs,
+          () => !inbox?.settled,
+          'request not marked accepted',
+          { requestId },
+          markAccepted,
+        );
+      }
     } else if (pushed) {
       void writeBehind.run('request not marked accepted', { requestId }, markAccepted);
     } else {
@@ -439,7 +455,7 @@ export function createIngestHandlers(deps: IngestDependencies): IngestHandlers {
           });
     let queued: Step<AnswerInbox | undefined>;
     try {
-      queued = await queueRequest(admitted);
+      queued = await queueRequest(admitted, false);
     } catch (error) {
       abandon();
       throw error;
@@ -473,7 +489,7 @@ export function createIngestHandlers(deps: IngestDependencies): IngestHandlers {
     // Whether the wait ended with an answer: admission learns the backlog's drain rate from those.
     let answered = false;
     try {
-      const queued = await queueRequest(admitted);
+      const queued = await queueRequest(admitted, true);
       if (!queued.ok) return errorResult(queued.problem);
       const inbox = queued.value;
       try {
@@ -488,6 +504,10 @@ export function createIngestHandlers(deps: IngestDependencies): IngestHandlers {
         answered = outcome.kind === 'pushed' || outcome.kind === 'settled';
         if (outcome.kind === 'pushed') return pushedResult(outcome.event, model, receivedAtMs);
         if (outcome.kind === 'settled') return settledResult(outcome.record, model, receivedAtMs);
+        if (inbox !== undefined && !admitted.idempotent) {
+          // The 504 names the id: a GET that follows it must find the request pending.
+          await writeBehind.run('request not marked accepted', { requestId }, acceptanceOf(admitted));
+        }
         return timedOutResult(outcome.readFailure, requestId, admitted.deadlineMs);
       } finally {
         inbox?.close();
@@ -580,7 +600,7 @@ export function createIngestHandlers(deps: IngestDependencies): IngestHandlers {
     let inbox: AnswerInbox | undefined;
     try {
       if (existing === undefined) {
-        const queued = await queueRequest(admitted);
+        const queued = await queueRequest(admitted, false);
         if (!queued.ok) return errorResult(queued.problem);
         inbox = queued.value;
       }

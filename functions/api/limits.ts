@@ -41,8 +41,9 @@ export const MAX_IDEMPOTENCY_KEY_LENGTH = 128;
 export const MAX_IMAGE_BODY_BYTES = 194_560;
 
 /**
- * With pushed answers, a sync request's acceptance is recorded only if its answer has not come
- * within this long: most answers come in milliseconds, and the worker's record of the answer then
- * serves every reader, so the extra write would only cost the table's (and dynalite's) time.
+ * With pushed answers, a streamed request's acceptance is recorded only if its answer has not come
+ * within this long (its id is in the stream's headers, so a GET may follow at once): most answers
+ * come in milliseconds, and the worker's record of the answer then serves every reader, so the
+ * extra write would only cost the table's (and dynalite's) time.
  */
 export const DEFAULT_ACCEPTED_GRACE_MS = 1_000;

@@ -10,7 +10,7 @@ import { MemoryAnswerChannel } from '../../adapters/answers/memory-answer-channe
 import { AdmissionControl } from '../../functions/api/admission';
 import { holdUntilAnswered } from '../../functions/api/async-hold';
 import { WriteBehind } from '../../functions/api/write-behind';
-import { createIngestHandler } from '../../functions/ingest';
+import { createIngestHandler, createIngestHandlers } from '../../functions/ingest';
 import { conformingBody } from './support/api-contract';
 import { answerThroughChannel, blankImage, useHandlerFixture } from './support/handler-fixture';
 import { inferEvent } from './support/proxy-events';
@@ -110,8 +110,8 @@ describe('recording acceptance with pushed answers', () => {
       acceptedGraceMs,
     });
 
-  it('records a sync request as accepted once its answer is later than the grace', async () => {
-    // Given pushed answers and a 50 ms grace
+  it('records a sync request as accepted before the 504 that names it, and not while it waits', async () => {
+    // Given pushed answers and a 50 ms grace (which applies to streams, whose headers name the id)
     const writeBehind = new WriteBehind({ onFailure: () => undefined });
     const ingest = ingestWith(new MemoryAnswerChannel(), writeBehind, 50);
 
@@ -121,11 +121,56 @@ describe('recording acceptance with pushed answers', () => {
     const requestId = message?.request.requestId as string;
     await new Promise((resolve) => setTimeout(resolve, 150));
 
-    // Then, well before its deadline, readers find it pending, accepted with its deadline
+    // Then nothing is written while it waits: nobody but this response can know its id ...
+    expect(await setup.stores.results.get(requestId)).toBeUndefined();
+
+    // ... and once the 504 names the id, a GET finds the request pending, accepted with its deadline
+    const answered = await response;
+    expect(answered.statusCode).toBe(504);
+    expect((JSON.parse(answered.body) as { error: { requestId: string } }).error.requestId).toBe(requestId);
+    const record = await setup.stores.results.get(requestId);
+    expect(record?.status).toBe('pending');
+    expect(record?.accepted?.deadlineAtMs).toBeLessThanOrEqual(Date.now());
+  });
+
+  it('records a streamed request as accepted once its answer is later than the grace: its headers name the id', async () => {
+    // Given pushed answers and a 50 ms grace
+    const writeBehind = new WriteBehind({ onFailure: () => undefined });
+    const { stream } = createIngestHandlers({
+      writeBehind,
+      catalog: setup.fixture.catalog,
+      queueFor: (model) => (model === MODEL ? setup.stores.queue : undefined),
+      results: setup.stores.results,
+      answers: new MemoryAnswerChannel(),
+      acceptedGraceMs: 50,
+    });
+    const headers: Record<string, string>[] = [];
+    const events: string[] = [];
+
+    // When a streamed request gets no answer before its 300 ms deadline
+    const streamed = stream(
+      inferEvent(
+        MODEL,
+        { inputs: blankImage(setup.fixture.mnist), deadlineMs: 300 },
+        { accept: 'text/event-stream' },
+      ),
+      {
+        open: (_status, sent) => headers.push(sent),
+        write: (text) => events.push(text),
+        end: () => undefined,
+      },
+    );
+    const [message] = await setup.stores.queue.receive(1, 2000);
+    const requestId = message?.request.requestId as string;
+    await new Promise((resolve) => setTimeout(resolve, 150));
+
+    // Then, well before its deadline, the id the stream's headers named reads as pending
+    expect(headers[0]?.['x-request-id']).toBe(requestId);
     const record = await setup.stores.results.get(requestId);
     expect(record?.status).toBe('pending');
     expect(record?.accepted?.deadlineAtMs).toBeGreaterThan(Date.now());
-    expect((await response).statusCode).toBe(504);
+    expect(await streamed).toBeUndefined();
+    expect(events.join('')).toContain('deadline_exceeded');
   });
 
   it('records a request with an idempotency key as accepted at once, since a retry may look for it', async () => {
