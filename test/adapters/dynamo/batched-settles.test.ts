@@ -150,6 +150,40 @@ describe('BatchedSettles', () => {
     expect((await store.get('b0'))?.final?.label).toBe('0');
   });
 
+  it('with a linger, writes settles that come a few milliseconds apart as one batch', async () => {
+    // Given settles batched over the store with a 200 ms linger
+    const batched = new BatchedSettles(store, { lingerMs: 200 });
+
+    // When three requests are settled 10 ms apart (one-request worker batches at a low rate)
+    const settled: Promise<void>[] = [];
+    for (let i = 0; i < 3; i++) {
+      settled.push(batched.putSettled(`l${i}`, MODEL, finalAnswer(String(i))));
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await Promise.all(settled);
+
+    // Then they went as one batch, and each is recorded
+    expect(batched.counts).toEqual({ batches: 1, requests: 3 });
+    const records = await Promise.all([0, 1, 2].map((i) => store.get(`l${i}`)));
+    expect(records.map((r) => r?.final?.label)).toEqual(['0', '1', '2']);
+  });
+
+  it('writes a lingering batch at once when asked to flush, and refuses a negative linger', async () => {
+    // Given a settle waiting out a linger far longer than the test
+    const batched = new BatchedSettles(store, { lingerMs: 60_000 });
+    const settled = batched.putSettled('f0', MODEL, finalAnswer('4'));
+
+    // When the settles are flushed (as at shutdown)
+    await batched.flushed();
+
+    // Then it is recorded without waiting for the linger
+    await settled;
+    expect((await store.get('f0'))?.final?.label).toBe('4');
+    expect(() => new BatchedSettles(store, { lingerMs: -1 })).toThrow(
+      /lingerMs must be .* at least 0; got -1/,
+    );
+  });
+
   it('rejects every settle it could not record, so the worker hands their messages back', async () => {
     // Given a results table that does not exist
     const missing = new ResultStore({ client: local.doc, tableName: 'apparate-test-missing-results' });
