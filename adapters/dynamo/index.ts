@@ -12,3 +12,4 @@ export * from './exit-log-format';
 export * from './versioned-documents';
 export * from './plan-store';
 export * from './batched-settles';
+export * from './batched-reads';

@@ -443,7 +443,30 @@ export class ResultStore {
         ConsistentRead: true,
       }),
     );
-    if (Item === undefined) return undefined;
+    return Item === undefined ? undefined : this.toRecord(id, Item);
+  }
+
+  /**
+   * Many requests' records in few calls (strongly consistent BatchGetItem, 100 keys a call), as
+   * `get` returns each: a request without a live record maps to undefined. Rejects when a call
+   * fails or an item is corrupt.
+   */
+  async getMany(requestIds: readonly string[]): Promise<Map<string, ResultRecord | undefined>> {
+    const ids = [...new Set(requestIds.map((id) => parseInput(requestIdSchema, id, 'request id')))];
+    const records = new Map<string, ResultRecord | undefined>();
+    for (let start = 0; start < ids.length; start += BATCH_GET_LIMIT) {
+      const chunk = ids.slice(start, start + BATCH_GET_LIMIT);
+      const found = await this.batchGet(chunk);
+      for (const id of chunk) {
+        const item = found.get(id);
+        records.set(id, item === undefined ? undefined : this.toRecord(id, item));
+      }
+    }
+    return records;
+  }
+
+  /** A stored item as a record (undefined once expired); ArtifactError when it fails the schema. */
+  private toRecord(id: string, Item: Record<string, unknown>): ResultRecord | undefined {
     const parsed = storedResultSchema.safeParse(Item);
     if (!parsed.success) {
       throw new ArtifactError(

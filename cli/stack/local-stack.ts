@@ -11,6 +11,7 @@ import { basename, join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type AnswerChannel, MemoryAnswerChannel, RedisAnswerChannel } from '../../adapters/answers';
 import {
+  BatchedReads,
   BatchedSettles,
   ConfigStore,
   createTables,
@@ -314,6 +315,8 @@ async function start(
     catalog,
     queueFor,
     results,
+    // Over Redis pub/sub each waiting request reads its record once a second; read together.
+    waitingReads: new BatchedReads(results),
     answers,
     writeBehind,
     admission,

@@ -17,7 +17,7 @@ import type { Admission, AdmissionControl } from './admission';
 import { AnswerInbox } from './answer-inbox';
 import { holdUntilAnswered } from './async-hold';
 import { encodeStreamEvent, STREAM_CONTENT_TYPES, streamAnswers, streamFormatOf } from './answer-stream';
-import { awaitAnswer, type ReadSchedule } from './await-answer';
+import { awaitAnswer, type ReadSchedule, type ResultReader } from './await-answer';
 import {
   defaultApiErrorListener,
   errorResult,
@@ -82,6 +82,11 @@ export interface IngestDependencies {
    * reads the results table on `readSchedule`.
    */
   readonly answers?: Pick<AnswerChannel, 'subscribe' | 'lossless'>;
+  /**
+   * What a waiting request (sync or streamed) reads its record from, when it reads: the same
+   * table, coalesced where many wait in one process (`BatchedReads`). @default results
+   */
+  readonly waitingReads?: ResultReader;
   /** When the sync wait reads the results table where nothing pushes. @default DEFAULT_READ_SCHEDULE */
   readonly readSchedule?: ReadSchedule;
   /**
@@ -149,6 +154,7 @@ export function createIngestHandlers(deps: IngestDependencies): IngestHandlers {
   const maxImageBodyBytes = Math.min(MAX_IMAGE_BODY_BYTES, maxBodyBytes);
   const sendTimeoutMs = deps.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS;
   const acceptedGraceMs = deps.acceptedGraceMs ?? DEFAULT_ACCEPTED_GRACE_MS;
+  const waitingReads: ResultReader = deps.waitingReads ?? deps.results;
   const onError = deps.onError ?? defaultApiErrorListener;
   const writeBehind =
     deps.writeBehind ??
@@ -494,7 +500,7 @@ export function createIngestHandlers(deps: IngestDependencies): IngestHandlers {
       const inbox = queued.value;
       try {
         const outcome = await awaitAnswer({
-          results: deps.results,
+          results: waitingReads,
           requestId,
           untilMs: deadlineAtMs,
           nowMs,
@@ -612,7 +618,7 @@ export function createIngestHandlers(deps: IngestDependencies): IngestHandlers {
       await streamAnswers({
         requestId,
         model,
-        results: deps.results,
+        results: waitingReads,
         ...(inbox === undefined ? {} : { inbox }),
         receivedAtMs,
         untilMs: admitted.deadlineAtMs,
