@@ -7,6 +7,7 @@
  * the same reads cost a call per batch. A failed call rejects every read in it; the waits retry
  * at their next interval, as they would a failed `get`.
  */
+import { checkLingerMs } from './linger';
 import type { ResultRecord, ResultStore } from './result-store';
 
 interface Pending {
@@ -31,11 +32,7 @@ export class BatchedReads {
     private readonly store: Pick<ResultStore, 'getMany'>,
     options: BatchedReadsOptions = {},
   ) {
-    const lingerMs = options.lingerMs ?? 5;
-    if (!Number.isFinite(lingerMs) || lingerMs < 0) {
-      throw new RangeError(`lingerMs must be a finite number of milliseconds, at least 0; got ${lingerMs}`);
-    }
-    this.lingerMs = lingerMs;
+    this.lingerMs = checkLingerMs(options.lingerMs ?? 5);
   }
 
   /** The request's record as `ResultStore.get` returns it, read together with others. */

@@ -21,6 +21,7 @@
  */
 import type { AnswerError, EarlyAnswer, FinalAnswer } from '../../core/serving/answers';
 import type { AnswerStore } from '../../core/serving/result-sink';
+import { checkLingerMs } from './linger';
 import type { ResultStore, SettledAnswers } from './result-store';
 
 interface Waiting {
@@ -54,11 +55,7 @@ export class BatchedSettles implements AnswerStore {
     private readonly store: Pick<ResultStore, 'putEarly' | 'putFinal' | 'putError' | 'putSettledMany'>,
     options: BatchedSettlesOptions = {},
   ) {
-    const lingerMs = options.lingerMs ?? 0;
-    if (!Number.isFinite(lingerMs) || lingerMs < 0) {
-      throw new RangeError(`lingerMs must be a finite number of milliseconds, at least 0; got ${lingerMs}`);
-    }
-    this.lingerMs = lingerMs;
+    this.lingerMs = checkLingerMs(options.lingerMs ?? 0);
   }
 
   putEarly(requestId: string, answer: EarlyAnswer): Promise<unknown> {
@@ -87,12 +84,7 @@ export class BatchedSettles implements AnswerStore {
   /** Resolves once every settle asked for so far has been written or failed (a lingering batch now). */
   async flushed(): Promise<void> {
     while (this.writing !== undefined || this.waiting.length > 0 || this.scheduled) {
-      if (this.lingering !== undefined) {
-        clearTimeout(this.lingering);
-        this.lingering = undefined;
-        this.scheduled = false;
-        this.writeNext();
-      }
+      if (this.lingering !== undefined) this.startScheduled();
       await (this.writing ?? new Promise((resolve) => setImmediate(resolve)));
     }
   }
@@ -100,13 +92,16 @@ export class BatchedSettles implements AnswerStore {
   private schedule(): void {
     if (this.scheduled || this.writing !== undefined) return;
     this.scheduled = true;
-    const start = (): void => {
-      this.lingering = undefined;
-      this.scheduled = false;
-      this.writeNext();
-    };
-    if (this.lingerMs === 0) setImmediate(start);
-    else this.lingering = setTimeout(start, this.lingerMs);
+    if (this.lingerMs === 0) setImmediate(() => this.startScheduled());
+    else this.lingering = setTimeout(() => this.startScheduled(), this.lingerMs);
+  }
+
+  /** Writes the scheduled batch now: when its turn or linger comes, or when asked to flush. */
+  private startScheduled(): void {
+    clearTimeout(this.lingering);
+    this.lingering = undefined;
+    this.scheduled = false;
+    this.writeNext();
   }
 
   private writeNext(): void {
