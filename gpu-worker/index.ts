@@ -32,3 +32,4 @@ export {
   type WorkerProcessSettings,
   type WorkerSource,
 } from './main';
+export { defaultThreadLayout, resolveThreadLayout, type ThreadLayout } from '../core/inference/thread-layout';

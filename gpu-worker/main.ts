@@ -56,6 +56,9 @@ export interface WorkerProcessSettings {
   /** The deployment's accuracy constraint, held by the local guard as by the controller. */
   readonly accuracyConstraint: number;
   readonly executionProvider: ExecutionProvider;
+  /** Inference threads side by side, and operator threads in each one's sessions (see ThreadLayout). */
+  readonly inferenceThreads?: number;
+  readonly intraOpThreads?: number;
   readonly configPollMs: number;
   /** Serve `/metrics` and `/healthz` on this port (0: any free one). */
   readonly metricsPort?: number;
@@ -130,6 +133,8 @@ export async function runWorkerProcess(settings: WorkerProcessSettings, io: Work
     queue,
     sink,
     executionProvider: settings.executionProvider,
+    ...(settings.inferenceThreads === undefined ? {} : { inferenceThreads: settings.inferenceThreads }),
+    ...(settings.intraOpThreads === undefined ? {} : { intraOpThreads: settings.intraOpThreads }),
     logger,
     configPollMs: settings.configPollMs,
     metrics,

@@ -32,6 +32,7 @@ import { executeBatch, type BatchReport } from './batch-execution';
 import { Batcher, type HeldRequest } from './batcher';
 import { ConfigWatcher } from './config-watcher';
 import { InferenceEngine } from './inference/inference-engine';
+import { resolveThreadLayout, type ThreadLayout } from '../core/inference/thread-layout';
 import { createInputValidator } from '../core/inference/input-validation';
 import { LocalGuard, type LocalGuardOptions } from './local-guard';
 import { jsonLinesLogger, messageOf, type Logger } from './logger';
@@ -39,7 +40,11 @@ import { WorkerMetrics } from './metrics';
 import type { ResultSink } from '../core/serving/result-sink';
 import { ack, answerError, handBack, type Settler } from './settle';
 
-export interface WorkerOptions {
+/**
+ * Options of a worker. Its thread layout (`inferenceThreads`, `intraOpThreads`) defaults per
+ * provider, see thread-layout.ts: on a CPU, one single-threaded lane per core (up to four).
+ */
+export interface WorkerOptions extends ThreadLayout {
   readonly bundleDir: string;
   readonly queue: RequestQueue;
   readonly sink: ResultSink;
@@ -47,7 +52,14 @@ export interface WorkerOptions {
   readonly config?: RampConfig;
   /** @default 'cpu'; a provider this build lacks fails `start` */
   readonly executionProvider?: ExecutionProvider;
+  /** Threads per operator in each session. @default 0 (every core) */
   readonly intraOpThreads?: number;
+  /**
+   * Inference threads serving batches side by side, each with its own sessions (see
+   * InferenceEngine). On a CPU, one per core with `intraOpThreads: 1` serves more batches per
+   * second than one thread whose sessions use every core. @default 1
+   */
+  readonly inferenceThreads?: number;
   /** The model id in requests, configs and logs. @default the bundle's model name */
   readonly modelId?: string;
   /** Where newer configs are published; without it the worker keeps its config. */
@@ -170,11 +182,12 @@ export class ApparateWorker {
     const bundle = await readBundle(options.bundleDir);
     const { manifest } = bundle;
     const config = options.config ?? manifest.initialConfig;
+    const provider = options.executionProvider ?? 'cpu';
     const engine = await InferenceEngine.start({
       bundleDir: options.bundleDir,
       config,
-      ...(options.executionProvider === undefined ? {} : { executionProvider: options.executionProvider }),
-      ...(options.intraOpThreads === undefined ? {} : { intraOpThreads: options.intraOpThreads }),
+      executionProvider: provider,
+      ...resolveThreadLayout(options, provider),
     });
     try {
       const profile = costProfileFromManifest(manifest);
@@ -220,8 +233,8 @@ export class ApparateWorker {
   /**
    * Requests per second this worker can serve now: the best throughput over its batch sizes in
    * the serving config's profile, scaled by how much slower than profiled its recent batches ran
-   * (wall time, releases and encoding included). The front door's backpressure divides the
-   * backlog by it.
+   * (wall time, releases and encoding included), times the batches that run side by side. The
+   * front door's backpressure divides the backlog by it.
    */
   get serviceRatePerSec(): number {
     let best = 0;
@@ -229,7 +242,7 @@ export class ApparateWorker {
       const ms = this.profiledMs(size) * this.slowdown;
       if (ms > 0) best = Math.max(best, (1000 * size) / ms);
     }
-    return best;
+    return best * this.engine.inferenceThreads;
   }
 
   /** The agreement the local guard holds (the deployment's accuracy constraint). */
@@ -353,19 +366,45 @@ export class ApparateWorker {
     }
   }
 
+  /**
+   * Forms batches and hands them to the engine, keeping as many in flight as it has inference
+   * threads: a thread that finishes gets the next batch while the others still run. A batch that
+   * kills the engine ends the loop once the others in flight have settled.
+   */
   private async serveLoop(): Promise<void> {
-    for (;;) {
-      this.answerDropped();
-      if (this.stopping) return;
-      const nowMs = Date.now();
-      const decision = this.batcher.next(nowMs);
-      this.answerDropped();
-      if (decision.kind === 'serve') {
-        await this.serve(decision.requests, decision.paddedSize);
-        continue;
+    const inFlight = new Set<Promise<void>>();
+    let failure: { error: unknown } | undefined;
+    try {
+      for (;;) {
+        this.answerDropped();
+        if (this.stopping || failure !== undefined) break;
+        if (inFlight.size >= this.engine.inferenceThreads) {
+          await Promise.race(inFlight);
+          continue;
+        }
+        const nowMs = Date.now();
+        const decision = this.batcher.next(nowMs);
+        this.answerDropped();
+        if (decision.kind === 'serve') {
+          const served: Promise<void> = this.serve(decision.requests, decision.paddedSize)
+            .catch((error: unknown) => {
+              failure ??= { error };
+            })
+            .finally(() => {
+              inFlight.delete(served);
+              this.wakeAll();
+            });
+          inFlight.add(served);
+          // One thread: the next batch is formed only once this one is done, as before lanes.
+          if (this.engine.inferenceThreads === 1) await served;
+          continue;
+        }
+        await this.waitForChange(decision.kind === 'wait' ? Math.max(1, decision.untilMs - nowMs) : 1000);
       }
-      await this.waitForChange(decision.kind === 'wait' ? Math.max(1, decision.untilMs - nowMs) : 1000);
+    } finally {
+      await Promise.all(inFlight);
     }
+    if (failure !== undefined) throw failure.error;
   }
 
   private async serve(requests: HeldRequest[], paddedSize: number): Promise<void> {

@@ -74,7 +74,7 @@ export const serveCommand: Command = {
   name: 'serve',
   summary: 'run the local stack: fixture bundles, dynalite, workers, controller, HTTP API',
   usage:
-    'apparate serve [--port 3000] [--host 127.0.0.1] [--models mnist-resnet,spam-bert | --bundle <dir,...>] [--generative moby-gpt|none] [--redis-url <url>] [--data-dir <dir>] [--in-memory] [--controller-period-ms 10000]',
+    'apparate serve [--port 3000] [--host 127.0.0.1] [--models mnist-resnet,spam-bert | --bundle <dir,...>] [--generative moby-gpt|none] [--redis-url <url>] [--data-dir <dir>] [--in-memory] [--controller-period-ms 10000] [--inference-threads <n>] [--intra-op-threads <n>]',
   options: { ...STACK_OPTIONS, bundle: BUNDLE_OPTION },
   async run(values, _positionals, io) {
     const progress = createProgress(io);

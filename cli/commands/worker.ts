@@ -17,6 +17,7 @@ import {
 } from '../../gpu-worker';
 import type { Command } from '../command';
 import { numberOption, requiredString } from '../options';
+import { readThreadLayout, THREAD_OPTIONS } from '../thread-options';
 
 function choice<T extends string>(value: unknown, allowed: readonly T[], option: string, fallback?: T): T {
   if (value === undefined && fallback !== undefined) return fallback;
@@ -33,7 +34,7 @@ export const workerCommand: Command = {
   name: 'worker',
   summary: 'serve a bundle (or bootstrap one from a model) from a request queue until SIGTERM',
   usage:
-    'apparate worker (--bundle <dir> | --model <dir> --bundle-out <dir> [--bootstrap-samples <n>]) --queue memory|bullmq|sqs [--queue-name <name>] [--redis-url <url>] [--results stdout|redis|table] [--tables-endpoint <url>] [--table-prefix <p>] [--accuracy-constraint <a>] [--metrics-port <n>] [--emf] [--emf-period-ms <ms>] [--execution-provider cpu|cuda]',
+    'apparate worker (--bundle <dir> | --model <dir> --bundle-out <dir> [--bootstrap-samples <n>]) --queue memory|bullmq|sqs [--queue-name <name>] [--redis-url <url>] [--results stdout|redis|table] [--tables-endpoint <url>] [--table-prefix <p>] [--accuracy-constraint <a>] [--metrics-port <n>] [--emf] [--emf-period-ms <ms>] [--execution-provider cpu|cuda] [--inference-threads <n>] [--intra-op-threads <n>]',
   options: {
     bundle: { type: 'string', description: 'bundle directory written by `apparate prepare`' },
     model: {
@@ -85,6 +86,7 @@ export const workerCommand: Command = {
       description: `how often to write an EMF line (default ${DEFAULT_EMF_PERIOD_MS})`,
     },
     'execution-provider': { type: 'string', description: 'cpu or cuda (default cpu)' },
+    ...THREAD_OPTIONS,
     'config-poll-ms': { type: 'string', description: 'how often to look for a newer config (default 5000)' },
   },
   async run(values, _positionals, io) {
@@ -127,6 +129,7 @@ export const workerCommand: Command = {
           });
     const accuracyConstraint = numberOption(values, 'accuracy-constraint', ACCURACY_CONSTRAINT);
     const configPollMs = numberOption(values, 'config-poll-ms', { default: 5000, min: 10, integer: true });
+    const layout = readThreadLayout(values);
     const emfPeriodMs = numberOption(values, 'emf-period-ms', {
       default: DEFAULT_EMF_PERIOD_MS,
       min: 1000,
@@ -187,6 +190,7 @@ export const workerCommand: Command = {
           : { tables: { prefix, ...(endpoint === undefined ? {} : { endpoint }) } }),
         accuracyConstraint,
         executionProvider: provider,
+        ...layout,
         configPollMs,
         ...(metricsPort === undefined ? {} : { metricsPort }),
         ...(values.emf === true ? { emfPeriodMs } : {}),

@@ -54,6 +54,7 @@ import {
   type Logger,
   messageOf,
   PublishingResultSink,
+  type ThreadLayout,
 } from '../../gpu-worker';
 import { StoreResultSink } from '../../core/serving/result-sink';
 import type { Progress } from '../progress';
@@ -105,6 +106,8 @@ export interface LocalStackOptions {
    * `POST /v1/models/{name}/generate` beside the classifiers, named by their directory. @default none
    */
   readonly generativeModels?: readonly string[];
+  /** How each classifier's worker spreads its sessions over the cores. @default one thread, all cores */
+  readonly threadLayout?: ThreadLayout;
 }
 
 export interface LocalStack {
@@ -244,6 +247,7 @@ async function start(
         workerId,
         // The guard holds the constraint the controller below tunes to.
         guard: { constraint: options.accuracyConstraint },
+        ...options.threadLayout,
       }),
     queueFor,
     logger,

@@ -9,6 +9,7 @@ import { ZOO_DIR } from '../../core/zoo/fixtures';
 import { MOBY_GPT_DIR } from '../../core/generate/fixture';
 import type { OptionSpec } from '../command';
 import { numberOption } from '../options';
+import { readThreadLayout, THREAD_OPTIONS } from '../thread-options';
 import type { Progress } from '../progress';
 import type { FixtureBundle } from './fixture-bundles';
 import type { LocalStackOptions } from './local-stack';
@@ -57,6 +58,7 @@ export const STACK_OPTIONS: Readonly<Record<string, OptionSpec>> = {
     description:
       'fraction of its deadline a request may expect to wait before it is refused with 429 (default 1)',
   },
+  ...THREAD_OPTIONS,
 };
 
 /** Reads the shared options; throws InputError naming the bad flag and what is allowed. */
@@ -131,6 +133,7 @@ export function readStackOptions(
       integer: true,
     }),
     admissionHeadroom: numberOption(values, 'admission-headroom', { default: 1, min: 0, max: 100 }),
+    threadLayout: readThreadLayout(values),
     progress,
   };
 }

@@ -27,6 +27,7 @@ import { passThroughModel } from '../onnx/pass-through';
 import { chooseInitialRamps } from './initial-config';
 import { backboneMs, profileLatency, referenceIndex, type ProfiledRamp } from './profile';
 import { checkLimit, RAMP_BUDGET } from '../control/limits';
+import { defaultThreadLayout } from '../inference/thread-layout';
 
 export interface PrepareOptions extends SessionOptions {
   /** Leading fraction of the serving stream used to train ramps (default 0.1). */
@@ -219,6 +220,10 @@ export async function prepareModel(
       encoder.encode(Array.from({ length: batchSize }, (_, i) => sampleAt(stream, i % stream.count))),
     {
       ...options,
+      // Profiled as served: with the operator threads of the worker's default lanes unless asked
+      // otherwise, so a cut is charged what it costs there (see core/inference/thread-layout.ts).
+      intraOpThreads:
+        options.intraOpThreads ?? defaultThreadLayout(options.executionProvider ?? 'cpu').intraOpThreads,
       ...(options.batchSizes ? { batchSizes: options.batchSizes } : {}),
       ...(options.repeats ? { repeats: options.repeats } : {}),
       ...(options.warmupRuns !== undefined ? { warmupRuns: options.warmupRuns } : {}),

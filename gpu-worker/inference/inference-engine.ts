@@ -10,9 +10,15 @@
  * and the final logits arrive in buffers the main thread then owns. Nothing is copied by
  * structured clone.
  *
- * Batches run one at a time, in submission order: they queue on the thread. A config swap builds
- * and warms the new sessions beside that queue, while the current ones keep serving, and switches
- * exactly between two batches, so a batch runs wholly on one config.
+ * An engine may run several inference threads side by side (`inferenceThreads`), each with its own
+ * sessions: a batch goes to the thread with the fewest batches queued, and on each thread batches
+ * run one at a time in submission order. On a CPU this keeps the cores busy with single-threaded
+ * sessions instead of one session whose operators fan out over a thread pool: a chain of segment
+ * sessions then pays no pool wake-ups at its boundaries, and the cores do more batches per second
+ * (see docs/benchmarks.md, `slicing --lanes`). A config swap builds and warms the new sessions on
+ * every thread beside their queues, while the current ones keep serving, and switches every thread
+ * in the same turn of the event loop, exactly between two batches, so a batch runs wholly on one
+ * config.
  */
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -46,6 +52,8 @@ export interface InferenceEngineOptions {
   readonly executionProvider?: ExecutionProvider;
   /** Threads per operator in each session; default 0 (onnxruntime uses every core). */
   readonly intraOpThreads?: number;
+  /** Inference threads serving batches side by side, each with its own sessions; default 1. */
+  readonly inferenceThreads?: number;
 }
 
 /** One ramp's output for a batch, delivered while the batch still runs. */
@@ -79,6 +87,17 @@ interface PendingReply {
   readonly reject: (error: Error) => void;
 }
 
+/** One inference thread and what it has been asked and not yet answered. */
+interface ThreadLink {
+  readonly worker: Worker;
+  /** Batches posted to it and not yet final (or failed). */
+  inFlight: number;
+  /** Its answers to swap steps, by swap id. */
+  readonly replies: Map<number, PendingReply>;
+  /** Whether it has posted `closed`. */
+  closed: boolean;
+}
+
 type EngineState = 'open' | 'closing' | 'closed' | 'failed';
 
 /** Re-raises an error posted by the thread with the project class it had there. */
@@ -99,6 +118,30 @@ function deepFreeze(config: RampConfig): RampConfig {
   return Object.freeze(config);
 }
 
+/** Loads the bundle on a new thread; resolves with what it loaded, rejects as `start` says. */
+async function loadOn(worker: Worker, load: ToThread): Promise<Extract<FromThread, { type: 'loaded' }>> {
+  let cleanup = (): void => undefined;
+  try {
+    return await new Promise<Extract<FromThread, { type: 'loaded' }>>((resolve, reject) => {
+      const onMessage = (message: FromThread): void => {
+        if (message.type === 'loaded') resolve(message);
+        else if (message.type === 'load-failed') reject(threadError(message.kind, message.message));
+      };
+      const onError = (error: Error): void =>
+        reject(new Error(`the inference thread failed while loading: ${error.message}`, { cause: error }));
+      const onExit = (code: number): void =>
+        reject(new Error(`the inference thread exited (code ${code}) while loading`));
+      worker.on('message', onMessage).on('error', onError).on('exit', onExit);
+      cleanup = () => {
+        worker.off('message', onMessage).off('error', onError).off('exit', onExit);
+      };
+      worker.postMessage(load);
+    });
+  } finally {
+    cleanup();
+  }
+}
+
 function checkOptions(options: InferenceEngineOptions): void {
   const provider = options.executionProvider ?? 'cpu';
   if (provider !== 'cpu' && provider !== 'cuda') {
@@ -107,6 +150,10 @@ function checkOptions(options: InferenceEngineOptions): void {
   const threads = options.intraOpThreads ?? 0;
   if (!Number.isInteger(threads) || threads < 0) {
     throw new InputError(`intraOpThreads must be a non-negative integer (0: all cores); got ${threads}`);
+  }
+  const lanes = options.inferenceThreads ?? 1;
+  if (!Number.isInteger(lanes) || lanes < 1 || lanes > 64) {
+    throw new InputError(`inferenceThreads must be an integer from 1 to 64; got ${lanes}`);
   }
   if (typeof options.bundleDir !== 'string' || options.bundleDir === '') {
     throw new InputError('bundleDir must name an EE bundle directory');
@@ -119,26 +166,35 @@ export class InferenceEngine {
   private currentConfig: RampConfig;
   private nextBatchId = 0;
   private nextSwapId = 0;
-  private readonly runs = new Map<number, PendingRun>();
-  private readonly replies = new Map<number, PendingReply>();
+  private readonly runs = new Map<number, PendingRun & { readonly thread: ThreadLink }>();
+  private readonly threads: ThreadLink[];
   /** Swaps one after another, so each is checked against the version before it. */
   private swaps: Promise<void> = Promise.resolve();
   private closing: Promise<void> | undefined;
   private onClosed: (() => void) | undefined;
 
   private constructor(
-    private readonly worker: Worker,
+    workers: readonly Worker[],
     /** What the loaded bundle offers: candidates, classes, warmed batch sizes. */
     readonly bundle: LoadedBundleSummary,
     config: RampConfig,
   ) {
     this.currentConfig = deepFreeze(config);
-    worker.on('message', (message: FromThread) => this.receive(message));
-    worker.on('error', (error) => this.fail(`the inference thread failed: ${error.message}`, error));
-    worker.on('messageerror', (error) =>
-      this.fail(`a message from the inference thread was unreadable`, error),
-    );
-    worker.on('exit', (code) => this.fail(`the inference thread exited (code ${code})`));
+    this.threads = workers.map((worker) => ({ worker, inFlight: 0, replies: new Map(), closed: false }));
+    for (const thread of this.threads) {
+      const { worker } = thread;
+      worker.on('message', (message: FromThread) => this.receive(thread, message));
+      worker.on('error', (error) => this.fail(`the inference thread failed: ${error.message}`, error));
+      worker.on('messageerror', (error) =>
+        this.fail(`a message from the inference thread was unreadable`, error),
+      );
+      worker.on('exit', (code) => this.fail(`the inference thread exited (code ${code})`));
+    }
+  }
+
+  /** How many inference threads serve batches side by side. */
+  get inferenceThreads(): number {
+    return this.threads.length;
   }
 
   /**
@@ -149,9 +205,6 @@ export class InferenceEngine {
    */
   static async start(options: InferenceEngineOptions): Promise<InferenceEngine> {
     checkOptions(options);
-    // The thread needs none of the parent's node flags; an inherited `-r tsx/cjs` would only
-    // install the loader twice.
-    const worker = new Worker(THREAD_ENTRY, { execArgv: [] });
     const load: ToThread = {
       type: 'load',
       bundleDir: options.bundleDir,
@@ -159,28 +212,21 @@ export class InferenceEngine {
       executionProvider: options.executionProvider ?? 'cpu',
       intraOpThreads: options.intraOpThreads ?? 0,
     };
-    let cleanup = (): void => undefined;
+    const workers: Worker[] = [];
     try {
-      const loaded = await new Promise<Extract<FromThread, { type: 'loaded' }>>((resolve, reject) => {
-        const onMessage = (message: FromThread): void => {
-          if (message.type === 'loaded') resolve(message);
-          else if (message.type === 'load-failed') reject(threadError(message.kind, message.message));
-        };
-        const onError = (error: Error): void =>
-          reject(new Error(`the inference thread failed while loading: ${error.message}`, { cause: error }));
-        const onExit = (code: number): void =>
-          reject(new Error(`the inference thread exited (code ${code}) while loading`));
-        worker.on('message', onMessage).on('error', onError).on('exit', onExit);
-        cleanup = () => {
-          worker.off('message', onMessage).off('error', onError).off('exit', onExit);
-        };
-        worker.postMessage(load);
-      });
-      cleanup();
-      return new InferenceEngine(worker, loaded.bundle, loaded.config);
+      // One at a time: loading and warming is CPU-bound, and a bad bundle fails on the first.
+      let loaded: Extract<FromThread, { type: 'loaded' }> | undefined;
+      for (let i = 0; i < (options.inferenceThreads ?? 1); i++) {
+        // The thread needs none of the parent's node flags; an inherited `-r tsx/cjs` would only
+        // install the loader twice.
+        const worker = new Worker(THREAD_ENTRY, { execArgv: [] });
+        workers.push(worker);
+        loaded = await loadOn(worker, load);
+      }
+      if (loaded === undefined) throw new Error('no inference thread was started');
+      return new InferenceEngine(workers, loaded.bundle, loaded.config);
     } catch (error) {
-      cleanup();
-      await worker.terminate();
+      await Promise.all(workers.map((worker) => worker.terminate()));
       throw error;
     }
   }
@@ -194,7 +240,8 @@ export class InferenceEngine {
    * Runs one padded batch whose first `rows` rows are real. `onRamp` is called on the main thread
    * as each active ramp's probabilities arrive, shallow to deep, while the batch still runs; the
    * promise resolves with the final logits once the batch has reached the end of the model.
-   * Batches queue and run one at a time in call order.
+   * The batch goes to the inference thread with the fewest batches queued; on each thread batches
+   * run one at a time in call order.
    *
    * The feeds' buffers are transferred to the inference thread, not copied: after this call the
    * caller's typed arrays are detached (length 0). Copy them first (`data.slice()`) to keep them.
@@ -216,10 +263,15 @@ export class InferenceEngine {
       });
     }
     const batchId = ++this.nextBatchId;
+    const thread = this.threads.reduce((best, next) => (next.inFlight < best.inFlight ? next : best));
     return new Promise<BatchOutcome>((resolve, reject) => {
-      this.runs.set(batchId, { onRamp, resolve, reject });
+      this.runs.set(batchId, { onRamp, resolve, reject, thread });
       try {
-        this.post({ type: 'run', batchId, feeds: moved.feeds, rows }, moved.transfer);
+        thread.worker.postMessage(
+          { type: 'run', batchId, feeds: moved.feeds, rows } satisfies ToThread,
+          moved.transfer,
+        );
+        thread.inFlight += 1;
       } catch (cause) {
         this.runs.delete(batchId);
         reject(
@@ -266,23 +318,26 @@ export class InferenceEngine {
       return;
     }
     const swapId = ++this.nextSwapId;
-    await this.request(swapId, { type: 'prepare-config', swapId, config: checked });
-    // The thread discards a prepared config when it closes, so only activate while open.
+    await Promise.all(
+      this.threads.map((thread) =>
+        this.request(thread, swapId, { type: 'prepare-config', swapId, config: checked }),
+      ),
+    );
+    // The threads discard a prepared config when they close, so only activate while open. Every
+    // thread is told in this same turn, before any later batch is posted to any of them.
     this.assertOpen();
-    const activated = this.request(swapId, { type: 'activate-config', swapId });
+    const activated = this.threads.map((thread) =>
+      this.request(thread, swapId, { type: 'activate-config', swapId }),
+    );
     this.currentConfig = deepFreeze(checked);
-    await activated;
+    await Promise.all(activated);
   }
 
-  private request(swapId: number, message: ToThread): Promise<void> {
+  private request(thread: ThreadLink, swapId: number, message: ToThread): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.replies.set(swapId, { resolve, reject });
-      this.post(message);
+      thread.replies.set(swapId, { resolve, reject });
+      thread.worker.postMessage(message);
     });
-  }
-
-  private post(message: ToThread, transfer: ArrayBuffer[] = []): void {
-    this.worker.postMessage(message, transfer);
   }
 
   private assertOpen(): void {
@@ -294,7 +349,7 @@ export class InferenceEngine {
     if (this.state !== 'open') throw new Error('the inference engine is closed');
   }
 
-  private receive(message: FromThread): void {
+  private receive(thread: ThreadLink, message: FromThread): void {
     switch (message.type) {
       case 'ramp': {
         const atMs = performance.now();
@@ -313,6 +368,7 @@ export class InferenceEngine {
         const run = this.runs.get(message.batchId);
         this.runs.delete(message.batchId);
         if (!run) return;
+        run.thread.inFlight -= 1;
         if (run.listenerError) {
           run.reject(run.listenerError);
           return;
@@ -323,24 +379,27 @@ export class InferenceEngine {
       case 'error': {
         const run = this.runs.get(message.batchId);
         this.runs.delete(message.batchId);
-        run?.reject(threadError(message.kind, message.message));
+        if (!run) return;
+        run.thread.inFlight -= 1;
+        run.reject(threadError(message.kind, message.message));
         return;
       }
       case 'config-prepared':
       case 'config-activated': {
-        const reply = this.replies.get(message.swapId);
-        this.replies.delete(message.swapId);
+        const reply = thread.replies.get(message.swapId);
+        thread.replies.delete(message.swapId);
         reply?.resolve();
         return;
       }
       case 'config-failed': {
-        const reply = this.replies.get(message.swapId);
-        this.replies.delete(message.swapId);
+        const reply = thread.replies.get(message.swapId);
+        thread.replies.delete(message.swapId);
         reply?.reject(threadError(message.kind, message.message));
         return;
       }
       case 'closed':
-        this.onClosed?.();
+        thread.closed = true;
+        if (this.threads.every((each) => each.closed)) this.onClosed?.();
         return;
       case 'loaded':
       case 'load-failed':
@@ -354,9 +413,11 @@ export class InferenceEngine {
     this.state = 'failed';
     this.failure = new Error(reason, { cause });
     for (const run of this.runs.values()) run.reject(this.failure);
-    for (const reply of this.replies.values()) reply.reject(this.failure);
     this.runs.clear();
-    this.replies.clear();
+    for (const thread of this.threads) {
+      for (const reply of thread.replies.values()) reply.reject(this.failure);
+      thread.replies.clear();
+    }
     this.onClosed?.();
   }
 
@@ -366,10 +427,10 @@ export class InferenceEngine {
       const closed = new Promise<void>((resolve) => {
         this.onClosed = resolve;
       });
-      this.post({ type: 'close' });
+      for (const thread of this.threads) thread.worker.postMessage({ type: 'close' } satisfies ToThread);
       await closed;
     }
     if (this.state !== 'failed') this.state = 'closed';
-    await this.worker.terminate();
+    await Promise.all(this.threads.map((thread) => thread.worker.terminate()));
   }
 }

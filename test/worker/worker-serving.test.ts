@@ -181,6 +181,9 @@ describe('the worker serving mnist-resnet from the in-process queue', () => {
       sink,
       logger: memoryLogger().logger,
       onBatch: (report) => reports.push(report),
+      // One batch at a time, so exactly one is in flight when stop is asked (two lanes: see
+      // inference-threads-serving.test.ts).
+      inferenceThreads: 1,
     });
     started.worker = worker;
     for (let i = 0; i < 200; i++) await queue.send(servingRequest(fixture, i));
