@@ -28,6 +28,7 @@ import type { ClientSample, LoadPlan, LoadResult } from './api/load-generator';
 import { measureCapacity } from './eval/capacity';
 import type { RequestInput } from './eval/workload';
 import type { Benchmark } from './run';
+import { describeLayout, threadLayoutArgs } from './thread-layout-args';
 
 /** One model, transport and rate, as `--json` prints it. */
 export interface ApiRateRecord {
@@ -214,8 +215,11 @@ export const apiBenchmark: Benchmark = {
         'redis-url': { type: 'string' },
         concurrency: { type: 'string' },
         runs: { type: 'string' },
+        'inference-threads': { type: 'string' },
+        'intra-op-threads': { type: 'string' },
       },
     });
+    const layout = threadLayoutArgs(args);
     const list = (text: string | undefined, fallback: readonly string[]): string[] =>
       text === undefined
         ? [...fallback]
@@ -271,7 +275,7 @@ export const apiBenchmark: Benchmark = {
       });
       inputs.set(model, chosen);
       const largest = Math.max(...(await readBundle(dir)).manifest.profile.batchSizes);
-      const measured = await measureCapacity(dir, model, chosen, largest, capacitySeconds);
+      const measured = await measureCapacity(dir, model, chosen, largest, capacitySeconds, layout);
       capacity.set(model, measured.rps);
       log(`api: ${model}: the worker alone serves ${measured.rps.toFixed(1)} req/s (batch ${largest})`);
     }
@@ -295,6 +299,7 @@ export const apiBenchmark: Benchmark = {
         prepareRepeats: 1,
         progress: { update: () => undefined, stop: () => undefined },
         logger: silentLogger,
+        threadLayout: layout,
       });
       try {
         for (const model of models) {
@@ -350,6 +355,7 @@ export const apiBenchmark: Benchmark = {
       machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', note: 'shared machine' },
       seconds,
       deadlineMs: DEADLINE_MS,
+      threads: describeLayout(layout),
       records,
     };
   },

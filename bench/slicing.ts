@@ -15,7 +15,8 @@ import { openSession, type ModelSession } from '../core/inference/onnx-session';
 import { sliceModel } from '../core/onnx/slicing';
 import { profileCut, type CutBreakdown } from './cut-cost/breakdown';
 import { floorModels } from '../core/onnx/pass-through';
-import { parseSlicingOptions, type CutSpec } from './cut-cost/options';
+import { parseSlicingOptions, type CutSpec, type SlicingOptions } from './cut-cost/options';
+import { laneRounds } from './cut-cost/lane-rounds';
 import { fileSubject, fixtureSubjects, type Subject } from './cut-cost/subject';
 import { boundaryFeedsOf, timeRounds, type SideFigures, type Spread } from './cut-cost/timed-rounds';
 import type { Benchmark } from './run';
@@ -72,6 +73,13 @@ export const slicingBenchmark: Benchmark = {
     const subjects = options.model
       ? [await fileSubject(options.model, options.inputShapes, options.batchSize)]
       : await fixtureSubjects(options.batchSize);
+    if (options.lanes !== undefined) {
+      const laneRows = [];
+      for (const subject of subjects)
+        for (const spec of options.cuts)
+          laneRows.push(await measureLanes(subject, spec, options.lanes, options));
+      return { ...header(args), lanes: options.lanes, rows: laneRows };
+    }
     const rows: Row[] = [];
     for (const subject of subjects)
       for (const spec of options.cuts)
@@ -147,21 +155,64 @@ export const slicingBenchmark: Benchmark = {
             await Promise.all(sessions.map((s) => s.release()));
           }
         }
-    return {
-      benchmark: 'slicing',
-      target: 'one cut costs at most 1% of the whole model at batch 8, or is within 0.5 points of its floor',
-      machine: {
-        cpus: cpus().length,
-        cpu: cpus()[0]?.model ?? 'unknown',
-        node: process.version,
-        loadAverage1m: loadavg()[0],
-      },
-      measuredAt: new Date().toISOString(),
-      args,
-      rows,
-    };
+    return { ...header(args), rows };
   },
 };
+
+function header(args: readonly string[]) {
+  return {
+    benchmark: 'slicing',
+    target: 'one cut costs at most 1% of the whole model at batch 8, or is within 0.5 points of its floor',
+    machine: {
+      cpus: cpus().length,
+      cpu: cpus()[0]?.model ?? 'unknown',
+      node: process.version,
+      loadAverage1m: loadavg()[0],
+    },
+    measuredAt: new Date().toISOString(),
+    args,
+  };
+}
+
+/** The lanes measurement of one model and cut layout (see cut-cost/lane-rounds.ts). */
+async function measureLanes(subject: Subject, spec: CutSpec, lanes: number, options: SlicingOptions) {
+  const { label, ids } = cutIds(subject, spec);
+  const segments = sliceModel(subject.model, subject.analysis, { candidateIds: ids });
+  const sessions: ModelSession[] = [];
+  let boundary;
+  try {
+    for (const segment of segments) sessions.push(await openSession(segment.bytes, { intraOpThreads: 1 }));
+    boundary = await boundaryFeedsOf({ sessions, segments }, subject.feeds);
+  } finally {
+    await Promise.all(sessions.map((s) => s.release()));
+  }
+  const figures = await laneRounds(
+    subject.bytes,
+    segments,
+    floorModels(subject.analysis, segments),
+    subject.feeds,
+    boundary,
+    { lanes, rounds: options.rounds, phaseMs: options.phaseMs },
+  );
+  const row = {
+    model: subject.name,
+    cut: label,
+    candidates: ids,
+    cuts: ids.length,
+    batchSize: options.batchSize,
+    ...figures,
+    perCutPercent: pct(figures.chainedCost.median, ids.length),
+    perCutFloorPercent: pct(figures.floorCost.median, ids.length),
+  };
+  const f = (n: number, d = 4) => n.toFixed(d);
+  const { chainedCost: c, floorCost: fl } = figures;
+  process.stdout.write(
+    `${row.model} cut ${label} (${ids.length}) ${lanes} lanes batch ${row.batchSize}: whole ${f(figures.batchesPerSecond.whole.median, 1)} batches/s, ` +
+      `chain costs ${f(c.median)} (p25-p75 ${f(c.p25)}-${f(c.p75)}), per cut ${row.perCutPercent.toFixed(2)}% | ` +
+      `floor ${f(fl.median)} (${f(fl.p25)}-${f(fl.p75)}), per cut ${row.perCutFloorPercent.toFixed(2)}%\n`,
+  );
+  return row;
+}
 
 function printRow(r: Row): void {
   const f = (n: number, d = 2) => n.toFixed(d);

@@ -35,6 +35,7 @@ import {
   type SinkEvent,
 } from '../gpu-worker';
 import type { Benchmark } from './run';
+import { describeLayout, threadLayoutArgs } from './thread-layout-args';
 
 const PHASE_MS = 4000;
 const DEFAULT_ROUNDS = 3;
@@ -60,8 +61,18 @@ export const workerBenchmark: Benchmark = {
     if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) {
       throw new Error(`--rounds must be a whole number from 1 to 20, got ${String(args[roundsAt + 1])}`);
     }
+    const threads = threadLayoutArgs(args);
+    const modelsAt = args.indexOf('--models');
+    const only = modelsAt < 0 ? undefined : String(args[modelsAt + 1]).split(',');
+    const fixtures = await listFixtureModels();
+    const unknown = only?.filter((name) => !fixtures.some((model) => model.spec.name === name)) ?? [];
+    if (unknown.length > 0) {
+      throw new Error(
+        `--models names no fixture ${unknown.join(', ')}; the fixtures are ${fixtures.map((m) => m.spec.name).join(', ')}`,
+      );
+    }
     const rows = [];
-    for (const model of await listFixtureModels()) {
+    for (const model of fixtures.filter((m) => only === undefined || only.includes(m.spec.name))) {
       const name = model.spec.name;
       const stream = await loadModelData(model, 'serving');
       const cached = resolve(__dirname, '..', '.cache', 'bundles', name);
@@ -89,13 +100,16 @@ export const workerBenchmark: Benchmark = {
         configPollMs: 3_600_000,
         logger: silentLogger,
         onBatch: (report, overhead) => onBatch(report, overhead),
+        ...threads,
       });
       const swap = async (config: RampConfig): Promise<void> => {
         published = config;
         await worker.checkConfigNow();
         if (worker.config.version !== config.version) throw new Error(`config ${config.version} was refused`);
       };
-      const outstanding = 2 * Math.max(...bundle.manifest.profile.batchSizes);
+      // Two full batches outstanding per inference thread: every thread always has its next batch.
+      const outstanding =
+        2 * Math.max(...bundle.manifest.profile.batchSizes) * (threads.inferenceThreads ?? 1);
       let sequence = 0;
       const send = (): Promise<void> => {
         const now = Date.now();
@@ -168,9 +182,13 @@ export const workerBenchmark: Benchmark = {
       );
       const profile = costProfileFromManifest(bundle.manifest);
       const active = ids.map((id) => bundle.manifest.candidates.findIndex((c) => c.id === id));
-      const tuned = tuneThresholds(window, configCostsAt(profile, active, outstanding / 2), {
-        constraint: 0.99,
-      });
+      const tuned = tuneThresholds(
+        window,
+        configCostsAt(profile, active, Math.max(...bundle.manifest.profile.batchSizes)),
+        {
+          constraint: 0.99,
+        },
+      );
       const tunedRamps = ids.map((id, r) => ({ id, threshold: tuned.thresholds[r] ?? 0 }));
       let version = 1;
       await swap({ version: ++version, ramps: [] });
@@ -244,6 +262,7 @@ export const workerBenchmark: Benchmark = {
       targets: 'throughputRatio >= 0.98; overheadMsP50 < 0.5',
       machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version },
       measuredAt: new Date().toISOString(),
+      threads: describeLayout(threads),
       rows,
     };
   },

@@ -23,11 +23,18 @@ export interface SlicingOptions {
   /** Runs recorded with onnxruntime's profiler for the breakdown (after warm-up). */
   readonly profiledRuns: number;
   readonly breakdown: boolean;
+  /**
+   * With a count, measure throughput with that many lanes (threads of single-threaded sessions,
+   * see lane-rounds.ts) instead of timing single runs; `--threads` and the breakdown then do not apply.
+   */
+  readonly lanes?: number;
+  /** How long each variant runs per round in the lanes measurement. */
+  readonly phaseMs: number;
 }
 
 const USAGE =
   'usage: npm run bench -- slicing [--model file.onnx] [--input-shape name=AxBxC]... [--cuts middle|spread3|all|c1,c4]... ' +
-  '[--threads 1,0] [--batch 8] [--rounds 40] [--runs-per-round 5] [--profiled-runs 30] [--no-breakdown]';
+  '[--threads 1,0] [--batch 8] [--rounds 40] [--runs-per-round 5] [--profiled-runs 30] [--no-breakdown] [--lanes 2 [--phase-ms 2000]]';
 
 const positiveInt = z.coerce.number().int().positive();
 
@@ -62,6 +69,8 @@ export function parseSlicingOptions(args: readonly string[]): SlicingOptions {
   let runsPerRound = 5;
   let profiledRuns = 30;
   let breakdown = true;
+  let lanes: number | undefined;
+  let phaseMs = 2000;
   for (let i = 0; i < args.length; i++) {
     const flag = args[i] as string;
     if (flag === '--no-breakdown') {
@@ -109,6 +118,12 @@ export function parseSlicingOptions(args: readonly string[]): SlicingOptions {
       case '--profiled-runs':
         profiledRuns = count('--profiled-runs');
         break;
+      case '--lanes':
+        lanes = count('--lanes');
+        break;
+      case '--phase-ms':
+        phaseMs = count('--phase-ms');
+        break;
       default:
         throw new InputError(`unknown option ${flag}; ${USAGE}`);
     }
@@ -123,5 +138,7 @@ export function parseSlicingOptions(args: readonly string[]): SlicingOptions {
     runsPerRound,
     profiledRuns,
     breakdown,
+    ...(lanes !== undefined ? { lanes } : {}),
+    phaseMs,
   };
 }

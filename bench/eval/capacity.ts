@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { maxOf } from '../../core/util/stats';
 import { DRAIN_TIMEOUT_MS, FAR_DEADLINE_MS, sleep, startWorker, stopWorker, warmUp } from './worker-harness';
 import type { RequestInput } from './workload';
+import type { ThreadLayout } from '../../gpu-worker';
 
 export interface CapacityResult {
   /** Requests per second of the plain model under a closed loop at full batches. */
@@ -25,8 +26,9 @@ export async function measureCapacity(
   inputs: readonly RequestInput[],
   largestBatchSize: number,
   seconds: number,
+  layout: ThreadLayout = {},
 ): Promise<CapacityResult> {
-  const started = await startWorker(bundleDir, model, { version: 0, ramps: [] }, 3_600_000);
+  const started = await startWorker(bundleDir, model, { version: 0, ramps: [] }, 3_600_000, layout);
   try {
     await warmUp(started, model, inputs.slice(0, 2 * largestBatchSize));
     let sequence = 0;
@@ -58,7 +60,8 @@ export async function measureCapacity(
       if (!measuring || report.paddedSize !== largestBatchSize) return;
       batchMs.push(maxOf(report.finalAtMs) - report.startedAtMs);
     });
-    for (let i = 0; i < 2 * largestBatchSize; i++) send();
+    // Two full batches per inference thread, so that no thread waits for work.
+    for (let i = 0; i < 2 * largestBatchSize * (layout.inferenceThreads ?? 1); i++) send();
     await sleep(500);
     measuring = true;
     const began = performance.now();

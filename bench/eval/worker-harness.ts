@@ -12,6 +12,7 @@ import {
   CallbackResultSink,
   silentLogger,
   type SinkEvent,
+  type ThreadLayout,
 } from '../../gpu-worker';
 import type { RequestInput } from './workload';
 
@@ -36,6 +37,7 @@ export async function startWorker(
   model: string,
   config: RampConfig,
   configPollMs: number,
+  layout: ThreadLayout = {},
 ): Promise<StartedWorker> {
   const queue = new MemoryRequestQueue();
   let listener: (event: SinkEvent) => void = () => undefined;
@@ -53,6 +55,7 @@ export async function startWorker(
     modelId: model,
     logger: silentLogger,
     onBatch: (report) => onBatch(report),
+    ...layout,
   });
   return {
     worker,
