@@ -1,7 +1,8 @@
 /**
  * The bundles the local stack serves: one per fixture model, prepared on first start and cached in
  * an ignored folder. A cached bundle is reused only while it still matches the committed model
- * (same file hash), was placed with the budget asked for and has the candidates the current
+ * (same file hash), was placed with the budget asked for, was profiled with the operator threads
+ * the workers' lanes use, and has the candidates the current
  * analysis finds; a stale or half-understood one is
  * prepared again, so `npm start` after a model change never serves old ramps.
  */
@@ -13,6 +14,7 @@ import { analyseSource } from '../../core/prepare/model-source';
 import { DEFAULT_PREPARE } from '../../core/prepare/prepare-model';
 import { loadFixtureModel, ZOO_MODELS_DIR } from '../../core/zoo/fixtures';
 import { prepareBundle } from '../../core/prepare/prepare-bundle';
+import { defaultThreadLayout } from '../../core/inference/thread-layout';
 import type { Progress } from '../progress';
 
 /** What became of each model's bundle, for the start-up log. */
@@ -66,6 +68,9 @@ async function isCurrent(dir: string, model: string, rampBudget: number): Promis
     if (bundle.manifest.model.sha256 !== fixture.spec.sha256 || bundle.manifest.rampBudget !== rampBudget) {
       return false;
     }
+    // Profiled with other operator threads than the workers' lanes use: its costs are not theirs.
+    if ((bundle.manifest.profile.intraOpThreads ?? 0) !== defaultThreadLayout('cpu').intraOpThreads)
+      return false;
     // A newer analysis may offer other candidates (the worker refuses a bundle whose ramps sit elsewhere).
     const { analysis } = await analyseSource(join(ZOO_MODELS_DIR, model));
     const key = (c: { id: string; tensor: string }) => `${c.id}:${c.tensor}`;

@@ -70,6 +70,12 @@ export const profileSchema = z.preprocess(
     cutMs: z.record(z.string(), z.array(z.number().nonnegative())).optional(),
     warmupRuns: z.number().int().nonnegative(),
     repeats: z.number().int().positive(),
+    /**
+     * Operator threads each session used while profiling (0: every core), so a server can tell
+     * whether the timings are those of its own thread layout. Absent in bundles profiled before
+     * it was recorded, which used every core.
+     */
+    intraOpThreads: z.number().int().nonnegative().optional(),
   }),
 );
 export type LatencyProfile = z.infer<typeof profileSchema>;

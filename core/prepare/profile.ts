@@ -202,6 +202,7 @@ export async function profileLatency(
       ...(uncut.length > 0 ? { cutMs } : {}),
       warmupRuns,
       repeats,
+      intraOpThreads: options.intraOpThreads ?? 0,
     };
   } finally {
     await Promise.all(sessions.map((s) => s.release()));

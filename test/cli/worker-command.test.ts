@@ -144,6 +144,14 @@ describe('apparate worker as a process', () => {
       ['--bundle', 'b', '--queue', 'memory', '--emf', '--emf-period-ms', '5'],
       /--emf-period-ms must be an integer in \[1000, inf\), got 5/,
     ],
+    [
+      ['--bundle', 'b', '--queue', 'memory', '--inference-threads', '0'],
+      /--inference-threads must be an integer in \[1, 64\], got 0/,
+    ],
+    [
+      ['--bundle', 'b', '--queue', 'memory', '--intra-op-threads', '1.5'],
+      /--intra-op-threads must be an integer in \[0, 64\], got 1.5/,
+    ],
     [['--model', 'zoo/models/mnist-resnet', '--queue', 'memory'], /--bundle-out <dir> is required/],
     [
       ['--bundle', 'b', '--queue', 'memory', '--bootstrap-samples', '50'],
