@@ -31,7 +31,10 @@ export interface LaneFigures {
 
 function ask(worker: Worker, message: ToLane): Promise<FromLane> {
   return new Promise((resolve, reject) => {
-    worker.once('message', resolve);
+    worker.once('message', (answer: FromLane) => {
+      worker.off('error', reject);
+      resolve(answer);
+    });
     worker.once('error', reject);
     worker.postMessage(message);
   });

@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { maxOf } from '../../core/util/stats';
 import { DRAIN_TIMEOUT_MS, FAR_DEADLINE_MS, sleep, startWorker, stopWorker, warmUp } from './worker-harness';
 import type { RequestInput } from './workload';
-import type { ThreadLayout } from '../../gpu-worker';
+import { resolveThreadLayout, type ThreadLayout } from '../../gpu-worker';
 
 export interface CapacityResult {
   /** Requests per second of the plain model under a closed loop at full batches. */
@@ -61,7 +61,8 @@ export async function measureCapacity(
       batchMs.push(maxOf(report.finalAtMs) - report.startedAtMs);
     });
     // Two full batches per inference thread, so that no thread waits for work.
-    for (let i = 0; i < 2 * largestBatchSize * (layout.inferenceThreads ?? 1); i++) send();
+    const lanes = resolveThreadLayout(layout, 'cpu').inferenceThreads;
+    for (let i = 0; i < 2 * largestBatchSize * lanes; i++) send();
     await sleep(500);
     measuring = true;
     const began = performance.now();

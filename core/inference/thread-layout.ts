@@ -4,9 +4,9 @@
  *
  * On a CPU the default is lanes, not operator threads: one inference thread per core (up to
  * four) with one operator thread each, the cores left over shared out among them. Measured end to
- * end on two cores (docs/benchmarks.md, `api`), two lanes of one operator thread served 32–45%
- * more requests per second than one thread whose sessions used both cores, at the same or lower
- * median latency at a tenth of capacity: a single-threaded session never waits at a parallel
+ * end on two cores (docs/benchmarks.md, "Thread layout"), two lanes of one operator thread served
+ * 17–45% more requests per second than one thread whose sessions used both cores, with the median
+ * at a tenth of capacity within 2 ms of it: a single-threaded session never waits at a parallel
  * section for a core that the HTTP front door or the queue has taken, and a chain of segment
  * sessions pays no thread-pool wake-up at each cut. On CUDA the device does the parallel work, so
  * the default stays one inference thread.
