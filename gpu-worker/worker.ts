@@ -52,14 +52,6 @@ export interface WorkerOptions extends ThreadLayout {
   readonly config?: RampConfig;
   /** @default 'cpu'; a provider this build lacks fails `start` */
   readonly executionProvider?: ExecutionProvider;
-  /** Threads per operator in each session. @default 0 (every core) */
-  readonly intraOpThreads?: number;
-  /**
-   * Inference threads serving batches side by side, each with its own sessions (see
-   * InferenceEngine). On a CPU, one per core with `intraOpThreads: 1` serves more batches per
-   * second than one thread whose sessions use every core. @default 1
-   */
-  readonly inferenceThreads?: number;
   /** The model id in requests, configs and logs. @default the bundle's model name */
   readonly modelId?: string;
   /** Where newer configs are published; without it the worker keeps its config. */
