@@ -25,51 +25,66 @@ describe('the worker serving mnist-resnet from the in-process queue', () => {
     };
   });
 
-  it('answers every request once with the plain model’s answer, releasing early answers before the batch ends', async () => {
-    // Given a worker with exiting thresholds and 96 real requests on the queue
-    const queue = new MemoryRequestQueue();
-    const { sink, events, settled } = recordingSink();
-    const reports: BatchReport[] = [];
-    const worker = await ApparateWorker.start({
-      bundleDir: fixture.bundle.dir,
-      queue,
-      sink,
-      config: exiting,
-      logger: memoryLogger().logger,
-      onBatch: (report) => reports.push(report),
-    });
-    const indices = Array.from({ length: 96 }, (_, i) => i);
-    for (const i of indices) await queue.send(servingRequest(fixture, i));
+  it.each([
+    ['one inference thread', 1],
+    ['two inference threads side by side', 2],
+  ])(
+    'with %s, answers every request once with the plain model’s answer, releasing early answers before the batch ends',
+    async (_layout, inferenceThreads) => {
+      // Given a worker with exiting thresholds, single-threaded sessions and 160 real requests on the queue
+      const queue = new MemoryRequestQueue();
+      const { sink, events, settled } = recordingSink();
+      const reports: BatchReport[] = [];
+      const worker = await ApparateWorker.start({
+        bundleDir: fixture.bundle.dir,
+        queue,
+        sink,
+        config: exiting,
+        logger: memoryLogger().logger,
+        onBatch: (report) => reports.push(report),
+        inferenceThreads,
+        intraOpThreads: 1,
+      });
+      const indices = Array.from({ length: 160 }, (_, i) => i);
+      for (const i of indices) await queue.send(servingRequest(fixture, i));
 
-    // When the worker has answered them all
-    await settled(indices.length);
-    await worker.stop();
+      // When the worker has answered them all
+      await settled(indices.length);
+      await worker.stop();
 
-    // Then each request has exactly one final answer, equal to the plain model's
-    const expected = await directPredictions(fixture, indices);
-    for (const i of indices) {
-      const finals = events.filter((e) => e.kind === 'final' && e.requestId === `req-${i}`);
-      expect(finals).toHaveLength(1);
-      const final = finals[0];
-      if (final?.kind !== 'final') throw new Error('unreachable');
-      expect(final.answer.classIndex).toBe(expected[i]);
-    }
-    // And some inputs exited, each released before its batch's final answers
-    const early = events.filter((e) => e.kind === 'early');
-    expect(early.length).toBeGreaterThan(0);
-    for (const event of early) {
-      if (event.kind !== 'early') continue;
-      const final = events.find((e) => e.kind === 'final' && e.requestId === event.requestId);
-      if (final?.kind !== 'final') throw new Error(`no final answer for ${event.requestId}`);
-      expect(event.answer.releasedAtMs).toBeLessThan(final.answer.releasedAtMs);
-      expect(final.answer.agreesWithEarly).toBe(event.answer.classIndex === final.answer.classIndex);
-    }
-    // And every batch's exit log holds each of its inputs' final prediction
-    const logged = reports.flatMap((report) => report.logItem.requests);
-    expect(new Set(logged.map((r) => r.requestId)).size).toBe(indices.length);
-    expect(await queue.deadLettered()).toEqual([]);
-    await queue.close();
-  });
+      // Then each request has exactly one final answer, equal to the plain model's
+      const expected = await directPredictions(fixture, indices);
+      for (const i of indices) {
+        const finals = events.filter((e) => e.kind === 'final' && e.requestId === `req-${i}`);
+        expect(finals).toHaveLength(1);
+        const final = finals[0];
+        if (final?.kind !== 'final') throw new Error('unreachable');
+        expect(final.answer.classIndex).toBe(expected[i]);
+      }
+      // And some inputs exited, each released before its batch's final answers
+      const early = events.filter((e) => e.kind === 'early');
+      expect(early.length).toBeGreaterThan(0);
+      for (const event of early) {
+        if (event.kind !== 'early') continue;
+        const final = events.find((e) => e.kind === 'final' && e.requestId === event.requestId);
+        if (final?.kind !== 'final') throw new Error(`no final answer for ${event.requestId}`);
+        expect(event.answer.releasedAtMs).toBeLessThan(final.answer.releasedAtMs);
+        expect(final.answer.agreesWithEarly).toBe(event.answer.classIndex === final.answer.classIndex);
+      }
+      // And every batch's exit log holds each of its inputs' final prediction, each input in one batch
+      const logged = reports.flatMap((report) => report.logItem.requests);
+      expect(new Set(logged.map((r) => r.requestId)).size).toBe(indices.length);
+      expect(logged).toHaveLength(indices.length);
+      // And with two threads some batch started before the one before it had finished
+      const spans = reports
+        .map((report) => ({ start: report.startedAtMs, end: Math.max(...report.finalAtMs) }))
+        .sort((a, b) => a.start - b.start);
+      const overlapped = spans.some((span, i) => i > 0 && span.start < (spans[i - 1]?.end ?? 0));
+      expect(overlapped).toBe(inferenceThreads > 1);
+      expect(await queue.deadLettered()).toEqual([]);
+      await queue.close();
+    },
+  );
 
   it('answers malformed inputs with a clear error and serves the rest of their batch', async () => {
     // Given a queue holding good requests mixed with malformed ones
@@ -161,43 +176,49 @@ describe('the worker serving mnist-resnet from the in-process queue', () => {
     await queue.close();
   });
 
-  it('finishes the batch in flight when stopped, and hands queued requests back', async () => {
-    // Given a worker busy with a backlog, whose sink is slow to store final answers
-    const queue = new MemoryRequestQueue();
-    const finals: string[] = [];
-    const started: { worker?: ApparateWorker } = {};
-    let stopped: Promise<void> | undefined;
-    const sink = new CallbackResultSink(async (event) => {
-      if (event.kind !== 'final') return;
-      // When stop is requested while the first batch's answers are being stored
-      stopped ??= started.worker?.stop();
-      await new Promise((done) => setTimeout(done, 50));
-      finals.push(event.requestId);
-    });
-    const reports: BatchReport[] = [];
-    const worker = await ApparateWorker.start({
-      bundleDir: fixture.bundle.dir,
-      queue,
-      sink,
-      logger: memoryLogger().logger,
-      onBatch: (report) => reports.push(report),
-      // One batch at a time, so exactly one is in flight when stop is asked (two lanes: see
-      // inference-threads-serving.test.ts).
-      inferenceThreads: 1,
-    });
-    started.worker = worker;
-    for (let i = 0; i < 200; i++) await queue.send(servingRequest(fixture, i));
-    await worker.done;
-    await stopped;
+  it.each([
+    ['one inference thread', 1],
+    ['two inference threads side by side', 2],
+  ])(
+    'with %s, finishes the batches in flight when stopped, and hands queued requests back',
+    async (_layout, inferenceThreads) => {
+      // Given a worker busy with a backlog, whose sink is slow to store final answers
+      const queue = new MemoryRequestQueue();
+      const finals: string[] = [];
+      const started: { worker?: ApparateWorker } = {};
+      let stopped: Promise<void> | undefined;
+      const sink = new CallbackResultSink(async (event) => {
+        if (event.kind !== 'final') return;
+        // When stop is requested while the first batch's answers are being stored
+        stopped ??= started.worker?.stop();
+        await new Promise((done) => setTimeout(done, 50));
+        finals.push(event.requestId);
+      });
+      const reports: BatchReport[] = [];
+      const worker = await ApparateWorker.start({
+        bundleDir: fixture.bundle.dir,
+        queue,
+        sink,
+        logger: memoryLogger().logger,
+        onBatch: (report) => reports.push(report),
+        inferenceThreads,
+      });
+      started.worker = worker;
+      for (let i = 0; i < 200; i++) await queue.send(servingRequest(fixture, i));
+      await worker.done;
+      await stopped;
 
-    // Then exactly the batch in flight was answered in full and acknowledged, and the rest is back on the queue
-    expect(reports).toHaveLength(1);
-    const inFlight = reports[0]?.requests.map((h) => h.message.request.requestId) ?? [];
-    expect(inFlight.length).toBeGreaterThan(0);
-    expect([...finals].sort()).toEqual([...inFlight].sort());
-    const remaining = await queue.receive(1000, 0);
-    expect(remaining.length + finals.length).toBe(200);
-    expect(remaining.map((m) => m.request.requestId).filter((id) => finals.includes(id))).toEqual([]);
-    await queue.close();
-  });
+      // Then exactly the batches in flight (at most one per thread) were answered in full and
+      // acknowledged, and the rest is back on the queue
+      expect(reports.length).toBeGreaterThanOrEqual(1);
+      expect(reports.length).toBeLessThanOrEqual(inferenceThreads);
+      const inFlight = reports.flatMap((report) => report.requests.map((h) => h.message.request.requestId));
+      expect(inFlight.length).toBeGreaterThan(0);
+      expect([...finals].sort()).toEqual([...inFlight].sort());
+      const remaining = await queue.receive(1000, 0);
+      expect(remaining.length + finals.length).toBe(200);
+      expect(remaining.map((m) => m.request.requestId).filter((id) => finals.includes(id))).toEqual([]);
+      await queue.close();
+    },
+  );
 });
