@@ -12,6 +12,12 @@ import {
   type WorkerFixture,
 } from './worker-fixtures';
 
+/** The serving tests run with one inference thread and with two side by side. */
+const LAYOUTS: readonly (readonly [string, number])[] = [
+  ['one inference thread', 1],
+  ['two inference threads side by side', 2],
+];
+
 describe('the worker serving mnist-resnet from the in-process queue', () => {
   let fixture: WorkerFixture;
   let exiting: RampConfig;
@@ -25,10 +31,7 @@ describe('the worker serving mnist-resnet from the in-process queue', () => {
     };
   });
 
-  it.each([
-    ['one inference thread', 1],
-    ['two inference threads side by side', 2],
-  ])(
+  it.each(LAYOUTS)(
     'with %s, answers every request once with the plain model’s answer, releasing early answers before the batch ends',
     async (_layout, inferenceThreads) => {
       // Given a worker with exiting thresholds, single-threaded sessions and 160 real requests on the queue
@@ -176,10 +179,7 @@ describe('the worker serving mnist-resnet from the in-process queue', () => {
     await queue.close();
   });
 
-  it.each([
-    ['one inference thread', 1],
-    ['two inference threads side by side', 2],
-  ])(
+  it.each(LAYOUTS)(
     'with %s, finishes the batches in flight when stopped, and hands queued requests back',
     async (_layout, inferenceThreads) => {
       // Given a worker busy with a backlog, whose sink is slow to store final answers

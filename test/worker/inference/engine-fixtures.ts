@@ -13,6 +13,7 @@ import {
   type LoadedBundle,
   type PreparedBundle,
 } from '../../../core/bundle/bundle-io';
+import type { RampConfig } from '../../../core/control/ramp-config';
 import { sampleAt, type DataSplit } from '../../../core/data/dataset';
 import { createBatchEncoder, type PlainFeeds } from '../../../core/inference/batch-encoding';
 import { openSession } from '../../../core/inference/onnx-session';
@@ -165,3 +166,13 @@ export async function observeRun(
     });
   return { events, ...outcome, resolvedAtMs: performance.now(), settledAtEvent };
 }
+
+/** A config newer than a prepared mnist-resnet bundle's initial one, with another ramp set. */
+export const MNIST_THREE_RAMPS: RampConfig = {
+  version: 1,
+  ramps: [
+    { id: 'c0', threshold: 0.1 },
+    { id: 'c2', threshold: 0.05 },
+    { id: 'c5', threshold: 0.02 },
+  ],
+};

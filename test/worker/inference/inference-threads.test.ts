@@ -3,6 +3,7 @@ import type { RampConfig } from '../../../core/control/ramp-config';
 import { InputError } from '../../../core/errors';
 import { InferenceEngine } from '../../../gpu-worker/inference/inference-engine';
 import {
+  MNIST_THREE_RAMPS,
   maxAbsDiff,
   observeRun,
   prepareFixtureBundle,
@@ -16,14 +17,7 @@ describe('an inference engine with two inference threads', () => {
   let engine: InferenceEngine;
   let reference: InferenceEngine;
   let initial: RampConfig;
-  const newer: RampConfig = {
-    version: 1,
-    ramps: [
-      { id: 'c0', threshold: 0.1 },
-      { id: 'c2', threshold: 0.05 },
-      { id: 'c5', threshold: 0.02 },
-    ],
-  };
+  const newer = MNIST_THREE_RAMPS;
 
   beforeAll(async () => {
     fixture = await prepareFixtureBundle('mnist-resnet');
