@@ -278,6 +278,7 @@ export class ApparateWorker {
       ramps: this.engine.config.ramps.map((ramp) => ramp.id),
       queue: this.options.queue.kind,
       accuracyConstraint: this.guard.constraint,
+      inferenceThreads: this.engine.inferenceThreads,
     });
     this.watcher?.start();
     this.heartbeat = setInterval(

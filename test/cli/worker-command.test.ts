@@ -1,6 +1,7 @@
 import { RedisAnswerChannel } from '../../adapters/answers';
 import { BullMqRequestQueue } from '../../adapters/redis/bullmq-queue';
 import { METRIC_DIMENSION_MODEL, METRICS } from '../../core/deployment/cloud-names';
+import { defaultThreadLayout } from '../../core/inference/thread-layout';
 import { RedisResultStore } from '../../adapters/redis/redis-result-store';
 import { bullmqWorkerArgs, freshQueueName } from '../support/bullmq-worker';
 import { runCli } from '../support/run-cli';
@@ -53,7 +54,9 @@ describe('apparate worker as a process', () => {
     );
     const { port } = await worker.logLine('metrics listening');
     // And its local guard holds the constraint it was given, not the default
-    expect((await worker.logLine('worker started'))['accuracyConstraint']).toBe(0.95);
+    const started = await worker.logLine('worker started');
+    expect(started['accuracyConstraint']).toBe(0.95);
+    expect(started['inferenceThreads']).toBe(defaultThreadLayout('cpu').inferenceThreads);
     expect(typeof port).toBe('number');
     const base = `http://127.0.0.1:${String(port)}`;
     const before = await (await fetch(`${base}/metrics`)).text();
