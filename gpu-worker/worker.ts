@@ -388,8 +388,6 @@ export class ApparateWorker {
               this.wakeAll();
             });
           inFlight.add(served);
-          // One thread: the next batch is formed only once this one is done, as before lanes.
-          if (this.engine.inferenceThreads === 1) await served;
           continue;
         }
         await this.waitForChange(decision.kind === 'wait' ? Math.max(1, decision.untilMs - nowMs) : 1000);

@@ -5,3 +5,4 @@
 export { startLocalStack, type LocalStack, type LocalStackOptions } from './local-stack';
 export { ensureFixtureBundles, type FixtureBundle, type FixtureBundleOptions } from './fixture-bundles';
 export { CACHE_DIR, FIXTURE_MODELS } from './stack-options';
+export { readThreadLayout } from '../thread-options';
