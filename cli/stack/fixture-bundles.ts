@@ -71,6 +71,10 @@ async function isCurrent(dir: string, model: string, rampBudget: number): Promis
     // Profiled with other operator threads than the workers' lanes use: its costs are not theirs.
     if ((bundle.manifest.profile.intraOpThreads ?? 0) !== defaultThreadLayout('cpu').intraOpThreads)
       return false;
+    // Profiled before ramps were charged their operators and cuts their served cost: the old
+    // figures crowded ramps out of the budget and under-charged cuts.
+    const { rampTiming, cutTiming } = bundle.manifest.profile;
+    if (rampTiming !== 'operators' || cutTiming !== 'split') return false;
     // A newer analysis may offer other candidates (the worker refuses a bundle whose ramps sit elsewhere).
     const { analysis } = await analyseSource(join(ZOO_MODELS_DIR, model));
     const key = (c: { id: string; tensor: string }) => `${c.id}:${c.tensor}`;

@@ -60,14 +60,29 @@ export const profileSchema = z.preprocess(
     plainMs: z.array(z.number().positive()),
     /** Median wall time of each segment of the all-candidates cut (candidates + 1 segments) per batch size. */
     segmentMs: z.array(z.array(z.number().nonnegative())),
-    /** Median wall time of each candidate's chosen ramp on its own, per batch size. */
+    /**
+     * What each candidate's chosen ramp costs, per batch size; how it was measured is `rampTiming`.
+     */
     rampMs: z.record(z.string(), z.array(z.number().nonnegative())),
     /**
-     * Per candidate id, what cutting there costs, per batch size: the two segments beside it
-     * against one segment spanning both. Bundles prepared before it was measured lack it; their
-     * cuts share the chain's excess evenly.
+     * `operators`: the ramp's session against a run that binds the tensors it reads and computes
+     * nothing, run for run, which leaves its operators: all it adds in serving, where it runs
+     * inside its segment. Absent in bundles profiled before: the ramp's session alone, a whole
+     * run's fixed cost included.
+     */
+    rampTiming: z.enum(['operators']).optional(),
+    /**
+     * Per candidate id, what cutting there costs, per batch size; how it was measured is
+     * `cutTiming`. Bundles prepared before it was measured lack it; their cuts share the chain's
+     * excess evenly.
      */
     cutMs: z.record(z.string(), z.array(z.number().nonnegative())).optional(),
+    /**
+     * `split`: the whole model cut at that candidate alone against the whole model, as served.
+     * Absent where `cutMs` was measured on the stretch between the neighbouring candidates, which
+     * charged a cut about a point less than serving pays on mnist-resnet.
+     */
+    cutTiming: z.enum(['split']).optional(),
     warmupRuns: z.number().int().nonnegative(),
     repeats: z.number().int().positive(),
     /**

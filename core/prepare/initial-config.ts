@@ -1,7 +1,8 @@
 /**
  * The first ramp configuration of a freshly prepared model (design guide, section 6): ramps go no
  * deeper than the latest candidate whose exit is still faster than the plain model, as many as
- * the ramp budget allows, spread evenly (each nudged to a clearly cheaper neighbour), all with
+ * the ramp budget allows, spread evenly (each nudged to a clearly cheaper neighbour, or, where
+ * that still overruns the budget, moved to the nearest positions that fit it), all with
  * threshold 0 so that nothing exits until the threshold tuner has seen live traffic.
  */
 
@@ -67,6 +68,59 @@ export function cheapestNear(
   });
 }
 
+/**
+ * The `targets.length` positions in [0, latest], in order, nearest the targets (least total
+ * distance, then least cost) whose costs sum to at most `budget`; null when no such set fits.
+ * This is where the evenly spread ramps go when even their cheapest neighbours overrun the
+ * budget, because the cuts of one stretch (often the shallow one, where activations are largest)
+ * all cost too much: the ramps then gather where cuts are cheap rather than fewer of them being
+ * placed. Exact: for each (ramps placed, last position) it keeps the cheapest placement at each
+ * total distance, which is small for any real model's candidates.
+ */
+export function nearestFitting(
+  targets: readonly number[],
+  latest: number,
+  costOf: (index: number) => number,
+  budget: number,
+): number[] | null {
+  interface Placed {
+    readonly cost: number;
+    readonly indices: readonly number[];
+  }
+  // layer[i]: distance -> cheapest placement of the ramps so far whose last ramp is at i.
+  let layer: Map<number, Placed>[] = [new Map([[0, { cost: 0, indices: [] }]])];
+  for (const [j, target] of targets.entries()) {
+    const next = Array.from({ length: latest + 1 }, () => new Map<number, Placed>());
+    layer.forEach((byDistance, slot) => {
+      // slot 0 of the first layer stands for "nothing placed yet"; afterwards slot i is index i.
+      const from = j === 0 ? 0 : slot + 1;
+      for (const [distance, partial] of byDistance) {
+        for (let index = from; index <= latest; index++) {
+          const cost = partial.cost + costOf(index);
+          if (cost > budget) continue;
+          const d = distance + Math.abs(index - target);
+          const held = (next[index] as Map<number, Placed>).get(d);
+          if (!held || cost < held.cost)
+            (next[index] as Map<number, Placed>).set(d, { cost, indices: [...partial.indices, index] });
+        }
+      }
+    });
+    layer = next;
+  }
+  let best: { distance: number; partial: Placed } | null = null;
+  for (const byDistance of layer) {
+    for (const [distance, partial] of byDistance) {
+      if (
+        !best ||
+        distance < best.distance ||
+        (distance === best.distance && partial.cost < best.partial.cost)
+      )
+        best = { distance, partial };
+    }
+  }
+  return best && best.partial.indices.length === targets.length ? [...best.partial.indices] : null;
+}
+
 /** Chooses the initial ramps for a model whose plain latency is `plainMs` at the reference batch size. */
 export function chooseInitialRamps(
   positions: readonly PositionCost[],
@@ -84,8 +138,14 @@ export function chooseInitialRamps(
   let best: number[] = [];
   for (let count = 1; count <= latestUseful + 1; count++) {
     const even = spreadEvenly(count, latestUseful);
-    const indices = cheapestNear(even, latestUseful, (index) => positions[index]?.rampMs ?? Infinity);
-    if (indices.length === count && overheadOf(indices) <= rampBudget) best = indices;
+    if (even.length < count) continue;
+    const costOf = (index: number) => positions[index]?.rampMs ?? Infinity;
+    const nudged = cheapestNear(even, latestUseful, costOf);
+    const indices =
+      overheadOf(nudged) <= rampBudget
+        ? nudged
+        : nearestFitting(even, latestUseful, costOf, rampBudget * plainMs);
+    if (indices && overheadOf(indices) <= rampBudget) best = indices;
   }
   return { latestUseful, chosen: best, overheadFraction: overheadOf(best) };
 }

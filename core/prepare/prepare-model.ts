@@ -23,7 +23,7 @@ import { sliceModel } from '../onnx/slicing';
 import { trainRamp, type TrainedRamp } from '../ramps/train-ramp';
 import { captureBootstrapFeatures } from './bootstrap-features';
 import { cutCostsMs } from '../bundle/cost-profile';
-import { passThroughModel } from '../onnx/pass-through';
+import { emptyRunModel, passThroughModel } from '../onnx/pass-through';
 import { chooseInitialRamps } from './initial-config';
 import { backboneMs, profileLatency, referenceIndex, type ProfiledRamp } from './profile';
 import { checkLimit, RAMP_BUDGET } from '../control/limits';
@@ -186,15 +186,17 @@ export async function prepareModel(
   // Profile the all-candidates cut, with every member's ramp, on real inputs.
   const allIds = analysis.candidates.map((c) => c.id);
   const segments = sliceModel(onnxModel, analysis, { candidateIds: allIds });
-  // Each candidate's own cut: the chain without it, where segments i and i+1 are one.
-  const uncut = allIds.map((id, index) => {
-    const crossing = segments[index]?.outputs ?? [];
+  // Each candidate's own cut: the model cut there alone, as a config with that one ramp serves it.
+  const cuts = allIds.map((id) => {
+    const [before, after] = sliceModel(onnxModel, analysis, { candidateIds: [id] }) as [
+      (typeof segments)[number],
+      (typeof segments)[number],
+    ];
     return {
       id,
-      segment: sliceModel(onnxModel, analysis, { candidateIds: allIds.filter((other) => other !== id) })[
-        index
-      ] as (typeof segments)[number],
-      floor: { bytes: passThroughModel(analysis, crossing), inputs: crossing, outputs: [] },
+      before,
+      after,
+      floor: { bytes: passThroughModel(analysis, before.outputs), inputs: before.outputs, outputs: [] },
     };
   });
   const maskInput = analysis.attentionMask?.name;
@@ -211,11 +213,12 @@ export async function prepareModel(
       ),
       activation: c.tensor,
       ...(poolsMean(t.member) && maskInput ? { maskInput } : {}),
+      floor: emptyRunModel(analysis, [c.tensor, ...(poolsMean(t.member) && maskInput ? [maskInput] : [])]),
     })),
   );
   const encoder = createBatchEncoder(model.spec);
   const fullProfile = await profileLatency(
-    { model: model.onnxPath, segments, ramps: profiledRamps, uncut },
+    { model: model.onnxPath, segments, ramps: profiledRamps, cuts },
     (batchSize) =>
       encoder.encode(Array.from({ length: batchSize }, (_, i) => sampleAt(stream, i % stream.count))),
     {

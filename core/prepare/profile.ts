@@ -1,8 +1,10 @@
 /**
  * Latency profiling of a sliced model on onnxruntime-node: the whole model in one session, each
- * segment of the all-candidates cut, and each candidate's ramp on its own, at every padded batch
- * size. Every figure is a median over repeats after warm-up runs, because single runs on a shared
- * machine are noisy; segments are fed the real activations of real inputs, not zeros.
+ * segment of the all-candidates cut, each candidate's ramp, and what cutting the model at each
+ * candidate costs, at every padded batch size. Every figure is a median over repeats after
+ * warm-up runs, because single runs on a shared machine are noisy; segments are fed the real
+ * activations of real inputs, not zeros. Costs are measured as differences between variants run
+ * in the same rounds, so that a drift of the machine touches both sides alike.
  */
 import { performance } from 'node:perf_hooks';
 import type { PlainFeeds, PlainTensor } from '../inference/batch-encoding';
@@ -26,6 +28,23 @@ export interface ProfiledRamp {
   readonly activation: string;
   /** Graph input to pass as the ramp's `attention_mask`, for masked-mean sequence ramps. */
   readonly maskInput?: string;
+  /**
+   * A run that binds the tensors the ramp reads (named as in the model) and computes nothing (see
+   * `emptyRunModel`): the ramp's session less this is its operators alone, which is all it adds
+   * where it is served, inside its segment.
+   */
+  readonly floor: Uint8Array;
+}
+
+/** The model cut at one candidate alone, as the worker serves a config with that one ramp. */
+export interface ProfiledCut {
+  readonly id: string;
+  /** From the model's inputs to the candidate. */
+  readonly before: ProfiledSegment;
+  /** From the candidate to the model's outputs. */
+  readonly after: ProfiledSegment;
+  /** A pass-through of the tensors crossing the cut: what it costs at the least. */
+  readonly floor: ProfiledSegment;
 }
 
 export interface ProfileTarget {
@@ -33,17 +52,8 @@ export interface ProfileTarget {
   /** Segments of the all-candidates cut, in order; segment i ends at candidate i, the last at the model's end. */
   readonly segments: readonly ProfiledSegment[];
   readonly ramps: readonly ProfiledRamp[];
-  /**
-   * Per candidate (id, in order), the segments i and i+1 of the all-candidates cut as one: what
-   * the model runs where candidate i is not cut. Timing the pair against it gives that
-   * candidate's own cut cost.
-   */
-  readonly uncut?: readonly {
-    readonly id: string;
-    readonly segment: ProfiledSegment;
-    /** A pass-through of the tensors crossing the cut: what it costs at the least. */
-    readonly floor: ProfiledSegment;
-  }[];
+  /** Per candidate (id, in order), the model cut there: timed against the whole model for its cost. */
+  readonly cuts?: readonly ProfiledCut[];
 }
 
 export interface ProfileOptions extends SessionOptions {
@@ -73,51 +83,105 @@ export async function timeRuns(
 }
 
 /**
- * What cutting at one candidate costs: the two segments on either side of it run one after the
- * other, against the one segment that spans both, alternating run for run so that both see the
- * same machine; the median of the per-run differences, never negative (a pair measured faster is
- * noise). Cuts differ: one that splits a residual block from its skip connection, or makes
- * onnxruntime reorder a blocked layout, costs more than one between two stages. A difference
- * measured below the floor (one more run passing the boundary tensors through, timed in the same
- * loop) is noise on a busy machine, and the floor is charged instead: no cut is free.
+ * Times each variant once per round, in an order that rotates from round to round (so that no
+ * variant always runs after the same one and finds its caches), after `warmupRuns` rounds.
+ */
+async function timeRounds(
+  variants: readonly (() => Promise<unknown>)[],
+  warmupRuns: number,
+  rounds: number,
+): Promise<number[][]> {
+  for (let i = 0; i < warmupRuns; i++) for (const run of variants) await run();
+  const times: number[][] = variants.map(() => []);
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < variants.length; k++) {
+      const index = (round + k) % variants.length;
+      const began = performance.now();
+      await (variants[index] as () => Promise<unknown>)();
+      (times[index] as number[]).push(performance.now() - began);
+    }
+  }
+  return times;
+}
+
+/** Median of the per-round differences a − b. */
+function medianDifference(a: readonly number[], b: readonly number[]): number {
+  return median(a.map((t, i) => t - (b[i] ?? 0)));
+}
+
+/** The sessions timed for one candidate's cut. */
+export interface CutSessions {
+  /** The model cut at the candidate alone: to it, and from it. */
+  readonly split: readonly [ModelSession, ModelSession];
+  /** The whole model in one session. */
+  readonly whole: ModelSession;
+  /** A pass-through of the tensors crossing the cut. */
+  readonly floor: ModelSession;
+}
+
+/**
+ * What cutting at one candidate costs as served: the model cut there alone, its two segments run
+ * one after the other, against the whole model in one session, in the same rounds; the median of
+ * the per-round differences. It is timed on the whole model, not on the stretch between the
+ * neighbouring candidates, because a boundary costs more inside a long run than between two short
+ * ones (on mnist-resnet about a point more at batch 8: the stretch under-charged every cut).
+ * Cuts differ: one that splits a residual block from its skip connection, or makes onnxruntime
+ * reorder a blocked layout, costs more than one between two stages. A difference below the floor
+ * (one more run passing the boundary tensors through) is noise, and the floor is charged: no cut
+ * is free.
  */
 export async function timeCut(
-  pair: readonly [ModelSession, ModelSession],
-  pairInputs: readonly [readonly string[], readonly string[]],
-  merged: ModelSession,
-  floor: ModelSession,
-  available: Readonly<Record<string, PlainTensor>>,
+  sessions: CutSessions,
+  inputs: Readonly<Record<string, PlainTensor>>,
   warmupRuns: number,
   repeats: number,
 ): Promise<number> {
-  const [first, second] = pair;
+  const { split, whole, floor } = sessions;
+  const [before, after] = split;
   let boundary: Record<string, PlainTensor> = {};
-  const runPair = async () => {
-    boundary = await first.runAny(pickFeeds(available, pairInputs[0]));
-    await second.runAny(pickFeeds({ ...available, ...boundary }, pairInputs[1]));
+  const runSplit = async () => {
+    boundary = await before.runAny(pickFeeds(inputs, before.inputNames));
+    await after.runAny(pickFeeds({ ...inputs, ...boundary }, after.inputNames));
   };
-  const mergedFeeds = pickFeeds(available, merged.inputNames);
-  await runPair();
-  const floorFeeds = pickFeeds(boundary, floor.inputNames);
-  for (let i = 0; i < warmupRuns; i++) {
-    await runPair();
-    await merged.runAny(mergedFeeds);
-    await floor.runAny(floorFeeds);
-  }
-  const differences: number[] = [];
-  const floors: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    let began = performance.now();
-    await runPair();
-    const pairMs = performance.now() - began;
-    began = performance.now();
-    await merged.runAny(mergedFeeds);
-    differences.push(pairMs - (performance.now() - began));
-    began = performance.now();
-    await floor.runAny(floorFeeds);
-    floors.push(performance.now() - began);
-  }
-  return Math.max(median(floors), median(differences));
+  const wholeFeeds = pickFeeds(inputs, whole.inputNames);
+  await runSplit();
+  const floorFeeds = pickFeeds({ ...inputs, ...boundary }, floor.inputNames);
+  const [splitMs, wholeMs, floorMs] = (await timeRounds(
+    [runSplit, () => whole.runAny(wholeFeeds), () => floor.runAny(floorFeeds)],
+    warmupRuns,
+    repeats,
+  )) as [number[], number[], number[]];
+  return Math.max(median(floorMs), medianDifference(splitMs, wholeMs));
+}
+
+/**
+ * What a ramp adds as served: its session against a run that binds the same tensors and computes
+ * nothing, in the same rounds, so that what is left is its operators (never negative). In serving it runs inside
+ * the segment that ends at its candidate, so a session run's fixed cost is never its own.
+ */
+export async function timeRamp(
+  ramp: ModelSession,
+  rampFeeds: PlainFeeds,
+  floor: ModelSession,
+  floorFeeds: PlainFeeds,
+  warmupRuns: number,
+  repeats: number,
+): Promise<number> {
+  const [rampMs, floorMs] = (await timeRounds(
+    [() => ramp.runAny(rampFeeds), () => floor.runAny(floorFeeds)],
+    warmupRuns,
+    repeats,
+  )) as [number[], number[]];
+  return Math.max(0, medianDifference(rampMs, floorMs));
+}
+
+/**
+ * Rounds of cut timing per repeat: three at the reference batch size, where the budget and the
+ * placement are decided, and a third elsewhere (at least three), since each round runs the whole
+ * model twice and those sizes only scale the costs the controllers see.
+ */
+export function cutRounds(repeats: number, atReference: boolean): number {
+  return atReference ? repeats * 3 : Math.max(3, Math.ceil(repeats / 3));
 }
 
 /** Profiles the target at each batch size; `feedsFor(b)` gives b real inputs as model feeds. */
@@ -139,23 +203,33 @@ export async function profileLatency(
     const plain = await open(target.model);
     const segments = [];
     for (const segment of target.segments) segments.push(await open(segment.bytes));
+    // Ramps that read the same tensors share one empty run.
+    const floors = new Map<string, ModelSession>();
     const ramps = [];
-    for (const ramp of target.ramps) ramps.push({ ramp, session: await open(ramp.bytes) });
-    const uncut: { id: string; session: ModelSession; floor: ModelSession }[] = [];
-    for (const entry of target.uncut ?? [])
-      uncut.push({
-        id: entry.id,
-        session: await open(entry.segment.bytes),
-        floor: await open(entry.floor.bytes),
+    for (const ramp of target.ramps) {
+      const reads = [ramp.activation, ...(ramp.maskInput ? [ramp.maskInput] : [])];
+      const key = reads.join('\u0000');
+      const floor = floors.get(key) ?? (await open(ramp.floor));
+      floors.set(key, floor);
+      ramps.push({ ramp, reads, session: await open(ramp.bytes), floor });
+    }
+    const cuts: { id: string; split: [ModelSession, ModelSession]; floor: ModelSession }[] = [];
+    for (const cut of target.cuts ?? [])
+      cuts.push({
+        id: cut.id,
+        split: [await open(cut.before.bytes), await open(cut.after.bytes)],
+        floor: await open(cut.floor.bytes),
       });
-    const cutMs: Record<string, number[]> = Object.fromEntries(uncut.map((u) => [u.id, [] as number[]]));
+    const cutMs: Record<string, number[]> = Object.fromEntries(cuts.map((c) => [c.id, [] as number[]]));
+    const referenceBatchSize: number =
+      options.referenceBatchSize ?? (batchSizes.includes(8) ? 8 : (batchSizes[0] ?? 8));
 
     const plainMs: number[] = [];
     const segmentMs: number[][] = target.segments.map(() => []);
     const rampMs: Record<string, number[]> = Object.fromEntries(
       target.ramps.map((r) => [r.id, [] as number[]]),
     );
-    const total = batchSizes.length * (1 + segments.length + ramps.length + uncut.length);
+    const total = batchSizes.length * (1 + segments.length + ramps.length + cuts.length);
     let done = 0;
     const tick = () => options.onProgress?.(++done, total);
     for (const batchSize of batchSizes) {
@@ -170,36 +244,31 @@ export async function profileLatency(
         Object.assign(available, timed.outputs);
         tick();
       }
-      for (const { ramp, session } of ramps) {
-        const feeds = pickFeeds(available, [ramp.activation]);
+      for (const { ramp, reads, session, floor } of ramps) {
+        const feeds = pickFeeds(available, reads);
         const rampFeeds: PlainFeeds = { activation: feeds[ramp.activation] as PlainTensor };
-        if (ramp.maskInput)
-          rampFeeds.attention_mask = pickFeeds(available, [ramp.maskInput])[ramp.maskInput] as PlainTensor;
+        if (ramp.maskInput) rampFeeds.attention_mask = feeds[ramp.maskInput] as PlainTensor;
         (rampMs[ramp.id] as number[]).push(
-          (await timeRuns(session, rampFeeds, warmupRuns, repeats)).medianMs,
+          await timeRamp(session, rampFeeds, floor, pickFeeds(feeds, floor.inputNames), warmupRuns, repeats),
         );
         tick();
       }
-      for (const [index, { id, session, floor }] of uncut.entries()) {
-        const pair = [segments[index], segments[index + 1]] as [ModelSession, ModelSession];
-        const inputs = [
-          target.segments[index]?.inputs ?? [],
-          target.segments[index + 1]?.inputs ?? [],
-        ] as const;
+      const rounds = cutRounds(repeats, batchSize === referenceBatchSize);
+      for (const { id, split, floor } of cuts) {
         (cutMs[id] as number[]).push(
-          await timeCut(pair, inputs, session, floor, available, warmupRuns, repeats),
+          await timeCut({ split, whole: plain, floor }, inputs, warmupRuns, rounds),
         );
         tick();
       }
     }
     return {
       batchSizes: [...batchSizes],
-      referenceBatchSize:
-        options.referenceBatchSize ?? (batchSizes.includes(8) ? 8 : (batchSizes[0] as number)),
+      referenceBatchSize,
       plainMs,
       segmentMs,
       rampMs,
-      ...(uncut.length > 0 ? { cutMs } : {}),
+      rampTiming: 'operators',
+      ...(cuts.length > 0 ? { cutMs, cutTiming: 'split' as const } : {}),
       warmupRuns,
       repeats,
       intraOpThreads: options.intraOpThreads ?? 0,

@@ -68,6 +68,9 @@ describe('apparate prepare', () => {
     // Within budget counting what a ramp really costs: its own time plus its own cut's, measured.
     const slot = manifest.profile.batchSizes.indexOf(manifest.profile.referenceBatchSize);
     expect(Object.keys(manifest.profile.cutMs ?? {})).toEqual(manifest.candidates.map((c) => c.id));
+    // Timed as served: each cut on the whole model cut there alone, each ramp's operators alone.
+    expect(manifest.profile.cutTiming).toBe('split');
+    expect(manifest.profile.rampTiming).toBe('operators');
     const cuts = cutCostsMs(
       manifest.profile,
       manifest.candidates.map((c) => c.id),

@@ -1,4 +1,9 @@
-import { cheapestNear, chooseInitialRamps, spreadEvenly } from '../../core/prepare/initial-config';
+import {
+  cheapestNear,
+  chooseInitialRamps,
+  nearestFitting,
+  spreadEvenly,
+} from '../../core/prepare/initial-config';
 
 const positions = (rampMs: number) =>
   Array.from({ length: 9 }, (_, i) => ({ id: `c${i}`, backboneMs: (i + 1) * 1.0, rampMs }));
@@ -53,5 +58,34 @@ describe('initial ramp placement', () => {
     // Then three ramps fit (0.09 + 0.03 + 0.03 = 1.5% of 10 ms), where evenly spread ones (2.1%) would not
     expect(placement.chosen).toEqual([0, 2, 5]);
     expect(placement.overheadFraction).toBeCloseTo(0.015, 6);
+  });
+
+  it('gathers ramps where cuts are cheap when every cut of a stretch overruns the budget', () => {
+    // Given a 10 ms model whose three shallow cuts cost 0.16 ms and the rest 0.05 ms
+    const rampMs = [0.16, 0.16, 0.16, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05];
+    const placement = chooseInitialRamps(
+      rampMs.map((ms, i) => ({ id: `c${i}`, backboneMs: (i + 1) * 1.0, rampMs: ms })),
+      10,
+      0.02,
+    );
+    // Then four ramps fit (4 x 0.05 = 2% of 10 ms), as near their even spread (c0, c2, c4, c6) as
+    // the budget allows, rather than the one shallow ramp that the spread would otherwise keep
+    expect(placement.chosen).toEqual([3, 4, 5, 6]);
+    expect(placement.overheadFraction).toBeCloseTo(0.02, 6);
+  });
+
+  it('finds the nearest placement that fits, and says when none does', () => {
+    const costs = [0.3, 0.1, 0.1, 0.1, 0.3];
+    const cost = (i: number) => costs[i] as number;
+    // The exact spread (0 and 4) costs 0.6; the nearest that fits 0.25 is 1 and 3 (distance 2)
+    expect(nearestFitting([0, 4], 4, cost, 0.25)).toEqual([1, 3]);
+    // Within 0.45, 0 and 3 (distance 1, cost 0.4) fit and beat 1 and 3 (distance 2)
+    expect(nearestFitting([0, 4], 4, cost, 0.45)).toEqual([0, 3]);
+    // Everything fits a large budget: the targets themselves
+    expect(nearestFitting([0, 4], 4, cost, 1)).toEqual([0, 4]);
+    // Three ramps never fit 0.25
+    expect(nearestFitting([0, 2, 4], 4, cost, 0.25)).toBeNull();
+    // Ties in distance go to the cheaper: targets 1 and 2 over costs where 0 is cheaper than 3
+    expect(nearestFitting([1, 2], 3, (i) => [0.01, 0.5, 0.5, 0.2][i] as number, 0.6)).toEqual([0, 2]);
   });
 });
