@@ -227,6 +227,8 @@ export async function prepareModel(
       // otherwise, so a cut is charged what it costs there (see core/inference/thread-layout.ts).
       intraOpThreads:
         options.intraOpThreads ?? defaultThreadLayout(options.executionProvider ?? 'cpu').intraOpThreads,
+      // Run as the worker's inference threads run them, each run blocking (see `blocking`).
+      blocking: true,
       ...(options.batchSizes ? { batchSizes: options.batchSizes } : {}),
       ...(options.repeats ? { repeats: options.repeats } : {}),
       ...(options.warmupRuns !== undefined ? { warmupRuns: options.warmupRuns } : {}),

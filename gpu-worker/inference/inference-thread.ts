@@ -82,6 +82,9 @@ class InferenceThread {
       const model = await openServingModel(message.bundleDir, {
         executionProvider: message.executionProvider,
         intraOpThreads: message.intraOpThreads,
+        // This thread does nothing but inference: each run may block it, and skipping the
+        // event-loop turn the public API takes before every run saves it once per segment.
+        blocking: true,
       });
       const config = checkRampConfig(message.config, model.candidates);
       this.current = await buildServingChain(model, config);
