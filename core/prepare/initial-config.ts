@@ -44,11 +44,15 @@ export function spreadEvenly(count: number, latest: number): number[] {
 const CHEAPER_BY = 0.05;
 
 /**
- * The evenly spread positions, each moved to the cheapest candidate of its own stretch (halfway
- * to its neighbours, never past `latest`) when that one is clearly cheaper. What a ramp costs is
- * mostly its cut, and cuts differ: the one between two stages can cost a fraction of the one
- * inside a stage, and a neighbour exits almost as early. Stretches never overlap, so the chosen
- * positions stay distinct and in order.
+ * The evenly spread positions, each moved to the cheapest candidate of its own stretch when that
+ * one is clearly cheaper. A stretch reaches halfway to the neighbouring positions; the deepest
+ * one's reaches as far past it as halfway back to the one before (never past `latest`), and a
+ * lone position has none: a nudge trades a little depth for cost, never a ramp's whole depth (a
+ * single ramp once slid from the first candidate of mnist-resnet to the last, where it saves
+ * almost nothing, because the last cut was the cheapest). What a ramp costs is mostly its cut,
+ * and cuts differ: the one between two stages can cost a fraction of the one inside a stage, and
+ * a neighbour exits almost as early. Stretches never overlap, so the chosen positions stay
+ * distinct and in order.
  */
 export function cheapestNear(
   targets: readonly number[],
@@ -59,7 +63,12 @@ export function cheapestNear(
     const previous = targets[j - 1];
     const next = targets[j + 1];
     const lo = previous === undefined ? target : Math.floor((previous + target) / 2) + 1;
-    const hi = next === undefined ? latest : Math.floor((target + next) / 2);
+    const hi =
+      next !== undefined
+        ? Math.floor((target + next) / 2)
+        : previous === undefined
+          ? target
+          : Math.min(latest, target + Math.floor((target - previous) / 2));
     let best = target;
     for (let index = lo; index <= hi; index++) {
       if (costOf(index) < costOf(best) * (1 - CHEAPER_BY)) best = index;

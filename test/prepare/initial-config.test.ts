@@ -88,4 +88,16 @@ describe('initial ramp placement', () => {
     // Ties in distance go to the cheaper: targets 1 and 2 over costs where 0 is cheaper than 3
     expect(nearestFitting([1, 2], 3, (i) => [0.01, 0.5, 0.5, 0.2][i] as number, 0.6)).toEqual([0, 2]);
   });
+
+  it('keeps a lone ramp shallow rather than sliding it to the cheapest cut of the model', () => {
+    // Given a 10 ms model whose first cut overruns the 2% budget and whose last is much the cheapest
+    const rampMs = [0.25, 0.19, 0.19, 0.19, 0.19, 0.19, 0.19, 0.19, 0.05];
+    const placement = chooseInitialRamps(
+      rampMs.map((ms, i) => ({ id: `c${i}`, backboneMs: (i + 1) * 1.0, rampMs: ms })),
+      10,
+      0.02,
+    );
+    // Then one ramp fits, at the shallowest position that fits, not at the cheap c8
+    expect(placement.chosen).toEqual([1]);
+  });
 });
