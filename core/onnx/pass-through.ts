@@ -1,40 +1,55 @@
 /**
- * The floor of a cut on onnxruntime-node: what one more session run costs when it does nothing but
- * take the boundary tensors in and give them back out. A segment boundary cannot cost less than
- * this (one extra `run`, the activation copied out of onnxruntime into JavaScript), so the
- * slicing benchmark measures it beside every chain, and the preparation never charges a cut less.
+ * The floors that costs are measured against on onnxruntime-node. A cut's: one more session run
+ * that does nothing but take the boundary tensors in and give them back out. A segment boundary
+ * cannot cost less than this (one extra `run`, the activation copied out of onnxruntime into
+ * JavaScript), so the slicing benchmark measures it beside every chain, and the preparation never
+ * charges a cut less. A ramp's: a run that binds its inputs and computes nothing (`emptyRunModel`).
  */
+import type { onnx } from 'onnx-proto';
 import { makeNode } from './graph-builder';
 import type { GraphAnalysis } from './graph-analysis';
 import { encodeOnnxModel } from './onnx-model';
 import type { ModelSegment } from './slicing';
-import { makeValueInfo } from './tensor-types';
-
-function tensorInfos(analysis: GraphAnalysis, names: readonly string[]) {
-  return names.map((name) => {
-    const info = analysis.tensors.get(name);
-    if (!info) throw new Error(`the analysis has no type for boundary tensor ${name}`);
-    return info;
-  });
-}
+import { makeValueInfo, type Dimension } from './tensor-types';
 
 /** ONNX's element type for int64, what `Shape` gives. */
 const INT64 = 7;
 
-/** A model that passes the tensors crossing a cut through `Identity` nodes. */
-export function passThroughModel(analysis: GraphAnalysis, names: readonly string[]): Uint8Array {
-  const infos = tensorInfos(analysis, names);
+/**
+ * A model whose inputs are the named tensors (typed as the analysis has them) and which applies
+ * one operator to each, giving one output per tensor.
+ */
+function perTensorModel(
+  analysis: GraphAnalysis,
+  names: readonly string[],
+  graphName: string,
+  op: 'Identity' | 'Shape',
+  suffix: string,
+  output: (name: string, info: { elemType: number; shape: readonly Dimension[] }) => onnx.IValueInfoProto,
+): Uint8Array {
+  const infos = names.map((name) => {
+    const info = analysis.tensors.get(name);
+    if (!info) throw new Error(`the analysis has no type for boundary tensor ${name}`);
+    return info;
+  });
   return encodeOnnxModel({
     irVersion: 8,
     opsetImport: [{ domain: '', version: 17 }],
     producerName: 'apparate-bench',
     graph: {
-      name: 'cut_floor',
-      node: names.map((name, i) => makeNode('Identity', [name], [`${name}:out`], `pass${i}`)),
+      name: graphName,
+      node: names.map((name, i) => makeNode(op, [name], [`${name}:${suffix}`], `${op}${i}`)),
       input: names.map((name, i) => makeValueInfo(name, infos[i]!.elemType, infos[i]!.shape)),
-      output: names.map((name, i) => makeValueInfo(`${name}:out`, infos[i]!.elemType, infos[i]!.shape)),
+      output: names.map((name, i) => output(`${name}:${suffix}`, infos[i]!)),
     },
   });
+}
+
+/** A model that passes the tensors crossing a cut through `Identity` nodes. */
+export function passThroughModel(analysis: GraphAnalysis, names: readonly string[]): Uint8Array {
+  return perTensorModel(analysis, names, 'cut_floor', 'Identity', 'out', (name, info) =>
+    makeValueInfo(name, info.elemType, info.shape),
+  );
 }
 
 /** One pass-through model per cut of a sliced model: the tensors each non-last segment hands on. */
@@ -49,16 +64,7 @@ export function floorModels(analysis: GraphAnalysis, segments: readonly ModelSeg
  * activation out, which a ramp never does, and so would hide the ramp's own work).
  */
 export function emptyRunModel(analysis: GraphAnalysis, names: readonly string[]): Uint8Array {
-  const infos = tensorInfos(analysis, names);
-  return encodeOnnxModel({
-    irVersion: 8,
-    opsetImport: [{ domain: '', version: 17 }],
-    producerName: 'apparate-bench',
-    graph: {
-      name: 'empty_run',
-      node: names.map((name, i) => makeNode('Shape', [name], [`${name}:shape`], `shape${i}`)),
-      input: names.map((name, i) => makeValueInfo(name, infos[i]!.elemType, infos[i]!.shape)),
-      output: names.map((name, i) => makeValueInfo(`${name}:shape`, INT64, [infos[i]!.shape.length])),
-    },
-  });
+  return perTensorModel(analysis, names, 'empty_run', 'Shape', 'shape', (name, info) =>
+    makeValueInfo(name, INT64, [info.shape.length]),
+  );
 }
