@@ -156,8 +156,9 @@ export async function timeCut(
 
 /**
  * What a ramp adds as served: its session against a run that binds the same tensors and computes
- * nothing, in the same rounds, so that what is left is its operators (never negative). In serving it runs inside
- * the segment that ends at its candidate, so a session run's fixed cost is never its own.
+ * nothing, in the same rounds, so that what is left is its operators (never negative). In serving
+ * it runs inside the segment that ends at its candidate, so a session run's fixed cost is never
+ * its own.
  */
 export async function timeRamp(
   ramp: ModelSession,
