@@ -144,11 +144,20 @@ export function chooseInitialRamps(
   const latestUseful = latest;
   const overheadOf = (indices: readonly number[]) =>
     indices.reduce((sum, index) => sum + (positions[index]?.rampMs ?? 0), 0) / plainMs;
+  const costOf = (index: number) => positions[index]?.rampMs ?? Infinity;
+  // The k cheapest positions bound what any k ramps cost: once even they overrun the budget, no
+  // larger count can fit either.
+  const cheapest = positions
+    .slice(0, latestUseful + 1)
+    .map((p) => p.rampMs)
+    .sort((a, b) => a - b);
   let best: number[] = [];
+  let floorMs = 0;
   for (let count = 1; count <= latestUseful + 1; count++) {
+    floorMs += cheapest[count - 1] ?? Infinity;
+    if (floorMs / plainMs > rampBudget) break;
     const even = spreadEvenly(count, latestUseful);
     if (even.length < count) continue;
-    const costOf = (index: number) => positions[index]?.rampMs ?? Infinity;
     const nudged = cheapestNear(even, latestUseful, costOf);
     const indices =
       overheadOf(nudged) <= rampBudget

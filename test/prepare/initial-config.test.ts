@@ -100,4 +100,20 @@ describe('initial ramp placement', () => {
     // Then one ramp fits, at the shallowest position that fits, not at the cheap c8
     expect(placement.chosen).toEqual([1]);
   });
+
+  it('places as many ramps as fit among many candidates, stopping once no more can fit', () => {
+    // Given forty candidates of a 10 ms model, ramps of 0.03 ms and the shallowest five dearer
+    const rampMs = Array.from({ length: 40 }, (_, i) => (i < 5 ? 0.3 : 0.03));
+    const placement = chooseInitialRamps(
+      rampMs.map((ms, i) => ({ id: `c${i}`, backboneMs: (i + 1) * 0.24, rampMs: ms })),
+      10,
+      0.02,
+    );
+    // Then six ramps fit (6 x 0.03 = 1.8% of 10 ms), gathered just past the dear ones where the
+    // spread would have put the first, and the others where the spread puts them
+    expect(placement.chosen).toHaveLength(6);
+    expect(placement.chosen[0]).toBe(5);
+    expect(placement.chosen.slice(1)).toEqual(spreadEvenly(6, placement.latestUseful ?? 0).slice(1));
+    expect(placement.overheadFraction).toBeCloseTo(0.018, 6);
+  });
 });
