@@ -8,6 +8,10 @@ import {
 const positions = (rampMs: number) =>
   Array.from({ length: 9 }, (_, i) => ({ id: `c${i}`, backboneMs: (i + 1) * 1.0, rampMs }));
 
+/** Positions with the given ramp costs, each block `blockMs` deeper than the one before. */
+const positionsCosting = (rampMs: readonly number[], blockMs = 1.0) =>
+  rampMs.map((ms, i) => ({ id: `c${i}`, backboneMs: (i + 1) * blockMs, rampMs: ms }));
+
 describe('initial ramp placement', () => {
   it('spreads ramps evenly from the first candidate, clear of the latest position', () => {
     expect(spreadEvenly(1, 8)).toEqual([0]);
@@ -50,11 +54,7 @@ describe('initial ramp placement', () => {
   it('fits more ramps in the budget when it can use the cheap cuts', () => {
     // Given a 10 ms model where most cuts cost 0.09 ms and the stage boundaries 0.03 ms
     const rampMs = [0.09, 0.09, 0.03, 0.09, 0.09, 0.03, 0.09, 0.09, 0.09];
-    const placement = chooseInitialRamps(
-      rampMs.map((ms, i) => ({ id: `c${i}`, backboneMs: (i + 1) * 1.0, rampMs: ms })),
-      10,
-      0.02,
-    );
+    const placement = chooseInitialRamps(positionsCosting(rampMs), 10, 0.02);
     // Then three ramps fit (0.09 + 0.03 + 0.03 = 1.5% of 10 ms), where evenly spread ones (2.1%) would not
     expect(placement.chosen).toEqual([0, 2, 5]);
     expect(placement.overheadFraction).toBeCloseTo(0.015, 6);
@@ -63,11 +63,7 @@ describe('initial ramp placement', () => {
   it('gathers ramps where cuts are cheap when every cut of a stretch overruns the budget', () => {
     // Given a 10 ms model whose three shallow cuts cost 0.16 ms and the rest 0.05 ms
     const rampMs = [0.16, 0.16, 0.16, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05];
-    const placement = chooseInitialRamps(
-      rampMs.map((ms, i) => ({ id: `c${i}`, backboneMs: (i + 1) * 1.0, rampMs: ms })),
-      10,
-      0.02,
-    );
+    const placement = chooseInitialRamps(positionsCosting(rampMs), 10, 0.02);
     // Then four ramps fit (4 x 0.05 = 2% of 10 ms), as near their even spread (c0, c2, c4, c6) as
     // the budget allows, rather than the one shallow ramp that the spread would otherwise keep
     expect(placement.chosen).toEqual([3, 4, 5, 6]);
@@ -92,11 +88,7 @@ describe('initial ramp placement', () => {
   it('keeps a lone ramp shallow rather than sliding it to the cheapest cut of the model', () => {
     // Given a 10 ms model whose first cut overruns the 2% budget and whose last is much the cheapest
     const rampMs = [0.25, 0.19, 0.19, 0.19, 0.19, 0.19, 0.19, 0.19, 0.05];
-    const placement = chooseInitialRamps(
-      rampMs.map((ms, i) => ({ id: `c${i}`, backboneMs: (i + 1) * 1.0, rampMs: ms })),
-      10,
-      0.02,
-    );
+    const placement = chooseInitialRamps(positionsCosting(rampMs), 10, 0.02);
     // Then one ramp fits, at the shallowest position that fits, not at the cheap c8
     expect(placement.chosen).toEqual([1]);
   });
@@ -104,11 +96,7 @@ describe('initial ramp placement', () => {
   it('places as many ramps as fit among many candidates, stopping once no more can fit', () => {
     // Given forty candidates of a 10 ms model, ramps of 0.03 ms and the shallowest five dearer
     const rampMs = Array.from({ length: 40 }, (_, i) => (i < 5 ? 0.3 : 0.03));
-    const placement = chooseInitialRamps(
-      rampMs.map((ms, i) => ({ id: `c${i}`, backboneMs: (i + 1) * 0.24, rampMs: ms })),
-      10,
-      0.02,
-    );
+    const placement = chooseInitialRamps(positionsCosting(rampMs, 0.24), 10, 0.02);
     // Then six ramps fit (6 x 0.03 = 1.8% of 10 ms), gathered just past the dear ones where the
     // spread would have put the first, and the others where the spread puts them
     expect(placement.chosen).toHaveLength(6);
