@@ -201,20 +201,16 @@ export async function prepareModel(
   });
   const maskInput = analysis.attentionMask?.name;
   const profiledRamps: ProfiledRamp[] = analysis.candidates.flatMap((c) =>
-    (trained.get(c.id) ?? []).map((t) => ({
-      id: `${c.id}:${memberKey(t.member)}`,
-      bytes: buildRampModel(
-        c.shape,
-        c.dtype,
-        t.member,
-        t.ramp.weights,
-        t.ramp.bias,
-        poolsMean(t.member) && !!maskInput,
-      ),
-      activation: c.tensor,
-      ...(poolsMean(t.member) && maskInput ? { maskInput } : {}),
-      floor: emptyRunModel(analysis, [c.tensor, ...(poolsMean(t.member) && maskInput ? [maskInput] : [])]),
-    })),
+    (trained.get(c.id) ?? []).map((t) => {
+      const mask = poolsMean(t.member) ? maskInput : undefined;
+      return {
+        id: `${c.id}:${memberKey(t.member)}`,
+        bytes: buildRampModel(c.shape, c.dtype, t.member, t.ramp.weights, t.ramp.bias, mask !== undefined),
+        activation: c.tensor,
+        ...(mask !== undefined ? { maskInput: mask } : {}),
+        floor: emptyRunModel(analysis, [c.tensor, ...(mask !== undefined ? [mask] : [])]),
+      };
+    }),
   );
   const encoder = createBatchEncoder(model.spec);
   const fullProfile = await profileLatency(

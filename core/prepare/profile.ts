@@ -181,7 +181,7 @@ export async function timeRamp(
  * placement are decided, and a third elsewhere (at least three), since each round runs the whole
  * model twice and those sizes only scale the costs the controllers see.
  */
-export function cutRounds(repeats: number, atReference: boolean): number {
+function cutRounds(repeats: number, atReference: boolean): number {
   return atReference ? repeats * 3 : Math.max(3, Math.ceil(repeats / 3));
 }
 
