@@ -1,11 +1,13 @@
 /**
  * `npm run bench -- e2e [--quick]`: the end-to-end evaluation on the real worker (not the
- * simulator). For each fixture model it prepares the bundle when missing, measures the plain
- * model's capacity on this machine, then serves Twitter-trace arrivals at each load and SLO with
+ * simulator), with the worker in a serving process of its own and this process as its client. For
+ * each fixture model it prepares the bundle when missing, measures the plain model's capacity on
+ * this machine, then serves Twitter-trace arrivals at each load and SLO with
  * the plain model, Apparate (the online controller following the worker's batch reports through
  * an in-memory config store) and static early exit, repeat by repeat, and adds the offline
  * optimal over the plain run's own batches. Then the ramp-budget ablation (Apparate at the
- * highest load) and a run whose inputs grow noisy. Results, plots and tables go to
+ * highest load) and a run whose inputs grow noisy. Each win is reported with a confidence interval
+ * of its median over the repeats (bench/eval/median-interval.ts). Results, plots and tables go to
  * `docs/evaluation/` (or `--out`); see `docs/evaluation.md` for the reading of them.
  */
 import { mkdir, writeFile } from 'node:fs/promises';

@@ -15,11 +15,12 @@ import { maxOf, median } from '../../core/util/stats';
 import { loadFixtureModel, loadModelData } from '../../core/zoo/fixtures';
 import { ensureBundle } from './bundles';
 import { runOutcomes, type RunFigures } from './metrics';
-import { initialConfigFor, liveApparate, PLAIN_CONFIG, staticConfig, type PolicyName } from './policies';
+import { initialConfigFor, PLAIN_CONFIG, staticConfig, type PolicyName } from './policies';
 import type { RunRecord } from './results';
 import type { EvalSettings } from './settings';
 import { requestInput, type PlannedRequest } from './workload';
-import { measureCapacity, type CapacityResult } from './capacity';
+import type { CapacityResult } from './capacity';
+import { ServingProcess } from './serving-client';
 import { runServing, type ServingRunResult } from './worker-run';
 
 /** Warm-up requests served before each run's clock starts. */
@@ -85,14 +86,6 @@ export async function servePolicy(
   rampBudget?: number,
 ): Promise<ServedPolicy> {
   const budget = rampBudget ?? context.bundle.manifest.rampBudget;
-  const apparate =
-    policy === 'apparate'
-      ? liveApparate(context.bundle, initialConfigFor(context.bundle, budget), {
-          constraint: settings.constraint,
-          rampBudget: budget,
-          adjustPeriodBatches: settings.adjustPeriodBatches,
-        })
-      : undefined;
   const config =
     policy === 'plain'
       ? PLAIN_CONFIG
@@ -107,7 +100,15 @@ export async function servePolicy(
     sloMs,
     configPollMs: settings.configPollMs,
     warmupInputs: context.warmup,
-    ...(apparate === undefined ? {} : { controller: apparate }),
+    ...(policy === 'apparate'
+      ? {
+          controller: {
+            constraint: settings.constraint,
+            rampBudget: budget,
+            adjustPeriodBatches: settings.adjustPeriodBatches,
+          },
+        }
+      : {}),
   });
   return {
     run,
@@ -158,7 +159,13 @@ export async function prepareContext(name: string, settings: EvalSettings, log: 
   );
   const { profile } = bundle.manifest;
   const largest = maxOf(profile.batchSizes);
-  const capacity = await measureCapacity(prepared.dir, name, served, largest, settings.capacitySeconds);
+  const capacity = await ServingProcess.capacity({
+    bundleDir: prepared.dir,
+    model: name,
+    inputs: served,
+    largestBatchSize: largest,
+    seconds: settings.capacitySeconds,
+  });
   const profileLargestMs = profile.plainMs[profile.batchSizes.indexOf(largest)] as number;
   log(
     `${name}: capacity ${capacity.rps.toFixed(0)} req/s (batch ${largest}: ${capacity.largestBatchMs.toFixed(1)} ms measured, ${profileLargestMs.toFixed(1)} ms profiled)`,

@@ -18,7 +18,6 @@ import { selectRamps, windowFromColumns, type ExitWindow } from '../../core/cont
 import { chooseInitialRamps } from '../../core/prepare/initial-config';
 import { batchWindow } from '../../core/simulator/serving-policies';
 import type { BatchReport } from '../../gpu-worker';
-import type { LiveController } from './worker-run';
 
 export const POLICY_NAMES = ['plain', 'apparate', 'static', 'optimal'] as const;
 export type PolicyName = (typeof POLICY_NAMES)[number];
@@ -73,6 +72,11 @@ export function initialConfigFor(bundle: LoadedBundle, rampBudget: number): Ramp
     version: 0,
     ramps: placement.chosen.map((index) => ({ id: manifest.candidates[index]?.id ?? '', threshold: 0 })),
   };
+}
+
+/** A controller driven by the worker's batch reports; returns a config to publish, if any. */
+export interface LiveController {
+  observe(report: BatchReport): RampConfig | undefined;
 }
 
 /** What the live Apparate controller did over a run. */

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { maxOf, median, minOf } from '../../core/util/stats';
+import { medianInterval } from './median-interval';
 import { POLICY_NAMES } from './policies';
 
 const quantiles = z.object({ p25: z.number(), p50: z.number(), p95: z.number() });
@@ -57,6 +58,14 @@ export type RunRecord = z.infer<typeof runRecordSchema>;
 const spread = z.object({ median: z.number(), min: z.number(), max: z.number() });
 export type Spread = z.infer<typeof spread>;
 
+/** A confidence interval for the median over repeats (median-interval.ts), with its exact coverage. */
+const interval = z.object({
+  low: z.number(),
+  high: z.number(),
+  coverage: z.number(),
+  repeats: z.number().int(),
+});
+
 /** A cell's figures over its repeats: medians, with min–max of the headline ones. */
 export const cellSchema = z.object({
   model: z.string(),
@@ -85,6 +94,8 @@ export const cellSchema = z.object({
     throughputRatio: spread,
     fractionOfOptimal: spread.nullable(),
   }),
+  /** Confidence intervals of the median wins over repeats, each repeat paired with its own plain run. */
+  intervals: z.object({ winP50Pct: interval, winP95Pct: interval }),
 });
 export type Cell = z.infer<typeof cellSchema>;
 
@@ -140,6 +151,10 @@ export function aggregateRuns(runs: readonly RunRecord[]): Cell[] {
         worstWindowAgreement: spreadOf(list.map((r) => r.worstWindowAgreement)),
         throughputRatio: spreadOf(list.map((r) => r.throughputRatio)),
         fractionOfOptimal: fractions.length > 0 ? spreadOf(fractions) : null,
+      },
+      intervals: {
+        winP50Pct: medianInterval(list.map((r) => r.winsVsPlainPct.p50)),
+        winP95Pct: medianInterval(list.map((r) => r.winsVsPlainPct.p95)),
       },
     };
   });

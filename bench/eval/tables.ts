@@ -3,6 +3,7 @@
  * JSON and the plots on every run, so the figures quoted in `docs/evaluation.md` can be checked
  * against the run that produced them.
  */
+import type { MedianInterval } from './median-interval';
 import type { Cell, Spread } from './results';
 
 export interface AblationRow {
@@ -29,11 +30,17 @@ const pct = (v: number, digits = 1): string => `${v.toFixed(digits)}%`;
 const share = (v: number): string => `${(100 * v).toFixed(2)}%`;
 const range = (s: Spread, format: (v: number) => string): string =>
   `${format(s.median)} (${format(s.min)} – ${format(s.max)})`;
+/** A median with its confidence interval and the interval's coverage: `41.1% [-1.1% – 65.5%, 75%]`. */
+const withInterval = (median: number, ci: MedianInterval): string =>
+  `${pct(median)} [${pct(ci.low)} – ${pct(ci.high)}, ${(100 * ci.coverage).toFixed(0)}%]`;
 
-/** The main table: one row per model, load, SLO and policy; medians with min–max over repeats. */
+/**
+ * The main table: one row per model, load, SLO and policy; medians over repeats, latency with its
+ * min – max, wins with a confidence interval of their median and that interval's coverage.
+ */
 export function mainTable(cells: readonly Cell[]): string {
   const header = [
-    '| model | load | SLO | policy | p25 ms | p50 ms (min – max) | p95 ms | p50 win (min – max) | p95 win | agreement | worst window | label accuracy | throughput ratio | of optimal | dropped |',
+    '| model | load | SLO | policy | p25 ms | p50 ms (min – max) | p95 ms | p50 win [interval, coverage] | p95 win [interval, coverage] | agreement | worst window | label accuracy | throughput ratio | of optimal | dropped |',
     '| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   const order = ['plain', 'apparate', 'static', 'optimal'];
@@ -53,8 +60,8 @@ export function mainTable(cells: readonly Cell[]): string {
       c.latencyMs.p25.toFixed(1),
       range(c.spread.latencyP50Ms, (v) => v.toFixed(1)),
       c.latencyMs.p95.toFixed(1),
-      range(c.spread.winP50Pct, (v) => pct(v)),
-      pct(c.winsVsPlainPct.p95),
+      withInterval(c.spread.winP50Pct.median, c.intervals.winP50Pct),
+      withInterval(c.winsVsPlainPct.p95, c.intervals.winP95Pct),
       share(c.agreement),
       share(c.worstWindowAgreement),
       share(c.labelAccuracy),

@@ -1,24 +1,22 @@
 /**
- * One serving run of the real worker, in process: the bundle is served from the in-memory queue
- * into a callback sink, requests are sent at their planned arrival times (open loop: a slow
- * worker does not slow the arrivals), and every release is timestamped on this process's clock
- * the moment the sink receives it. Latency is measured from the planned arrival, not from the
- * send, so a busy event loop that sends late is charged to the system, as a client would see it.
+ * One serving run of the real worker, measured as a client sees it: the worker (with its live
+ * controller and config store) runs in a serving process of its own (serving-process.ts) and this
+ * process only offers the load and times the answers, so the two never share an event loop.
+ * Requests are sent at their planned arrival times (open loop: a slow worker does not slow the
+ * arrivals), and every release is timestamped on this process's clock the moment it arrives.
+ * Latency is measured from the planned arrival, not from the send, so a late send is charged to
+ * the system, as a client would see it.
  *
- * A live controller, when given, sees each served batch's report (the worker's `onBatch`) and
- * may publish a new config to the in-memory config store, which the worker polls every
+ * The live controller, when asked for, sees each served batch's report in the serving process and
+ * publishes new configs to its in-memory config store, which the worker polls every
  * `configPollMs`: the same loop as in production, with its real lag, only with shorter polls.
  */
 import { performance } from 'node:perf_hooks';
 import type { RampConfig } from '../../core/control/ramp-config';
-import type { BatchReport } from '../../gpu-worker';
-import { DRAIN_TIMEOUT_MS, sleep, startWorker, stopWorker, warmUp } from './worker-harness';
+import { ServingProcess } from './serving-client';
+import type { ControllerSettings, Release } from './serving-protocol';
+import { DRAIN_TIMEOUT_MS, sleep } from './worker-harness';
 import type { PlannedRequest, RequestInput } from './workload';
-
-/** A controller driven by the worker's batch reports; returns a config to publish, if any. */
-export interface LiveController {
-  observe(report: BatchReport, nowMs: number): RampConfig | undefined;
-}
 
 export interface ServingRunOptions {
   readonly bundleDir: string;
@@ -26,7 +24,8 @@ export interface ServingRunOptions {
   readonly config: RampConfig;
   readonly requests: readonly PlannedRequest[];
   readonly sloMs: number;
-  readonly controller?: LiveController;
+  /** The live Apparate controller's settings; none serves `config` unchanged. */
+  readonly controller?: ControllerSettings;
   readonly configPollMs: number;
   /** Served before the clock starts (JIT and session warm-up); not measured, not shown to the controller. */
   readonly warmupInputs: readonly RequestInput[];
@@ -67,8 +66,7 @@ export interface ServingRunResult {
 
 /** Runs the worker over the planned requests and records every release and batch. */
 export async function runServing(options: ServingRunOptions): Promise<ServingRunResult> {
-  const { model, requests } = options;
-  const started = await startWorker(options.bundleDir, model, options.config, options.configPollMs);
+  const { requests } = options;
   const records: RequestRecord[] = requests.map((request) => ({
     arrivalMs: request.atMs,
     releaseMs: Number.NaN,
@@ -82,108 +80,113 @@ export async function runServing(options: ServingRunOptions): Promise<ServingRun
   const batches: BatchRecord[] = [];
   const published: { atMs: number; version: number }[] = [];
   const applied: { atMs: number; version: number }[] = [];
-  try {
-    await warmUp(started, model, options.warmupInputs);
-    const t0 = performance.now() + 20;
-    const epochOffsetMs = Date.now() - performance.now();
-    const clock = (): number => performance.now() - t0;
-    let answered = 0;
-    let failure: Error | undefined;
-    started.setListener((event) => {
-      const atMs = clock();
-      if (!event.requestId.startsWith('r')) return;
-      const record = records[Number(event.requestId.slice(1))];
-      if (record === undefined) return;
-      if (event.kind === 'error') {
-        if (event.error.code !== 'deadline_exceeded') {
-          failure ??= new Error(`request ${event.requestId} failed: ${event.error.message}`);
-        }
-        if (!record.dropped && Number.isNaN(record.finalMs)) answered += 1;
-        record.dropped = true;
-        return;
+  let t0 = Number.POSITIVE_INFINITY;
+  const epochOffsetMs = Date.now() - performance.now();
+  const clock = (): number => performance.now() - t0;
+  let answered = 0;
+  let failure: Error | undefined;
+  let lastVersion = options.config.version;
+
+  const release = (event: Release, atMs: number): void => {
+    if (!event.requestId.startsWith('r')) return;
+    const record = records[Number(event.requestId.slice(1))];
+    if (record === undefined) return;
+    if (event.kind === 'error') {
+      if (event.code !== 'deadline_exceeded') {
+        failure ??= new Error(`request ${event.requestId} failed: ${event.message ?? event.code ?? ''}`);
       }
-      if (event.kind === 'early') {
-        if (Number.isNaN(record.releaseMs)) {
-          record.releaseMs = atMs;
-          record.early = true;
-          record.releasedClass = event.answer.classIndex;
-          record.configVersion = event.answer.configVersion;
-        }
-        return;
-      }
-      if (Number.isNaN(record.finalMs)) answered += 1;
-      record.finalMs = atMs;
-      record.finalClass = event.answer.classIndex;
+      if (!record.dropped && Number.isNaN(record.finalMs)) answered += 1;
+      record.dropped = true;
+      return;
+    }
+    if (event.kind === 'early') {
       if (Number.isNaN(record.releaseMs)) {
         record.releaseMs = atMs;
-        record.releasedClass = event.answer.classIndex;
-        record.configVersion = event.answer.configVersion;
+        record.early = true;
+        record.releasedClass = event.classIndex;
+        record.configVersion = event.configVersion;
       }
-    });
-    let lastVersion = options.config.version;
-    started.setOnBatch((report) => {
-      const indices = report.requests.map((held) => held.message.request.requestId);
-      if (!indices.every((id) => id.startsWith('r'))) return;
-      const rows = indices.map((id) => Number(id.slice(1)));
-      const finalAfterStartMs = Array.from(report.finalAtMs, (at) => at - report.startedAtMs);
-      const first = records[rows[0] as number];
-      const startMs = (first?.finalMs ?? Number.NaN) - (finalAfterStartMs[0] ?? 0);
+      return;
+    }
+    if (Number.isNaN(record.finalMs)) answered += 1;
+    record.finalMs = atMs;
+    record.finalClass = event.classIndex;
+    if (Number.isNaN(record.releaseMs)) {
+      record.releaseMs = atMs;
+      record.releasedClass = event.classIndex;
+      record.configVersion = event.configVersion;
+    }
+  };
+
+  const server = ServingProcess.fork((reply) => {
+    const atMs = clock();
+    if (reply.type === 'releases') {
+      for (const event of reply.releases) release(event, atMs);
+    } else if (reply.type === 'published') {
+      published.push({ atMs, version: reply.version });
+    } else {
+      const startMs = reply.startedAtMs - epochOffsetMs - t0;
       batches.push({
         startMs,
-        requests: rows,
-        finalAfterStartMs,
-        paddedSize: report.paddedSize,
-        configVersion: report.config.version,
+        requests: reply.requestIds.map((id) => Number(id.slice(1))),
+        finalAfterStartMs: reply.finalAtMs.map((at) => at - reply.startedAtMs),
+        paddedSize: reply.paddedSize,
+        configVersion: reply.configVersion,
       });
-      if (report.config.version !== lastVersion) {
-        lastVersion = report.config.version;
-        applied.push({ atMs: startMs, version: report.config.version });
+      if (reply.configVersion !== lastVersion) {
+        lastVersion = reply.configVersion;
+        applied.push({ atMs: startMs, version: reply.configVersion });
       }
-      const next = options.controller?.observe(report, clock());
-      if (next !== undefined) {
-        started.publish(next);
-        published.push({ atMs: clock(), version: next.version });
-      }
+    }
+  });
+  try {
+    await server.serve({
+      bundleDir: options.bundleDir,
+      model: options.model,
+      config: options.config,
+      configPollMs: options.configPollMs,
+      warmupInputs: [...options.warmupInputs],
+      ...(options.controller === undefined ? {} : { controller: options.controller }),
     });
-
+    t0 = performance.now() + 20;
     const began = performance.now();
     let next = 0;
-    while (next < requests.length) {
+    while (next < requests.length && server.failed === undefined) {
       const now = clock();
+      const due: Parameters<ServingProcess['send']>[0] = [];
       while (next < requests.length && (requests[next] as PlannedRequest).atMs <= now) {
         const request = requests[next] as PlannedRequest;
         const enqueuedAtMs = t0 + request.atMs + epochOffsetMs;
-        void started.queue
-          .send({
-            requestId: `r${next}`,
-            model,
-            enqueuedAtMs,
-            deadlineAtMs: enqueuedAtMs + options.sloMs,
-            input: request.input,
-            mode: 'async',
-          })
-          .catch((error: unknown) => {
-            failure ??= error instanceof Error ? error : new Error(String(error));
-          });
+        due.push({
+          requestId: `r${next}`,
+          enqueuedAtMs,
+          deadlineAtMs: enqueuedAtMs + options.sloMs,
+          input: request.input,
+        });
         next++;
       }
-      const due = requests[next]?.atMs;
-      if (due !== undefined) await sleep(Math.max(0, Math.min(due - clock(), 2)));
+      server.send(due);
+      const at = requests[next]?.atMs;
+      if (at !== undefined) await sleep(Math.max(0, Math.min(at - clock(), 2)));
     }
     const until = performance.now() + DRAIN_TIMEOUT_MS;
-    while (answered < requests.length && performance.now() < until && failure === undefined) await sleep(5);
+    while (
+      answered < requests.length &&
+      performance.now() < until &&
+      failure === undefined &&
+      server.failed === undefined
+    ) {
+      await sleep(5);
+    }
+    failure ??= server.failed;
     if (failure !== undefined) throw failure;
     if (answered < requests.length) {
       throw new Error(`${requests.length - answered} requests got no answer within ${DRAIN_TIMEOUT_MS} ms`);
     }
-    return {
-      requests: records,
-      batches,
-      published,
-      applied,
-      wallSeconds: (performance.now() - began) / 1000,
-    };
+    const wallSeconds = (performance.now() - began) / 1000;
+    await server.stop();
+    return { requests: records, batches, published, applied, wallSeconds };
   } finally {
-    await stopWorker(started);
+    server.kill();
   }
 }

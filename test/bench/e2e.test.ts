@@ -76,5 +76,8 @@ describe('npm run bench -- e2e --quick', () => {
       expect(existsSync(join(outDir, file))).toBe(true);
     }
     expect(lines.some((line) => line.includes('capacity'))).toBe(true);
+    // And each win in the main table carries a confidence interval of its median and its coverage
+    const tables = readFileSync(join(outDir, 'tables.md'), 'utf8');
+    expect(tables).toMatch(/\| -?\d+\.\d% \[-?\d+\.\d% – -?\d+\.\d%, \d+%\] \|/);
   }, 300_000);
 });
