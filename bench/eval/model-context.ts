@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { readBundle, type LoadedBundle } from '../../core/bundle/bundle-io';
+import { resolveThreadLayout } from '../../core/inference/thread-layout';
 import type { RampConfig } from '../../core/control/ramp-config';
 import { windowFromPredictions, type ExitWindow } from '../../core/control/records';
 import { sampleAt, type DataSplit } from '../../core/data/dataset';
@@ -66,9 +67,12 @@ export function machine(): Record<string, string | number> {
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const ort = (require('onnxruntime-node/package.json') as { version: string }).version;
+  const layout = resolveThreadLayout({}, 'cpu');
   return {
     cpu,
     cpus: cpus().length,
+    /** The serving process's layout: inference threads side by side, operator threads each. */
+    threads: `${layout.inferenceThreads} inference x ${layout.intraOpThreads} operator`,
     memoryGiB: Math.round(totalmem() / 2 ** 30),
     node: process.version,
     onnxruntimeNode: ort,
