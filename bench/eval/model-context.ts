@@ -45,8 +45,21 @@ export interface ServedPolicy {
   readonly run: ServingRunResult;
   readonly outcomes: RequestOutcome[];
   readonly configChanges: number;
+  /** Publications that changed the ramp set (each makes the worker build and warm new sessions). */
+  readonly rampChanges: number;
   /** Median time from a config's publication to the first batch served under it, ms. */
   readonly configLagMs: number | null;
+}
+
+function rampChanges(initial: RampConfig, run: ServingRunResult): number {
+  let key = initial.ramps.map((r) => r.id).join(',');
+  let changes = 0;
+  for (const publication of run.published) {
+    const next = publication.rampIds.join(',');
+    if (next !== key) changes += 1;
+    key = next;
+  }
+  return changes;
 }
 
 function configLagMs(run: ServingRunResult): number | null {
@@ -55,6 +68,12 @@ function configLagMs(run: ServingRunResult): number | null {
     return published === undefined ? [] : [applied.atMs - published.atMs];
   });
   return lags.length > 0 ? median(lags) : null;
+}
+
+/** Requests per served batch over a run. */
+export function meanBatchSize(run: ServingRunResult): number {
+  const requests = run.batches.reduce((sum, batch) => sum + batch.requests.length, 0);
+  return run.batches.length > 0 ? requests / run.batches.length : 0;
 }
 
 export function machine(): Record<string, string | number> {
@@ -118,6 +137,7 @@ export async function servePolicy(
     run,
     outcomes: runOutcomes(run, planned),
     configChanges: run.applied.length,
+    rampChanges: rampChanges(config, run),
     configLagMs: configLagMs(run),
   };
 }
@@ -127,7 +147,14 @@ export function runRecord(
   policy: PolicyName,
   figures: RunFigures,
   cell: { load: number; sloMultiplier: number; sloMs: number; repeat: number },
-  extra: { requests: number; labelAccuracy: number; configChanges: number; configLagMs: number | null },
+  extra: {
+    requests: number;
+    labelAccuracy: number;
+    configChanges: number;
+    configLagMs: number | null;
+    rampChanges: number;
+    meanBatchSize: number;
+  },
 ): RunRecord {
   return {
     model: context.name,
@@ -147,6 +174,8 @@ export function runRecord(
     fractionOfOptimal: figures.fractionOfOptimal,
     configChanges: extra.configChanges,
     configLagMs: extra.configLagMs,
+    rampChanges: extra.rampChanges,
+    meanBatchSize: extra.meanBatchSize,
   };
 }
 

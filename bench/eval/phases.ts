@@ -7,7 +7,14 @@ import type { RequestOutcome } from '../../core/simulator/replay';
 import { maxOf, median, minOf } from '../../core/util/stats';
 import { driftChart, latencyCdfChart } from './charts';
 import { labelAccuracy, optimalOutcomes, repeatFigures, type RunFigures } from './metrics';
-import { runRecord, servePolicy, type Log, type ModelContext, type ServedPolicy } from './model-context';
+import {
+  meanBatchSize,
+  runRecord,
+  servePolicy,
+  type Log,
+  type ModelContext,
+  type ServedPolicy,
+} from './model-context';
 import { initialConfigFor, type PolicyName } from './policies';
 import type { RunRecord } from './results';
 import type { EvalSettings } from './settings';
@@ -71,9 +78,10 @@ export async function runLoadGrid(phase: ModelPhase, runs: RunRecord[]): Promise
           served.set(policy, await servePolicy(context, policy, planned, sloMs, settings));
         }
         const plain = served.get('plain') as ServedPolicy;
+        const apparate = served.get('apparate') as ServedPolicy;
         const outcomes = new Map<string, readonly RequestOutcome[]>([
           ['plain', plain.outcomes],
-          ['apparate', (served.get('apparate') as ServedPolicy).outcomes],
+          ['apparate', apparate.outcomes],
           ['static', (served.get('static') as ServedPolicy).outcomes],
           ['optimal', optimalOutcomes(plain.run, planned, context.all, fractions)],
         ]);
@@ -96,6 +104,8 @@ export async function runLoadGrid(phase: ModelPhase, runs: RunRecord[]): Promise
                 ),
                 configChanges: policy === 'apparate' ? source.configChanges : 0,
                 configLagMs: policy === 'apparate' ? source.configLagMs : null,
+                rampChanges: policy === 'apparate' ? source.rampChanges : 0,
+                meanBatchSize: meanBatchSize(source.run),
               },
             ),
           );
@@ -103,7 +113,7 @@ export async function runLoadGrid(phase: ModelPhase, runs: RunRecord[]): Promise
         const a = figures.get('apparate') as RunFigures;
         const s = figures.get('static') as RunFigures;
         say(
-          `${name} load ${load} SLO ${sloMultiplier}x (${sloMs.toFixed(0)} ms) repeat ${repeat + 1}/${repeats}: ${planned.length} requests at ${rps.toFixed(0)} req/s; plain p50 ${(figures.get('plain') as RunFigures).latencyMs.p50.toFixed(1)} ms; Apparate win ${a.winsVsPlainPct.p50.toFixed(1)}% agreement ${(100 * a.agreement).toFixed(2)}%; static win ${s.winsVsPlainPct.p50.toFixed(1)}% agreement ${(100 * s.agreement).toFixed(2)}%; optimal win ${(figures.get('optimal') as RunFigures).winsVsPlainPct.p50.toFixed(1)}%`,
+          `${name} load ${load} SLO ${sloMultiplier}x (${sloMs.toFixed(0)} ms) repeat ${repeat + 1}/${repeats}: ${planned.length} requests at ${rps.toFixed(0)} req/s; plain p50 ${(figures.get('plain') as RunFigures).latencyMs.p50.toFixed(1)} ms (${meanBatchSize(plain.run).toFixed(1)} a batch); Apparate win ${a.winsVsPlainPct.p50.toFixed(1)}% agreement ${(100 * a.agreement).toFixed(2)}% (${meanBatchSize(apparate.run).toFixed(1)} a batch, ${apparate.rampChanges} ramp changes); static win ${s.winsVsPlainPct.p50.toFixed(1)}% agreement ${(100 * s.agreement).toFixed(2)}%; optimal win ${(figures.get('optimal') as RunFigures).winsVsPlainPct.p50.toFixed(1)}%`,
         );
         if (load === topLoad && sloMultiplier === primarySlo) {
           plainAtTop.set(repeat, plain.outcomes);

@@ -52,6 +52,13 @@ export const runRecordSchema = z.object({
   configChanges: z.number().int(),
   /** Apparate: median ms from publishing a config to the first batch served under it. */
   configLagMs: z.number().nullable(),
+  /** Apparate: published configs that changed the ramp set, each a session rebuild in the worker. */
+  rampChanges: z.number().int(),
+  /**
+   * Requests per served batch, over the run: which regime the queue was in (small batches that
+   * keep up, or the backlog that large batches carry), since a run's median follows it.
+   */
+  meanBatchSize: z.number(),
 });
 export type RunRecord = z.infer<typeof runRecordSchema>;
 
@@ -85,6 +92,8 @@ export const cellSchema = z.object({
   droppedPct: z.number(),
   configChanges: z.number(),
   configLagMs: z.number().nullable(),
+  rampChanges: z.number(),
+  meanBatchSize: z.number(),
   spread: z.object({
     latencyP50Ms: spread,
     winP50Pct: spread,
@@ -143,6 +152,8 @@ export function aggregateRuns(runs: readonly RunRecord[]): Cell[] {
       droppedPct: med((r) => (100 * r.dropped) / Math.max(1, r.requests)),
       configChanges: med((r) => r.configChanges),
       configLagMs: lags.length > 0 ? median(lags) : null,
+      rampChanges: med((r) => r.rampChanges),
+      meanBatchSize: med((r) => r.meanBatchSize),
       spread: {
         latencyP50Ms: spreadOf(list.map((r) => r.latencyMs.p50)),
         winP50Pct: spreadOf(list.map((r) => r.winsVsPlainPct.p50)),

@@ -95,7 +95,7 @@ async function startServing(command: Extract<ServingCommand, { type: 'serve' }>)
     const next = controller?.observe(report);
     if (next !== undefined) {
       worker.publish(next);
-      reply({ type: 'published', version: next.version });
+      reply({ type: 'published', version: next.version, rampIds: next.ramps.map((r) => r.id) });
     }
   });
   reply({ type: 'ready' });
@@ -139,6 +139,9 @@ async function handle(command: ServingCommand): Promise<void> {
 function fail(error: unknown): void {
   reply({ type: 'failed', message: error instanceof Error ? error.message : String(error) });
 }
+
+// A client that goes away (finished, failed or killed) takes its serving process with it.
+process.on('disconnect', () => process.exit(0));
 
 process.on('message', (message: unknown) => {
   const parsed = servingCommandSchema.safeParse(message);

@@ -90,8 +90,8 @@ export const servingReplySchema = z.discriminatedUnion('type', [
     paddedSize: z.number().int(),
     configVersion: z.number().int(),
   }),
-  /** The live controller published a new config. */
-  z.object({ type: z.literal('published'), version: z.number().int() }),
+  /** The live controller published a new config, with its ramps' ids (a changed set rebuilds sessions). */
+  z.object({ type: z.literal('published'), version: z.number().int(), rampIds: z.array(z.string()) }),
   z.object({ type: z.literal('stopped') }),
   z.object({ type: z.literal('failed'), message: z.string() }),
 ]);

@@ -40,8 +40,8 @@ const withInterval = (median: number, ci: MedianInterval): string =>
  */
 export function mainTable(cells: readonly Cell[]): string {
   const header = [
-    '| model | load | SLO | policy | p25 ms | p50 ms (min – max) | p95 ms | p50 win [interval, coverage] | p95 win [interval, coverage] | agreement | worst window | label accuracy | throughput ratio | of optimal | dropped |',
-    '| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| model | load | SLO | policy | p25 ms | p50 ms (min – max) | p95 ms | p50 win [interval, coverage] | p95 win [interval, coverage] | agreement | worst window | label accuracy | throughput ratio | of optimal | dropped | batch |',
+    '| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   const order = ['plain', 'apparate', 'static', 'optimal'];
   const sorted = [...cells].sort(
@@ -60,8 +60,8 @@ export function mainTable(cells: readonly Cell[]): string {
       c.latencyMs.p25.toFixed(1),
       range(c.spread.latencyP50Ms, (v) => v.toFixed(1)),
       c.latencyMs.p95.toFixed(1),
-      withInterval(c.spread.winP50Pct.median, c.intervals.winP50Pct),
-      withInterval(c.winsVsPlainPct.p95, c.intervals.winP95Pct),
+      c.policy === 'plain' ? '—' : withInterval(c.spread.winP50Pct.median, c.intervals.winP50Pct),
+      c.policy === 'plain' ? '—' : withInterval(c.winsVsPlainPct.p95, c.intervals.winP95Pct),
       share(c.agreement),
       share(c.worstWindowAgreement),
       share(c.labelAccuracy),
@@ -70,6 +70,7 @@ export function mainTable(cells: readonly Cell[]): string {
         ? '—'
         : range(c.spread.fractionOfOptimal, (v) => v.toFixed(2)),
       pct(c.droppedPct, 2),
+      c.meanBatchSize.toFixed(1),
     ].join(' | '),
   );
   return [...header, ...rows.map((r) => `| ${r} |`)].join('\n');

@@ -58,7 +58,7 @@ export interface ServingRunResult {
   readonly requests: RequestRecord[];
   readonly batches: BatchRecord[];
   /** When a config was published and when the worker first served a batch under it. */
-  readonly published: { atMs: number; version: number }[];
+  readonly published: { atMs: number; version: number; rampIds: readonly string[] }[];
   readonly applied: { atMs: number; version: number }[];
   /** Wall time from the first arrival to the last answer. */
   readonly wallSeconds: number;
@@ -78,7 +78,7 @@ export async function runServing(options: ServingRunOptions): Promise<ServingRun
     configVersion: -1,
   }));
   const batches: BatchRecord[] = [];
-  const published: { atMs: number; version: number }[] = [];
+  const published: ServingRunResult['published'] = [];
   const applied: { atMs: number; version: number }[] = [];
   let t0 = Number.POSITIVE_INFINITY;
   const epochOffsetMs = Date.now() - performance.now();
@@ -123,7 +123,7 @@ export async function runServing(options: ServingRunOptions): Promise<ServingRun
     if (reply.type === 'releases') {
       for (const event of reply.releases) release(event, atMs);
     } else if (reply.type === 'published') {
-      published.push({ atMs, version: reply.version });
+      published.push({ atMs, version: reply.version, rampIds: reply.rampIds });
     } else {
       const startMs = reply.startedAtMs - epochOffsetMs - t0;
       batches.push({
