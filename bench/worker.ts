@@ -136,19 +136,22 @@ export const workerBenchmark: Benchmark = {
         let measuring = false;
         let running = true;
         let inFlight = 0;
+        const released = new Set<string>();
         listener = (event) => {
           if (event.kind === 'error')
             throw new Error(`request ${event.requestId} failed: ${event.error.message}`);
           if (event.kind === 'early') {
-            if (measuring) {
-              result.earlyMs.push(event.answer.latencyMs);
-              result.exits += 1;
-            }
+            released.add(event.requestId);
+            if (measuring) result.earlyMs.push(event.answer.latencyMs);
             return;
           }
           inFlight -= 1;
+          // An exit counts with its request's final answer, so that the rate over the window
+          // never counts an early answer whose request finishes after the window closes.
+          const exited = released.delete(event.requestId);
           if (measuring) {
             result.answers += 1;
+            if (exited) result.exits += 1;
             result.finalMs.push(event.answer.latencyMs);
           }
           if (running) {
