@@ -83,6 +83,21 @@ export const profileSchema = z.preprocess(
      * charged a cut about a point less than serving pays on mnist-resnet.
      */
     cutTiming: z.enum(['split']).optional(),
+    /**
+     * The initial placement's confirmations (core/prepare/confirm-placement.ts): the chosen cuts
+     * timed again together in fresh rounds at the reference batch size, against what placement
+     * charged them. Where one measured more, the chosen cuts' `cutMs` at the reference size were
+     * raised to it before placing again. Absent in bundles prepared before, or with no ramp placed.
+     */
+    placementChecks: z
+      .array(
+        z.object({
+          ids: z.array(z.string()).min(1),
+          chargedMs: z.number().nonnegative(),
+          measuredMs: z.number().nonnegative(),
+        }),
+      )
+      .optional(),
     warmupRuns: z.number().int().nonnegative(),
     repeats: z.number().int().positive(),
     /**

@@ -24,8 +24,16 @@ import { trainRamp, type TrainedRamp } from '../ramps/train-ramp';
 import { captureBootstrapFeatures } from './bootstrap-features';
 import { cutCostsMs } from '../bundle/cost-profile';
 import { emptyRunModel, passThroughModel } from '../onnx/pass-through';
+import { confirmPlacement } from './confirm-placement';
 import { chooseInitialRamps } from './initial-config';
-import { backboneMs, profileLatency, referenceIndex, type ProfiledRamp } from './profile';
+import {
+  backboneMs,
+  profileLatency,
+  referenceIndex,
+  timeCutSet,
+  type ProfileOptions,
+  type ProfiledRamp,
+} from './profile';
 import { checkLimit, RAMP_BUDGET } from '../control/limits';
 import { defaultThreadLayout } from '../inference/thread-layout';
 
@@ -213,23 +221,25 @@ export async function prepareModel(
     }),
   );
   const encoder = createBatchEncoder(model.spec);
+  const feedsFor = (batchSize: number) =>
+    encoder.encode(Array.from({ length: batchSize }, (_, i) => sampleAt(stream, i % stream.count)));
+  const profileOptions: ProfileOptions = {
+    ...options,
+    onProgress: undefined,
+    // Profiled as served: with the operator threads of the worker's default lanes unless asked
+    // otherwise, so a cut is charged what it costs there (see core/inference/thread-layout.ts).
+    intraOpThreads:
+      options.intraOpThreads ?? defaultThreadLayout(options.executionProvider ?? 'cpu').intraOpThreads,
+    // Run as the worker's inference threads run them, each run blocking (see `blocking`).
+    blocking: true,
+    ...(options.batchSizes ? { batchSizes: options.batchSizes } : {}),
+    ...(options.repeats ? { repeats: options.repeats } : {}),
+    ...(options.warmupRuns !== undefined ? { warmupRuns: options.warmupRuns } : {}),
+  };
   const fullProfile = await profileLatency(
     { model: model.onnxPath, segments, ramps: profiledRamps, cuts },
-    (batchSize) =>
-      encoder.encode(Array.from({ length: batchSize }, (_, i) => sampleAt(stream, i % stream.count))),
-    {
-      ...options,
-      // Profiled as served: with the operator threads of the worker's default lanes unless asked
-      // otherwise, so a cut is charged what it costs there (see core/inference/thread-layout.ts).
-      intraOpThreads:
-        options.intraOpThreads ?? defaultThreadLayout(options.executionProvider ?? 'cpu').intraOpThreads,
-      // Run as the worker's inference threads run them, each run blocking (see `blocking`).
-      blocking: true,
-      ...(options.batchSizes ? { batchSizes: options.batchSizes } : {}),
-      ...(options.repeats ? { repeats: options.repeats } : {}),
-      ...(options.warmupRuns !== undefined ? { warmupRuns: options.warmupRuns } : {}),
-      onProgress: progress('profile'),
-    },
+    feedsFor,
+    { ...profileOptions, onProgress: progress('profile') },
   );
   const slot = referenceIndex(fullProfile);
   const plainRef = fullProfile.plainMs[slot] as number;
@@ -276,15 +286,41 @@ export async function prepareModel(
   // Backbone time is the plain model's time scaled by the candidate's latency fraction, and a
   // ramp's cost is its own time plus its own cut's measured cost, exactly as the controller's
   // cost model (`costProfileFromManifest`) has them.
+  // The chosen cuts are then timed again together, in fresh rounds, and placement re-run where
+  // they cost more than their figures said (confirm-placement.ts).
   const cutCosts = cutCostsMs(fullProfile, allIds);
-  const placement = chooseInitialRamps(
-    candidates.map((c) => ({
-      id: c.id,
-      backboneMs: plainRef * c.latencyFraction,
-      rampMs: (rampMs[c.id]?.[slot] ?? 0) + (cutCosts.get(c.id)?.[slot] ?? 0),
-    })),
-    plainRef,
-    budget,
+  const placeWith = (cutMs: ReadonlyMap<string, number>) =>
+    chooseInitialRamps(
+      candidates.map((c) => ({
+        id: c.id,
+        backboneMs: plainRef * c.latencyFraction,
+        rampMs: (rampMs[c.id]?.[slot] ?? 0) + (cutMs.get(c.id) ?? 0),
+      })),
+      plainRef,
+      budget,
+    );
+  const referenceFeeds = feedsFor(fullProfile.referenceBatchSize);
+  options.onProgress?.('confirm placement', 0, 1);
+  const confirmed = await confirmPlacement(
+    allIds,
+    new Map(allIds.map((id) => [id, cutCosts.get(id)?.[slot] ?? 0])),
+    (cutMs) => placeWith(cutMs).chosen,
+    (chosenIds) =>
+      timeCutSet(
+        model.onnxPath,
+        sliceModel(onnxModel, analysis, { candidateIds: chosenIds }),
+        referenceFeeds,
+        profileOptions,
+      ),
+  );
+  options.onProgress?.('confirm placement', 1, 1);
+  const placement = placeWith(confirmed.cutMs);
+  const cutMs = Object.fromEntries(
+    allIds.map((id) => {
+      const perSize = [...(cutCosts.get(id) ?? [])];
+      perSize[slot] = confirmed.cutMs.get(id) ?? perSize[slot] ?? 0;
+      return [id, perSize];
+    }),
   );
   const sliceSamples = options.sliceCheckSamples ?? DEFAULT_PREPARE.sliceCheckSamples;
   options.onProgress?.('check slices', 0, 1);
@@ -305,7 +341,14 @@ export async function prepareModel(
     latestUsefulCandidate:
       placement.latestUseful === null ? null : (candidates[placement.latestUseful]?.id ?? null),
     candidates,
-    profile: { ...fullProfile, rampMs },
+    profile: {
+      ...fullProfile,
+      rampMs,
+      cutMs,
+      ...(confirmed.checks.length > 0
+        ? { placementChecks: confirmed.checks.map((check) => ({ ...check, ids: [...check.ids] })) }
+        : {}),
+    },
     sliceCheck: { samples: Math.min(sliceSamples, stream.count), maxAbsDiff: sliceDiff },
     initialConfig: {
       version: 0,

@@ -185,6 +185,42 @@ function cutRounds(repeats: number, atReference: boolean): number {
   return atReference ? repeats * 3 : Math.max(3, Math.ceil(repeats / 3));
 }
 
+/**
+ * What a set of cuts costs together as served: the model cut at all of them, its segments run one
+ * after the other, against the whole model, in fresh rotating rounds at the reference batch size
+ * (as many as a single cut gets there); the median of the per-round differences, never negative.
+ * Placement confirms its choice with this (confirm-placement.ts).
+ */
+export async function timeCutSet(
+  model: string | Uint8Array,
+  segments: readonly ProfiledSegment[],
+  inputs: PlainFeeds,
+  options: ProfileOptions = {},
+): Promise<number> {
+  const sessions: ModelSession[] = [];
+  try {
+    const whole = await openSession(model, options);
+    sessions.push(whole);
+    for (const segment of segments) sessions.push(await openSession(segment.bytes, options));
+    const chain = sessions.slice(1);
+    const runChainOnce = async () => {
+      const available: Record<string, PlainTensor> = { ...inputs };
+      for (const session of chain) {
+        Object.assign(available, await session.runAny(pickFeeds(available, session.inputNames)));
+      }
+    };
+    const wholeFeeds = pickFeeds(inputs, whole.inputNames);
+    const [chainMs, wholeMs] = (await timeRounds(
+      [runChainOnce, () => whole.runAny(wholeFeeds)],
+      options.warmupRuns ?? 3,
+      cutRounds(options.repeats ?? 15, true),
+    )) as [number[], number[]];
+    return Math.max(0, medianDifference(chainMs, wholeMs));
+  } finally {
+    await Promise.all(sessions.map((s) => s.release()));
+  }
+}
+
 /** Profiles the target at each batch size; `feedsFor(b)` gives b real inputs as model feeds. */
 export async function profileLatency(
   target: ProfileTarget,

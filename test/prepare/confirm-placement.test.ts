@@ -1,0 +1,101 @@
+/**
+ * Confirming the initial placement: the chosen cuts are timed again and, where they cost more
+ * than the figures they were chosen on, charged what they measured and placed again.
+ */
+import { confirmPlacement } from '../../core/prepare/confirm-placement';
+import { chooseInitialRamps } from '../../core/prepare/initial-config';
+
+/** A 10 ms model with four candidates evenly deep; each ramp's own operators cost nothing. */
+const IDS = ['c0', 'c1', 'c2', 'c3'];
+function place(cutMs: ReadonlyMap<string, number>): readonly number[] {
+  return chooseInitialRamps(
+    IDS.map((id, i) => ({ id, backboneMs: 2 * (i + 1), rampMs: cutMs.get(id) ?? 0 })),
+    10,
+    0.02,
+  ).chosen;
+}
+
+describe('confirmPlacement', () => {
+  it('keeps a placement whose cuts cost what they were charged', async () => {
+    // Given cut figures where c0 fits the 0.2 ms budget, and a measurement that agrees
+    const figures = new Map([
+      ['c0', 0.15],
+      ['c1', 0.3],
+      ['c2', 0.3],
+      ['c3', 0.3],
+    ]);
+    const measured: string[][] = [];
+    const result = await confirmPlacement(IDS, figures, place, (ids) => {
+      measured.push([...ids]);
+      return Promise.resolve(0.14);
+    });
+
+    // Then c0 is measured once, confirmed, and its figure left alone
+    expect(measured).toEqual([['c0']]);
+    expect(result.chosen).toEqual([0]);
+    expect(result.cutMs.get('c0')).toBe(0.15);
+    expect(result.checks).toEqual([{ ids: ['c0'], chargedMs: 0.15, measuredMs: 0.14 }]);
+  });
+
+  it('charges a lucky cut what it measures and places again', async () => {
+    // Given c1 chosen on a lucky 0.1 ms figure that really costs 0.25 ms, and c3 really 0.18 ms
+    const figures = new Map([
+      ['c0', 0.3],
+      ['c1', 0.1],
+      ['c2', 0.3],
+      ['c3', 0.18],
+    ]);
+    const truth = new Map([
+      ['c1', 0.25],
+      ['c3', 0.18],
+    ]);
+    const result = await confirmPlacement(IDS, figures, place, (ids) =>
+      Promise.resolve(ids.reduce((sum, id) => sum + (truth.get(id) ?? 1), 0)),
+    );
+
+    // Then c1 is charged its 0.25 ms, which overruns the budget, and the next that fits, c3, is
+    // measured and confirmed
+    expect(result.cutMs.get('c1')).toBeCloseTo(0.25, 12);
+    expect(result.chosen).toEqual([3]);
+    expect(result.checks.map((check) => check.ids)).toEqual([['c1'], ['c3']]);
+  });
+
+  it('shares a set’s excess among its cuts in proportion, and stops after the last check', async () => {
+    // Given a budget of 1 ms that fits three cuts on their figures, and measurements always 50% more
+    const placeWide = (cutMs: ReadonlyMap<string, number>) =>
+      chooseInitialRamps(
+        IDS.map((id, i) => ({ id, backboneMs: 2 * (i + 1), rampMs: cutMs.get(id) ?? 0 })),
+        10,
+        0.1,
+      ).chosen;
+    const figures = new Map([
+      ['c0', 0.2],
+      ['c1', 0.4],
+      ['c2', 0.4],
+      ['c3', 0.4],
+    ]);
+    const result = await confirmPlacement(
+      IDS,
+      figures,
+      placeWide,
+      (ids) => Promise.resolve(1.5 * ids.reduce((sum, id) => sum + (figures.get(id) ?? 0), 0)),
+      1,
+    );
+
+    // Then the one check raises each chosen cut by the same factor, and placement runs once more
+    expect(result.checks).toHaveLength(1);
+    const [check] = result.checks;
+    for (const id of check?.ids ?? []) {
+      expect(result.cutMs.get(id)).toBeCloseTo(1.5 * (figures.get(id) ?? 0), 12);
+    }
+    expect(result.chosen).toEqual(placeWide(result.cutMs));
+  });
+
+  it('measures nothing when no ramp fits', async () => {
+    const figures = new Map(IDS.map((id) => [id, 1]));
+    const result = await confirmPlacement(IDS, figures, place, () => {
+      throw new Error('nothing should be measured');
+    });
+    expect(result).toEqual({ chosen: [], cutMs: figures, checks: [] });
+  });
+});
