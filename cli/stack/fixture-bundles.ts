@@ -75,6 +75,9 @@ async function isCurrent(dir: string, model: string, rampBudget: number): Promis
     // figures crowded ramps out of the budget and under-charged cuts.
     const { rampTiming, cutTiming } = bundle.manifest.profile;
     if (rampTiming !== 'operators' || cutTiming !== 'split') return false;
+    // Placed before placements were confirmed: its ramps may sit on a cut charged its luckiest round.
+    const placed = bundle.manifest.initialConfig.ramps.length > 0;
+    if (placed && bundle.manifest.profile.placementChecks === undefined) return false;
     // A newer analysis may offer other candidates (the worker refuses a bundle whose ramps sit elsewhere).
     const { analysis } = await analyseSource(join(ZOO_MODELS_DIR, model));
     const key = (c: { id: string; tensor: string }) => `${c.id}:${c.tensor}`;
