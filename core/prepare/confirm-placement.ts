@@ -6,7 +6,9 @@
  * measurement"). Confirmation times the chosen set again as served, in rounds it was not selected
  * on. Where that overruns what placement charged, the chosen cuts are charged the confirmed
  * overhead (shared in proportion to their figures) and placement runs again with the new figures,
- * up to a few times: the budget then counts what the cuts cost, not what their luckiest round said.
+ * until a placement is confirmed (at most one check per candidate, since every failed check raises
+ * the figures of the cuts it chose): the budget then counts what the cuts cost, not what their
+ * luckiest round said. A check that measures less leaves the figures alone.
  */
 
 /** One confirmation: the cuts checked, what placement charged for them and what they measured. */
@@ -24,9 +26,6 @@ export interface ConfirmedPlacement {
   readonly checks: readonly PlacementCheck[];
 }
 
-/** Confirmations at most: each re-places with the chosen cuts' figures raised to what they measured. */
-export const MAX_PLACEMENT_CHECKS = 3;
-
 /**
  * Runs `place` on the cut figures, `measure`s the chosen cuts together, and re-places while the
  * measurement exceeds the charge. `measure` gives the whole model cut at those candidates against
@@ -37,7 +36,7 @@ export async function confirmPlacement(
   initialCutMs: ReadonlyMap<string, number>,
   place: (cutMs: ReadonlyMap<string, number>) => readonly number[],
   measure: (chosenIds: readonly string[]) => Promise<number>,
-  maxChecks = MAX_PLACEMENT_CHECKS,
+  maxChecks = ids.length,
 ): Promise<ConfirmedPlacement> {
   const cutMs = new Map(initialCutMs);
   const checks: PlacementCheck[] = [];
