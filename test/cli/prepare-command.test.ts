@@ -80,13 +80,10 @@ describe('apparate prepare', () => {
       0,
     );
     expect(overheadMs / (manifest.profile.plainMs[slot] ?? 1)).toBeLessThanOrEqual(manifest.rampBudget);
-    // And the placed cuts were timed again together, in rounds they were not chosen on, and the
-    // cuts of the last check are charged at least what they measured together
-    const checks = manifest.profile.placementChecks ?? [];
-    expect(checks.length).toBeGreaterThanOrEqual(manifest.initialConfig.ramps.length > 0 ? 1 : 0);
-    const last = checks[checks.length - 1];
-    const charged = (last?.ids ?? []).reduce((sum, id) => sum + (cuts.get(id)?.[slot] ?? 0), 0);
-    expect(charged).toBeGreaterThanOrEqual((last?.measuredMs ?? 0) - 1e-9);
+    // And every placed cut was timed again, together with the others chosen with it, in rounds
+    // it was not chosen on (its figure is what those checks measured, not its screening round)
+    const checked = new Set((manifest.profile.placementChecks ?? []).flatMap((check) => check.ids));
+    expect(manifest.initialConfig.ramps.filter((r) => !checked.has(r.id))).toEqual([]);
     // The deepest ramps of the image model agree with it on at least 95% of validation inputs.
     const deepestFloor = name === 'mnist-resnet' ? 0.95 : 0.5;
     for (const c of summary.candidates.slice(-3))

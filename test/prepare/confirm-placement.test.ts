@@ -30,10 +30,10 @@ describe('confirmPlacement', () => {
       return Promise.resolve(0.14);
     });
 
-    // Then c0 is measured once, confirmed, and its figure left alone
+    // Then c0 is measured once, confirmed, and charged what it measured
     expect(measured).toEqual([['c0']]);
     expect(result.chosen).toEqual([0]);
-    expect(result.cutMs.get('c0')).toBe(0.15);
+    expect(result.cutMs.get('c0')).toBeCloseTo(0.14, 12);
     expect(result.checks).toEqual([{ ids: ['c0'], chargedMs: 0.15, measuredMs: 0.14 }]);
   });
 
@@ -89,6 +89,26 @@ describe('confirmPlacement', () => {
       expect(result.cutMs.get(id)).toBeCloseTo(1.5 * (figures.get(id) ?? 0), 12);
     }
     expect(result.chosen).toEqual(placeWide(result.cutMs));
+  });
+
+  it('does not measure a cut again once it has been measured', async () => {
+    // Given c0 charged 0.15 ms that measures 0.19 ms: still within the 0.2 ms budget
+    const figures = new Map([
+      ['c0', 0.15],
+      ['c1', 0.3],
+      ['c2', 0.3],
+      ['c3', 0.3],
+    ]);
+    let draws = 0;
+    const result = await confirmPlacement(IDS, figures, place, () =>
+      Promise.resolve([0.19, 0.5][draws++] ?? 1),
+    );
+
+    // Then it stays placed on its one measurement: a second, higher draw is never taken, so its
+    // charge is not the largest of repeated looks
+    expect(draws).toBe(1);
+    expect(result.chosen).toEqual([0]);
+    expect(result.cutMs.get('c0')).toBeCloseTo(0.19, 12);
   });
 
   it('measures nothing when no ramp fits', async () => {
