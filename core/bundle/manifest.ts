@@ -86,8 +86,9 @@ export const profileSchema = z.preprocess(
     /**
      * The initial placement's confirmations (core/prepare/confirm-placement.ts): the chosen cuts
      * timed again together in fresh rounds at the reference batch size, against what placement
-     * charged them. Where one measured more, the chosen cuts' `cutMs` at the reference size were
-     * raised to it before placing again. Absent in bundles prepared before, or with no ramp placed.
+     * charged them. The checked cuts' `cutMs` at the reference size carry what the checks measured
+     * (up or down; the mean where a cut was in several), and placement ran again on them. Absent in
+     * bundles prepared before, or where no ramp fitted the budget.
      */
     placementChecks: z
       .array(

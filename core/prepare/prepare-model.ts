@@ -286,8 +286,8 @@ export async function prepareModel(
   // Backbone time is the plain model's time scaled by the candidate's latency fraction, and a
   // ramp's cost is its own time plus its own cut's measured cost, exactly as the controller's
   // cost model (`costProfileFromManifest`) has them.
-  // The chosen cuts are then timed again together, in fresh rounds, and placement re-run where
-  // they cost more than their figures said (confirm-placement.ts).
+  // The chosen cuts are then timed again together, in fresh rounds, charged what that measured,
+  // and placement re-run until every placed cut has been measured so (confirm-placement.ts).
   const cutCosts = cutCostsMs(fullProfile, allIds);
   const placeWith = (cutMs: ReadonlyMap<string, number>) =>
     chooseInitialRamps(
