@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import type { PlainFeeds, PlainTensor } from '../inference/batch-encoding';
 import { openSession, type ModelSession, type SessionOptions } from '../inference/onnx-session';
 import type { LatencyProfile } from '../bundle/manifest';
-import { pickFeeds } from '../inference/segment-chain';
+import { pickFeeds, runChain } from '../inference/segment-chain';
 import { median } from '../util/stats';
 
 export const PROFILE_BATCH_SIZES = [1, 2, 4, 8, 16, 32] as const;
@@ -203,15 +203,9 @@ export async function timeCutSet(
     sessions.push(whole);
     for (const segment of segments) sessions.push(await openSession(segment.bytes, options));
     const chain = sessions.slice(1);
-    const runChainOnce = async () => {
-      const available: Record<string, PlainTensor> = { ...inputs };
-      for (const session of chain) {
-        Object.assign(available, await session.runAny(pickFeeds(available, session.inputNames)));
-      }
-    };
     const wholeFeeds = pickFeeds(inputs, whole.inputNames);
     const [chainMs, wholeMs] = (await timeRounds(
-      [runChainOnce, () => whole.runAny(wholeFeeds)],
+      [() => runChain(chain, segments, inputs), () => whole.runAny(wholeFeeds)],
       options.warmupRuns ?? 3,
       cutRounds(options.repeats ?? 15, true),
     )) as [number[], number[]];

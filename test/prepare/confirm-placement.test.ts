@@ -7,13 +7,15 @@ import { chooseInitialRamps } from '../../core/prepare/initial-config';
 
 /** A 10 ms model with four candidates evenly deep; each ramp's own operators cost nothing. */
 const IDS = ['c0', 'c1', 'c2', 'c3'];
-function place(cutMs: ReadonlyMap<string, number>): readonly number[] {
-  return chooseInitialRamps(
-    IDS.map((id, i) => ({ id, backboneMs: 2 * (i + 1), rampMs: cutMs.get(id) ?? 0 })),
-    10,
-    0.02,
-  ).chosen;
+function placeWithin(budget: number) {
+  return (cutMs: ReadonlyMap<string, number>): readonly number[] =>
+    chooseInitialRamps(
+      IDS.map((id, i) => ({ id, backboneMs: 2 * (i + 1), rampMs: cutMs.get(id) ?? 0 })),
+      10,
+      budget,
+    ).chosen;
 }
+const place = placeWithin(0.02);
 
 describe('confirmPlacement', () => {
   it('keeps a placement whose cuts cost what they were charged', async () => {
@@ -62,12 +64,7 @@ describe('confirmPlacement', () => {
 
   it('shares a set’s excess among its cuts in proportion, and stops after the last check', async () => {
     // Given a budget of 1 ms that fits three cuts on their figures, and measurements always 50% more
-    const placeWide = (cutMs: ReadonlyMap<string, number>) =>
-      chooseInitialRamps(
-        IDS.map((id, i) => ({ id, backboneMs: 2 * (i + 1), rampMs: cutMs.get(id) ?? 0 })),
-        10,
-        0.1,
-      ).chosen;
+    const placeWide = placeWithin(0.1);
     const figures = new Map([
       ['c0', 0.2],
       ['c1', 0.4],
