@@ -71,3 +71,21 @@ export async function confirmPlacement(
   }
   return { chosen, cutMs, checks };
 }
+
+/**
+ * A cut's figures at every profiled batch size, with the reference size's figure replaced by the
+ * confirmed one and the other sizes scaled by the same ratio. Confirmation only times the
+ * reference size, but the selection bias it corrects is in the cut's screening figures at every
+ * size (they were all measured in the same screening rounds), and the controllers charge a ramp
+ * its cut at whatever batch size they plan for. A cut that was never checked keeps its figures.
+ */
+export function scaleToConfirmed(
+  screenedMs: readonly number[],
+  referenceSlot: number,
+  confirmedMs: number | undefined,
+): number[] {
+  const screened = screenedMs[referenceSlot];
+  if (confirmedMs === undefined || screened === undefined) return [...screenedMs];
+  const ratio = screened > 0 ? confirmedMs / screened : 1;
+  return screenedMs.map((ms, slot) => (slot === referenceSlot ? confirmedMs : ms * ratio));
+}

@@ -24,7 +24,7 @@ import { trainRamp, type TrainedRamp } from '../ramps/train-ramp';
 import { captureBootstrapFeatures } from './bootstrap-features';
 import { cutCostsMs } from '../bundle/cost-profile';
 import { emptyRunModel, passThroughModel } from '../onnx/pass-through';
-import { confirmPlacement } from './confirm-placement';
+import { confirmPlacement, scaleToConfirmed } from './confirm-placement';
 import { chooseInitialRamps } from './initial-config';
 import {
   backboneMs,
@@ -287,7 +287,8 @@ export async function prepareModel(
   // ramp's cost is its own time plus its own cut's measured cost, exactly as the controller's
   // cost model (`costProfileFromManifest`) has them.
   // The chosen cuts are then timed again together, in fresh rounds, charged what that measured,
-  // and placement re-run until every placed cut has been measured so (confirm-placement.ts).
+  // and placement re-run until every placed cut has been measured so (confirm-placement.ts); a
+  // checked cut's figures at the other batch sizes are scaled by what its check found.
   const cutCosts = cutCostsMs(fullProfile, allIds);
   const placeWith = (cutMs: ReadonlyMap<string, number>) =>
     chooseInitialRamps(
@@ -315,12 +316,16 @@ export async function prepareModel(
   );
   options.onProgress?.('confirm placement', 1, 1);
   const placement = placeWith(confirmed.cutMs);
+  const checkedIds = new Set(confirmed.checks.flatMap((check) => check.ids));
   const cutMs = Object.fromEntries(
-    allIds.map((id) => {
-      const perSize = [...(cutCosts.get(id) ?? [])];
-      perSize[slot] = confirmed.cutMs.get(id) ?? perSize[slot] ?? 0;
-      return [id, perSize];
-    }),
+    allIds.map((id) => [
+      id,
+      scaleToConfirmed(
+        cutCosts.get(id) ?? [],
+        slot,
+        checkedIds.has(id) ? confirmed.cutMs.get(id) : undefined,
+      ),
+    ]),
   );
   const sliceSamples = options.sliceCheckSamples ?? DEFAULT_PREPARE.sliceCheckSamples;
   options.onProgress?.('check slices', 0, 1);

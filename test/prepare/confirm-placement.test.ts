@@ -2,7 +2,7 @@
  * Confirming the initial placement: the chosen cuts are timed again and, where they cost more
  * than the figures they were chosen on, charged what they measured and placed again.
  */
-import { confirmPlacement } from '../../core/prepare/confirm-placement';
+import { confirmPlacement, scaleToConfirmed } from '../../core/prepare/confirm-placement';
 import { chooseInitialRamps } from '../../core/prepare/initial-config';
 
 /** A 10 ms model with four candidates evenly deep; each ramp's own operators cost nothing. */
@@ -114,5 +114,27 @@ describe('confirmPlacement', () => {
       throw new Error('nothing should be measured');
     });
     expect(result).toEqual({ chosen: [], cutMs: figures, checks: [] });
+  });
+});
+
+/** Rounds away float noise so that figures compare exactly. */
+const rounded = (ms: number): number => Number(ms.toFixed(12));
+
+describe('scaleToConfirmed', () => {
+  it('scales every batch size by what the reference size confirmed', () => {
+    // Given screening figures at four sizes, the reference (slot 2) charged 1.0 ms and confirmed at 1.5 ms
+    const scaled = scaleToConfirmed([0.2, 0.5, 1.0, 2.0], 2, 1.5).map(rounded);
+
+    // Then the reference carries the confirmed figure and the others rise by the same half
+    expect(scaled).toEqual([0.3, 0.75, 1.5, 3]);
+  });
+
+  it('lowers the figures when the check measured less', () => {
+    expect(scaleToConfirmed([0.4, 0.8], 1, 0.6).map(rounded)).toEqual([0.3, 0.6]);
+  });
+
+  it('keeps the figures of a cut that was never checked, and of a reference figure of zero', () => {
+    expect(scaleToConfirmed([0.4, 0.8], 1, undefined)).toEqual([0.4, 0.8]);
+    expect(scaleToConfirmed([0.4, 0], 1, 0.3)).toEqual([0.4, 0.3]);
   });
 });
