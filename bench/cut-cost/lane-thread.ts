@@ -14,8 +14,9 @@ import type { LaneSetup, LaneVariant, ToLane, FromLane } from './lane-protocol';
 
 async function openAll(models: readonly Uint8Array[]): Promise<ModelSession[]> {
   const sessions: ModelSession[] = [];
-  // One operator thread: the lanes themselves are what keeps the cores busy.
-  for (const bytes of models) sessions.push(await openSession(bytes, { intraOpThreads: 1 }));
+  // One operator thread: the lanes themselves are what keeps the cores busy. Blocking runs, as
+  // the worker's lanes run them.
+  for (const bytes of models) sessions.push(await openSession(bytes, { intraOpThreads: 1, blocking: true }));
   return sessions;
 }
 
