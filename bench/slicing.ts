@@ -183,7 +183,8 @@ async function measureLanes(subject: Subject, spec: CutSpec, lanes: number, opti
   const sessions: ModelSession[] = [];
   let boundary;
   try {
-    for (const segment of segments) sessions.push(await openSession(segment.bytes, { intraOpThreads: 1, blocking: true }));
+    for (const segment of segments)
+      sessions.push(await openSession(segment.bytes, { intraOpThreads: 1, blocking: true }));
     boundary = await boundaryFeedsOf({ sessions, segments }, subject.feeds);
   } finally {
     await Promise.all(sessions.map((s) => s.release()));

@@ -5,9 +5,12 @@
  * queue into a callback sink under a closed loop that keeps two full batches outstanding (a steady
  * rate at the worker's capacity). One worker runs phases switched by config swaps: calibration
  * (ramps observing at threshold 0, to tune thresholds at 99% agreement), then `--rounds` rounds
- * (default 3) of plain and exits-on phases, alternating and ending with plain. Each round's ratio is
+ * (default 5) of plain and exits-on phases, alternating and ending with plain. Each round's ratio is
  * its exits-on throughput over the mean of the plain phases on either side of it, so a slow drift
- * of the machine touches both sides alike; the table gives the median ratio and its min – max.
+ * of the machine touches both sides alike; the table gives the median ratio and the sign-test
+ * interval of that median with its coverage (five rounds: min – max at 93.8%), because on two
+ * cores phases without any ramp already spread by ±5%, and a median alone cannot tell 0.97 from
+ * 0.98.
  *
  * Overhead per request = its receive-to-queued time plus its share of its batch's wall time that
  * was not the engine thread's run (encoding, handing tensors over, exit rule, releases, acks).
@@ -35,11 +38,18 @@ import {
   type SinkEvent,
 } from '../gpu-worker';
 import type { Benchmark } from './run';
+import { medianInterval } from './eval/median-interval';
 import { describeLayout, threadLayoutArgs } from './thread-layout-args';
 
 const PHASE_MS = 4000;
-const DEFAULT_ROUNDS = 3;
+const DEFAULT_ROUNDS = 5;
 const WARMUP_MS = 1000;
+
+/** A median ratio with its sign-test interval, e.g. `0.971 [0.925-0.999, 94%]`. */
+function ratioCell(ratio: number, interval: { low: number; high: number; coverage: number }): string {
+  const coverage = Math.round(interval.coverage * 100);
+  return `${ratio.toFixed(3)} [${interval.low.toFixed(3)}-${interval.high.toFixed(3)}, ${coverage}%]`;
+}
 
 interface PhaseResult {
   readonly throughput: number;
@@ -215,11 +225,13 @@ export const workerBenchmark: Benchmark = {
       const earlyMs = exitPhases.flatMap((e) => e.earlyMs);
       const exits = exitPhases.reduce((sum, e) => sum + e.exits, 0);
       const answers = exitPhases.reduce((sum, e) => sum + e.answers, 0);
+      const interval = medianInterval(ratios);
       rows.push({
         model: name,
         throughputRatio: median(ratios),
         throughputRatioMin: minOf(ratios),
         throughputRatioMax: maxOf(ratios),
+        throughputRatioInterval: { low: interval.low, high: interval.high, coverage: interval.coverage },
         rounds,
         overheadMsP50: median(exitPhases.flatMap((e) => e.overheadMs)),
         earlyReleaseMsP50: earlyMs.length > 0 ? median(earlyMs) : null,
@@ -238,6 +250,7 @@ export const workerBenchmark: Benchmark = {
         'throughputRatio',
         'throughputRatioMin',
         'throughputRatioMax',
+        'throughputRatioInterval',
         'overheadMsP50',
         'earlyReleaseMsP50',
         'finalMsP50',
@@ -252,11 +265,11 @@ export const workerBenchmark: Benchmark = {
       );
     } else {
       process.stdout.write(
-        `${'model'.padEnd(20)}${'plain/s'.padStart(9)}${'exits/s'.padStart(9)}${'ratio (min-max)'.padStart(22)}${'ovh ms'.padStart(8)}${'early ms'.padStart(10)}${'final ms'.padStart(10)}${'exit rate'.padStart(11)}\n`,
+        `${'model'.padEnd(20)}${'plain/s'.padStart(9)}${'exits/s'.padStart(9)}${'ratio [interval, coverage]'.padStart(30)}${'ovh ms'.padStart(8)}${'early ms'.padStart(10)}${'final ms'.padStart(10)}${'exit rate'.padStart(11)}\n`,
       );
       for (const r of rows) {
         process.stdout.write(
-          `${r.model.padEnd(20)}${r.plainThroughput.toFixed(0).padStart(9)}${r.exitsThroughput.toFixed(0).padStart(9)}${`${r.throughputRatio.toFixed(3)} (${r.throughputRatioMin.toFixed(3)}-${r.throughputRatioMax.toFixed(3)})`.padStart(22)}${r.overheadMsP50.toFixed(3).padStart(8)}${(r.earlyReleaseMsP50 ?? Number.NaN).toFixed(1).padStart(10)}${r.finalMsP50.toFixed(1).padStart(10)}${r.exitRate.toFixed(3).padStart(11)}\n`,
+          `${r.model.padEnd(20)}${r.plainThroughput.toFixed(0).padStart(9)}${r.exitsThroughput.toFixed(0).padStart(9)}${ratioCell(r.throughputRatio, r.throughputRatioInterval).padStart(30)}${r.overheadMsP50.toFixed(3).padStart(8)}${(r.earlyReleaseMsP50 ?? Number.NaN).toFixed(1).padStart(10)}${r.finalMsP50.toFixed(1).padStart(10)}${r.exitRate.toFixed(3).padStart(11)}\n`,
         );
       }
     }
