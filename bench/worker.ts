@@ -45,6 +45,9 @@ const PHASE_MS = 4000;
 const DEFAULT_ROUNDS = 5;
 const WARMUP_MS = 1000;
 
+/** A share as a whole percentage. */
+const pct = (share: number): string => `${(share * 100).toFixed(0)}%`;
+
 /** A median ratio with its sign-test interval, e.g. `0.971 [0.925-0.999, 94%]`. */
 function ratioCell(ratio: number, interval: { low: number; high: number; coverage: number }): string {
   const coverage = Math.round(interval.coverage * 100);
@@ -53,6 +56,12 @@ function ratioCell(ratio: number, interval: { low: number; high: number; coverag
 
 interface PhaseResult {
   readonly throughput: number;
+  /**
+   * Share of the phase the main thread's event loop was busy (encoding, exit rule, releases, acks,
+   * and this benchmark's own client). On two cores with two lanes it competes with the lanes, so
+   * what exits add here is throughput the lanes lose.
+   */
+  readonly mainBusy: number;
   readonly overheadMs: number[];
   readonly earlyMs: number[];
   readonly finalMs: number[];
@@ -136,6 +145,7 @@ export const workerBenchmark: Benchmark = {
       const phase = async (durationMs: number): Promise<PhaseResult> => {
         const result: PhaseResult = {
           throughput: 0,
+          mainBusy: 0,
           overheadMs: [],
           earlyMs: [],
           finalMs: [],
@@ -178,12 +188,14 @@ export const workerBenchmark: Benchmark = {
         await new Promise((done) => setTimeout(done, WARMUP_MS));
         measuring = true;
         const began = performance.now();
+        const loopBefore = performance.eventLoopUtilization();
         await new Promise((done) => setTimeout(done, durationMs));
         const elapsedS = (performance.now() - began) / 1000;
+        const mainBusy = performance.eventLoopUtilization(loopBefore).utilization;
         measuring = false;
         running = false;
         while (inFlight > 0) await new Promise((done) => setTimeout(done, 10));
-        return { ...result, throughput: result.answers / elapsedS };
+        return { ...result, throughput: result.answers / elapsedS, mainBusy };
       };
 
       const ids = bundle.manifest.initialConfig.ramps.map((ramp) => ramp.id);
@@ -240,6 +252,8 @@ export const workerBenchmark: Benchmark = {
         plainThroughput: median(plains.map((p) => p.throughput)),
         exitsThroughput: median(exitPhases.map((e) => e.throughput)),
         plainOverheadMsP50: median(plains.flatMap((p) => p.overheadMs)),
+        plainMainBusy: median(plains.map((p) => p.mainBusy)),
+        exitsMainBusy: median(exitPhases.map((e) => e.mainBusy)),
         thresholds: tuned.thresholds,
         calibrationAgreement: tuned.evaluation.agreement,
       });
@@ -255,6 +269,8 @@ export const workerBenchmark: Benchmark = {
         'earlyReleaseMsP50',
         'finalMsP50',
         'exitRate',
+        'plainMainBusy',
+        'exitsMainBusy',
       ] as const;
       process.stdout.write(
         `${JSON.stringify(
@@ -265,11 +281,11 @@ export const workerBenchmark: Benchmark = {
       );
     } else {
       process.stdout.write(
-        `${'model'.padEnd(20)}${'plain/s'.padStart(9)}${'exits/s'.padStart(9)}${'ratio [interval, coverage]'.padStart(30)}${'ovh ms'.padStart(8)}${'early ms'.padStart(10)}${'final ms'.padStart(10)}${'exit rate'.padStart(11)}\n`,
+        `${'model'.padEnd(20)}${'plain/s'.padStart(9)}${'exits/s'.padStart(9)}${'ratio [interval, coverage]'.padStart(30)}${'ovh ms'.padStart(8)}${'early ms'.padStart(10)}${'final ms'.padStart(10)}${'exit rate'.padStart(11)}${'main busy'.padStart(14)}\n`,
       );
       for (const r of rows) {
         process.stdout.write(
-          `${r.model.padEnd(20)}${r.plainThroughput.toFixed(0).padStart(9)}${r.exitsThroughput.toFixed(0).padStart(9)}${ratioCell(r.throughputRatio, r.throughputRatioInterval).padStart(30)}${r.overheadMsP50.toFixed(3).padStart(8)}${(r.earlyReleaseMsP50 ?? Number.NaN).toFixed(1).padStart(10)}${r.finalMsP50.toFixed(1).padStart(10)}${r.exitRate.toFixed(3).padStart(11)}\n`,
+          `${r.model.padEnd(20)}${r.plainThroughput.toFixed(0).padStart(9)}${r.exitsThroughput.toFixed(0).padStart(9)}${ratioCell(r.throughputRatio, r.throughputRatioInterval).padStart(30)}${r.overheadMsP50.toFixed(3).padStart(8)}${(r.earlyReleaseMsP50 ?? Number.NaN).toFixed(1).padStart(10)}${r.finalMsP50.toFixed(1).padStart(10)}${r.exitRate.toFixed(3).padStart(11)}${`${pct(r.plainMainBusy)}/${pct(r.exitsMainBusy)}`.padStart(14)}\n`,
         );
       }
     }
