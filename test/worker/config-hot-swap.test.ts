@@ -64,14 +64,21 @@ describe('hot-swapping the config of a serving worker', () => {
     expect(lines.find((l) => l.message === 'config refused')?.fields['error']).toMatch(
       /unknown candidate c42/,
     );
-    // And every request has exactly one final answer, with versions that only increase over time
+    // And every request has exactly one final answer, with versions that only increase in the
+    // order the requests were sent: a batch runs on the config current when it was submitted. (Not
+    // in the order answers were released: with two lanes, a batch on the old config can finish after
+    // the other lane's first batch on the new one.)
     const finals = events.filter((e) => e.kind === 'final');
     expect(finals).toHaveLength(total);
     expect(new Set(finals.map((e) => e.requestId)).size).toBe(total);
+    const sentIndex = (requestId: string): number => Number(requestId.replace('req-', ''));
     const versions = finals
-      .map((e) => (e.kind === 'final' ? e.answer : undefined))
-      .sort((a, b) => (a?.releasedAtMs ?? 0) - (b?.releasedAtMs ?? 0))
-      .map((a) => a?.configVersion);
+      .map((e) => ({
+        index: sentIndex(e.requestId),
+        version: e.kind === 'final' ? e.answer.configVersion : -1,
+      }))
+      .sort((a, b) => a.index - b.index)
+      .map((answer) => answer.version);
     expect(versions).toContain(0);
     expect(versions).toContain(1);
     expect(versions.lastIndexOf(0)).toBeLessThan(versions.indexOf(1));
