@@ -87,8 +87,9 @@ export const profileSchema = z.preprocess(
      * The initial placement's confirmations (core/prepare/confirm-placement.ts): the chosen cuts
      * timed again together in fresh rounds at the reference batch size, against what placement
      * charged them. The checked cuts' `cutMs` at the reference size carry what the checks measured
-     * (up or down; the mean where a cut was in several), and placement ran again on them. Absent in
-     * bundles prepared before, or where no ramp fitted the budget.
+     * (up or down; the mean where a cut was in several), their other sizes are scaled by the same
+     * ratio, and placement ran again on them. Absent in bundles prepared before, or where no ramp
+     * fitted the budget.
      */
     placementChecks: z
       .array(
