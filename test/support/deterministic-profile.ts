@@ -4,7 +4,7 @@
  * it. Tests of the control loops and the simulator then see the same ramp set and timings on every
  * machine, however loaded; the measured profiles are exercised by the preparation tests.
  */
-import type { PreparedBundle } from '../../core/bundle/bundle-io';
+import type { LoadedBundle, PreparedBundle } from '../../core/bundle/bundle-io';
 import type { DataSplit } from '../../core/data/dataset';
 import type { LoadedModel } from '../../core/model/load-model';
 import { analyzeGraph } from '../../core/onnx/graph-analysis';
@@ -12,6 +12,7 @@ import { readOnnxModel } from '../../core/onnx/onnx-model';
 import { chooseInitialRamps } from '../../core/prepare/initial-config';
 import { prepareModel } from '../../core/prepare/prepare-model';
 import { loadFixtureModel, loadModelData } from '../../core/zoo/fixtures';
+import { cachedFixtureBundle } from './fixture-cache';
 
 /** Plain-model milliseconds for a batch: a fixed cost plus a per-input cost. */
 const plainMs = (batchSize: number) => 0.5 + 0.8 * batchSize;
@@ -64,19 +65,24 @@ export function withDeterministicProfile(
   };
 }
 
-/** Prepares a fixture model as `apparate prepare` would, with the deterministic profile above. */
+/**
+ * A fixture model prepared as `apparate prepare` would, with the deterministic profile above; the
+ * bundle comes from the run's shared cache when an earlier test file prepared it (fixture-cache.ts).
+ */
 export async function prepareDeterministicFixture(name: string): Promise<{
   readonly fixture: LoadedModel;
   readonly serving: DataSplit;
-  readonly prepared: PreparedBundle;
+  readonly prepared: LoadedBundle;
 }> {
   const fixture = await loadFixtureModel(name);
   const serving = await loadModelData(fixture, 'serving');
-  const analysis = await analyzeGraph(await readOnnxModel(fixture.onnxPath));
-  const measured = await prepareModel(fixture, serving, { repeats: 2, warmupRuns: 1 });
-  const prepared = withDeterministicProfile(
-    measured,
-    analysis.candidates.map((c) => c.costFraction),
-  );
+  const prepared = await cachedFixtureBundle(name, async () => {
+    const analysis = await analyzeGraph(await readOnnxModel(fixture.onnxPath));
+    const measured = await prepareModel(fixture, serving, { repeats: 2, warmupRuns: 1 });
+    return withDeterministicProfile(
+      measured,
+      analysis.candidates.map((c) => c.costFraction),
+    );
+  });
   return { fixture, serving, prepared };
 }

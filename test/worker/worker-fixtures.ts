@@ -1,20 +1,14 @@
 /**
- * Shared pieces of the worker tests: a real fixture bundle (prepared now into a temporary
- * directory, with a deterministic latency profile), real serving
- * inputs as request bodies, a callback sink that records every answer, and a logger that keeps its
+ * Shared pieces of the worker tests: a real fixture bundle (with a deterministic latency profile,
+ * prepared once a run), real serving inputs as request bodies, a callback sink that records every answer, and a logger that keeps its
  * lines for assertions.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
 import type { InferenceRequest } from '../../adapters/queue/request-queue';
-import { readBundle, writeBundle, type LoadedBundle } from '../../core/bundle/bundle-io';
+import type { LoadedBundle } from '../../core/bundle/bundle-io';
 import { sampleAt, type DataSplit } from '../../core/data/dataset';
 import { createBatchEncoder } from '../../core/inference/batch-encoding';
 import { openSession } from '../../core/inference/onnx-session';
 import { prepareDeterministicFixture } from '../support/deterministic-profile';
-import { loadFixtureModel, loadModelData, ZOO_MODELS_DIR } from '../../core/zoo/fixtures';
 import { argmax } from '../../core/util/stats';
 import type { Logger, LogLevel } from '../../gpu-worker/logger';
 import { CallbackResultSink, type SinkEvent } from '../../gpu-worker/result-sink';
@@ -25,52 +19,12 @@ export interface WorkerFixture {
 }
 
 /**
- * A hash of everything a prepared fixture bundle depends on (the model files and the sources of
- * the preparation), so a cached bundle is reused only while it is what preparing now would give.
- */
-function preparationKey(name: string): string {
-  const hash = createHash('sha256');
-  const root = join(__dirname, '..', '..');
-  const files = (dir: string): string[] =>
-    readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
-      entry.isDirectory() ? files(join(dir, entry.name)) : [join(dir, entry.name)],
-    );
-  const inputs = [
-    ...files(join(ZOO_MODELS_DIR, name)),
-    ...['prepare', 'onnx', 'ramps', 'bundle', 'inference'].flatMap((dir) => files(join(root, 'core', dir))),
-    join(root, 'test', 'support', 'deterministic-profile.ts'),
-  ].sort();
-  for (const file of inputs) hash.update(file).update(readFileSync(file));
-  return hash.digest('hex').slice(0, 16);
-}
-
-/**
- * The fixture model's bundle and serving stream. Preparing takes most of a minute on a loaded
- * two-core machine, so the bundle is kept in the temporary directory under a key of its inputs
- * and shared by every worker test file (written atomically, so parallel files never see half).
+ * The fixture model's bundle (deterministic profile, from the run's shared cache: see
+ * test/support/fixture-cache.ts) and its serving stream.
  */
 export async function workerFixture(name: string): Promise<WorkerFixture> {
-  const dir = join(tmpdir(), 'apparate-worker-fixtures', `${name}-${preparationKey(name)}`);
-  if (existsSync(join(dir, 'manifest.json'))) {
-    try {
-      const bundle = await readBundle(dir);
-      return { bundle, serving: await loadModelData(await loadFixtureModel(name), 'serving') };
-    } catch {
-      // A damaged cache entry is prepared again below, into a fresh directory.
-    }
-  }
-  // A deterministic latency profile keeps the initial ramp set the same on every machine.
   const { serving, prepared } = await prepareDeterministicFixture(name);
-  const fresh = join(mkdtempSync(join(tmpdir(), `apparate-worker-${name}-`)), 'bundle');
-  await writeBundle(fresh, prepared);
-  try {
-    mkdirSync(dirname(dir), { recursive: true });
-    renameSync(fresh, dir);
-    return { bundle: await readBundle(dir), serving };
-  } catch {
-    // Another test file cached it first (or the cache is not writable): use this one.
-    return { bundle: await readBundle(fresh), serving };
-  }
+  return { bundle: prepared, serving };
 }
 
 /** The request body's input for serving sample `index`, as an API client would send it. */
