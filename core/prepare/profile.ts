@@ -117,9 +117,9 @@ async function timeRounds(
  * after batch, so its sessions' weights and buffers are warm; a chain timed in strict alternation
  * with the whole model starts every run just after a different session's. Paired in one process
  * (eight pairs, batch 8, one operator thread), single alternating runs charged spam-bert's c0 and
- * c3 about a point more than blocks did (medians 1.15% and 1.14% against −0.16% and 0.05% of the
- * model, the floor being 0.33%); mnist-resnet's c3 read the same either way (1.87%, 1.80%). The
- * first run of a block pays for the switch, which serving does not, so it is dropped.
+ * c3 about a point more than blocks did (medians 1.23% and 1.14% against −0.16% and 0.05% of the
+ * model, the floor being 0.33%); mnist-resnet's c3 read about the same either way (1.88%,
+ * 1.79%). The first run of a block pays for the switch, which serving does not, so it is dropped.
  */
 const CUT_BLOCK = 4;
 
