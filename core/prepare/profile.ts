@@ -198,9 +198,9 @@ export async function timeRamp(
 
 /**
  * Rounds of cut timing: as many as `repeats` at the reference batch size, where the budget and the
- * placement are decided, and a sixth elsewhere (at least one), since each round runs the whole
- * model twice per run and those sizes only scale the costs the controllers see. Each
- * round times a block of CUT_BLOCK runs per side, of which all but the first are measured.
+ * placement are decided, and a sixth elsewhere (at least one), since every run of a round runs the
+ * whole model twice and those sizes only scale the costs the controllers see. Each round times a
+ * block of CUT_BLOCK runs per side, of which all but the first are measured.
  */
 function cutRounds(repeats: number, atReference: boolean): number {
   return atReference ? repeats : Math.ceil(repeats / 6);

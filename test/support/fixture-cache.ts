@@ -1,10 +1,10 @@
 /**
  * Prepared fixture bundles shared by every test file of a run. Preparing a fixture takes 20–90 s
- * depending on the machine, and a dozen test files need the same deterministic bundle, so it is
- * prepared once and kept in the temporary directory under a hash of everything it depends on (the
- * model files, the project's core sources and the test support that shapes the profile); a cached
- * bundle is reused only while it is what preparing now would give. Entries are written atomically,
- * so parallel test files never see half of one.
+ * depending on the machine, and some twenty test files need the same deterministic bundle, so it
+ * is kept in the temporary directory under a hash of everything it depends on (the model files,
+ * the project's core sources and the test support that shapes the profile); a cached bundle is
+ * reused only while it is what preparing now would give. Two test files that start together may
+ * both prepare it once; entries are written atomically, so neither ever reads half of one.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync } from 'node:fs';

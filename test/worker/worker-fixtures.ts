@@ -1,7 +1,7 @@
 /**
  * Shared pieces of the worker tests: a real fixture bundle (with a deterministic latency profile,
- * prepared once a run), real serving inputs as request bodies, a callback sink that records every answer, and a logger that keeps its
- * lines for assertions.
+ * prepared once a run), real serving inputs as request bodies, a callback sink that records every
+ * answer, and a logger that keeps its lines for assertions.
  */
 import type { InferenceRequest } from '../../adapters/queue/request-queue';
 import type { LoadedBundle } from '../../core/bundle/bundle-io';
