@@ -88,7 +88,7 @@ export async function timeRuns(
  * `block` above one, each variant runs that many times in a row per round and its round's time is
  * the median of those runs but the first (see CUT_BLOCK).
  */
-async function timeRounds(
+export async function timeRounds(
   variants: readonly (() => Promise<unknown>)[],
   warmupRuns: number,
   rounds: number,
