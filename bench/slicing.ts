@@ -3,8 +3,10 @@
  * the whole model, at batch 8 (target: one cut at most 1% of the whole model). For each model, cut
  * layout and operator-thread count it reports, from interleaved rounds on the same machine at the
  * same time, the chain's per-round ratio to the whole model and the floor's (one pass-through run
- * per cut: what a boundary cannot avoid on onnxruntime-node), then onnxruntime's per-operator
- * profile of both split into outside-runtime, executor and kernel time (see cut-cost/breakdown.ts).
+ * per cut: what a boundary cannot avoid on onnxruntime-node) and the segments' own, each timed
+ * apart with its session warm (what is left, chain minus apart, is the cost of switching sessions
+ * at each boundary), then onnxruntime's per-operator profile of both split into outside-runtime,
+ * executor and kernel time (see cut-cost/breakdown.ts).
  *
  * `npm run bench -- slicing` measures the fixtures; `--model file.onnx` any classifier (see
  * cut-cost/options.ts for the flags), e.g. the standard architectures that
@@ -58,6 +60,13 @@ interface Row {
     readonly perCutPercent: number;
     readonly perCutCpuPercent: number;
   };
+  /**
+   * The chain's segments each timed in a block of their own runs, summed (cut-cost/timed-rounds.ts):
+   * the cut's cost with every session's memory warm. `switchPerCutPercent`, the chain's per-cut
+   * cost minus this one's, is what running a different session at each boundary costs.
+   */
+  readonly apart: { readonly ratio: Spread; readonly perCutPercent: number };
+  readonly switchPerCutPercent: number;
   readonly breakdown?: CutBreakdown;
   readonly rounds: number;
   readonly runsPerRound: number;
@@ -118,6 +127,7 @@ export const slicingBenchmark: Benchmark = {
               subject.feeds,
               options.rounds,
               options.runsPerRound,
+              chain,
             );
             await Promise.all(sessions.splice(0).map((s) => s.release()));
             const breakdown = options.breakdown
@@ -125,6 +135,9 @@ export const slicingBenchmark: Benchmark = {
               : undefined;
             const chained = timed.variants.chained as SideFigures;
             const withoutAnchors = timed.variants.unanchored as SideFigures;
+            const apart = timed.variants.apart as SideFigures;
+            const perCut = pct(chained.ratio.median, ids.length);
+            const apartPerCut = pct(apart.ratio.median, ids.length);
             const row: Row = {
               model: subject.name,
               cut: label,
@@ -135,7 +148,7 @@ export const slicingBenchmark: Benchmark = {
               wholeMs: timed.wholeMs,
               chainedMs: chained.ms,
               ratio: chained.ratio,
-              perCutPercent: pct(chained.ratio.median, ids.length),
+              perCutPercent: perCut,
               floorRatio: timed.floorRatio,
               perCutFloorPercent: pct(timed.floorRatio.median, ids.length),
               cpuRatio: chained.cpuRatio,
@@ -147,6 +160,8 @@ export const slicingBenchmark: Benchmark = {
                 perCutCpuPercent: pct(withoutAnchors.cpuRatio.median, ids.length),
               },
               perCutFloorCpuPercent: pct(timed.floorCpuRatio.median, ids.length),
+              apart: { ratio: apart.ratio, perCutPercent: apartPerCut },
+              switchPerCutPercent: perCut - apartPerCut,
               ...(breakdown ? { breakdown } : {}),
               rounds: options.rounds,
               runsPerRound: options.runsPerRound,
@@ -226,7 +241,9 @@ function printRow(r: Row): void {
       `(ratio ${f(r.floorRatio.median, 4)}, ${f(r.floorRatio.p25, 4)}-${f(r.floorRatio.p75, 4)})\n` +
       `  CPU time: ratio ${f(r.cpuRatio.median, 4)} (p25-p75 ${f(r.cpuRatio.p25, 4)}-${f(r.cpuRatio.p75, 4)}), per cut ${f(r.perCutCpuPercent)}%, floor per cut ${f(r.perCutFloorCpuPercent)}%\n` +
       `  without layout anchors: ratio ${f(r.unanchored.ratio.median, 4)} (p25-p75 ${f(r.unanchored.ratio.p25, 4)}-${f(r.unanchored.ratio.p75, 4)}), per cut ${f(r.unanchored.perCutPercent)}%; ` +
-      `CPU ratio ${f(r.unanchored.cpuRatio.median, 4)}, per cut ${f(r.unanchored.perCutCpuPercent)}%\n`,
+      `CPU ratio ${f(r.unanchored.cpuRatio.median, 4)}, per cut ${f(r.unanchored.perCutCpuPercent)}%\n` +
+      `  segments apart (each session warm): ratio ${f(r.apart.ratio.median, 4)} (p25-p75 ${f(r.apart.ratio.p25, 4)}-${f(r.apart.ratio.p75, 4)}), ` +
+      `per cut ${f(r.apart.perCutPercent)}%; switching sessions per cut ${f(r.switchPerCutPercent)}%\n`,
   );
   const b = r.breakdown;
   if (!b) return;

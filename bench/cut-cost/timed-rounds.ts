@@ -7,7 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import type { PlainFeeds, PlainTensor } from '../../core/inference/batch-encoding';
 import type { ModelSession } from '../../core/inference/onnx-session';
-import { runChain, type ChainSegment } from '../../core/inference/segment-chain';
+import { pickFeeds, runChain, type ChainSegment } from '../../core/inference/segment-chain';
 import { median, quantile } from '../../core/util/stats';
 
 export interface Spread {
@@ -61,6 +61,10 @@ async function timeMs(runs: number, body: () => Promise<unknown>): Promise<{ wal
 /**
  * Times the whole model against one or more chains (variants, e.g. default and tuned sessions)
  * and against the floor: `floorSessions[i]` passes cut i's tensors through, fed from `boundary`.
+ * With `apart`, the variant `apart` times that chain's segments each in a block of its own runs
+ * (fed what the chain hands it) and sums them: the same work as the chain, but every run follows
+ * a run of the same session, whose memory is still in the core's caches. The chain minus `apart`
+ * is what switching sessions at each boundary costs.
  */
 export async function timeRounds(
   whole: ModelSession,
@@ -70,28 +74,52 @@ export async function timeRounds(
   feeds: PlainFeeds,
   rounds: number,
   runsPerRound: number,
+  apart?: TimedChain,
 ): Promise<RoundsResult> {
-  const sides: [string, () => Promise<unknown>][] = [
-    ['whole', () => whole.runAny(feeds)],
+  type Timing = { wall: number; cpu: number };
+  const runs = (body: () => Promise<unknown>) => () => timeMs(runsPerRound, body);
+  const sides: [string, () => Promise<Timing>][] = [
+    ['whole', runs(() => whole.runAny(feeds))],
     ...Object.entries(chains).map(
       ([name, chain]) =>
-        [name, () => runChain(chain.sessions, chain.segments, feeds)] as [string, () => Promise<unknown>],
+        [name, runs(() => runChain(chain.sessions, chain.segments, feeds))] as [
+          string,
+          () => Promise<Timing>,
+        ],
     ),
     [
       'floor',
-      async () => {
+      runs(async () => {
         for (const [i, session] of floorSessions.entries())
           await session.runAny(boundaryFeeds[i] as PlainFeeds);
-      },
+      }),
     ],
   ];
-  for (const [, body] of sides) await timeMs(3, body);
+  if (apart) {
+    // Each segment in turn: one untimed run, then `runsPerRound` timed ones, summed per run.
+    const segmentFeeds = await segmentFeedsOf(apart, feeds);
+    sides.push([
+      'apart',
+      async () => {
+        const sum = { wall: 0, cpu: 0 };
+        for (const [i, session] of apart.sessions.entries()) {
+          const run = () => session.runAny(segmentFeeds[i] as PlainFeeds);
+          await run();
+          const took = await timeMs(runsPerRound, run);
+          sum.wall += took.wall;
+          sum.cpu += took.cpu;
+        }
+        return sum;
+      },
+    ]);
+  }
+  for (const [, time] of sides) await time();
   const ms: Record<string, number[]> = Object.fromEntries(sides.map(([name]) => [name, []]));
   const cpu: Record<string, number[]> = Object.fromEntries(sides.map(([name]) => [name, []]));
   for (let round = 0; round < rounds; round++) {
     const order = sides.map((_, i) => sides[(i + round) % sides.length] as (typeof sides)[number]);
-    for (const [name, body] of order) {
-      const took = await timeMs(runsPerRound, body);
+    for (const [name, time] of order) {
+      const took = await time();
       ms[name]!.push(took.wall);
       cpu[name]!.push(took.cpu);
     }
@@ -100,7 +128,7 @@ export async function timeRounds(
   const withWhole = (values: number[], base: number[]) =>
     values.map((v, i) => (v + (base[i] as number)) / (base[i] as number));
   const variants: Record<string, SideFigures> = {};
-  for (const name of Object.keys(chains)) {
+  for (const name of [...Object.keys(chains), ...(apart ? ['apart'] : [])]) {
     variants[name] = {
       ms: spread(ms[name]!),
       ratio: spread(ratio(ms[name]!, ms.whole!)),
@@ -115,6 +143,12 @@ export async function timeRounds(
     floorRatio: spread(withWhole(ms.floor!, ms.whole!)),
     floorCpuRatio: spread(withWhole(cpu.floor!, cpu.whole!)),
   };
+}
+
+/** What each segment of the chain is fed, from one run of it (graph inputs and earlier cuts' tensors). */
+async function segmentFeedsOf(chain: TimedChain, feeds: PlainFeeds): Promise<PlainFeeds[]> {
+  const available = await runChain(chain.sessions, chain.segments, feeds);
+  return chain.segments.map((segment) => pickFeeds(available, segment.inputs));
 }
 
 /** The tensors each cut hands on, from one run of the chain (the floor models' feeds). */

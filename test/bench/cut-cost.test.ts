@@ -16,6 +16,8 @@ import { openSession } from '../../core/inference/onnx-session';
 import { parseRunProfile, readRunProfile } from '../../core/inference/run-profile';
 import { runChain } from '../../core/inference/segment-chain';
 import { sliceModel } from '../../core/onnx/slicing';
+import { timeRounds } from '../../bench/cut-cost/timed-rounds';
+import type { ModelSession } from '../../core/inference/onnx-session';
 
 let mnist: Subject;
 
@@ -87,6 +89,45 @@ describe('a cut, explained', () => {
       );
     } finally {
       await Promise.all([...sessions, floor].map((s) => s.release()));
+    }
+  });
+});
+
+describe('a cut timed against its segments apart', () => {
+  it('runs each segment in a block of its own after one untimed run, and reports the sum as a variant', async () => {
+    const cut = mnist.analysis.candidates[3];
+    const segments = sliceModel(mnist.model, mnist.analysis, { candidateIds: [cut?.id ?? ''] });
+    const opened = await Promise.all(
+      [mnist.bytes, ...segments.map((s) => s.bytes)].map((bytes) =>
+        openSession(bytes, { intraOpThreads: 1 }),
+      ),
+    );
+    const calls: string[] = [];
+    const logged = (session: ModelSession, name: string): ModelSession => ({
+      ...session,
+      runAny: (feeds) => {
+        calls.push(name);
+        return session.runAny(feeds);
+      },
+    });
+    const [whole, ...parts] = opened as [ModelSession, ...ModelSession[]];
+    const chain = { sessions: parts.map((s, i) => logged(s, `seg${i}`)), segments };
+    try {
+      const result = await timeRounds(logged(whole, 'whole'), {}, [], [], mnist.feeds, 2, 2, chain);
+      // Feeding the segments takes one chain run (seg0, seg1); then per pass over the sides: the
+      // whole model twice, the floor (no sessions) and each segment three times in a row.
+      const apartPass = ['seg0', 'seg0', 'seg0', 'seg1', 'seg1', 'seg1'];
+      expect(calls.slice(0, 2)).toEqual(['seg0', 'seg1']);
+      const passes = calls.slice(2).join(' ');
+      expect(passes.split(apartPass.join(' ')).length - 1).toBe(3);
+      expect(calls.filter((c) => c === 'whole')).toHaveLength(6);
+      const apart = result.variants.apart;
+      expect(apart?.ms.median).toBeGreaterThan(0);
+      // The segments together do the whole model's work: their sum is near it, not a multiple.
+      expect(apart?.ratio.median).toBeGreaterThan(0.7);
+      expect(apart?.ratio.median).toBeLessThan(1.5);
+    } finally {
+      await Promise.all(opened.map((s) => s.release()));
     }
   });
 });
