@@ -240,6 +240,8 @@ export const workerBenchmark: Benchmark = {
       const interval = medianInterval(ratios);
       rows.push({
         model: name,
+        // Which ramps were measured: a bundle prepared afresh may place others than the last run's.
+        ramps: ids,
         throughputRatio: median(ratios),
         throughputRatioMin: minOf(ratios),
         throughputRatioMax: maxOf(ratios),
@@ -261,6 +263,7 @@ export const workerBenchmark: Benchmark = {
     if (json) {
       const keys = [
         'model',
+        'ramps',
         'throughputRatio',
         'throughputRatioMin',
         'throughputRatioMax',
@@ -281,11 +284,11 @@ export const workerBenchmark: Benchmark = {
       );
     } else {
       process.stdout.write(
-        `${'model'.padEnd(20)}${'plain/s'.padStart(9)}${'exits/s'.padStart(9)}${'ratio [interval, coverage]'.padStart(30)}${'ovh ms'.padStart(8)}${'early ms'.padStart(10)}${'final ms'.padStart(10)}${'exit rate'.padStart(11)}${'main busy'.padStart(14)}\n`,
+        `${'model'.padEnd(20)}${'plain/s'.padStart(9)}${'exits/s'.padStart(9)}${'ratio [interval, coverage]'.padStart(30)}${'ovh ms'.padStart(8)}${'early ms'.padStart(10)}${'final ms'.padStart(10)}${'exit rate'.padStart(11)}${'main busy'.padStart(14)}  ramps\n`,
       );
       for (const r of rows) {
         process.stdout.write(
-          `${r.model.padEnd(20)}${r.plainThroughput.toFixed(0).padStart(9)}${r.exitsThroughput.toFixed(0).padStart(9)}${ratioCell(r.throughputRatio, r.throughputRatioInterval).padStart(30)}${r.overheadMsP50.toFixed(3).padStart(8)}${(r.earlyReleaseMsP50 ?? Number.NaN).toFixed(1).padStart(10)}${r.finalMsP50.toFixed(1).padStart(10)}${r.exitRate.toFixed(3).padStart(11)}${`${pct(r.plainMainBusy)}/${pct(r.exitsMainBusy)}`.padStart(14)}\n`,
+          `${r.model.padEnd(20)}${r.plainThroughput.toFixed(0).padStart(9)}${r.exitsThroughput.toFixed(0).padStart(9)}${ratioCell(r.throughputRatio, r.throughputRatioInterval).padStart(30)}${r.overheadMsP50.toFixed(3).padStart(8)}${(r.earlyReleaseMsP50 ?? Number.NaN).toFixed(1).padStart(10)}${r.finalMsP50.toFixed(1).padStart(10)}${r.exitRate.toFixed(3).padStart(11)}${`${pct(r.plainMainBusy)}/${pct(r.exitsMainBusy)}`.padStart(14)}  ${r.ramps.join('+') || 'none'}\n`,
         );
       }
     }
