@@ -113,7 +113,9 @@ export async function timeRounds(
       },
     ]);
   }
-  for (const [, time] of sides) await time();
+  // Warm-up: at least three runs of every side before any is timed.
+  const warmups = Math.ceil(3 / runsPerRound);
+  for (const [, time] of sides) for (let i = 0; i < warmups; i++) await time();
   const ms: Record<string, number[]> = Object.fromEntries(sides.map(([name]) => [name, []]));
   const cpu: Record<string, number[]> = Object.fromEntries(sides.map(([name]) => [name, []]));
   for (let round = 0; round < rounds; round++) {

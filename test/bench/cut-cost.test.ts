@@ -114,13 +114,14 @@ describe('a cut timed against its segments apart', () => {
     const chain = { sessions: parts.map((s, i) => logged(s, `seg${i}`)), segments };
     try {
       const result = await timeRounds(logged(whole, 'whole'), {}, [], [], mnist.feeds, 2, 2, chain);
-      // Feeding the segments takes one chain run (seg0, seg1); then per pass over the sides: the
-      // whole model twice, the floor (no sessions) and each segment three times in a row.
+      // Feeding the segments takes one chain run (seg0, seg1); then two warm-up passes over the
+      // sides (at least three runs each) and two timed ones: each pass runs the whole model twice,
+      // the floor (no sessions) and each segment three times in a row.
       const apartPass = ['seg0', 'seg0', 'seg0', 'seg1', 'seg1', 'seg1'];
       expect(calls.slice(0, 2)).toEqual(['seg0', 'seg1']);
       const passes = calls.slice(2).join(' ');
-      expect(passes.split(apartPass.join(' ')).length - 1).toBe(3);
-      expect(calls.filter((c) => c === 'whole')).toHaveLength(6);
+      expect(passes.split(apartPass.join(' ')).length - 1).toBe(4);
+      expect(calls.filter((c) => c === 'whole')).toHaveLength(8);
       const apart = result.variants.apart;
       expect(apart?.ms.median).toBeGreaterThan(0);
       // The segments together do the whole model's work: their sum is near it, not a multiple.
