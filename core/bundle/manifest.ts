@@ -24,6 +24,11 @@ export const trainedRampSchema = z.object({
   weightsFile: z.string(),
   validationAgreement: z.number().min(0).max(1),
   trainAgreement: z.number().min(0).max(1),
+  /**
+   * Share of the held-out bootstrap inputs this ramp releases at the default accuracy constraint
+   * (core/prepare/exit-shares.ts), which the initial placement weighs; absent in older bundles.
+   */
+  heldOutExitShare: z.number().min(0).max(1).optional(),
   /** Every family member tried at this position, for the record. */
   alternatives: z.array(
     z.object({

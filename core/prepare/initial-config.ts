@@ -1,9 +1,11 @@
 /**
  * The first ramp configuration of a freshly prepared model (design guide, section 6): ramps go no
- * deeper than the latest candidate whose exit is still faster than the plain model, as many as
- * the ramp budget allows, spread evenly (each nudged to a clearly cheaper neighbour, or, where
- * that still overruns the budget, moved to the nearest positions that fit it), all with
- * threshold 0 so that nothing exits until the threshold tuner has seen live traffic.
+ * deeper than the latest candidate whose exit is still faster than the plain model, within the
+ * ramp budget, all with threshold 0 so that nothing exits until the threshold tuner has seen live
+ * traffic. Where each position's held-out exit share is known (the preparation measures it), the
+ * ramps go where they save the most expected latency (`mostSaving`); otherwise as many as the
+ * budget allows are spread evenly (each nudged to a clearly cheaper neighbour, or, where that
+ * still overruns the budget, moved to the nearest positions that fit it).
  */
 
 export interface PositionCost {
@@ -12,6 +14,11 @@ export interface PositionCost {
   readonly backboneMs: number;
   /** The position's ramp's own time, in ms, at the reference batch size. */
   readonly rampMs: number;
+  /**
+   * Share of the inputs reaching this ramp that it would release at the accuracy constraint, as
+   * judged on inputs held out from its training (exit-shares.ts); absent where unknown.
+   */
+  readonly exitShare?: number;
 }
 
 export interface InitialPlacement {
@@ -130,6 +137,83 @@ export function nearestFitting(
   return best && best.partial.indices.length === targets.length ? [...best.partial.indices] : null;
 }
 
+/** Budget steps of the placement search: a ramp's cost is rounded up to a thousandth of the budget. */
+const BUDGET_STEPS = 1000;
+
+/**
+ * The ramps among positions [0, latest] expected to save the most latency net of what they cost,
+ * within `budgetMs`, shallow to deep; empty when no set is expected to save more than it costs. An
+ * input leaves at the first ramp that releases it, so a set's expected saving, as a share of the
+ * plain model's time, is Σ (1 − depth_r) · share_r · Π_{q before r} (1 − share_q) (each ramp's
+ * share taken as independent of those before it), and its cost Σ rampMs_r / plainMs, which every
+ * input pays. That is what the evaluation showed to matter (docs/evaluation.md): a lone shallow
+ * ramp that releases most inputs wins, and a second ramp behind one that releases nearly
+ * everything only costs. Searched over the budget rounded to `BUDGET_STEPS` (costs rounded up, so
+ * a chosen set always fits): for each position and remaining budget, the set starting there is
+ * that ramp followed by nothing or by the best set starting deeper in what is left, the deeper
+ * sets being ranked by their own saving net of cost (exact when a ramp's share is 0 or 1, a close
+ * approximation between).
+ */
+export function mostSaving(
+  positions: readonly PositionCost[],
+  plainMs: number,
+  latest: number,
+  budgetMs: number,
+): number[] {
+  const unit = budgetMs / BUDGET_STEPS;
+  const count = latest + 1;
+  const at = positions.slice(0, count);
+  const steps = at.map((p) => (unit > 0 ? Math.ceil(p.rampMs / unit - 1e-9) : Infinity));
+  const share = at.map((p) => Math.min(1, Math.max(0, p.exitShare ?? 0)));
+  const gain = at.map((p, i) => Math.max(0, 1 - p.backboneMs / plainMs) * (share[i] as number));
+  const costOf = at.map((p) => p.rampMs / plainMs);
+  // saving[i][b], cost[i][b], next[i][b]: the set whose shallowest ramp is i, within b steps
+  // (NaN where i alone does not fit).
+  const saving = Array.from({ length: count }, () => new Float64Array(BUDGET_STEPS + 1).fill(Number.NaN));
+  const cost = Array.from({ length: count }, () => new Float64Array(BUDGET_STEPS + 1));
+  const next = Array.from({ length: count }, () => new Int32Array(BUDGET_STEPS + 1).fill(-1));
+  const net = (i: number, b: number) =>
+    ((saving[i] as Float64Array)[b] as number) - ((cost[i] as Float64Array)[b] as number);
+  for (let i = count - 1; i >= 0; i--) {
+    const own = steps[i] as number;
+    const reach = 1 - (share[i] as number);
+    for (let b = own; b <= BUDGET_STEPS; b++) {
+      const left = b - own;
+      let best = 0;
+      let bestNext = -1;
+      for (let j = i + 1; j < count; j++) {
+        const s = (saving[j] as Float64Array)[left] as number;
+        if (Number.isNaN(s)) continue;
+        const value = reach * s - ((cost[j] as Float64Array)[left] as number);
+        if (value > best + 1e-12) {
+          best = value;
+          bestNext = j;
+        }
+      }
+      (saving[i] as Float64Array)[b] =
+        (gain[i] as number) +
+        (bestNext < 0 ? 0 : reach * ((saving[bestNext] as Float64Array)[left] as number));
+      (cost[i] as Float64Array)[b] =
+        (costOf[i] as number) + (bestNext < 0 ? 0 : ((cost[bestNext] as Float64Array)[left] as number));
+      (next[i] as Int32Array)[b] = bestNext;
+    }
+  }
+  let first = -1;
+  for (let i = 0; i < count; i++) {
+    if (Number.isNaN((saving[i] as Float64Array)[BUDGET_STEPS])) continue;
+    if (net(i, BUDGET_STEPS) > (first < 0 ? 0 : net(first, BUDGET_STEPS)) + 1e-12) first = i;
+  }
+  const chosen: number[] = [];
+  let b = BUDGET_STEPS;
+  for (let i = first; i >= 0;) {
+    chosen.push(i);
+    const after = (next[i] as Int32Array)[b] as number;
+    b -= steps[i] as number;
+    i = after;
+  }
+  return chosen;
+}
+
 /** Chooses the initial ramps for a model whose plain latency is `plainMs` at the reference batch size. */
 export function chooseInitialRamps(
   positions: readonly PositionCost[],
@@ -144,6 +228,12 @@ export function chooseInitialRamps(
   const latestUseful = latest;
   const overheadOf = (indices: readonly number[]) =>
     indices.reduce((sum, index) => sum + (positions[index]?.rampMs ?? 0), 0) / plainMs;
+  if (positions.slice(0, latestUseful + 1).every((p) => p.exitShare !== undefined)) {
+    const saving = mostSaving(positions, plainMs, latestUseful, rampBudget * plainMs);
+    // No set expected to save more than it costs on held-out inputs (a tenth of the bootstrap, so
+    // a coarse verdict): the ramps are spread as without shares and live traffic decides.
+    if (saving.length > 0) return { latestUseful, chosen: saving, overheadFraction: overheadOf(saving) };
+  }
   const costOf = (index: number) => positions[index]?.rampMs ?? Infinity;
   // The k cheapest positions bound what any k ramps cost: once even they overrun the budget, no
   // larger count can fit either.

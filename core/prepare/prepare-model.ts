@@ -26,6 +26,8 @@ import { cutCostsMs } from '../bundle/cost-profile';
 import { emptyRunModel, passThroughModel } from '../onnx/pass-through';
 import { confirmPlacement, scaleToConfirmed } from './confirm-placement';
 import { chooseInitialRamps } from './initial-config';
+import { heldOutExitShare } from './exit-shares';
+import { DEFAULT_CONSTRAINT } from '../control/threshold-tuner';
 import {
   backboneMs,
   profileLatency,
@@ -248,6 +250,7 @@ export async function prepareModel(
   // One ramp per candidate.
   const rampWeights = new Map<string, RampWeights>();
   const rampMs: Record<string, number[]> = {};
+  const exitShares = new Map<string, number>();
   const candidates: CandidateRecord[] = analysis.candidates.map((c, index) => {
     const members = trained.get(c.id) ?? [];
     const activationSize = c.shape.slice(1).reduce<number>((n, d) => n * (typeof d === 'number' ? d : 1), 1);
@@ -259,6 +262,25 @@ export async function prepareModel(
     const chosen = chooseMember(scored, budget);
     const key = memberKey(chosen.member);
     rampWeights.set(c.id, { weights: chosen.ramp.weights, bias: chosen.ramp.bias });
+    const latencyFraction = Math.min(1, backboneMs(fullProfile, index, slot) / chainRef);
+    const feature = captured.features.get(featureOutputName(c.id, chosen.member));
+    if (feature) {
+      exitShares.set(
+        c.id,
+        heldOutExitShare(
+          {
+            features: feature.values,
+            featureSize: feature.size,
+            weights: chosen.ramp.weights,
+            bias: chosen.ramp.bias,
+            labels: captured.predictions,
+            rows: chosen.ramp.validationRows,
+            latencyFraction,
+          },
+          DEFAULT_CONSTRAINT,
+        ),
+      );
+    }
     rampMs[c.id] = fullProfile.rampMs[`${c.id}:${key}`] ?? [];
     return {
       id: c.id,
@@ -267,13 +289,14 @@ export async function prepareModel(
       sideTensors: [...c.sideTensors],
       shape: [...c.shape],
       kind: c.kind,
-      latencyFraction: Math.min(1, backboneMs(fullProfile, index, slot) / chainRef),
+      latencyFraction,
       ramp: {
         member: key,
         featureSize: chosen.featureSize,
         weightsFile: `ramps/${c.id}.f32`,
         validationAgreement: chosen.ramp.validationAgreement,
         trainAgreement: chosen.ramp.trainAgreement,
+        ...(exitShares.has(c.id) ? { heldOutExitShare: exitShares.get(c.id) } : {}),
         alternatives: members.map((m) => ({
           member: memberKey(m.member),
           validationAgreement: m.ramp.validationAgreement,
@@ -296,6 +319,7 @@ export async function prepareModel(
         id: c.id,
         backboneMs: plainRef * c.latencyFraction,
         rampMs: (rampMs[c.id]?.[slot] ?? 0) + (cutMs.get(c.id) ?? 0),
+        ...(exitShares.has(c.id) ? { exitShare: exitShares.get(c.id) } : {}),
       })),
       plainRef,
       budget,

@@ -38,6 +38,8 @@ export interface TrainedRamp {
   readonly trainAgreement: number;
   readonly trainCount: number;
   readonly validationCount: number;
+  /** The held-out rows, so that what else is judged on unseen inputs uses the same ones. */
+  readonly validationRows: Uint32Array;
 }
 
 export const DEFAULT_RAMP_TRAINING = {
@@ -215,5 +217,6 @@ export function trainRamp(data: RampTrainingData, options: RampTrainingOptions):
     trainAgreement: agreement(trainRows),
     trainCount: trainRows.length,
     validationCount,
+    validationRows: Uint32Array.from(validationRows),
   };
 }

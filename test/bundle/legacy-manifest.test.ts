@@ -1,6 +1,7 @@
 /**
- * Bundles prepared before the model without ramps was called "plain" keep loading: their
- * manifests name the plain model's timings `vanillaMs`, and reading them gives `plainMs`.
+ * Bundles prepared by earlier versions keep loading: manifests from before the model without ramps
+ * was called "plain" name its timings `vanillaMs`, and reading them gives `plainMs`; manifests from
+ * before held-out exit shares were measured have none, and read without them.
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,13 +11,15 @@ import { workerFixture } from '../worker/worker-fixtures';
 
 describe('a bundle manifest written before the plain rename', () => {
   let work: string;
+  let source: string;
   let expectedMs: readonly number[];
 
   beforeAll(async () => {
     const fixture = await workerFixture('mnist-resnet');
     expectedMs = fixture.bundle.manifest.profile.plainMs;
     work = mkdtempSync(join(tmpdir(), 'apparate-legacy-manifest-'));
-    cpSync(fixture.bundle.dir, join(work, 'bundle'), { recursive: true });
+    source = fixture.bundle.dir;
+    cpSync(source, join(work, 'bundle'), { recursive: true });
   }, 300_000);
 
   afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -50,5 +53,30 @@ describe('a bundle manifest written before the plain rename', () => {
 
   it('refuses a manifest with neither, naming the current field', async () => {
     await expect(readBundle(withTimingsUnder(undefined))).rejects.toThrow(/plainMs/);
+  });
+
+  it('reads a manifest without held-out exit shares, which a current preparation records for every candidate', async () => {
+    cpSync(source, join(work, 'bundle'), { recursive: true });
+    const path = join(work, 'bundle', 'manifest.json');
+    const current = JSON.parse(readFileSync(path, 'utf8')) as {
+      candidates: { ramp: Record<string, unknown> }[];
+    };
+    for (const candidate of current.candidates) {
+      expect(candidate.ramp.heldOutExitShare).toBeGreaterThanOrEqual(0);
+      expect(candidate.ramp.heldOutExitShare).toBeLessThanOrEqual(1);
+    }
+    const older = {
+      ...current,
+      candidates: current.candidates.map((c) => {
+        const ramp = { ...c.ramp };
+        delete ramp.heldOutExitShare;
+        return { ...c, ramp };
+      }),
+    };
+    writeFileSync(path, JSON.stringify(older));
+    const bundle = await readBundle(join(work, 'bundle'));
+    expect(bundle.manifest.candidates.map((c) => c.ramp.heldOutExitShare)).toEqual(
+      current.candidates.map(() => undefined),
+    );
   });
 });

@@ -1,6 +1,7 @@
 import {
   cheapestNear,
   chooseInitialRamps,
+  mostSaving,
   nearestFitting,
   spreadEvenly,
 } from '../../core/prepare/initial-config';
@@ -103,5 +104,52 @@ describe('initial ramp placement', () => {
     expect(placement.chosen[0]).toBe(5);
     expect(placement.chosen.slice(1)).toEqual(spreadEvenly(6, placement.latestUseful ?? 0).slice(1));
     expect(placement.overheadFraction).toBeCloseTo(0.018, 6);
+  });
+});
+
+describe('initial ramp placement by expected saving (held-out exit shares known)', () => {
+  /** A 10 ms model with candidates every `blockMs`, each with its ramp cost and exit share. */
+  const withShares = (rampMs: readonly number[], shares: readonly number[], blockMs = 1.0) =>
+    positionsCosting(rampMs, blockMs).map((p, i) => ({ ...p, exitShare: shares[i] as number }));
+
+  it('takes one shallow ramp that releases most inputs over two deep ones that fit the same budget', () => {
+    // Given a shallow c0 (10% deep) that releases 80% of inputs, costing 1.8%, and deep c6, c7
+    // releasing everything at 0.9% each
+    const positions = withShares(
+      [0.18, 0.1, 0.1, 0.1, 0.1, 0.1, 0.09, 0.09, 0.1],
+      [0.8, 0, 0, 0, 0, 0, 1, 1, 1],
+    );
+    const placement = chooseInitialRamps(positions, 10, 0.02);
+    // Then c0 alone: it saves 0.9 × 0.8 = 72% of the latency expected, c6 + c7 at most 30%
+    expect(placement.chosen).toEqual([0]);
+    expect(placement.overheadFraction).toBeCloseTo(0.018, 6);
+  });
+
+  it('adds a deeper ramp for what the first leaves behind when that saves more than it costs', () => {
+    // Given c1 releasing half the inputs and c4 releasing all the rest, each 0.5% of the model
+    const shares = [0, 0.5, 0, 0, 1, 0, 0, 0, 0];
+    const placement = chooseInitialRamps(withShares(new Array(9).fill(0.05), shares), 10, 0.02);
+    // Then both: c4 saves 0.5 × 0.5 = 25% more for 0.5%
+    expect(placement.chosen).toEqual([1, 4]);
+  });
+
+  it('adds nothing behind a ramp that releases every input, since a second ramp would only cost', () => {
+    const shares = [0, 1, 1, 1, 1, 1, 1, 1, 1];
+    const placement = chooseInitialRamps(withShares(new Array(9).fill(0.05), shares), 10, 0.02);
+    expect(placement.chosen).toEqual([1]);
+  });
+
+  it('never overruns the budget, even with costs just under a step of it', () => {
+    // Given nine ramps of 0.0667 ms against a 0.2 ms budget: three (0.2001 ms) would overrun it
+    const positions = withShares(new Array(9).fill(0.0667), new Array(9).fill(0.3), 1.0);
+    const chosen = mostSaving(positions, 10, 8, 0.2);
+    expect(chosen.reduce((sum, i) => sum + (positions[i]?.rampMs ?? 0), 0)).toBeLessThanOrEqual(0.2);
+    expect(chosen).toHaveLength(2);
+  });
+
+  it('spreads the ramps as without shares when no set is expected to save more than it costs', () => {
+    const positions = withShares(new Array(9).fill(0.06), new Array(9).fill(0));
+    const placement = chooseInitialRamps(positions, 10, 0.02);
+    expect(placement.chosen).toEqual([0, 3, 5]);
   });
 });

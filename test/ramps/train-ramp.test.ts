@@ -42,6 +42,12 @@ describe('trainRamp', () => {
     const expected =
       (ramp.trainAgreement * ramp.trainCount + ramp.validationAgreement * ramp.validationCount) / data.count;
     expect(Math.abs(overall - expected)).toBeLessThanOrEqual(0.002);
+    // And the held-out rows it names are the ones its validation agreement was measured on
+    expect(new Set(ramp.validationRows).size).toBe(100);
+    let heldOutAgree = 0;
+    for (const row of ramp.validationRows)
+      if (predict(data, ramp.weights, ramp.bias, row) === data.labels[row]) heldOutAgree++;
+    expect(Math.abs(heldOutAgree / 100 - ramp.validationAgreement)).toBeLessThanOrEqual(0.02);
   });
 
   it('is deterministic for a seed', async () => {
