@@ -64,6 +64,7 @@ export function initialConfigFor(bundle: LoadedBundle, rampBudget: number): Ramp
       id: c.id,
       backboneMs: reference.plainMs * c.latencyFraction,
       rampMs: reference.rampMs[i] ?? 0,
+      ...(c.ramp.heldOutExitShare !== undefined ? { exitShare: c.ramp.heldOutExitShare } : {}),
     })),
     reference.plainMs,
     rampBudget,

@@ -66,12 +66,17 @@ export async function workerModelFromBundle(
   seed: number,
 ): Promise<WorkerModel> {
   const ref = Math.max(0, profile.batchSizes.indexOf(profile.referenceBatchSize));
+  const shares = new Map(bundle.manifest.candidates.map((c) => [c.id, c.ramp.heldOutExitShare]));
   const placement = chooseInitialRamps(
-    profile.candidates.map((c) => ({
-      id: c.id,
-      backboneMs: c.backboneMs[ref] as number,
-      rampMs: c.rampMs[ref] as number,
-    })),
+    profile.candidates.map((c) => {
+      const exitShare = shares.get(c.id);
+      return {
+        id: c.id,
+        backboneMs: c.backboneMs[ref] as number,
+        rampMs: c.rampMs[ref] as number,
+        ...(exitShare !== undefined ? { exitShare } : {}),
+      };
+    }),
     profile.plainMs[ref] as number,
     bundle.manifest.rampBudget,
   );
