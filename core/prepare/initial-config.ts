@@ -163,7 +163,7 @@ export function mostSaving(
   const unit = budgetMs / BUDGET_STEPS;
   const count = latest + 1;
   const at = positions.slice(0, count);
-  const steps = at.map((p) => (unit > 0 ? Math.ceil(p.rampMs / unit - 1e-9) : Infinity));
+  const steps = at.map((p) => (unit > 0 ? Math.ceil(p.rampMs / unit) : Infinity));
   const share = at.map((p) => Math.min(1, Math.max(0, p.exitShare ?? 0)));
   const gain = at.map((p, i) => Math.max(0, 1 - p.backboneMs / plainMs) * (share[i] as number));
   const costOf = at.map((p) => p.rampMs / plainMs);
