@@ -1,11 +1,12 @@
 /**
- * The first ramp configuration of a freshly prepared model (design guide, section 6): ramps go no
- * deeper than the latest candidate whose exit is still faster than the plain model, within the
- * ramp budget, all with threshold 0 so that nothing exits until the threshold tuner has seen live
- * traffic. Where each position's held-out exit share is known (the preparation measures it), the
- * ramps go where they save the most expected latency (`mostSaving`); otherwise as many as the
- * budget allows are spread evenly (each nudged to a clearly cheaper neighbour, or, where that
- * still overruns the budget, moved to the nearest positions that fit it).
+ * The first ramp configuration of a freshly prepared model: ramps go no deeper than the latest
+ * candidate whose exit is still faster than the plain model, within the ramp budget, all with
+ * threshold 0 so that nothing exits until the threshold tuner has seen live traffic. Where each
+ * position's held-out exit share is known (the preparation measures it), the ramps go where they
+ * are expected to save the most latency net of their cost (`mostSaving`), a departure from the
+ * design guide's rule (section 6) that docs/evaluation.md explains; otherwise, as the guide has
+ * it, as many as the budget allows are spread evenly (each nudged to a clearly cheaper neighbour,
+ * or, where that still overruns the budget, moved to the nearest positions that fit it).
  */
 
 export interface PositionCost {
