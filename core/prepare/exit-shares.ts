@@ -11,6 +11,7 @@
  */
 import { tuneThresholds } from '../control/threshold-tuner';
 import { windowFromColumns } from '../control/records';
+import { topClass } from '../util/stats';
 
 /** One trained ramp and the bootstrap data it was trained on. */
 export interface HeldOutRamp {
@@ -44,12 +45,9 @@ function observe(ramp: HeldOutRamp): { confidence: Float32Array; agrees: Uint8Ar
       for (let k = 0; k < classes; k++)
         logits[k] = (logits[k] as number) + v * (ramp.weights[j * classes + k] as number);
     }
-    let best = 0;
-    for (let k = 1; k < classes; k++) if ((logits[k] as number) > (logits[best] as number)) best = k;
-    let sum = 0;
-    for (let k = 0; k < classes; k++) sum += Math.exp((logits[k] as number) - (logits[best] as number));
-    confidence[i] = 1 / sum;
-    agrees[i] = best === ramp.labels[row] ? 1 : 0;
+    const top = topClass(logits, 0, classes);
+    confidence[i] = top.confidence;
+    agrees[i] = top.index === ramp.labels[row] ? 1 : 0;
   }
   return { confidence, agrees };
 }
