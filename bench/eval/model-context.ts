@@ -21,6 +21,7 @@ import type { RunRecord } from './results';
 import type { EvalSettings } from './settings';
 import { requestInput, type PlannedRequest } from './workload';
 import type { CapacityResult } from './capacity';
+import { measureServedCapacity } from './served-capacity';
 import { ServingProcess } from './serving-client';
 import { runServing, type ServingRunResult } from './worker-run';
 
@@ -35,7 +36,10 @@ export interface ModelContext {
   readonly stream: DataSplit;
   readonly all: ExitWindow;
   readonly staticConfig: RampConfig;
+  /** The capacity the loads are fractions of (`settings.loadBasis`). */
   readonly capacity: CapacityResult;
+  /** Both measurements: the worker's alone, and through the client's channel. */
+  readonly capacities: { readonly worker: CapacityResult; readonly served: CapacityResult };
   readonly profileLargestMs: number;
   readonly warmup: ReturnType<typeof requestInput>[];
   readonly preparedSeconds: number;
@@ -192,16 +196,17 @@ export async function prepareContext(name: string, settings: EvalSettings, log: 
   );
   const { profile } = bundle.manifest;
   const largest = maxOf(profile.batchSizes);
-  const capacity = await ServingProcess.capacity({
-    bundleDir: prepared.dir,
-    model: name,
-    inputs: served,
-    largestBatchSize: largest,
+  const capacityInputs = { bundleDir: prepared.dir, model: name, inputs: served, largestBatchSize: largest };
+  const worker = await ServingProcess.capacity({ ...capacityInputs, seconds: settings.capacitySeconds });
+  const throughClient = await measureServedCapacity({
+    ...capacityInputs,
     seconds: settings.capacitySeconds,
+    warmupInputs: served.slice(0, WARMUP_REQUESTS),
   });
+  const capacity = settings.loadBasis === 'served' ? throughClient : worker;
   const profileLargestMs = profile.plainMs[profile.batchSizes.indexOf(largest)] as number;
   log(
-    `${name}: capacity ${capacity.rps.toFixed(0)} req/s (batch ${largest}: ${capacity.largestBatchMs.toFixed(1)} ms measured, ${profileLargestMs.toFixed(1)} ms profiled)`,
+    `${name}: capacity ${throughClient.rps.toFixed(0)} req/s through the client, ${worker.rps.toFixed(0)} req/s the worker alone; loads are fractions of the ${settings.loadBasis === 'served' ? 'first' : 'second'} (batch ${largest}: ${capacity.largestBatchMs.toFixed(1)} ms measured, ${profileLargestMs.toFixed(1)} ms profiled)`,
   );
   return {
     name,
@@ -210,6 +215,7 @@ export async function prepareContext(name: string, settings: EvalSettings, log: 
     all,
     staticConfig: staticConfig(bundle, all, settings.constraint),
     capacity,
+    capacities: { worker, served: throughClient },
     profileLargestMs,
     warmup: served.slice(0, WARMUP_REQUESTS),
     preparedSeconds: prepared.preparedSeconds,

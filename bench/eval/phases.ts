@@ -259,6 +259,9 @@ export function modelRecord(phase: ModelPhase, runs: readonly RunRecord[]): Reco
     profileBatchSizes: context.bundle.manifest.profile.batchSizes,
     profilePlainMs: context.bundle.manifest.profile.plainMs,
     capacity: context.capacity,
+    loadBasis: settings.loadBasis,
+    workerCapacity: context.capacities.worker,
+    servedCapacity: context.capacities.served,
     sloMs: settings.sloMultipliers.map((k) => k * context.profileLargestMs),
     plainLabelAccuracy: median(
       runs.filter((r) => r.model === name && r.policy === 'plain').map((r) => r.labelAccuracy),

@@ -27,6 +27,13 @@ export const evalSettingsSchema = z.object({
   runSeconds: z.number().int().positive(),
   /** Seconds of the closed-loop capacity measurement per model. */
   capacitySeconds: z.number().positive(),
+  /**
+   * What the loads are fractions of: `served`, the plain model's capacity through the client's
+   * channel (served-capacity.ts), which is what this setup can serve; or `worker`, the worker's
+   * alone with no client beside it (capacity.ts), as runs before 6 December 2026 used. Both are
+   * measured and recorded either way.
+   */
+  loadBasis: z.enum(['served', 'worker']),
   /** Ramp budgets of the ablation (Apparate at the highest load); [] skips it. */
   ablationBudgets: z.array(z.number().gt(0).lte(0.5)),
   /** Seconds of trace of the noise-drift runs; 0 skips them. */
@@ -74,6 +81,7 @@ export const FULL_SETTINGS: EvalSettings = {
   secondaryRepeats: 1,
   runSeconds: 12,
   capacitySeconds: 4,
+  loadBasis: 'served',
   ablationBudgets: [0.02, 0.05, 0.1],
   driftSeconds: 20,
   constraint: 0.99,
@@ -112,7 +120,8 @@ const NUMBER_OPTIONS = new Set([
   'seed',
   'trace-start-second',
 ]);
-const STRING_OPTIONS = new Set(['trace', 'bundles-dir', 'out']);
+const PATH_OPTIONS = new Set(['trace', 'bundles-dir', 'out']);
+const WORD_OPTIONS = new Set(['load-basis']);
 
 function camel(name: string): string {
   return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -143,10 +152,14 @@ export function parseEvalArgs(args: readonly string[]): EvalSettings {
       overrides[key] = name === 'models' ? items : items.map(Number);
     } else if (NUMBER_OPTIONS.has(name)) {
       overrides[key] = Number(value);
-    } else if (STRING_OPTIONS.has(name)) {
+    } else if (PATH_OPTIONS.has(name)) {
       overrides[key] = resolve(value);
+    } else if (WORD_OPTIONS.has(name)) {
+      overrides[key] = value;
     } else {
-      const known = [...LIST_OPTIONS, ...NUMBER_OPTIONS, ...STRING_OPTIONS, 'quick'].join(', ');
+      const known = [...LIST_OPTIONS, ...NUMBER_OPTIONS, ...PATH_OPTIONS, ...WORD_OPTIONS, 'quick'].join(
+        ', ',
+      );
       throw new InputError(`e2e: unknown option --${name}; allowed: ${known}`);
     }
   }

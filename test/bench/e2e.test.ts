@@ -76,6 +76,24 @@ describe('npm run bench -- e2e --quick', () => {
       expect(existsSync(join(outDir, file))).toBe(true);
     }
     expect(lines.some((line) => line.includes('capacity'))).toBe(true);
+    // And the model's record holds both capacities, the loads being fractions of the one through the client
+    const results = z
+      .object({
+        models: z.array(
+          z
+            .object({
+              loadBasis: z.literal('served'),
+              capacity: z.object({ rps: z.number() }).passthrough(),
+              workerCapacity: z.object({ rps: z.number().positive() }).passthrough(),
+              servedCapacity: z.object({ rps: z.number().positive() }).passthrough(),
+            })
+            .passthrough(),
+        ),
+      })
+      .passthrough()
+      .parse(JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8')));
+    const record = results.models[0];
+    expect(record?.capacity.rps).toBe(record?.servedCapacity.rps);
     // And each win in the main table carries a confidence interval of its median and its coverage
     const tables = readFileSync(join(outDir, 'tables.md'), 'utf8');
     expect(tables).toMatch(/\| -?\d+\.\d% \[-?\d+\.\d% – -?\d+\.\d%, \d+%\] \|/);
