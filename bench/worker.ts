@@ -14,6 +14,9 @@
  *
  * Overhead per request = its receive-to-queued time plus its share of its batch's wall time that
  * was not the engine thread's run (encoding, handing tensors over, exit rule, releases, acks).
+ * CPU per request is split by thread (bench/thread-cpu.ts): the main thread, the inference lanes,
+ * and the rest, mostly V8's collector reclaiming the activations each cut copies out; what exits
+ * add there is what they cost the lanes on a machine whose cores the lanes fill.
  */
 import { existsSync, mkdtempSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -40,10 +43,25 @@ import {
 import type { Benchmark } from './run';
 import { medianInterval } from './eval/median-interval';
 import { describeLayout, threadLayoutArgs } from './thread-layout-args';
+import { splitThreadCpu, threadCpuMs } from './thread-cpu';
+import { resolveThreadLayout } from '../core/inference/thread-layout';
 
 const PHASE_MS = 4000;
 const DEFAULT_ROUNDS = 5;
 const WARMUP_MS = 1000;
+
+/** Per-request CPU by thread role, the median of each role over phases. */
+function medianCpu(phases: readonly PhaseResult[]): { main: number; lanes: number; other: number } {
+  return {
+    main: median(phases.map((p) => p.cpuUs.main)),
+    lanes: median(phases.map((p) => p.cpuUs.lanes)),
+    other: median(phases.map((p) => p.cpuUs.other)),
+  };
+}
+
+/** CPU per request by role, e.g. `144/1459/97`. */
+const cpuCell = (cpu: { main: number; lanes: number; other: number }): string =>
+  `${cpu.main.toFixed(0)}/${cpu.lanes.toFixed(0)}/${cpu.other.toFixed(0)}`;
 
 /** A share as a whole percentage. */
 const pct = (share: number): string => `${(share * 100).toFixed(0)}%`;
@@ -62,6 +80,8 @@ interface PhaseResult {
    * what exits add here is throughput the lanes lose.
    */
   readonly mainBusy: number;
+  /** CPU per answered request, µs, by thread role (bench/thread-cpu.ts; zeros where /proc is absent). */
+  readonly cpuUs: { main: number; lanes: number; other: number };
   readonly overheadMs: number[];
   readonly earlyMs: number[];
   readonly finalMs: number[];
@@ -126,6 +146,7 @@ export const workerBenchmark: Benchmark = {
         await worker.checkConfigNow();
         if (worker.config.version !== config.version) throw new Error(`config ${config.version} was refused`);
       };
+      const lanes = resolveThreadLayout(threads, 'cpu').inferenceThreads;
       // Two full batches outstanding per inference thread: every thread always has its next batch.
       const outstanding =
         2 * Math.max(...bundle.manifest.profile.batchSizes) * (threads.inferenceThreads ?? 1);
@@ -146,6 +167,7 @@ export const workerBenchmark: Benchmark = {
         const result: PhaseResult = {
           throughput: 0,
           mainBusy: 0,
+          cpuUs: { main: 0, lanes: 0, other: 0 },
           overheadMs: [],
           earlyMs: [],
           finalMs: [],
@@ -189,13 +211,21 @@ export const workerBenchmark: Benchmark = {
         measuring = true;
         const began = performance.now();
         const loopBefore = performance.eventLoopUtilization();
+        const cpuBefore = threadCpuMs();
         await new Promise((done) => setTimeout(done, durationMs));
         const elapsedS = (performance.now() - began) / 1000;
         const mainBusy = performance.eventLoopUtilization(loopBefore).utilization;
+        const cpu = splitThreadCpu(cpuBefore, threadCpuMs(), process.pid, lanes);
+        const perAnswer = (ms: number) => (1000 * ms) / Math.max(1, result.answers);
+        const cpuUs = {
+          main: perAnswer(cpu.mainMs),
+          lanes: perAnswer(cpu.lanesMs),
+          other: perAnswer(cpu.otherMs),
+        };
         measuring = false;
         running = false;
         while (inFlight > 0) await new Promise((done) => setTimeout(done, 10));
-        return { ...result, throughput: result.answers / elapsedS, mainBusy };
+        return { ...result, throughput: result.answers / elapsedS, mainBusy, cpuUs };
       };
 
       const ids = bundle.manifest.initialConfig.ramps.map((ramp) => ramp.id);
@@ -256,6 +286,8 @@ export const workerBenchmark: Benchmark = {
         plainOverheadMsP50: median(plains.flatMap((p) => p.overheadMs)),
         plainMainBusy: median(plains.map((p) => p.mainBusy)),
         exitsMainBusy: median(exitPhases.map((e) => e.mainBusy)),
+        plainCpuUs: medianCpu(plains),
+        exitsCpuUs: medianCpu(exitPhases),
         thresholds: tuned.thresholds,
         calibrationAgreement: tuned.evaluation.agreement,
       });
@@ -274,6 +306,8 @@ export const workerBenchmark: Benchmark = {
         'exitRate',
         'plainMainBusy',
         'exitsMainBusy',
+        'plainCpuUs',
+        'exitsCpuUs',
       ] as const;
       process.stdout.write(
         `${JSON.stringify(
@@ -284,11 +318,11 @@ export const workerBenchmark: Benchmark = {
       );
     } else {
       process.stdout.write(
-        `${'model'.padEnd(20)}${'plain/s'.padStart(9)}${'exits/s'.padStart(9)}${'ratio [interval, coverage]'.padStart(30)}${'ovh ms'.padStart(8)}${'early ms'.padStart(10)}${'final ms'.padStart(10)}${'exit rate'.padStart(11)}${'main busy'.padStart(14)}  ramps\n`,
+        `${'model'.padEnd(20)}${'plain/s'.padStart(9)}${'exits/s'.padStart(9)}${'ratio [interval, coverage]'.padStart(30)}${'ovh ms'.padStart(8)}${'early ms'.padStart(10)}${'final ms'.padStart(10)}${'exit rate'.padStart(11)}${'main busy'.padStart(14)}  ramps  cpu µs/request, main/lanes/other: plain → exits\n`,
       );
       for (const r of rows) {
         process.stdout.write(
-          `${r.model.padEnd(20)}${r.plainThroughput.toFixed(0).padStart(9)}${r.exitsThroughput.toFixed(0).padStart(9)}${ratioCell(r.throughputRatio, r.throughputRatioInterval).padStart(30)}${r.overheadMsP50.toFixed(3).padStart(8)}${(r.earlyReleaseMsP50 ?? Number.NaN).toFixed(1).padStart(10)}${r.finalMsP50.toFixed(1).padStart(10)}${r.exitRate.toFixed(3).padStart(11)}${`${pct(r.plainMainBusy)}/${pct(r.exitsMainBusy)}`.padStart(14)}  ${r.ramps.join('+') || 'none'}\n`,
+          `${r.model.padEnd(20)}${r.plainThroughput.toFixed(0).padStart(9)}${r.exitsThroughput.toFixed(0).padStart(9)}${ratioCell(r.throughputRatio, r.throughputRatioInterval).padStart(30)}${r.overheadMsP50.toFixed(3).padStart(8)}${(r.earlyReleaseMsP50 ?? Number.NaN).toFixed(1).padStart(10)}${r.finalMsP50.toFixed(1).padStart(10)}${r.exitRate.toFixed(3).padStart(11)}${`${pct(r.plainMainBusy)}/${pct(r.exitsMainBusy)}`.padStart(14)}  ${r.ramps.join('+') || 'none'}  ${cpuCell(r.plainCpuUs)} → ${cpuCell(r.exitsCpuUs)}\n`,
         );
       }
     }
