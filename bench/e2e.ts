@@ -2,7 +2,8 @@
  * `npm run bench -- e2e [--quick]`: the end-to-end evaluation on the real worker (not the
  * simulator), with the worker in a serving process of its own and this process as its client. For
  * each fixture model it prepares the bundle when missing, measures the plain model's capacity on
- * this machine, then serves Twitter-trace arrivals at each load and SLO with
+ * this machine (through the client's channel, which the loads are fractions of, and the worker's
+ * alone, bench/eval/served-capacity.ts), then serves Twitter-trace arrivals at each load and SLO with
  * the plain model, Apparate (the online controller following the worker's batch reports through
  * an in-memory config store) and static early exit, repeat by repeat, and adds the offline
  * optimal over the plain run's own batches. Then the ramp-budget ablation (Apparate at the
