@@ -30,8 +30,8 @@ export const evalSettingsSchema = z.object({
   /**
    * What the loads are fractions of: `served`, the plain model's capacity through the client's
    * channel (served-capacity.ts), which is what this setup can serve; or `worker`, the worker's
-   * alone with no client beside it (capacity.ts), as runs before 6 December 2026 used. Both are
-   * measured and recorded either way.
+   * alone, its closed loop inside the serving process (capacity.ts), as runs before 6 December
+   * 2026 used. Both are measured and recorded either way.
    */
   loadBasis: z.enum(['served', 'worker']),
   /** Ramp budgets of the ablation (Apparate at the highest load); [] skips it. */
