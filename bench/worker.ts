@@ -44,7 +44,6 @@ import type { Benchmark } from './run';
 import { medianInterval } from './eval/median-interval';
 import { describeLayout, threadLayoutArgs } from './thread-layout-args';
 import { splitThreadCpu, threadCpuMs } from './thread-cpu';
-import { resolveThreadLayout } from '../core/inference/thread-layout';
 
 const PHASE_MS = 4000;
 const DEFAULT_ROUNDS = 5;
@@ -146,7 +145,7 @@ export const workerBenchmark: Benchmark = {
         await worker.checkConfigNow();
         if (worker.config.version !== config.version) throw new Error(`config ${config.version} was refused`);
       };
-      const lanes = resolveThreadLayout(threads, 'cpu').inferenceThreads;
+      const lanes = describeLayout(threads).inferenceThreads;
       // Two full batches outstanding per inference thread: every thread always has its next batch.
       const outstanding =
         2 * Math.max(...bundle.manifest.profile.batchSizes) * (threads.inferenceThreads ?? 1);

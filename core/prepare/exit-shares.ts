@@ -11,7 +11,7 @@
  */
 import { tuneThresholds } from '../control/threshold-tuner';
 import { windowFromColumns } from '../control/records';
-import { topClass } from '../util/stats';
+import { applyRamp } from '../simulator/observations';
 
 /** One trained ramp and the bootstrap data it was trained on. */
 export interface HeldOutRamp {
@@ -31,23 +31,13 @@ export interface HeldOutRamp {
 
 /** The ramp's confidence (top softmax probability) and whether it agrees with the label, per row. */
 function observe(ramp: HeldOutRamp): { confidence: Float32Array; agrees: Uint8Array } {
-  const classes = ramp.bias.length;
-  const d = ramp.featureSize;
-  const logits = new Float64Array(classes);
   const confidence = new Float32Array(ramp.rows.length);
   const agrees = new Uint8Array(ramp.rows.length);
   for (let i = 0; i < ramp.rows.length; i++) {
     const row = ramp.rows[i] as number;
-    for (let k = 0; k < classes; k++) logits[k] = ramp.bias[k] as number;
-    for (let j = 0; j < d; j++) {
-      const v = ramp.features[row * d + j] as number;
-      if (v === 0) continue;
-      for (let k = 0; k < classes; k++)
-        logits[k] = (logits[k] as number) + v * (ramp.weights[j * classes + k] as number);
-    }
-    const top = topClass(logits, 0, classes);
-    confidence[i] = top.confidence;
-    agrees[i] = top.index === ramp.labels[row] ? 1 : 0;
+    const out = applyRamp(ramp.features, row * ramp.featureSize, ramp.featureSize, ramp.weights, ramp.bias);
+    confidence[i] = out.confidence;
+    agrees[i] = out.prediction === ramp.labels[row] ? 1 : 0;
   }
   return { confidence, agrees };
 }
