@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { PlainFeeds, PlainTensor } from '../../core/inference/batch-encoding';
 import { openSession, type ModelSession, type SessionOptions } from '../../core/inference/onnx-session';
+import { releaseTensors } from '../../core/inference/release-tensors';
 import { readRunProfile, type ProfiledRun } from '../../core/inference/run-profile';
 import { pickFeeds, type ChainSegment } from '../../core/inference/segment-chain';
 import { median } from '../../core/util/stats';
@@ -77,6 +78,7 @@ export async function profileCut(
     const whole = await open(wholeBytes, 'whole');
     const chain: Timed[] = [];
     for (const [i, segment] of segments.entries()) chain.push(await open(segment.bytes, `segment${i}`));
+    // Both sides free what they produced, as the serving chain does (release-tensors.ts).
     const runChain = async () => {
       const available: Record<string, PlainTensor> = { ...feeds };
       for (const [i, timed] of chain.entries())
@@ -84,14 +86,16 @@ export async function profileCut(
           available,
           await runTimed(timed, pickFeeds(available, (segments[i] as ChainSegment).inputs)),
         );
+      releaseTensors(available, feeds);
     };
+    const runWhole = async () => releaseTensors(await runTimed(whole, feeds), feeds);
     for (let i = 0; i < WARMUP_RUNS + runs; i++) {
       if (i % 2 === 0) {
-        await runTimed(whole, feeds);
+        await runWhole();
         await runChain();
       } else {
         await runChain();
-        await runTimed(whole, feeds);
+        await runWhole();
       }
     }
     const profiles: ProfiledRun[][] = [];

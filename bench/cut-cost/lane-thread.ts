@@ -9,6 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import type { PlainFeeds } from '../../core/inference/batch-encoding';
 import { openSession, type ModelSession } from '../../core/inference/onnx-session';
+import { runAndRelease } from '../../core/inference/release-tensors';
 import { runChain, type ChainSegment } from '../../core/inference/segment-chain';
 import type { LaneSetup, LaneVariant, ToLane, FromLane } from './lane-protocol';
 
@@ -30,11 +31,15 @@ async function main(setup: LaneSetup): Promise<void> {
   const wholeChain: ChainSegment[] = [{ inputs: whole.inputNames, outputs: whole.outputNames }];
   const feeds: PlainFeeds = setup.feeds;
   const runs: Record<LaneVariant, () => Promise<unknown>> = {
-    whole: () => runChain([whole], wholeChain, feeds),
-    chained: () => runChain(chain, setup.segments, feeds),
+    // Each run frees what it returned, as the serving chain does (release-tensors.ts).
+    whole: () => runAndRelease(() => runChain([whole], wholeChain, feeds), feeds),
+    chained: () => runAndRelease(() => runChain(chain, setup.segments, feeds), feeds),
     floor: async () => {
-      await runChain([whole], wholeChain, feeds);
-      for (const [i, session] of floors.entries()) await session.runAny(setup.boundary[i] as PlainFeeds);
+      await runAndRelease(() => runChain([whole], wholeChain, feeds), feeds);
+      for (const [i, session] of floors.entries()) {
+        const boundary = setup.boundary[i] as PlainFeeds;
+        await runAndRelease(() => session.runAny(boundary), boundary);
+      }
     },
   };
   for (const variant of Object.values(runs)) for (let i = 0; i < 3; i++) await variant();

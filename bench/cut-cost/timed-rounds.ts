@@ -7,6 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import type { PlainFeeds, PlainTensor } from '../../core/inference/batch-encoding';
 import type { ModelSession } from '../../core/inference/onnx-session';
+import { runAndRelease } from '../../core/inference/release-tensors';
 import { pickFeeds, runChain, type ChainSegment } from '../../core/inference/segment-chain';
 import { median, quantile } from '../../core/util/stats';
 
@@ -79,10 +80,11 @@ export async function timeRounds(
   type Timing = { wall: number; cpu: number };
   const runs = (body: () => Promise<unknown>) => () => timeMs(runsPerRound, body);
   const sides: [string, () => Promise<Timing>][] = [
-    ['whole', runs(() => whole.runAny(feeds))],
+    // Every side frees what its runs return, as the serving chain does (release-tensors.ts).
+    ['whole', runs(() => runAndRelease(() => whole.runAny(feeds), feeds))],
     ...Object.entries(chains).map(
       ([name, chain]) =>
-        [name, runs(() => runChain(chain.sessions, chain.segments, feeds))] as [
+        [name, runs(() => runAndRelease(() => runChain(chain.sessions, chain.segments, feeds), feeds))] as [
           string,
           () => Promise<Timing>,
         ],
@@ -90,8 +92,10 @@ export async function timeRounds(
     [
       'floor',
       runs(async () => {
-        for (const [i, session] of floorSessions.entries())
-          await session.runAny(boundaryFeeds[i] as PlainFeeds);
+        for (const [i, session] of floorSessions.entries()) {
+          const boundary = boundaryFeeds[i] as PlainFeeds;
+          await runAndRelease(() => session.runAny(boundary), boundary);
+        }
       }),
     ],
   ];
@@ -103,7 +107,8 @@ export async function timeRounds(
       async () => {
         const sum = { wall: 0, cpu: 0 };
         for (const [i, session] of apart.sessions.entries()) {
-          const run = () => session.runAny(segmentFeeds[i] as PlainFeeds);
+          const segmentFeed = segmentFeeds[i] as PlainFeeds;
+          const run = () => runAndRelease(() => session.runAny(segmentFeed), segmentFeed);
           await run();
           const took = await timeMs(runsPerRound, run);
           sum.wall += took.wall;

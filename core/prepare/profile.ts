@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import type { PlainFeeds, PlainTensor } from '../inference/batch-encoding';
 import { openSession, type ModelSession, type SessionOptions } from '../inference/onnx-session';
 import type { LatencyProfile } from '../bundle/manifest';
+import { releaseTensors, runAndRelease } from '../inference/release-tensors';
 import { pickFeeds, runChain } from '../inference/segment-chain';
 import { median } from '../util/stats';
 
@@ -72,9 +73,14 @@ export async function timeRuns(
   repeats: number,
 ): Promise<{ medianMs: number; outputs: Record<string, PlainTensor> }> {
   let outputs: Record<string, PlainTensor> = {};
-  for (let i = 0; i < warmupRuns; i++) outputs = await session.runAny(feeds);
+  // Each run's outputs are freed when the next replaces them, as the serving chain frees its own.
+  for (let i = 0; i < warmupRuns; i++) {
+    releaseTensors(outputs, feeds);
+    outputs = await session.runAny(feeds);
+  }
   const times: number[] = [];
   for (let i = 0; i < repeats; i++) {
+    releaseTensors(outputs, feeds);
     const began = performance.now();
     outputs = await session.runAny(feeds);
     times.push(performance.now() - began);
@@ -157,16 +163,19 @@ export async function timeCut(
 ): Promise<number> {
   const { split, whole, floor } = sessions;
   const [before, after] = split;
-  let boundary: Record<string, PlainTensor> = {};
   const runSplit = async () => {
-    boundary = await before.runAny(pickFeeds(inputs, before.inputNames));
-    await after.runAny(pickFeeds({ ...inputs, ...boundary }, after.inputNames));
+    const boundary = await before.runAny(pickFeeds(inputs, before.inputNames));
+    const outputs = await after.runAny(pickFeeds({ ...inputs, ...boundary }, after.inputNames));
+    return { ...boundary, ...outputs };
   };
   const wholeFeeds = pickFeeds(inputs, whole.inputNames);
-  await runSplit();
-  const floorFeeds = pickFeeds({ ...inputs, ...boundary }, floor.inputNames);
+  const floorFeeds = pickFeeds({ ...inputs, ...(await runSplit()) }, floor.inputNames);
   const [splitMs, wholeMs, floorMs] = (await timeRounds(
-    [runSplit, () => whole.runAny(wholeFeeds), () => floor.runAny(floorFeeds)],
+    [
+      () => runAndRelease(runSplit, inputs),
+      () => runAndRelease(() => whole.runAny(wholeFeeds), wholeFeeds),
+      () => runAndRelease(() => floor.runAny(floorFeeds), floorFeeds),
+    ],
     warmupRuns,
     repeats,
     CUT_BLOCK,
@@ -226,7 +235,10 @@ export async function timeCutSet(
     const chain = sessions.slice(1);
     const wholeFeeds = pickFeeds(inputs, whole.inputNames);
     const [chainMs, wholeMs] = (await timeRounds(
-      [() => runChain(chain, segments, inputs), () => whole.runAny(wholeFeeds)],
+      [
+        () => runAndRelease(() => runChain(chain, segments, inputs), inputs),
+        () => runAndRelease(() => whole.runAny(wholeFeeds), wholeFeeds),
+      ],
       options.warmupRuns ?? 3,
       cutRounds(options.repeats ?? 15, true),
       CUT_BLOCK,

@@ -14,6 +14,7 @@ import type { RampConfig } from '../../core/control/ramp-config';
 import { ArtifactError } from '../../core/errors';
 import { createBatchEncoder, type PlainFeeds, type PlainTensor } from '../../core/inference/batch-encoding';
 import { openSession, type ModelSession, type SessionOptions } from '../../core/inference/onnx-session';
+import { releaseTensors } from '../../core/inference/release-tensors';
 import { pickFeeds } from '../../core/inference/segment-chain';
 import { analyzeGraph, type GraphAnalysis } from '../../core/onnx/graph-analysis';
 import { inputShapesFromSpec } from '../../core/onnx/input-shapes';
@@ -127,7 +128,11 @@ export async function runServingChain(
     }
   }
   const output = model.analysis.outputs[0] as string;
-  return { logits: realRows(available[output], rows, `model output ${output}`), segmentMs };
+  const logits = realRows(available[output], rows, `model output ${output}`);
+  // Every tensor the segments produced has been read (what leaves the thread are copies of real
+  // rows): free their memory now rather than at the collector's next full collection.
+  releaseTensors(available, feeds);
+  return { logits, segmentMs };
 }
 
 async function releaseAll(sessions: readonly ModelSession[]): Promise<void> {

@@ -124,9 +124,11 @@ describe('a cut timed against its segments apart', () => {
       expect(calls.filter((c) => c === 'whole')).toHaveLength(8);
       const apart = result.variants.apart;
       expect(apart?.ms.median).toBeGreaterThan(0);
-      // The segments together do the whole model's work: their sum is near it, not a multiple.
-      expect(apart?.ratio.median).toBeGreaterThan(0.7);
-      expect(apart?.ratio.median).toBeLessThan(1.5);
+      // The segments together do the whole model's work: their sum is of its order, not a
+      // multiple of it (a block's total instead of its per-run time would read about 3) nor one
+      // segment's share. Loose bounds: parallel test workers share the cores while this runs.
+      expect(apart?.ratio.median).toBeGreaterThan(0.3);
+      expect(apart?.ratio.median).toBeLessThan(2.5);
     } finally {
       await Promise.all(opened.map((s) => s.release()));
     }
