@@ -57,10 +57,11 @@ describe('releasing the tensors a run produced', () => {
     const own = new Float32Array(16).fill(2);
     const keep = { input: { dtype: 'float32' as const, data: shared.subarray(0, 8), dims: [8] } };
     await runAndRelease(
-      async () => ({
-        view: { dtype: 'float32', data: shared.subarray(8), dims: [8] },
-        own: { dtype: 'float32', data: own, dims: [16] },
-      }),
+      () =>
+        Promise.resolve({
+          view: { dtype: 'float32', data: shared.subarray(8), dims: [8] },
+          own: { dtype: 'float32', data: own, dims: [16] },
+        }),
       keep,
     );
     expect(shared.byteLength).toBe(64);
