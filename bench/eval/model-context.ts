@@ -17,7 +17,7 @@ import { loadFixtureModel, loadModelData } from '../../core/zoo/fixtures';
 import { ensureBundle } from './bundles';
 import { runOutcomes, type RunFigures } from './metrics';
 import { initialConfigFor, PLAIN_CONFIG, staticConfig, type PolicyName } from './policies';
-import type { RunRecord } from './results';
+import type { CpuPerRequest, RunRecord } from './results';
 import type { EvalSettings } from './settings';
 import { requestInput, type PlannedRequest } from './workload';
 import type { CapacityResult } from './capacity';
@@ -72,6 +72,17 @@ function configLagMs(run: ServingRunResult): number | null {
     return published === undefined ? [] : [applied.atMs - published.atMs];
   });
   return lags.length > 0 ? median(lags) : null;
+}
+
+/** A run's CPU time per request it answered (dropped ones included: they were queued too). */
+export function cpuPerRequest(run: ServingRunResult): CpuPerRequest | null {
+  if (run.cpu === null || run.requests.length === 0) return null;
+  const n = run.requests.length;
+  return {
+    servingMain: run.cpu.servingMainMs / n,
+    servingOther: run.cpu.servingOtherMs / n,
+    client: run.cpu.clientMs / n,
+  };
 }
 
 /** Requests per served batch over a run. */
@@ -158,6 +169,7 @@ export function runRecord(
     configLagMs: number | null;
     rampChanges: number;
     meanBatchSize: number;
+    cpuMsPerRequest: CpuPerRequest | null;
   },
 ): RunRecord {
   return {
@@ -180,6 +192,7 @@ export function runRecord(
     configLagMs: extra.configLagMs,
     rampChanges: extra.rampChanges,
     meanBatchSize: extra.meanBatchSize,
+    cpuMsPerRequest: extra.cpuMsPerRequest,
   };
 }
 

@@ -8,6 +8,7 @@ import { maxOf, median, minOf } from '../../core/util/stats';
 import { driftChart, latencyCdfChart } from './charts';
 import { labelAccuracy, optimalOutcomes, repeatFigures, type RunFigures } from './metrics';
 import {
+  cpuPerRequest,
   meanBatchSize,
   runRecord,
   servePolicy,
@@ -106,6 +107,7 @@ export async function runLoadGrid(phase: ModelPhase, runs: RunRecord[]): Promise
                 configLagMs: policy === 'apparate' ? source.configLagMs : null,
                 rampChanges: policy === 'apparate' ? source.rampChanges : 0,
                 meanBatchSize: meanBatchSize(source.run),
+                cpuMsPerRequest: policy === 'optimal' ? null : cpuPerRequest(source.run),
               },
             ),
           );

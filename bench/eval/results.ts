@@ -11,6 +11,8 @@ import { medianInterval } from './median-interval';
 import { POLICY_NAMES } from './policies';
 
 const quantiles = z.object({ p25: z.number(), p50: z.number(), p95: z.number() });
+const cpuPerRequest = z.object({ servingMain: z.number(), servingOther: z.number(), client: z.number() });
+export type CpuPerRequest = z.infer<typeof cpuPerRequest>;
 
 /** One line of `summary.json`: exactly the fields the issue names. */
 export const summaryRecordSchema = z
@@ -59,6 +61,14 @@ export const runRecordSchema = z.object({
    * keep up, or the backlog that large batches carry), since a run's median follows it.
    */
   meanBatchSize: z.number(),
+  /**
+   * CPU time per request, ms: the serving process's main thread (queue, batching, releases, the
+   * live controller, the client's channel) and its other threads (inference lanes, onnxruntime,
+   * V8's helpers), and the client process's. Where a policy's batches run larger than the plain
+   * model's under the same arrivals, this says which thread took the extra. Null for the optimal
+   * (replayed, not served) and where per-thread counters are unreadable.
+   */
+  cpuMsPerRequest: cpuPerRequest.nullable(),
 });
 export type RunRecord = z.infer<typeof runRecordSchema>;
 
@@ -94,6 +104,8 @@ export const cellSchema = z.object({
   configLagMs: z.number().nullable(),
   rampChanges: z.number(),
   meanBatchSize: z.number(),
+  /** Medians over the repeats that measured it; null where none did. */
+  cpuMsPerRequest: cpuPerRequest.nullable(),
   spread: z.object({
     latencyP50Ms: spread,
     winP50Pct: spread,
@@ -110,6 +122,17 @@ export type Cell = z.infer<typeof cellSchema>;
 
 function spreadOf(values: readonly number[]): Spread {
   return { median: median(values), min: minOf(values), max: maxOf(values) };
+}
+
+/** Each CPU figure's median over the repeats that measured it; null where none did. */
+function medianCpu(list: readonly RunRecord[]): CpuPerRequest | null {
+  const measured = list.flatMap((r) => (r.cpuMsPerRequest === null ? [] : [r.cpuMsPerRequest]));
+  if (measured.length === 0) return null;
+  return {
+    servingMain: median(measured.map((c) => c.servingMain)),
+    servingOther: median(measured.map((c) => c.servingOther)),
+    client: median(measured.map((c) => c.client)),
+  };
 }
 
 /** Groups run records by model, policy, load and SLO and summarises each group over its repeats. */
@@ -154,6 +177,7 @@ export function aggregateRuns(runs: readonly RunRecord[]): Cell[] {
       configLagMs: lags.length > 0 ? median(lags) : null,
       rampChanges: med((r) => r.rampChanges),
       meanBatchSize: med((r) => r.meanBatchSize),
+      cpuMsPerRequest: medianCpu(list),
       spread: {
         latencyP50Ms: spreadOf(list.map((r) => r.latencyMs.p50)),
         winP50Pct: spreadOf(list.map((r) => r.winsVsPlainPct.p50)),

@@ -60,9 +60,10 @@ export class ServingProcess {
     if (requests.length > 0) this.post({ type: 'send', requests });
   }
 
-  /** Stops the worker; the process exits. */
-  async stop(): Promise<void> {
-    await this.request({ type: 'stop' }, 'stopped');
+  /** Stops the worker; the process exits. Resolves to the CPU it spent serving, where known. */
+  async stop(): Promise<Extract<ServingReply, { type: 'stopped' }>['cpu']> {
+    const reply = await this.request({ type: 'stop' }, 'stopped');
+    return reply.type === 'stopped' ? reply.cpu : undefined;
   }
 
   /** The first failure of the process, if any (a failed send, a crash). */

@@ -10,6 +10,7 @@
  */
 import { readBundle } from '../../core/bundle/bundle-io';
 import type { BatchReport, SinkEvent } from '../../gpu-worker';
+import { cpuSnapshot, cpuSpent, type CpuSnapshot } from '../api/cpu-meter';
 import { measureCapacity } from './capacity';
 import { liveApparate } from './policies';
 import {
@@ -70,6 +71,8 @@ class ReleaseBatcher {
 
 let started: StartedWorker | undefined;
 let servedModel = '';
+/** CPU counters when the worker became ready, so that warm-up is not counted. */
+let readyCpu: CpuSnapshot | undefined;
 const releases = new ReleaseBatcher();
 
 async function startServing(command: Extract<ServingCommand, { type: 'serve' }>): Promise<void> {
@@ -98,7 +101,17 @@ async function startServing(command: Extract<ServingCommand, { type: 'serve' }>)
       reply({ type: 'published', version: next.version, rampIds: next.ramps.map((r) => r.id) });
     }
   });
+  readyCpu = cpuSnapshot();
   reply({ type: 'ready' });
+}
+
+/** The serving process's CPU since `ready`, split by thread, where /proc tells it. */
+function cpuSinceReady(): Extract<ServingReply, { type: 'stopped' }>['cpu'] {
+  if (readyCpu === undefined) return undefined;
+  const { mainThreadMs, otherThreadsMs } = cpuSpent(readyCpu, cpuSnapshot());
+  return mainThreadMs === undefined || otherThreadsMs === undefined
+    ? undefined
+    : { mainThreadMs, otherThreadsMs };
 }
 
 async function handle(command: ServingCommand): Promise<void> {
@@ -128,11 +141,13 @@ async function handle(command: ServingCommand): Promise<void> {
       }
       return;
     }
-    case 'stop':
+    case 'stop': {
       releases.flush();
+      const cpu = cpuSinceReady();
       if (started !== undefined) await stopWorker(started);
-      replyAndExit({ type: 'stopped' });
+      replyAndExit({ type: 'stopped', ...(cpu === undefined ? {} : { cpu }) });
       return;
+    }
   }
 }
 

@@ -92,7 +92,16 @@ export const servingReplySchema = z.discriminatedUnion('type', [
   }),
   /** The live controller published a new config, with its ramps' ids (a changed set rebuilds sessions). */
   z.object({ type: z.literal('published'), version: z.number().int(), rampIds: z.array(z.string()) }),
-  z.object({ type: z.literal('stopped') }),
+  /**
+   * The worker stopped. `cpu`: what the serving process spent from `ready` to `stop`, ms, on its
+   * main thread (queue, batching, releases, the live controller, this channel) and on its other
+   * threads (the inference lanes with onnxruntime's pools, V8's helpers); absent where Linux's
+   * per-thread counters are not readable.
+   */
+  z.object({
+    type: z.literal('stopped'),
+    cpu: z.object({ mainThreadMs: z.number(), otherThreadsMs: z.number() }).optional(),
+  }),
   z.object({ type: z.literal('failed'), message: z.string() }),
 ]);
 export type ServingReply = z.infer<typeof servingReplySchema>;

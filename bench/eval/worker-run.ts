@@ -13,6 +13,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { RampConfig } from '../../core/control/ramp-config';
+import { cpuSnapshot, cpuSpent } from '../api/cpu-meter';
 import { ServingProcess } from './serving-client';
 import type { ControllerSettings, Release } from './serving-protocol';
 import { DRAIN_TIMEOUT_MS, sleep } from './worker-harness';
@@ -62,6 +63,20 @@ export interface ServingRunResult {
   readonly applied: { atMs: number; version: number }[];
   /** Wall time from the first arrival to the last answer. */
   readonly wallSeconds: number;
+  /** Where the cores went during the run; null where per-thread counters are unreadable. */
+  readonly cpu: ServingCpu | null;
+}
+
+/**
+ * CPU time a run cost, ms: the serving process's main thread and its other threads, and this
+ * client process (which on a small machine competes with the system it measures). A policy whose
+ * batches grow larger than the plain model's under the same arrivals is running closer to its
+ * capacity; these say which thread took the extra.
+ */
+export interface ServingCpu {
+  readonly servingMainMs: number;
+  readonly servingOtherMs: number;
+  readonly clientMs: number;
 }
 
 /** Runs the worker over the planned requests and records every release and batch. */
@@ -150,6 +165,7 @@ export async function runServing(options: ServingRunOptions): Promise<ServingRun
     });
     t0 = performance.now() + 20;
     const began = performance.now();
+    const clientBefore = cpuSnapshot();
     let next = 0;
     while (next < requests.length && server.failed === undefined) {
       const now = clock();
@@ -184,8 +200,13 @@ export async function runServing(options: ServingRunOptions): Promise<ServingRun
       throw new Error(`${requests.length - answered} requests got no answer within ${DRAIN_TIMEOUT_MS} ms`);
     }
     const wallSeconds = (performance.now() - began) / 1000;
-    await server.stop();
-    return { requests: records, batches, published, applied, wallSeconds };
+    const clientMs = cpuSpent(clientBefore, cpuSnapshot()).processMs;
+    const serving = await server.stop();
+    const cpu =
+      serving === undefined
+        ? null
+        : { servingMainMs: serving.mainThreadMs, servingOtherMs: serving.otherThreadsMs, clientMs };
+    return { requests: records, batches, published, applied, wallSeconds, cpu };
   } finally {
     server.kill();
   }

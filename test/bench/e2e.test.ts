@@ -94,6 +94,26 @@ describe('npm run bench -- e2e --quick', () => {
       .parse(JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8')));
     const record = results.models[0];
     expect(record?.capacity.rps).toBe(record?.servedCapacity.rps);
+    // And every served run says where its CPU went, per request: the lanes did the model's work,
+    // the serving process's main thread and the client some; the replayed optimal served nothing
+    const cpu = z.object({ servingMain: z.number(), servingOther: z.number(), client: z.number() });
+    const runs = z
+      .object({
+        runs: z.array(
+          z.object({ policy: z.string(), load: z.number(), cpuMsPerRequest: cpu.nullable() }).passthrough(),
+        ),
+      })
+      .passthrough()
+      .parse(JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8')))
+      .runs.filter((run) => run.load === 0.5);
+    const served = runs.filter((run) => run.policy !== 'optimal');
+    expect(runs.filter((run) => run.policy === 'optimal').map((run) => run.cpuMsPerRequest)).toEqual([null]);
+    for (const run of served) {
+      expect(run.cpuMsPerRequest?.servingOther).toBeGreaterThan(0);
+      expect(run.cpuMsPerRequest?.servingMain).toBeGreaterThan(0);
+      expect(run.cpuMsPerRequest?.client).toBeGreaterThan(0);
+    }
+    expect(runs.map((run) => run.policy).sort()).toEqual(['apparate', 'optimal', 'plain', 'static']);
     // And each win in the main table carries a confidence interval of its median and its coverage
     const tables = readFileSync(join(outDir, 'tables.md'), 'utf8');
     expect(tables).toMatch(/\| -?\d+\.\d% \[-?\d+\.\d% – -?\d+\.\d%, \d+%\] \|/);
