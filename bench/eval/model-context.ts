@@ -79,8 +79,9 @@ export function cpuPerRequest(run: ServingRunResult): CpuPerRequest | null {
   if (run.cpu === null || run.requests.length === 0) return null;
   const n = run.requests.length;
   return {
-    servingMain: run.cpu.servingMainMs / n,
-    servingOther: run.cpu.servingOtherMs / n,
+    main: run.cpu.mainMs / n,
+    lanes: run.cpu.lanesMs / n,
+    other: run.cpu.otherMs / n,
     client: run.cpu.clientMs / n,
   };
 }

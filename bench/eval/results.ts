@@ -11,7 +11,12 @@ import { medianInterval } from './median-interval';
 import { POLICY_NAMES } from './policies';
 
 const quantiles = z.object({ p25: z.number(), p50: z.number(), p95: z.number() });
-const cpuPerRequest = z.object({ servingMain: z.number(), servingOther: z.number(), client: z.number() });
+const cpuPerRequest = z.object({
+  main: z.number(),
+  lanes: z.number(),
+  other: z.number(),
+  client: z.number(),
+});
 export type CpuPerRequest = z.infer<typeof cpuPerRequest>;
 
 /** One line of `summary.json`: exactly the fields the issue names. */
@@ -63,8 +68,8 @@ export const runRecordSchema = z.object({
   meanBatchSize: z.number(),
   /**
    * CPU time per request, ms: the serving process's main thread (queue, batching, releases, the
-   * live controller, the client's channel) and its other threads (inference lanes, onnxruntime,
-   * V8's helpers), and the client process's. Where a policy's batches run larger than the plain
+   * live controller, the client's channel), its inference lanes, its other threads (V8's
+   * collector helpers, libuv), and the client process's. Where a policy's batches run larger than the plain
    * model's under the same arrivals, this says which thread took the extra. Null for the optimal
    * (replayed, not served) and where per-thread counters are unreadable.
    */
@@ -129,8 +134,9 @@ function medianCpu(list: readonly RunRecord[]): CpuPerRequest | null {
   const measured = list.flatMap((r) => (r.cpuMsPerRequest === null ? [] : [r.cpuMsPerRequest]));
   if (measured.length === 0) return null;
   return {
-    servingMain: median(measured.map((c) => c.servingMain)),
-    servingOther: median(measured.map((c) => c.servingOther)),
+    main: median(measured.map((c) => c.main)),
+    lanes: median(measured.map((c) => c.lanes)),
+    other: median(measured.map((c) => c.other)),
     client: median(measured.map((c) => c.client)),
   };
 }

@@ -10,7 +10,8 @@
  */
 import { readBundle } from '../../core/bundle/bundle-io';
 import type { BatchReport, SinkEvent } from '../../gpu-worker';
-import { cpuSnapshot, cpuSpent, type CpuSnapshot } from '../api/cpu-meter';
+import { resolveThreadLayout } from '../../core/inference/thread-layout';
+import { splitThreadCpu, threadCpuMs } from '../thread-cpu';
 import { measureCapacity } from './capacity';
 import { liveApparate } from './policies';
 import {
@@ -71,8 +72,8 @@ class ReleaseBatcher {
 
 let started: StartedWorker | undefined;
 let servedModel = '';
-/** CPU counters when the worker became ready, so that warm-up is not counted. */
-let readyCpu: CpuSnapshot | undefined;
+/** Per-thread CPU counters when the worker became ready, so that warm-up is not counted. */
+let readyCpu: ReadonlyMap<number, number> | undefined;
 const releases = new ReleaseBatcher();
 
 async function startServing(command: Extract<ServingCommand, { type: 'serve' }>): Promise<void> {
@@ -101,17 +102,16 @@ async function startServing(command: Extract<ServingCommand, { type: 'serve' }>)
       reply({ type: 'published', version: next.version, rampIds: next.ramps.map((r) => r.id) });
     }
   });
-  readyCpu = cpuSnapshot();
+  readyCpu = threadCpuMs();
   reply({ type: 'ready' });
 }
 
 /** The serving process's CPU since `ready`, split by thread, where /proc tells it. */
 function cpuSinceReady(): Extract<ServingReply, { type: 'stopped' }>['cpu'] {
-  if (readyCpu === undefined) return undefined;
-  const { mainThreadMs, otherThreadsMs } = cpuSpent(readyCpu, cpuSnapshot());
-  return mainThreadMs === undefined || otherThreadsMs === undefined
-    ? undefined
-    : { mainThreadMs, otherThreadsMs };
+  if (readyCpu === undefined || readyCpu.size === 0) return undefined;
+  // startServing starts the worker with the CPU layout's defaults (worker-harness.ts).
+  const lanes = resolveThreadLayout({}, 'cpu').inferenceThreads;
+  return splitThreadCpu(readyCpu, threadCpuMs(), process.pid, lanes);
 }
 
 async function handle(command: ServingCommand): Promise<void> {

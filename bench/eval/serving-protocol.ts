@@ -94,13 +94,13 @@ export const servingReplySchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('published'), version: z.number().int(), rampIds: z.array(z.string()) }),
   /**
    * The worker stopped. `cpu`: what the serving process spent from `ready` to `stop`, ms, on its
-   * main thread (queue, batching, releases, the live controller, this channel) and on its other
-   * threads (the inference lanes with onnxruntime's pools, V8's helpers); absent where Linux's
-   * per-thread counters are not readable.
+   * main thread (queue, batching, releases, the live controller, this channel), on its inference
+   * lanes, and on its other threads (V8's collector helpers, libuv), as bench/thread-cpu.ts splits
+   * them; absent where Linux's per-thread counters are not readable.
    */
   z.object({
     type: z.literal('stopped'),
-    cpu: z.object({ mainThreadMs: z.number(), otherThreadsMs: z.number() }).optional(),
+    cpu: z.object({ mainMs: z.number(), lanesMs: z.number(), otherMs: z.number() }).optional(),
   }),
   z.object({ type: z.literal('failed'), message: z.string() }),
 ]);

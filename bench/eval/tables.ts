@@ -40,7 +40,7 @@ const withInterval = (median: number, ci: MedianInterval): string =>
  */
 export function mainTable(cells: readonly Cell[]): string {
   const header = [
-    '| model | load | SLO | policy | p25 ms | p50 ms (min – max) | p95 ms | p50 win [interval, coverage] | p95 win [interval, coverage] | agreement | worst window | label accuracy | throughput ratio | of optimal | dropped | batch | CPU ms/req: main, other, client |',
+    '| model | load | SLO | policy | p25 ms | p50 ms (min – max) | p95 ms | p50 win [interval, coverage] | p95 win [interval, coverage] | agreement | worst window | label accuracy | throughput ratio | of optimal | dropped | batch | CPU ms/req: main, lanes, other, client |',
     '| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   const order = ['plain', 'apparate', 'static', 'optimal'];
@@ -73,7 +73,7 @@ export function mainTable(cells: readonly Cell[]): string {
       c.meanBatchSize.toFixed(1),
       c.cpuMsPerRequest === null
         ? '—'
-        : [c.cpuMsPerRequest.servingMain, c.cpuMsPerRequest.servingOther, c.cpuMsPerRequest.client]
+        : [c.cpuMsPerRequest.main, c.cpuMsPerRequest.lanes, c.cpuMsPerRequest.other, c.cpuMsPerRequest.client]
             .map((v) => v.toFixed(3))
             .join(', '),
     ].join(' | '),

@@ -68,14 +68,15 @@ export interface ServingRunResult {
 }
 
 /**
- * CPU time a run cost, ms: the serving process's main thread and its other threads, and this
- * client process (which on a small machine competes with the system it measures). A policy whose
- * batches grow larger than the plain model's under the same arrivals is running closer to its
- * capacity; these say which thread took the extra.
+ * CPU time a run cost, ms: the serving process's main thread, its inference lanes and its other
+ * threads, and this client process (which on a small machine competes with the system it
+ * measures). A policy whose batches grow larger than the plain model's under the same arrivals is
+ * running closer to its capacity; these say which thread took the extra.
  */
 export interface ServingCpu {
-  readonly servingMainMs: number;
-  readonly servingOtherMs: number;
+  readonly mainMs: number;
+  readonly lanesMs: number;
+  readonly otherMs: number;
   readonly clientMs: number;
 }
 
@@ -202,10 +203,7 @@ export async function runServing(options: ServingRunOptions): Promise<ServingRun
     const wallSeconds = (performance.now() - began) / 1000;
     const clientMs = cpuSpent(clientBefore, cpuSnapshot()).processMs;
     const serving = await server.stop();
-    const cpu =
-      serving === undefined
-        ? null
-        : { servingMainMs: serving.mainThreadMs, servingOtherMs: serving.otherThreadsMs, clientMs };
+    const cpu = serving === undefined ? null : { ...serving, clientMs };
     return { requests: records, batches, published, applied, wallSeconds, cpu };
   } finally {
     server.kill();

@@ -96,7 +96,7 @@ describe('npm run bench -- e2e --quick', () => {
     expect(record?.capacity.rps).toBe(record?.servedCapacity.rps);
     // And every served run says where its CPU went, per request: the lanes did the model's work,
     // the serving process's main thread and the client some; the replayed optimal served nothing
-    const cpu = z.object({ servingMain: z.number(), servingOther: z.number(), client: z.number() });
+    const cpu = z.object({ main: z.number(), lanes: z.number(), other: z.number(), client: z.number() });
     const runs = z
       .object({
         runs: z.array(
@@ -109,8 +109,8 @@ describe('npm run bench -- e2e --quick', () => {
     const served = runs.filter((run) => run.policy !== 'optimal');
     expect(runs.filter((run) => run.policy === 'optimal').map((run) => run.cpuMsPerRequest)).toEqual([null]);
     for (const run of served) {
-      expect(run.cpuMsPerRequest?.servingOther).toBeGreaterThan(0);
-      expect(run.cpuMsPerRequest?.servingMain).toBeGreaterThan(0);
+      expect(run.cpuMsPerRequest?.lanes).toBeGreaterThan(0);
+      expect(run.cpuMsPerRequest?.main).toBeGreaterThan(0);
       expect(run.cpuMsPerRequest?.client).toBeGreaterThan(0);
     }
     expect(runs.map((run) => run.policy).sort()).toEqual(['apparate', 'optimal', 'plain', 'static']);
