@@ -202,6 +202,8 @@ function table(records: readonly ApiRateRecord[]): string {
 export const apiBenchmark: Benchmark = {
   name: 'api',
   summary: 'the local stack end to end: open-loop load at fractions of the worker capacity, API overhead',
+  usage:
+    'usage: npm run bench -- api [--models a,b] [--transports memory,bullmq] [--fractions 0.1,0.5,0.8,1] [--seconds 10] [--capacity-seconds 5] [--concurrency N --runs 3] [--redis-url url] [--inference-threads N] [--intra-op-threads M] [--json]',
   async run(args) {
     const { values } = parseArgs({
       args: [...args],

@@ -20,7 +20,7 @@ import { machine, prepareContext, type Log } from './eval/model-context';
 import { modelRecord, runAblation, runDrift, runLoadGrid, type ModelPhase } from './eval/phases';
 import { aggregateRuns, summaryRecords, type Cell, type RunRecord } from './eval/results';
 import { ablationTable, driftTable, mainTable, type AblationRow, type DriftRow } from './eval/tables';
-import { parseEvalArgs, type EvalSettings } from './eval/settings';
+import { layoutOf, parseEvalArgs, type EvalSettings } from './eval/settings';
 import { defaultTracePath } from './eval/workload';
 import type { Benchmark } from './run';
 
@@ -90,7 +90,7 @@ export async function runEvaluation(settings: EvalSettings, log: Log): Promise<E
   }
   const results: EvaluationResults = {
     settings: { ...settings, tracePath },
-    machine: machine(),
+    machine: machine(layoutOf(settings)),
     startedAt,
     wallSeconds: (performance.now() - began) / 1000,
     models,
@@ -129,6 +129,8 @@ export async function runEvaluation(settings: EvalSettings, log: Log): Promise<E
 export const e2eBenchmark: Benchmark = {
   name: 'e2e',
   summary: 'end-to-end evaluation on the real worker: plain, Apparate, static, optimal; ablation; drift',
+  usage:
+    'usage: npm run bench -- e2e [--quick] [--models a,b] [--loads 0.5,0.7] [--slo-multipliers 2] [--ablation-budgets 0.02,0.1] [--repeats N] [--secondary-repeats N] [--run-seconds N] [--capacity-seconds N] [--drift-seconds N] [--constraint 0.99] [--config-poll-ms N] [--adjust-period-batches N] [--seed N] [--trace-start-second N] [--load-basis served|worker] [--trace file] [--bundles-dir dir] [--out dir]',
   async run(args) {
     const settings = parseEvalArgs(args);
     const results = await runEvaluation(settings, (line) => process.stdout.write(`${line}\n`));

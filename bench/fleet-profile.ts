@@ -250,6 +250,8 @@ async function profileVariant(
 export const fleetProfileBenchmark: Benchmark = {
   name: 'fleet-profile',
   summary: 'measure per-variant latency, capacity at the SLO and exit profiles for the fleet planner',
+  usage:
+    'usage: npm run bench -- fleet-profile [--task mnist] [--slo-ms N] [--exits off,0.999,0.995,0.99,0.98] [--reuse-latencies] [--bundles dir] [--out file]',
   async run(args) {
     const task = option(args, 'task') ?? 'mnist';
     const bundlesDir = option(args, 'bundles') ?? join(__dirname, '..', '.cache', 'bundles');

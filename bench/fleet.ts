@@ -211,6 +211,8 @@ async function plots(
 export const fleetBenchmark: Benchmark = {
   name: 'fleet',
   summary: 'a day of the Twitter trace through five fleet policies (variants, scaling, exits)',
+  usage:
+    'usage: npm run bench -- fleet [--task mnist] [--start-day 15] [--hours 24] [--peak-workers 16] [--profiles file] [--variants a,b] [--trace file] [--forecaster lstm] [--latency-weight γ] [--json]',
   async run(args) {
     const json = args.includes('--json');
     const task = option(args, 'task') ?? 'mnist';

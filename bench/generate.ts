@@ -99,6 +99,8 @@ const round = (value: number, digits = 3): number => Number(value.toFixed(digits
 export const generateBenchmark: Benchmark = {
   name: 'generate',
   summary: 'text generation: time per token with exits vs the full model, batch 1 and 8',
+  usage:
+    'usage: npm run bench -- generate [--repeats 3] [--tokens 48] [--prompts 16] [--constraint 0.99] [--tune-constraint c] [--json]',
   async run(args: readonly string[]): Promise<unknown> {
     const asJson = args.includes('--json');
     const repeats = Math.round(readOption(args, 'repeats', 3));

@@ -19,6 +19,8 @@ import { workerBenchmark } from './worker';
 export interface Benchmark {
   readonly name: string;
   readonly summary: string;
+  /** Its flags, one line from `usage: npm run bench -- <name>`; `--help` prints it and runs nothing. */
+  readonly usage: string;
   /** Runs the benchmark, prints its table, and returns the JSON record to store. */
   run(args: readonly string[]): Promise<unknown>;
 }
@@ -44,6 +46,11 @@ export async function runBenchmark(argv: readonly string[]): Promise<number> {
       `bench: ${name === undefined ? 'no benchmark named' : `unknown benchmark "${name}"`}; allowed: ${known}\n`,
     );
     return 2;
+  }
+  // Several benchmarks take minutes and would otherwise ignore the flag and start measuring.
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${benchmark.usage}\n${benchmark.summary}\n`);
+    return 0;
   }
   const record = await benchmark.run(rest);
   await mkdir(RESULTS_DIR, { recursive: true });

@@ -17,7 +17,7 @@ import { openSession, type ModelSession } from '../core/inference/onnx-session';
 import { sliceModel } from '../core/onnx/slicing';
 import { profileCut, type CutBreakdown } from './cut-cost/breakdown';
 import { floorModels } from '../core/onnx/pass-through';
-import { parseSlicingOptions, type CutSpec, type SlicingOptions } from './cut-cost/options';
+import { parseSlicingOptions, SLICING_USAGE, type CutSpec, type SlicingOptions } from './cut-cost/options';
 import { laneRounds } from './cut-cost/lane-rounds';
 import { fileSubject, fixtureSubjects, type Subject } from './cut-cost/subject';
 import { boundaryFeedsOf, timeRounds, type SideFigures, type Spread } from './cut-cost/timed-rounds';
@@ -77,6 +77,7 @@ const pct = (ratio: number, cuts: number) => ((ratio - 1) / cuts) * 100;
 export const slicingBenchmark: Benchmark = {
   name: 'slicing',
   summary: 'what a cut costs against one session, and where the time goes; --model for any ONNX file',
+  usage: SLICING_USAGE,
   async run(args) {
     const options = parseSlicingOptions(args);
     const subjects = options.model

@@ -34,6 +34,7 @@ function readOption(args: readonly string[], name: string, fallback: number): nu
 export const tunerBenchmark: Benchmark = {
   name: 'tuner',
   summary: 'one threshold tune, 512 inputs x 8 ramps',
+  usage: 'usage: npm run bench -- tuner [--repeats 50] [--seed N]',
   // Tuning is synchronous by design; the promise only satisfies the benchmark interface.
   run(args: readonly string[]): Promise<unknown> {
     const repeats = Math.max(50, readOption(args, 'repeats', DEFAULT_REPEATS));

@@ -92,6 +92,8 @@ interface PhaseResult {
 export const workerBenchmark: Benchmark = {
   name: 'worker',
   summary: 'the real worker: exits-on throughput vs plain, overhead, early vs final latency',
+  usage:
+    'usage: npm run bench -- worker [--models mnist-resnet,spam-bert] [--rounds 1-20] [--inference-threads N] [--intra-op-threads M] [--json]',
   async run(args) {
     const json = args.includes('--json');
     const roundsAt = args.indexOf('--rounds');

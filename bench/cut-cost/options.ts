@@ -32,7 +32,8 @@ export interface SlicingOptions {
   readonly phaseMs: number;
 }
 
-const USAGE =
+/** The slicing benchmark's flags, as its errors and `--help` print them. */
+export const SLICING_USAGE =
   'usage: npm run bench -- slicing [--model file.onnx] [--input-shape name=AxBxC]... [--cuts middle|spread3|all|c1,c4]... ' +
   '[--threads 1,0] [--batch 8] [--rounds 40] [--runs-per-round 5] [--profiled-runs 30] [--no-breakdown] [--lanes 2 [--phase-ms 2000]]';
 
@@ -79,7 +80,7 @@ export function parseSlicingOptions(args: readonly string[]): SlicingOptions {
     }
     const value = args[i + 1];
     if (value === undefined || value.startsWith('--'))
-      throw new InputError(`${flag} needs a value; ${USAGE}`);
+      throw new InputError(`${flag} needs a value; ${SLICING_USAGE}`);
     i++;
     const count = (what: string) => {
       const parsed = positiveInt.safeParse(value);
@@ -125,7 +126,7 @@ export function parseSlicingOptions(args: readonly string[]): SlicingOptions {
         phaseMs = count('--phase-ms');
         break;
       default:
-        throw new InputError(`unknown option ${flag}; ${USAGE}`);
+        throw new InputError(`unknown option ${flag}; ${SLICING_USAGE}`);
     }
   }
   return {

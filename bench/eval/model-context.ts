@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { readBundle, type LoadedBundle } from '../../core/bundle/bundle-io';
-import { resolveThreadLayout } from '../../core/inference/thread-layout';
+import { resolveThreadLayout, type ThreadLayout } from '../../core/inference/thread-layout';
 import type { RampConfig } from '../../core/control/ramp-config';
 import { windowFromPredictions, type ExitWindow } from '../../core/control/records';
 import { sampleAt, type DataSplit } from '../../core/data/dataset';
@@ -18,7 +18,7 @@ import { ensureBundle } from './bundles';
 import { runOutcomes, type RunFigures } from './metrics';
 import { initialConfigFor, PLAIN_CONFIG, staticConfig, type PolicyName } from './policies';
 import type { CpuPerRequest, RunRecord } from './results';
-import type { EvalSettings } from './settings';
+import { layoutOf, type EvalSettings } from './settings';
 import { requestInput, type PlannedRequest } from './workload';
 import type { CapacityResult } from './capacity';
 import { measureServedCapacity } from './served-capacity';
@@ -92,7 +92,7 @@ export function meanBatchSize(run: ServingRunResult): number {
   return run.batches.length > 0 ? requests / run.batches.length : 0;
 }
 
-export function machine(): Record<string, string | number> {
+export function machine(asked: ThreadLayout = {}): Record<string, string | number> {
   let cpu = cpus()[0]?.model ?? 'unknown';
   try {
     const lscpu = execFileSync('lscpu', { encoding: 'utf8' });
@@ -102,7 +102,7 @@ export function machine(): Record<string, string | number> {
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const ort = (require('onnxruntime-node/package.json') as { version: string }).version;
-  const layout = resolveThreadLayout({}, 'cpu');
+  const layout = resolveThreadLayout(asked, 'cpu');
   return {
     cpu,
     cpus: cpus().length,
@@ -139,6 +139,7 @@ export async function servePolicy(
     sloMs,
     configPollMs: settings.configPollMs,
     warmupInputs: context.warmup,
+    layout: layoutOf(settings),
     ...(policy === 'apparate'
       ? {
           controller: {
@@ -210,7 +211,13 @@ export async function prepareContext(name: string, settings: EvalSettings, log: 
   );
   const { profile } = bundle.manifest;
   const largest = maxOf(profile.batchSizes);
-  const capacityInputs = { bundleDir: prepared.dir, model: name, inputs: served, largestBatchSize: largest };
+  const capacityInputs = {
+    bundleDir: prepared.dir,
+    model: name,
+    inputs: served,
+    largestBatchSize: largest,
+    layout: layoutOf(settings),
+  };
   const worker = await ServingProcess.capacity({ ...capacityInputs, seconds: settings.capacitySeconds });
   const throughClient = await measureServedCapacity({
     ...capacityInputs,

@@ -8,7 +8,7 @@
  * mnist-resnet on two cores, and within the run-to-run spread on spam-bert.
  */
 import { performance } from 'node:perf_hooks';
-import { resolveThreadLayout } from '../../core/inference/thread-layout';
+import { resolveThreadLayout, type ThreadLayout } from '../../core/inference/thread-layout';
 import { median } from '../../core/util/stats';
 import type { CapacityResult } from './capacity';
 import { PLAIN_CONFIG } from './policies';
@@ -25,6 +25,8 @@ export interface ServedCapacityOptions {
   readonly seconds: number;
   /** Served before the loop starts (JIT and session warm-up); not counted. */
   readonly warmupInputs: readonly RequestInput[];
+  /** The worker's thread layout, as the serving runs use it. */
+  readonly layout: ThreadLayout;
 }
 
 /** Time the loop runs before it starts counting, so that the queue has reached its steady depth. */
@@ -79,8 +81,9 @@ export async function measureServedCapacity(options: ServedCapacityOptions): Pro
       config: PLAIN_CONFIG,
       configPollMs: 3_600_000,
       warmupInputs: [...options.warmupInputs],
+      layout: options.layout,
     });
-    const lanes = resolveThreadLayout({}, 'cpu').inferenceThreads;
+    const lanes = resolveThreadLayout(options.layout, 'cpu').inferenceThreads;
     send(2 * largestBatchSize * lanes);
     await sleep(SETTLE_MS);
     measuring = true;

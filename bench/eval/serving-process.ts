@@ -13,6 +13,7 @@ import type { BatchReport, SinkEvent } from '../../gpu-worker';
 import { resolveThreadLayout } from '../../core/inference/thread-layout';
 import { splitThreadCpu, threadCpuMs } from '../thread-cpu';
 import { measureCapacity } from './capacity';
+import { layoutOf } from './settings';
 import { liveApparate } from './policies';
 import {
   servingCommandSchema,
@@ -74,6 +75,8 @@ let started: StartedWorker | undefined;
 let servedModel = '';
 /** Per-thread CPU counters when the worker became ready, so that warm-up is not counted. */
 let readyCpu: ReadonlyMap<number, number> | undefined;
+/** Inference lanes the served worker runs, for the CPU split. */
+let servedLanes = 1;
 const releases = new ReleaseBatcher();
 
 async function startServing(command: Extract<ServingCommand, { type: 'serve' }>): Promise<void> {
@@ -82,7 +85,9 @@ async function startServing(command: Extract<ServingCommand, { type: 'serve' }>)
       ? undefined
       : liveApparate(await readBundle(command.bundleDir), command.config, command.controller);
   servedModel = command.model;
-  started = await startWorker(command.bundleDir, command.model, command.config, command.configPollMs);
+  const layout = layoutOf(command.layout);
+  servedLanes = resolveThreadLayout(layout, 'cpu').inferenceThreads;
+  started = await startWorker(command.bundleDir, command.model, command.config, command.configPollMs, layout);
   await warmUp(started, command.model, command.warmupInputs);
   const worker = started;
   worker.setListener((event) => releases.add(releaseOf(event)));
@@ -109,9 +114,7 @@ async function startServing(command: Extract<ServingCommand, { type: 'serve' }>)
 /** The serving process's CPU since `ready`, split by thread, where /proc tells it. */
 function cpuSinceReady(): Extract<ServingReply, { type: 'stopped' }>['cpu'] {
   if (readyCpu === undefined || readyCpu.size === 0) return undefined;
-  // startServing starts the worker with the CPU layout's defaults (worker-harness.ts).
-  const lanes = resolveThreadLayout({}, 'cpu').inferenceThreads;
-  return splitThreadCpu(readyCpu, threadCpuMs(), process.pid, lanes);
+  return splitThreadCpu(readyCpu, threadCpuMs(), process.pid, servedLanes);
 }
 
 async function handle(command: ServingCommand): Promise<void> {
@@ -123,6 +126,7 @@ async function handle(command: ServingCommand): Promise<void> {
         command.inputs,
         command.largestBatchSize,
         command.seconds,
+        layoutOf(command.layout),
       );
       replyAndExit({ type: 'capacity', ...result });
       return;

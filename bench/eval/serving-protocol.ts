@@ -12,6 +12,14 @@ const rampConfigSchema = z.object({
 });
 const requestInputSchema = z.union([z.array(z.number()), z.string()]);
 
+/** The worker's thread layout (core/inference/thread-layout.ts); unset counts take its defaults. */
+const layoutSchema = z
+  .object({
+    inferenceThreads: z.number().int().positive().optional(),
+    intraOpThreads: z.number().int().nonnegative().optional(),
+  })
+  .strict();
+
 /** The live Apparate controller's settings; the serving process builds it from the bundle. */
 export const controllerSettingsSchema = z.object({
   constraint: z.number().gt(0).lte(1),
@@ -30,6 +38,7 @@ export const servingCommandSchema = z.discriminatedUnion('type', [
     inputs: z.array(requestInputSchema).min(1),
     largestBatchSize: z.number().int().positive(),
     seconds: z.number().positive(),
+    layout: layoutSchema,
   }),
   /** Start the worker under `config`, warm it up, and reply `ready`. */
   z.object({
@@ -40,6 +49,7 @@ export const servingCommandSchema = z.discriminatedUnion('type', [
     configPollMs: z.number().int().positive(),
     warmupInputs: z.array(requestInputSchema),
     controller: controllerSettingsSchema.optional(),
+    layout: layoutSchema,
   }),
   /** Enqueue requests now (the client sends each at its planned arrival). */
   z.object({

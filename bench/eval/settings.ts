@@ -7,6 +7,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { describeIssues, InputError } from '../../core/errors';
+import type { ThreadLayout } from '../../core/inference/thread-layout';
 
 /** The Twitter trace window every run replays: day 2 of the trace, as in `docs/simulation.md`. */
 export const DEFAULT_TRACE_START_SECOND = 86_400;
@@ -49,6 +50,15 @@ export const evalSettingsSchema = z.object({
    * batches of these loads the core default (32 batches) would mean a rebuild every second.
    */
   adjustPeriodBatches: z.number().int().positive(),
+  /**
+   * The serving process's thread layout (core/inference/thread-layout.ts): inference lanes and
+   * operator threads per session; unset counts take the worker's CPU defaults (one lane per core).
+   * On a small machine the lanes, the serving process's main thread and the client share the
+   * cores, so fewer lanes than cores keeps the client's clock and the main thread off the lanes'
+   * cores (docs/evaluation.md says what it changed).
+   */
+  inferenceThreads: z.number().int().positive().optional(),
+  intraOpThreads: z.number().int().nonnegative().optional(),
   seed: z.number().int().nonnegative(),
   traceStartSecond: z.number().int().nonnegative(),
   /** Trace file; default: the shared Twitter trace beside the checkout. */
@@ -117,6 +127,8 @@ const NUMBER_OPTIONS = new Set([
   'constraint',
   'config-poll-ms',
   'adjust-period-batches',
+  'inference-threads',
+  'intra-op-threads',
   'seed',
   'trace-start-second',
 ]);
@@ -164,6 +176,17 @@ export function parseEvalArgs(args: readonly string[]): EvalSettings {
     }
   }
   return checkSettings({ ...(quick ? QUICK_SETTINGS : FULL_SETTINGS), ...overrides });
+}
+
+/** The thread layout some counts ask for, leaving out the unset ones (the worker's defaults). */
+export function layoutOf(counts: {
+  readonly inferenceThreads?: number | undefined;
+  readonly intraOpThreads?: number | undefined;
+}): ThreadLayout {
+  return {
+    ...(counts.inferenceThreads === undefined ? {} : { inferenceThreads: counts.inferenceThreads }),
+    ...(counts.intraOpThreads === undefined ? {} : { intraOpThreads: counts.intraOpThreads }),
+  };
 }
 
 /** Validates a settings object (from arguments or from a test). */

@@ -13,6 +13,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { RampConfig } from '../../core/control/ramp-config';
+import type { ThreadLayout } from '../../core/inference/thread-layout';
 import { cpuSnapshot, cpuSpent } from '../api/cpu-meter';
 import { ServingProcess } from './serving-client';
 import type { ControllerSettings, Release } from './serving-protocol';
@@ -30,6 +31,8 @@ export interface ServingRunOptions {
   readonly configPollMs: number;
   /** Served before the clock starts (JIT and session warm-up); not measured, not shown to the controller. */
   readonly warmupInputs: readonly RequestInput[];
+  /** The worker's thread layout. */
+  readonly layout: ThreadLayout;
 }
 
 /** What happened to one request; times in ms from the run's start. */
@@ -162,6 +165,7 @@ export async function runServing(options: ServingRunOptions): Promise<ServingRun
       config: options.config,
       configPollMs: options.configPollMs,
       warmupInputs: [...options.warmupInputs],
+      layout: options.layout,
       ...(options.controller === undefined ? {} : { controller: options.controller }),
     });
     t0 = performance.now() + 20;

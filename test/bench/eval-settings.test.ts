@@ -2,7 +2,7 @@
  * The e2e benchmark's command line: what the loads are fractions of is a choice the user can
  * make, and a wrong word is refused with the allowed ones before minutes of work start.
  */
-import { parseEvalArgs } from '../../bench/eval/settings';
+import { layoutOf, parseEvalArgs } from '../../bench/eval/settings';
 
 describe('e2e settings: the load basis', () => {
   it('takes loads as fractions of the capacity through the client unless told otherwise', () => {
@@ -13,5 +13,19 @@ describe('e2e settings: the load basis', () => {
 
   it('refuses an unknown basis, naming the allowed ones', () => {
     expect(() => parseEvalArgs(['--load-basis=client'])).toThrow(/loadBasis.*"served"\|"worker"/s);
+  });
+});
+
+describe('e2e settings: the serving thread layout', () => {
+  it('passes lanes and operator threads through, leaving unset ones to the worker', () => {
+    // When the layout is asked for on the command line, it reaches the settings and the layout the runs use
+    const settings = parseEvalArgs(['--quick', '--inference-threads=1', '--intra-op-threads', '1']);
+    expect(layoutOf(settings)).toEqual({ inferenceThreads: 1, intraOpThreads: 1 });
+    // And without it the worker's own defaults apply
+    expect(layoutOf(parseEvalArgs(['--quick']))).toEqual({});
+  });
+
+  it('refuses a lane count below one', () => {
+    expect(() => parseEvalArgs(['--inference-threads=0'])).toThrow(/inferenceThreads/);
   });
 });
