@@ -86,6 +86,21 @@ export function cpuPerRequest(run: ServingRunResult): CpuPerRequest | null {
   };
 }
 
+/**
+ * Share of the rows a run's batches ran that were padding: batches are padded up to the profiled
+ * sizes, so a batch of 5 runs as 8, and a queue that drifts into such sizes makes every request
+ * dearer on the lanes (docs/evaluation.md, "Where the cores go").
+ */
+export function paddingShare(run: ServingRunResult): number {
+  let padded = 0;
+  let real = 0;
+  for (const batch of run.batches) {
+    padded += batch.paddedSize;
+    real += batch.requests.length;
+  }
+  return padded > 0 ? (padded - real) / padded : 0;
+}
+
 /** Requests per served batch over a run. */
 export function meanBatchSize(run: ServingRunResult): number {
   const requests = run.batches.reduce((sum, batch) => sum + batch.requests.length, 0);
@@ -171,6 +186,7 @@ export function runRecord(
     configLagMs: number | null;
     rampChanges: number;
     meanBatchSize: number;
+    paddingShare: number;
     cpuMsPerRequest: CpuPerRequest | null;
   },
 ): RunRecord {
@@ -194,6 +210,7 @@ export function runRecord(
     configLagMs: extra.configLagMs,
     rampChanges: extra.rampChanges,
     meanBatchSize: extra.meanBatchSize,
+    paddingShare: extra.paddingShare,
     cpuMsPerRequest: extra.cpuMsPerRequest,
   };
 }

@@ -10,6 +10,7 @@ import { labelAccuracy, optimalOutcomes, repeatFigures, type RunFigures } from '
 import {
   cpuPerRequest,
   meanBatchSize,
+  paddingShare,
   runRecord,
   servePolicy,
   type Log,
@@ -107,6 +108,7 @@ export async function runLoadGrid(phase: ModelPhase, runs: RunRecord[]): Promise
                 configLagMs: policy === 'apparate' ? source.configLagMs : null,
                 rampChanges: policy === 'apparate' ? source.rampChanges : 0,
                 meanBatchSize: meanBatchSize(source.run),
+                paddingShare: paddingShare(source.run),
                 cpuMsPerRequest: policy === 'optimal' ? null : cpuPerRequest(source.run),
               },
             ),
@@ -115,7 +117,7 @@ export async function runLoadGrid(phase: ModelPhase, runs: RunRecord[]): Promise
         const a = figures.get('apparate') as RunFigures;
         const s = figures.get('static') as RunFigures;
         say(
-          `${name} load ${load} SLO ${sloMultiplier}x (${sloMs.toFixed(0)} ms) repeat ${repeat + 1}/${repeats}: ${planned.length} requests at ${rps.toFixed(0)} req/s; plain p50 ${(figures.get('plain') as RunFigures).latencyMs.p50.toFixed(1)} ms (${meanBatchSize(plain.run).toFixed(1)} a batch); Apparate win ${a.winsVsPlainPct.p50.toFixed(1)}% agreement ${(100 * a.agreement).toFixed(2)}% (${meanBatchSize(apparate.run).toFixed(1)} a batch, ${apparate.rampChanges} ramp changes); static win ${s.winsVsPlainPct.p50.toFixed(1)}% agreement ${(100 * s.agreement).toFixed(2)}%; optimal win ${(figures.get('optimal') as RunFigures).winsVsPlainPct.p50.toFixed(1)}%`,
+          `${name} load ${load} SLO ${sloMultiplier}x (${sloMs.toFixed(0)} ms) repeat ${repeat + 1}/${repeats}: ${planned.length} requests at ${rps.toFixed(0)} req/s; plain p50 ${(figures.get('plain') as RunFigures).latencyMs.p50.toFixed(1)} ms (${meanBatchSize(plain.run).toFixed(1)} a batch, ${(100 * paddingShare(plain.run)).toFixed(0)}% padding); Apparate win ${a.winsVsPlainPct.p50.toFixed(1)}% agreement ${(100 * a.agreement).toFixed(2)}% (${meanBatchSize(apparate.run).toFixed(1)} a batch, ${(100 * paddingShare(apparate.run)).toFixed(0)}% padding, ${apparate.rampChanges} ramp changes); static win ${s.winsVsPlainPct.p50.toFixed(1)}% agreement ${(100 * s.agreement).toFixed(2)}%; optimal win ${(figures.get('optimal') as RunFigures).winsVsPlainPct.p50.toFixed(1)}%`,
         );
         if (load === topLoad && sloMultiplier === primarySlo) {
           plainAtTop.set(repeat, plain.outcomes);

@@ -66,6 +66,8 @@ export const runRecordSchema = z.object({
    * keep up, or the backlog that large batches carry), since a run's median follows it.
    */
   meanBatchSize: z.number(),
+  /** Share of the rows its batches ran that were padding (batches are padded to the profiled sizes). */
+  paddingShare: z.number().min(0).max(1),
   /**
    * CPU time per request, ms: the serving process's main thread (queue, batching, releases, the
    * live controller, the client's channel), its inference lanes, its other threads (V8's
@@ -109,6 +111,7 @@ export const cellSchema = z.object({
   configLagMs: z.number().nullable(),
   rampChanges: z.number(),
   meanBatchSize: z.number(),
+  paddingShare: z.number(),
   /** Medians over the repeats that measured it; null where none did. */
   cpuMsPerRequest: cpuPerRequest.nullable(),
   spread: z.object({
@@ -183,6 +186,7 @@ export function aggregateRuns(runs: readonly RunRecord[]): Cell[] {
       configLagMs: lags.length > 0 ? median(lags) : null,
       rampChanges: med((r) => r.rampChanges),
       meanBatchSize: med((r) => r.meanBatchSize),
+      paddingShare: med((r) => r.paddingShare),
       cpuMsPerRequest: medianCpu(list),
       spread: {
         latencyP50Ms: spreadOf(list.map((r) => r.latencyMs.p50)),

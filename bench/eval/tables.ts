@@ -40,8 +40,8 @@ const withInterval = (median: number, ci: MedianInterval): string =>
  */
 export function mainTable(cells: readonly Cell[]): string {
   const header = [
-    '| model | load | SLO | policy | p25 ms | p50 ms (min – max) | p95 ms | p50 win [interval, coverage] | p95 win [interval, coverage] | agreement | worst window | label accuracy | throughput ratio | of optimal | dropped | batch | CPU ms/req: main, lanes, other, client |',
-    '| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| model | load | SLO | policy | p25 ms | p50 ms (min – max) | p95 ms | p50 win [interval, coverage] | p95 win [interval, coverage] | agreement | worst window | label accuracy | throughput ratio | of optimal | dropped | batch | padding | CPU ms/req: main, lanes, other, client |',
+    '| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   const order = ['plain', 'apparate', 'static', 'optimal'];
   const sorted = [...cells].sort(
@@ -71,6 +71,7 @@ export function mainTable(cells: readonly Cell[]): string {
         : range(c.spread.fractionOfOptimal, (v) => v.toFixed(2)),
       pct(c.droppedPct, 2),
       c.meanBatchSize.toFixed(1),
+      pct(100 * c.paddingShare, 0),
       c.cpuMsPerRequest === null
         ? '—'
         : [c.cpuMsPerRequest.main, c.cpuMsPerRequest.lanes, c.cpuMsPerRequest.other, c.cpuMsPerRequest.client]

@@ -100,7 +100,14 @@ describe('npm run bench -- e2e --quick', () => {
     const runs = z
       .object({
         runs: z.array(
-          z.object({ policy: z.string(), load: z.number(), cpuMsPerRequest: cpu.nullable() }).passthrough(),
+          z
+            .object({
+              policy: z.string(),
+              load: z.number(),
+              cpuMsPerRequest: cpu.nullable(),
+              paddingShare: z.number().min(0).lt(1),
+            })
+            .passthrough(),
         ),
       })
       .passthrough()
