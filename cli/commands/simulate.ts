@@ -7,6 +7,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readBundle } from '../../core/bundle/bundle-io';
+import { BATCH_FILLS, type BatchFill } from '../../core/batching/clockwork';
 import { BATCHING_POLICY_NAMES, type BatchingPolicyName } from '../../core/batching/policy';
 import { InputError } from '../../core/errors';
 import type { DriftKind } from '../../core/simulator/drift';
@@ -37,7 +38,7 @@ export const simulateCommand: Command = {
   name: 'simulate',
   summary: 'replay a bundle’s serving stream under Apparate and the baselines',
   usage:
-    'apparate simulate --bundle <dir> [--policy apparate|plain|optimal|online-optimal|static|all] [--trace <file> --trace-start <s> --trace-seconds <n>] [--load 0.7] [--batching clockwork|tfserving] [--slo-ms <n>] [--accuracy 0.99] [--drift none|noise] [--seed <n>] [--out <dir>] [--json]',
+    'apparate simulate --bundle <dir> [--policy apparate|plain|optimal|online-optimal|static|all] [--trace <file> --trace-start <s> --trace-seconds <n>] [--load 0.7] [--batching clockwork|tfserving] [--batch-fill largest|throughput] [--slo-ms <n>] [--accuracy 0.99] [--drift none|noise] [--seed <n>] [--out <dir>] [--json]',
   options: {
     bundle: { type: 'string', description: 'bundle directory written by `apparate prepare`' },
     policy: { type: 'string', description: 'policy to run besides the plain model, or all (default all)' },
@@ -52,6 +53,11 @@ export const simulateCommand: Command = {
       description: "mean arrival rate as a fraction of the plain model's capacity (default 0.7)",
     },
     batching: { type: 'string', description: 'batching policy: clockwork or tfserving (default clockwork)' },
+    'batch-fill': {
+      type: 'string',
+      description:
+        'clockwork: largest (every request that fits, padded up) or throughput (the fill serving most requests a ms) (default largest)',
+    },
     'slo-ms': {
       type: 'string',
       description: 'per-request deadline (default: twice the plain batch-32 time)',
@@ -82,6 +88,10 @@ export const simulateCommand: Command = {
       'batching',
       'clockwork',
     );
+    const batchFill = oneOf<BatchFill>(values['batch-fill'], BATCH_FILLS, 'batch-fill', 'largest');
+    if (batchFill !== 'largest' && batching !== 'clockwork') {
+      throw new InputError(`--batch-fill applies to --batching clockwork only, got --batching ${batching}`);
+    }
     const drift = oneOf<DriftKind>(values.drift, ['none', 'noise'], 'drift', 'none');
     const load = numberOption(values, 'load', { default: 0.7, min: 0, max: 2 });
     const accuracyConstraint = numberOption(values, 'accuracy', ACCURACY_CONSTRAINT);
@@ -123,6 +133,7 @@ export const simulateCommand: Command = {
         policies,
         load,
         batching,
+        batchFill,
         accuracyConstraint,
         drift,
         seed,

@@ -29,7 +29,22 @@ export interface ClockworkOptions {
   readonly maxBatchSize?: number;
   /** Most requests that may wait at once; arrivals beyond it are refused as `queue-full`. @default no limit */
   readonly maxQueued?: number;
+  /** How many of the requests that fit a batch takes; see BATCH_FILLS. @default 'largest' */
+  readonly fill?: BatchFill;
 }
+
+/**
+ * How a batch is filled from the requests that could meet the earliest deadline together.
+ * - `largest`: all of them, padded up to the next supported size (the design's rule).
+ * - `throughput`: the number, among that one and the supported sizes below its padding (each
+ *   filled completely), whose profiled latency serves the most requests per millisecond; ties go
+ *   to the larger. Padding computes nothing: on mnist-resnet's profile a batch of 5 runs as 8 and
+ *   costs a request 5.1 ms against 2.75 ms in a full batch of 4, so a queue that drifts into such
+ *   sizes slows the executor just when it is busiest (docs/evaluation.md, "Where the cores go").
+ *   Leaving the rest queued costs them little where another lane is free or the next batch is short.
+ */
+export const BATCH_FILLS = ['largest', 'throughput'] as const;
+export type BatchFill = (typeof BATCH_FILLS)[number];
 
 /**
  * States and transitions (q = queued requests kept in deadline order, L(s) = latencyMs(s),
@@ -52,6 +67,7 @@ export class ClockworkPolicy implements BatchingPolicy {
   readonly maxBatchSize: number;
   readonly maxQueued: number;
   readonly batchSizes: readonly number[];
+  readonly fill: BatchFill;
   private readonly latencyMs: (paddedSize: number) => number;
   private queue: PendingRequest[] = [];
   private readonly queuedIds = new Set<string>();
@@ -71,6 +87,12 @@ export class ClockworkPolicy implements BatchingPolicy {
       throw new InputError(`clockwork maxQueued must be a positive integer, got ${this.maxQueued}`);
     }
     this.latencyMs = options.latencyMs;
+    this.fill = options.fill ?? 'largest';
+    if (!BATCH_FILLS.includes(this.fill)) {
+      throw new InputError(
+        `clockwork fill must be one of ${BATCH_FILLS.join(', ')}, got ${String(this.fill)}`,
+      );
+    }
     // Fail at construction, not mid-run, when the profile lacks a size the policy may pick.
     for (const size of this.batchSizes) {
       if (size > (paddedBatchSize(this.maxBatchSize, this.batchSizes) as number)) break;
@@ -106,7 +128,8 @@ export class ClockworkPolicy implements BatchingPolicy {
     this.removeHopeless(nowMs);
     const first = this.queue[0];
     if (first === undefined) return { kind: 'idle' };
-    const count = this.largestFeasibleBatch(nowMs, first.deadlineAtMs);
+    const largest = this.largestFeasibleBatch(nowMs, first.deadlineAtMs);
+    const count = this.fill === 'throughput' ? this.mostPerMs(largest) : largest;
     const requests = this.queue.splice(0, count);
     for (const request of requests) this.queuedIds.delete(request.id);
     return { kind: 'serve', requests, paddedSize: paddedBatchSize(count, this.batchSizes) as number };
@@ -134,6 +157,26 @@ export class ClockworkPolicy implements BatchingPolicy {
     }
     // Unreachable after removeHopeless (n = 1 at the smallest size qualifies); serve one regardless.
     return 1;
+  }
+
+  /**
+   * Among `largest` and the supported sizes below it, the count that serves the most requests per
+   * profiled ms (ties to the larger). Every candidate is no larger than a feasible batch, so it
+   * meets the earliest deadline too wherever latency grows with size; one that would not is skipped.
+   */
+  private mostPerMs(largest: number): number {
+    const padded = paddedBatchSize(largest, this.batchSizes) as number;
+    let best = largest;
+    let bestRate = largest / this.latencyAt(padded);
+    for (const size of this.batchSizes) {
+      if (size >= largest || this.latencyAt(size) > this.latencyAt(padded)) continue;
+      const rate = size / this.latencyAt(size);
+      if (rate > bestRate) {
+        best = size;
+        bestRate = rate;
+      }
+    }
+    return best;
   }
 
   /** The queue is in deadline order, so the hopeless requests are exactly a prefix of it. */

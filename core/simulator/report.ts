@@ -65,7 +65,7 @@ export function formatTable(result: SimulationResult): string {
   const { settings } = result;
   return [
     `${result.model}: ${settings.requests} requests, ${settings.workload}`,
-    `batching ${settings.batching}, SLO ${settings.sloMs.toFixed(1)} ms, constraint ${settings.accuracyConstraint}, drift ${settings.drift}`,
+    `batching ${settings.batching}${settings.batching === 'clockwork' ? ` (${settings.batchFill} fill)` : ''}, SLO ${settings.sloMs.toFixed(1)} ms, constraint ${settings.accuracyConstraint}, drift ${settings.drift}`,
     '',
     line(COLUMNS),
     ...body.map(line),
@@ -80,7 +80,7 @@ export function markdownTable(result: SimulationResult): string {
     `# Simulation of ${result.model}`,
     '',
     `- workload: ${settings.workload}; ${settings.requests} requests after ${settings.bootstrapInputs} bootstrap inputs`,
-    `- batching: ${settings.batching}; SLO ${settings.sloMs.toFixed(1)} ms; accuracy constraint ${settings.accuracyConstraint}; drift ${settings.drift}; seed ${settings.seed}`,
+    `- batching: ${settings.batching}${settings.batching === 'clockwork' ? ` (${settings.batchFill} fill)` : ''}; SLO ${settings.sloMs.toFixed(1)} ms; accuracy constraint ${settings.accuracyConstraint}; drift ${settings.drift}; seed ${settings.seed}`,
     '',
     `| ${COLUMNS.join(' | ')} |`,
     `|${COLUMNS.map(() => '---').join('|')}|`,

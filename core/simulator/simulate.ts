@@ -6,6 +6,7 @@
 import type { LoadedBundle } from '../bundle/bundle-io';
 import { costProfileFromManifest } from '../bundle/cost-profile';
 import { createBatchingPolicy } from '../batching/create-policy';
+import type { BatchFill } from '../batching/clockwork';
 import type { BatchingPolicy, BatchingPolicyName } from '../batching/policy';
 import type { ControllerOptions } from '../control/controller';
 import { costsAtBatch, type CostProfile } from '../control/costs';
@@ -29,6 +30,8 @@ export interface SimulateOptions {
   readonly policies: readonly ServingPolicyName[];
   readonly load: number;
   readonly batching: BatchingPolicyName;
+  /** How the clockwork policy fills a batch (core/batching/clockwork.ts); default `largest`. */
+  readonly batchFill?: BatchFill;
   /** Default: twice the plain model's latency at the largest profiled batch size. */
   readonly sloMs?: number;
   /** Least agreement with the full model the control loops hold (the accuracy constraint). */
@@ -57,6 +60,7 @@ export interface SimulationResult {
   readonly settings: {
     readonly workload: string;
     readonly batching: BatchingPolicyName;
+    readonly batchFill: BatchFill;
     readonly sloMs: number;
     readonly accuracyConstraint: number;
     readonly drift: DriftKind;
@@ -78,12 +82,18 @@ export function defaultSloMs(profile: CostProfile): number {
   return 2 * costsAtBatch(profile, profile.batchSizes.at(-1) ?? 1).plainMs;
 }
 
-function batchingFor(name: BatchingPolicyName, profile: CostProfile, serving: ServingPolicy): BatchingPolicy {
+function batchingFor(
+  name: BatchingPolicyName,
+  profile: CostProfile,
+  serving: ServingPolicy,
+  fill: BatchFill,
+): BatchingPolicy {
   if (name === 'clockwork') {
     return createBatchingPolicy({
       name,
       latencyMs: (size) => serving.plannedBatchMs(size),
       batchSizes: profile.batchSizes,
+      fill,
     });
   }
   // Wait at most half a batch-of-8 run for a fuller batch: long enough to batch under load, short
@@ -154,7 +164,7 @@ export async function simulate(
       arrivalsMs: workload.arrivalsMs,
       streamIndex: workload.streamIndex,
       sloMs,
-      batching: batchingFor(options.batching, profile, serving),
+      batching: batchingFor(options.batching, profile, serving, options.batchFill ?? 'largest'),
       serving,
     });
     outcomes.set(name, { outcomes: result, serving });
@@ -199,6 +209,7 @@ export async function simulate(
     settings: {
       workload: workload.description,
       batching: options.batching,
+      batchFill: options.batchFill ?? 'largest',
       sloMs,
       accuracyConstraint: options.accuracyConstraint,
       drift: options.drift,

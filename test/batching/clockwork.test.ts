@@ -139,6 +139,39 @@ describe('clockwork batching policy', () => {
     expect(policy.next(0)).toMatchObject({ kind: 'serve', paddedSize: 2 });
   });
 
+  it('fills for throughput when asked: a full smaller batch instead of a padded one', () => {
+    // Given six requests and a profile where padding 6 up to 8 costs 9 ms and a full 4 costs 5 ms
+    const policy = new ClockworkPolicy({ latencyMs, fill: 'throughput' });
+    for (let i = 0; i < 6; i++) policy.enqueue(request(`r${i}`, 0, 100 + i), 0);
+
+    // When the executor is free, it serves the four most urgent (0.8 requests a ms against 0.67)
+    const first = policy.next(0);
+    expect(ids(first)).toEqual(['r0', 'r1', 'r2', 'r3']);
+    expect(first).toMatchObject({ paddedSize: 4 });
+    // And the other two next, as a full batch of 2
+    const second = policy.next(5);
+    expect(ids(second)).toEqual(['r4', 'r5']);
+    expect(second).toMatchObject({ paddedSize: 2 });
+  });
+
+  it('fills for throughput by taking everything where padding is cheap', () => {
+    // Given a profile where a batch of 8 costs what a batch of 4 does
+    const flat = (size: number): number => (size === 8 ? 5 : (PROFILE[size] ?? Number.NaN));
+    const policy = new ClockworkPolicy({ latencyMs: flat, fill: 'throughput' });
+    for (let i = 0; i < 6; i++) policy.enqueue(request(`r${i}`, 0, 100), 0);
+
+    // Then all six go at once, padded to 8
+    const decision = policy.next(0);
+    expect(ids(decision)).toHaveLength(6);
+    expect(decision).toMatchObject({ paddedSize: 8 });
+  });
+
+  it('refuses an unknown fill, naming the allowed ones', () => {
+    expect(() => new ClockworkPolicy({ latencyMs, fill: 'greedy' as 'largest' })).toThrow(
+      /fill must be one of largest, throughput, got greedy/,
+    );
+  });
+
   it('refuses arrivals beyond maxQueued as queue-full', () => {
     const policy = new ClockworkPolicy({ latencyMs, maxQueued: 1 });
     policy.enqueue(request('a', 0, 100), 0);

@@ -43,27 +43,39 @@ function expectCommonInvariants(
 describe('batching policies on seeded random arrival sequences', () => {
   const seeds = [1, 2, 3, 4, 5, 6, 7, 8];
 
-  it.each(seeds)('clockwork serves each request once, within its deadline, or drops it (seed %i)', (seed) => {
-    // Given bursty arrivals, sometimes above capacity
-    const arrivals = randomArrivals(seed, 2000);
-    const policy: BatchingPolicy = new ClockworkPolicy({ latencyMs, batchSizes: SIZES, maxBatchSize: 16 });
+  const fills = seeds.flatMap((seed) =>
+    (['largest', 'throughput'] as const).map((fill) => [seed, fill] as const),
+  );
 
-    // When they are replayed through the policy
-    const result = drivePolicy(policy, arrivals, latencyMs);
+  it.each(fills)(
+    'clockwork serves each request once, within its deadline, or drops it (seed %i, fill %s)',
+    (seed, fill) => {
+      // Given bursty arrivals, sometimes above capacity
+      const arrivals = randomArrivals(seed, 2000);
+      const policy: BatchingPolicy = new ClockworkPolicy({
+        latencyMs,
+        batchSizes: SIZES,
+        maxBatchSize: 16,
+        fill,
+      });
 
-    // Then the common invariants hold, and every served request met its deadline under the profile
-    expectCommonInvariants(result, arrivals, 16);
-    for (const batch of result.batches) {
-      for (const request of batch.requests) {
-        expect(batch.startMs + latencyMs(batch.paddedSize)).toBeLessThanOrEqual(request.deadlineAtMs);
-        expect(batch.startMs).toBeGreaterThanOrEqual(request.arrivalMs);
+      // When they are replayed through the policy
+      const result = drivePolicy(policy, arrivals, latencyMs);
+
+      // Then the common invariants hold, and every served request met its deadline under the profile
+      expectCommonInvariants(result, arrivals, 16);
+      for (const batch of result.batches) {
+        for (const request of batch.requests) {
+          expect(batch.startMs + latencyMs(batch.paddedSize)).toBeLessThanOrEqual(request.deadlineAtMs);
+          expect(batch.startMs).toBeGreaterThanOrEqual(request.arrivalMs);
+        }
       }
-    }
-    // (and the sequence was hard enough to make the policy give up on some)
-    expect(result.dropped.length).toBeGreaterThan(0);
-    expect(result.dropped.every((entry) => entry.reason === 'deadline')).toBe(true);
-    expect(policy.queued).toBe(0);
-  });
+      // (and the sequence was hard enough to make the policy give up on some)
+      expect(result.dropped.length).toBeGreaterThan(0);
+      expect(result.dropped.every((entry) => entry.reason === 'deadline')).toBe(true);
+      expect(policy.queued).toBe(0);
+    },
+  );
 
   it.each(seeds)(
     'tfserving serves each request once, in order, within its bounds, or drops it (seed %i)',

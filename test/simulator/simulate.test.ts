@@ -67,6 +67,26 @@ describe('replay simulator on mnist-resnet', () => {
     expect(optimal?.winsVsPlainPct.p50).toBeGreaterThanOrEqual(0);
   });
 
+  it('replays with batches filled for throughput when asked, and records the choice', async () => {
+    // When the stream is replayed with the clockwork policy's throughput fill
+    const result = await simulate(bundle, stream, {
+      policies: ['apparate'],
+      load: 0.7,
+      batching: 'clockwork',
+      batchFill: 'throughput',
+      accuracyConstraint: 0.99,
+      drift: 'none',
+      seed: 20261123,
+      trace: { path: TRACE, startSecond: 3600 },
+    });
+
+    // Then the settings say so, every request is accounted for and the constraint still holds
+    expect(result.settings.batchFill).toBe('throughput');
+    const apparate = result.policies.find((p) => p.policy === 'apparate');
+    expect((apparate?.served ?? 0) + (apparate?.dropped ?? 0)).toBe(result.settings.requests);
+    expect(apparate?.agreement).toBeGreaterThanOrEqual(0.99);
+  });
+
   it('adapts to noise drift where the statically tuned baseline collapses', async () => {
     // When the second half of the stream is served with noisy images
     const result = await simulate(bundle, stream, {
@@ -130,6 +150,11 @@ describe('replay simulator on mnist-resnet', () => {
     ],
     [['--policy', 'vanilla'], /--policy vanilla is now called plain: use --policy plain/],
     [['--batching', 'greedy'], /--batching must be one of tfserving, clockwork, got greedy/],
+    [['--batch-fill', 'most'], /--batch-fill must be one of largest, throughput, got most/],
+    [
+      ['--batching', 'tfserving', '--batch-fill', 'throughput'],
+      /--batch-fill applies to --batching clockwork only, got --batching tfserving/,
+    ],
     [['--trace-start', '10'], /--trace-start and --trace-seconds need --trace <file>/],
     [['--accuracy', '1.5'], /--accuracy must be a number in \(0.5, 1\], got 1.5/],
   ])('refuses %j with exit code 2', async (args, message) => {
