@@ -1,9 +1,10 @@
 /**
  * The `clockwork` policy: SLO-aware batching that relies on inference time being predictable. It
  * keeps requests in deadline order and, whenever the executor is free, serves at once the largest
- * batch whose profiled latency still meets the most urgent deadline in it. It never waits for a
- * fuller batch, and it gives up early on requests that cannot be answered in time, so the executor
- * spends no time on answers nobody can use.
+ * batch whose profiled latency still meets the most urgent deadline in it (or, with the
+ * `throughput` fill, the part of it that serves the most requests per profiled ms). It never waits
+ * for a fuller batch, and it gives up early on requests that cannot be answered in time, so the
+ * executor spends no time on answers nobody can use.
  */
 import { InputError } from '../errors';
 import { paddedBatchSize, supportedBatchSizes } from './padding';
@@ -56,6 +57,8 @@ export type BatchFill = (typeof BATCH_FILLS)[number];
  * | ready | q > 0     | drop every request with now + L(p(1)) > deadline (reason `deadline`); |
  * |       |           | if none is left → empty, idle; otherwise serve the first n, for the   |
  * |       |           | largest n ≤ min(q, B) with now + L(p(n)) ≤ d₁                         |
+ * |       |           | (fill `throughput`: then the n among that one and the supported sizes |
+ * |       |           | below it with the largest n / L(p(n)), ties to the larger)            |
  *
  * `enqueue` refuses a request that could not be met even if served alone at once (reason
  * `deadline`) or that would exceed `maxQueued` (reason `queue-full`). Since the hopeless requests
