@@ -168,12 +168,14 @@ export class ClockworkPolicy implements BatchingPolicy {
    * meets the earliest deadline too wherever latency grows with size; one that would not is skipped.
    */
   private mostPerMs(largest: number): number {
-    const padded = paddedBatchSize(largest, this.batchSizes) as number;
+    const paddedMs = this.latencyAt(paddedBatchSize(largest, this.batchSizes) as number);
     let best = largest;
-    let bestRate = largest / this.latencyAt(padded);
+    let bestRate = largest / paddedMs;
     for (const size of this.batchSizes) {
-      if (size >= largest || this.latencyAt(size) > this.latencyAt(padded)) continue;
-      const rate = size / this.latencyAt(size);
+      if (size >= largest) break;
+      const sizeMs = this.latencyAt(size);
+      if (sizeMs > paddedMs) continue;
+      const rate = size / sizeMs;
       if (rate > bestRate) {
         best = size;
         bestRate = rate;

@@ -156,6 +156,7 @@ export async function simulate(
     ...(options.trace ? { trace: options.trace } : {}),
   });
   const sloMs = options.sloMs ?? defaultSloMs(profile);
+  const batchFill = options.batchFill ?? 'largest';
   const names: ServingPolicyName[] = ['plain', ...options.policies.filter((p) => p !== 'plain')];
   const outcomes = new Map<string, { outcomes: RequestOutcome[]; serving: ServingPolicy }>();
   names.forEach((name, index) => {
@@ -164,7 +165,7 @@ export async function simulate(
       arrivalsMs: workload.arrivalsMs,
       streamIndex: workload.streamIndex,
       sloMs,
-      batching: batchingFor(options.batching, profile, serving, options.batchFill ?? 'largest'),
+      batching: batchingFor(options.batching, profile, serving, batchFill),
       serving,
     });
     outcomes.set(name, { outcomes: result, serving });
@@ -209,7 +210,7 @@ export async function simulate(
     settings: {
       workload: workload.description,
       batching: options.batching,
-      batchFill: options.batchFill ?? 'largest',
+      batchFill,
       sloMs,
       accuracyConstraint: options.accuracyConstraint,
       drift: options.drift,
