@@ -5,7 +5,8 @@
  * same time, the chain's per-round ratio to the whole model and the floor's (one pass-through run
  * per cut: what a boundary cannot avoid on onnxruntime-node) and the segments' own, each timed
  * apart with its session warm (what is left, chain minus apart, is the cost of switching sessions
- * at each boundary), then onnxruntime's per-operator profile of both split into outside-runtime,
+ * at each boundary), the chain and the whole model with a memory arena per session instead of the
+ * process's shared one, then onnxruntime's per-operator profile of both split into outside-runtime,
  * executor and kernel time (see cut-cost/breakdown.ts).
  *
  * `npm run bench -- slicing` measures the fixtures; `--model file.onnx` any classifier (see
@@ -14,6 +15,7 @@
  */
 import { cpus, loadavg } from 'node:os';
 import { openSession, type ModelSession } from '../core/inference/onnx-session';
+import { ensureSharedArena } from '../core/inference/shared-arena';
 import { sliceModel } from '../core/onnx/slicing';
 import { profileCut, type CutBreakdown } from './cut-cost/breakdown';
 import { floorModels } from '../core/onnx/pass-through';
@@ -67,6 +69,16 @@ interface Row {
    */
   readonly apart: { readonly ratio: Spread; readonly perCutPercent: number };
   readonly switchPerCutPercent: number;
+  /**
+   * The same chain with every session allocating from an arena of its own, as before sessions
+   * shared the process's arena (core/inference/shared-arena.ts), and the whole model so too: what
+   * the shared arena saves a cut, and whether it slows the whole model (ratio to the whole model
+   * on the shared arena, so above 1 where sharing is faster).
+   */
+  readonly ownArenas: { readonly ratio: Spread; readonly cpuRatio: Spread; readonly perCutPercent: number };
+  readonly wholeOwnArena: { readonly ratio: Spread };
+  /** Whether the shared arena was in use at all (it is not where onnxruntime's library is unreachable). */
+  readonly sharedArena: boolean;
   readonly breakdown?: CutBreakdown;
   readonly rounds: number;
   readonly runsPerRound: number;
@@ -106,8 +118,8 @@ export const slicingBenchmark: Benchmark = {
           // turn before every run would be charged to each extra segment, and serving never pays it.
           const sessionOptions = { intraOpThreads, blocking: true };
           const sessions: ModelSession[] = [];
-          const open = async (bytes: Uint8Array) => {
-            const session = await openSession(bytes, sessionOptions);
+          const open = async (bytes: Uint8Array, sharedArena = true) => {
+            const session = await openSession(bytes, { ...sessionOptions, sharedArena });
             sessions.push(session);
             return session;
           };
@@ -117,12 +129,19 @@ export const slicingBenchmark: Benchmark = {
             for (const segment of segments) chain.sessions.push(await open(segment.bytes));
             const plain = { sessions: [] as ModelSession[], segments: unanchored };
             for (const segment of unanchored) plain.sessions.push(await open(segment.bytes));
+            const own = { sessions: [] as ModelSession[], segments };
+            for (const segment of segments) own.sessions.push(await open(segment.bytes, false));
+            const wholeOwn = await open(subject.bytes, false);
+            const wholeAlone = {
+              sessions: [wholeOwn],
+              segments: [{ inputs: wholeOwn.inputNames, outputs: wholeOwn.outputNames }],
+            };
             const floors = [];
             for (const bytes of floorModels(subject.analysis, segments)) floors.push(await open(bytes));
             const boundary = await boundaryFeedsOf(chain, subject.feeds);
             const timed = await timeRounds(
               whole,
-              { chained: chain, unanchored: plain },
+              { chained: chain, unanchored: plain, ownArenas: own, wholeOwnArena: wholeAlone },
               floors,
               boundary,
               subject.feeds,
@@ -137,6 +156,7 @@ export const slicingBenchmark: Benchmark = {
             const chained = timed.variants.chained as SideFigures;
             const withoutAnchors = timed.variants.unanchored as SideFigures;
             const apart = timed.variants.apart as SideFigures;
+            const ownArenas = timed.variants.ownArenas as SideFigures;
             const perCut = pct(chained.ratio.median, ids.length);
             const apartPerCut = pct(apart.ratio.median, ids.length);
             const row: Row = {
@@ -163,6 +183,13 @@ export const slicingBenchmark: Benchmark = {
               perCutFloorCpuPercent: pct(timed.floorCpuRatio.median, ids.length),
               apart: { ratio: apart.ratio, perCutPercent: apartPerCut },
               switchPerCutPercent: perCut - apartPerCut,
+              ownArenas: {
+                ratio: ownArenas.ratio,
+                cpuRatio: ownArenas.cpuRatio,
+                perCutPercent: pct(ownArenas.ratio.median, ids.length),
+              },
+              wholeOwnArena: { ratio: (timed.variants.wholeOwnArena as SideFigures).ratio },
+              sharedArena: ensureSharedArena().shared,
               ...(breakdown ? { breakdown } : {}),
               rounds: options.rounds,
               runsPerRound: options.runsPerRound,
@@ -244,7 +271,10 @@ function printRow(r: Row): void {
       `  without layout anchors: ratio ${f(r.unanchored.ratio.median, 4)} (p25-p75 ${f(r.unanchored.ratio.p25, 4)}-${f(r.unanchored.ratio.p75, 4)}), per cut ${f(r.unanchored.perCutPercent)}%; ` +
       `CPU ratio ${f(r.unanchored.cpuRatio.median, 4)}, per cut ${f(r.unanchored.perCutCpuPercent)}%\n` +
       `  segments apart (each session warm): ratio ${f(r.apart.ratio.median, 4)} (p25-p75 ${f(r.apart.ratio.p25, 4)}-${f(r.apart.ratio.p75, 4)}), ` +
-      `per cut ${f(r.apart.perCutPercent)}%; switching sessions per cut ${f(r.switchPerCutPercent)}%\n`,
+      `per cut ${f(r.apart.perCutPercent)}%; switching sessions per cut ${f(r.switchPerCutPercent)}%\n` +
+      `  each session its own arena${r.sharedArena ? '' : ' (no shared arena here: all sides own)'}: chain ratio ${f(r.ownArenas.ratio.median, 4)} ` +
+      `(p25-p75 ${f(r.ownArenas.ratio.p25, 4)}-${f(r.ownArenas.ratio.p75, 4)}), per cut ${f(r.ownArenas.perCutPercent)}%; ` +
+      `whole model ${f(r.wholeOwnArena.ratio.median, 4)} (${f(r.wholeOwnArena.ratio.p25, 4)}-${f(r.wholeOwnArena.ratio.p75, 4)})\n`,
   );
   const b = r.breakdown;
   if (!b) return;

@@ -10,6 +10,7 @@
  */
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { ensureSharedArena } from '../../core/inference/shared-arena';
 import type { PlainFeeds } from '../../core/inference/batch-encoding';
 import type { ModelSegment } from '../../core/onnx/slicing';
 import { spread, type Spread } from './timed-rounds';
@@ -41,6 +42,8 @@ function ask(worker: Worker, message: ToLane): Promise<FromLane> {
 }
 
 function startLane(setup: LaneSetup): Promise<Worker> {
+  // Before the thread starts, so that its sessions share this process's arena (shared-arena.ts).
+  ensureSharedArena();
   return new Promise((resolve, reject) => {
     const worker = new Worker(ENTRY, { workerData: setup, execArgv: [] });
     worker.once('message', () => resolve(worker));

@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { ensureSharedArena } from '../../core/inference/shared-arena';
 import { InputError } from '../../core/errors';
 import type { GenerationRequest } from '../../core/generate/exit-decoder';
 import { CapacityError, type GenerationEvent, type GenerationLoopOptions } from './generation-loop';
@@ -42,6 +43,8 @@ export class GenerationEngine {
 
   /** Starts the thread and opens (and warms) the model there. */
   static async start(options: GenerationLoopOptions): Promise<GenerationEngine> {
+    // Before the thread starts, so that its sessions share this process's arena (shared-arena.ts).
+    ensureSharedArena();
     const worker = new Worker(THREAD_ENTRY, { execArgv: [] });
     const opened = await new Promise<Extract<FromGenerationThread, { type: 'opened' }>>((resolve, reject) => {
       worker.once('error', reject);

@@ -23,6 +23,7 @@
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
+import { ensureSharedArena } from '../../core/inference/shared-arena';
 import type { RampConfig } from '../../core/control/ramp-config';
 import { ArtifactError, InputError } from '../../core/errors';
 import type { PlainFeeds } from '../../core/inference/batch-encoding';
@@ -212,6 +213,8 @@ export class InferenceEngine {
       executionProvider: options.executionProvider ?? 'cpu',
       intraOpThreads: options.intraOpThreads ?? 0,
     };
+    // Before the thread starts, so that its sessions share this process's arena (shared-arena.ts).
+    ensureSharedArena();
     const workers: Worker[] = [];
     try {
       // One at a time: loading and warming is CPU-bound, and a bad bundle fails on the first.

@@ -1,0 +1,122 @@
+import { readFile } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
+import { createBatchEncoder, type PlainTensor } from '../../../core/inference/batch-encoding';
+import { openSession, type ModelSession } from '../../../core/inference/onnx-session';
+import { runAndRelease } from '../../../core/inference/release-tensors';
+import { runChain } from '../../../core/inference/segment-chain';
+import { ensureSharedArena } from '../../../core/inference/shared-arena';
+import { sampleAt } from '../../../core/data/dataset';
+import { analyzeGraph } from '../../../core/onnx/graph-analysis';
+import { readOnnxModel } from '../../../core/onnx/onnx-model';
+import { sliceModel } from '../../../core/onnx/slicing';
+import { loadFixtureModel, loadModelData } from '../../../core/zoo/fixtures';
+
+/** mnist-resnet's inputs for a batch of `rows` real serving samples. */
+async function mnistBatch(rows: number) {
+  const fixture = await loadFixtureModel('mnist-resnet');
+  const stream = await loadModelData(fixture, 'serving');
+  const feeds = createBatchEncoder(fixture.spec).encode(
+    Array.from({ length: rows }, (_, i) => sampleAt(stream, i % stream.count)),
+  );
+  return { fixture, feeds };
+}
+
+describe('one memory arena for every session of the process', () => {
+  it('is registered in the main thread and answers the same on a second call', () => {
+    // Given onnxruntime-node's library beside its binding, as npm installs it
+    // When the arena is asked for twice
+    const first = ensureSharedArena();
+    const second = ensureSharedArena();
+
+    // Then it is shared, and the second call does not register again
+    expect(first).toEqual({ shared: true });
+    expect(second).toBe(first);
+  });
+
+  it('gives a cut model the same answers as the whole model and as sessions with arenas of their own', async () => {
+    // Given mnist-resnet cut at its middle candidate, opened on the shared arena and on own arenas
+    const { fixture, feeds } = await mnistBatch(8);
+    const model = await readOnnxModel(fixture.onnxPath);
+    const analysis = await analyzeGraph(model);
+    const middle = analysis.candidates[Math.floor((analysis.candidates.length - 1) / 2)]?.id ?? '';
+    const segments = sliceModel(model, analysis, { candidateIds: [middle] });
+    const output = analysis.outputs[0] as string;
+    const open = (bytes: Uint8Array, sharedArena: boolean) =>
+      openSession(bytes, { intraOpThreads: 1, blocking: true, sharedArena });
+    const sessions: ModelSession[] = [];
+    try {
+      const whole = await open(new Uint8Array(await readFile(fixture.onnxPath)), true);
+      sessions.push(whole);
+      const shared = await Promise.all(segments.map((s) => open(s.bytes, true)));
+      const own = await Promise.all(segments.map((s) => open(s.bytes, false)));
+      sessions.push(...shared, ...own);
+
+      // When each runs the same batch, twice in turn (the second run reuses freed arena memory)
+      const logits = async () => {
+        const plain = (await whole.runAny(feeds))[output] as PlainTensor;
+        const viaShared = (await runChain(shared, segments, feeds))[output] as PlainTensor;
+        const viaOwn = (await runChain(own, segments, feeds))[output] as PlainTensor;
+        return [plain, viaShared, viaOwn].map((t) => Array.from(t.data as Float32Array));
+      };
+      const first = await logits();
+      const again = await logits();
+
+      // Then every answer is bit for bit the same
+      for (const answer of [...first, ...again]) expect(answer).toEqual(first[0]);
+      expect(first[0]?.length).toBe(8 * 10);
+    } finally {
+      await Promise.all(sessions.map((s) => s.release()));
+    }
+  });
+
+  it('keeps one working set for several sessions where own arenas keep one each', async () => {
+    // Given a large batch, whose activations dominate what a session allocates as it runs
+    const { fixture, feeds } = await mnistBatch(128);
+    const bytes = new Uint8Array(await readFile(fixture.onnxPath));
+    const growth = async (sharedArena: boolean) => {
+      const sessions = await Promise.all(
+        Array.from({ length: 4 }, () =>
+          openSession(bytes, { intraOpThreads: 1, blocking: true, sharedArena }),
+        ),
+      );
+      try {
+        const before = process.memoryUsage().rss;
+        // When four sessions each run it once, one after another
+        for (const session of sessions) await runAndRelease(() => session.runAny(feeds), feeds);
+        return process.memoryUsage().rss - before;
+      } finally {
+        await Promise.all(sessions.map((s) => s.release()));
+      }
+    };
+    // (shared first: its arena keeps what it grew to, so it could only flatter own arenas after it)
+    const shared = await growth(true);
+    const own = await growth(false);
+
+    // Then sessions with arenas of their own grew the process by well over twice as much
+    expect(own).toBeGreaterThan(2 * Math.max(shared, 1));
+  });
+
+  it('is shared with a worker thread started after it', async () => {
+    // Given the main thread's arena registered (the first test) and a thread that asks for it
+    const ask = () =>
+      new Promise<unknown>((resolve, reject) => {
+        const worker = new Worker(
+          `require('tsx/cjs');
+           const { parentPort } = require('node:worker_threads');
+           parentPort.postMessage(require(${JSON.stringify(require.resolve('../../../core/inference/shared-arena'))}).ensureSharedArena());`,
+          // Jest gives each test file a copy of process.env; outside Jest a thread inherits the
+          // real one, where the main thread leaves its mark.
+          { eval: true, env: process.env },
+        );
+        worker.once('message', resolve);
+        worker.once('error', reject);
+      });
+    ensureSharedArena();
+
+    // When a thread started now asks
+    const answer = await ask();
+
+    // Then it shares the main thread's arena rather than registering one of its own
+    expect(answer).toEqual({ shared: true });
+  });
+});
