@@ -56,6 +56,12 @@ export type SharedArenaState =
  */
 const REGISTERED = 'APPARATE_SHARED_ARENA_PID';
 
+/**
+ * `APPARATE_SHARED_ARENA=off` keeps every session on an arena of its own, for operators who need
+ * to rule the shared arena out, and for measuring what it saves end to end.
+ */
+const SWITCH = 'APPARATE_SHARED_ARENA';
+
 let state: SharedArenaState | undefined;
 
 /** The library onnxruntime-node's binding links against, beside it in the package. */
@@ -149,7 +155,9 @@ function register(): SharedArenaState {
  */
 export function ensureSharedArena(): SharedArenaState {
   if (state) return state;
-  if (isMainThread) {
+  if (process.env[SWITCH] === 'off') {
+    state = { shared: false, reason: `turned off by ${SWITCH}=off` };
+  } else if (isMainThread) {
     try {
       state = register();
     } catch (cause) {
