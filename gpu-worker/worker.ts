@@ -279,6 +279,8 @@ export class ApparateWorker {
       queue: this.options.queue.kind,
       accuracyConstraint: this.guard.constraint,
       inferenceThreads: this.engine.inferenceThreads,
+      sharedArena: this.engine.sharedArena.shared,
+      ...(this.engine.sharedArena.shared ? {} : { sharedArenaUnavailable: this.engine.sharedArena.reason }),
     });
     this.watcher?.start();
     this.heartbeat = setInterval(

@@ -23,7 +23,7 @@
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import { ensureSharedArena } from '../../core/inference/shared-arena';
+import { ensureSharedArena, type SharedArenaState } from '../../core/inference/shared-arena';
 import type { RampConfig } from '../../core/control/ramp-config';
 import { ArtifactError, InputError } from '../../core/errors';
 import type { PlainFeeds } from '../../core/inference/batch-encoding';
@@ -179,6 +179,8 @@ export class InferenceEngine {
     /** What the loaded bundle offers: candidates, classes, warmed batch sizes. */
     readonly bundle: LoadedBundleSummary,
     config: RampConfig,
+    /** Whether the sessions allocate from the process's one CPU arena, and if not, why. */
+    readonly sharedArena: SharedArenaState,
   ) {
     this.currentConfig = deepFreeze(config);
     this.threads = workers.map((worker) => ({ worker, inFlight: 0, replies: new Map(), closed: false }));
@@ -213,8 +215,11 @@ export class InferenceEngine {
       executionProvider: options.executionProvider ?? 'cpu',
       intraOpThreads: options.intraOpThreads ?? 0,
     };
-    // Before the thread starts, so that its sessions share this process's arena (shared-arena.ts).
-    ensureSharedArena();
+    // Before the threads start, so that their sessions share this process's arena (shared-arena.ts).
+    const arena: SharedArenaState =
+      load.executionProvider === 'cpu'
+        ? ensureSharedArena()
+        : { shared: false, reason: `sessions on ${load.executionProvider} keep their own allocators` };
     const workers: Worker[] = [];
     try {
       // One at a time: loading and warming is CPU-bound, and a bad bundle fails on the first.
@@ -227,7 +232,7 @@ export class InferenceEngine {
         loaded = await loadOn(worker, load);
       }
       if (loaded === undefined) throw new Error('no inference thread was started');
-      return new InferenceEngine(workers, loaded.bundle, loaded.config);
+      return new InferenceEngine(workers, loaded.bundle, loaded.config, arena);
     } catch (error) {
       await Promise.all(workers.map((worker) => worker.terminate()));
       throw error;

@@ -57,6 +57,9 @@ describe('apparate worker as a process', () => {
     const started = await worker.logLine('worker started');
     expect(started['accuracyConstraint']).toBe(0.95);
     expect(started['inferenceThreads']).toBe(defaultThreadLayout('cpu').inferenceThreads);
+    // And its sessions share the process's one CPU arena (registered through onnxruntime's C API)
+    expect(started['sharedArena']).toBe(true);
+    expect(started['sharedArenaUnavailable']).toBeUndefined();
     expect(typeof port).toBe('number');
     const base = `http://127.0.0.1:${String(port)}`;
     const before = await (await fetch(`${base}/metrics`)).text();

@@ -96,6 +96,25 @@ describe('one memory arena for every session of the process', () => {
     expect(own).toBeGreaterThan(2 * Math.max(shared, 1));
   });
 
+  it('is left alone when the operator turns it off', async () => {
+    // Given APPARATE_SHARED_ARENA=off in the environment of a process that has not yet asked
+    const saved = process.env['APPARATE_SHARED_ARENA'];
+    process.env['APPARATE_SHARED_ARENA'] = 'off';
+    try {
+      let state: unknown;
+      await jest.isolateModulesAsync(async () => {
+        // When it asks for the arena
+        state = (await import('../../../core/inference/shared-arena')).ensureSharedArena();
+      });
+
+      // Then its sessions keep arenas of their own, and the answer says why
+      expect(state).toEqual({ shared: false, reason: 'turned off by APPARATE_SHARED_ARENA=off' });
+    } finally {
+      if (saved === undefined) delete process.env['APPARATE_SHARED_ARENA'];
+      else process.env['APPARATE_SHARED_ARENA'] = saved;
+    }
+  });
+
   it('is shared with a worker thread started after it', async () => {
     // Given the main thread's arena registered (the first test) and a thread that asks for it
     const ask = () =>
