@@ -16,6 +16,7 @@
  * adds a CPU arena to it, and a session opened with `session.use_env_allocators` set uses it.
  * Sessions of other threads (the worker's inference lanes) share the same arena, which locks.
  */
+import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import koffi from 'koffi';
@@ -64,18 +65,21 @@ const SWITCH = 'APPARATE_SHARED_ARENA';
 
 let state: SharedArenaState | undefined;
 
-/** The library onnxruntime-node's binding links against, beside it in the package. */
+/**
+ * The library onnxruntime-node's binding links against, beside it in the package (named per
+ * platform: `libonnxruntime.so.1`, a versioned `.dylib`, `onnxruntime.dll`).
+ */
 function libraryPath(): string {
-  const bindingFile = require.resolve(
-    `onnxruntime-node/bin/napi-v6/${process.platform}/${process.arch}/onnxruntime_binding.node`,
+  const folder = dirname(
+    require.resolve(
+      `onnxruntime-node/bin/napi-v6/${process.platform}/${process.arch}/onnxruntime_binding.node`,
+    ),
   );
-  const name =
-    process.platform === 'win32'
-      ? 'onnxruntime.dll'
-      : process.platform === 'darwin'
-        ? 'libonnxruntime.1.dylib'
-        : 'libonnxruntime.so.1';
-  return join(dirname(bindingFile), name);
+  const name = readdirSync(folder).find((file) =>
+    /^(lib)?onnxruntime(\.[\d.]+)?\.(so|dylib|dll)(\.\d+)*$/.test(file),
+  );
+  if (name === undefined) throw new Error(`no onnxruntime library beside the binding in ${folder}`);
+  return join(folder, name);
 }
 
 /** The C functions used here, each as its position in the table and its signature. */
