@@ -1,8 +1,10 @@
+import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { createBatchEncoder, type PlainTensor } from '../../../core/inference/batch-encoding';
 import { openSession, type ModelSession } from '../../../core/inference/onnx-session';
-import { runAndRelease } from '../../../core/inference/release-tensors';
 import { runChain } from '../../../core/inference/segment-chain';
 import { ensureSharedArena } from '../../../core/inference/shared-arena';
 import { sampleAt } from '../../../core/data/dataset';
@@ -10,6 +12,9 @@ import { analyzeGraph } from '../../../core/onnx/graph-analysis';
 import { readOnnxModel } from '../../../core/onnx/onnx-model';
 import { sliceModel } from '../../../core/onnx/slicing';
 import { loadFixtureModel, loadModelData } from '../../../core/zoo/fixtures';
+
+const run = promisify(execFile);
+const GROWTH_SCRIPT = join(__dirname, '..', '..', 'support', 'arena-growth.ts');
 
 /** mnist-resnet's inputs for a batch of `rows` real serving samples. */
 async function mnistBatch(rows: number) {
@@ -70,30 +75,20 @@ describe('one memory arena for every session of the process', () => {
   });
 
   it('keeps one working set for several sessions where own arenas keep one each', async () => {
-    // Given a large batch, whose activations dominate what a session allocates as it runs
-    const { fixture, feeds } = await mnistBatch(128);
-    const bytes = new Uint8Array(await readFile(fixture.onnxPath));
-    const growth = async (sharedArena: boolean) => {
-      const sessions = await Promise.all(
-        Array.from({ length: 4 }, () =>
-          openSession(bytes, { intraOpThreads: 1, blocking: true, sharedArena }),
-        ),
-      );
-      try {
-        const before = process.memoryUsage().rss;
-        // When four sessions each run it once, one after another
-        for (const session of sessions) await runAndRelease(() => session.runAny(feeds), feeds);
-        return process.memoryUsage().rss - before;
-      } finally {
-        await Promise.all(sessions.map((s) => s.release()));
-      }
+    // Given four sessions of mnist-resnet and a batch of 128, whose activations dominate what a
+    // session allocates as it runs, each way in a process of its own
+    const growth = async (arena: 'shared' | 'own') => {
+      const { stdout } = await run(process.execPath, ['-r', 'tsx/cjs', GROWTH_SCRIPT, arena]);
+      return (JSON.parse(stdout) as { grewBytes: number }).grewBytes;
     };
-    // (shared first: its arena keeps what it grew to, so it could only flatter own arenas after it)
-    const shared = await growth(true);
-    const own = await growth(false);
+
+    // When the four sessions each run it once, one after another
+    const shared = await growth('shared');
+    const own = await growth('own');
 
     // Then sessions with arenas of their own grew the process by well over twice as much
     expect(own).toBeGreaterThan(2 * Math.max(shared, 1));
+    expect(own).toBeGreaterThan(40e6);
   });
 
   it('is left alone when the operator turns it off', async () => {
