@@ -57,6 +57,13 @@ function rows(result: SimulationResult): string[][] {
   ]);
 }
 
+/** The batching policy as the reports name it: the clockwork policy with its fill. */
+function batchingLabel(settings: SimulationResult['settings']): string {
+  return settings.batching === 'clockwork'
+    ? `${settings.batching} (${settings.batchFill} fill)`
+    : settings.batching;
+}
+
 /** A fixed-width table for the terminal. */
 export function formatTable(result: SimulationResult): string {
   const body = rows(result);
@@ -65,7 +72,7 @@ export function formatTable(result: SimulationResult): string {
   const { settings } = result;
   return [
     `${result.model}: ${settings.requests} requests, ${settings.workload}`,
-    `batching ${settings.batching}${settings.batching === 'clockwork' ? ` (${settings.batchFill} fill)` : ''}, SLO ${settings.sloMs.toFixed(1)} ms, constraint ${settings.accuracyConstraint}, drift ${settings.drift}`,
+    `batching ${batchingLabel(settings)}, SLO ${settings.sloMs.toFixed(1)} ms, constraint ${settings.accuracyConstraint}, drift ${settings.drift}`,
     '',
     line(COLUMNS),
     ...body.map(line),
@@ -80,7 +87,7 @@ export function markdownTable(result: SimulationResult): string {
     `# Simulation of ${result.model}`,
     '',
     `- workload: ${settings.workload}; ${settings.requests} requests after ${settings.bootstrapInputs} bootstrap inputs`,
-    `- batching: ${settings.batching}${settings.batching === 'clockwork' ? ` (${settings.batchFill} fill)` : ''}; SLO ${settings.sloMs.toFixed(1)} ms; accuracy constraint ${settings.accuracyConstraint}; drift ${settings.drift}; seed ${settings.seed}`,
+    `- batching: ${batchingLabel(settings)}; SLO ${settings.sloMs.toFixed(1)} ms; accuracy constraint ${settings.accuracyConstraint}; drift ${settings.drift}; seed ${settings.seed}`,
     '',
     `| ${COLUMNS.join(' | ')} |`,
     `|${COLUMNS.map(() => '---').join('|')}|`,
