@@ -93,8 +93,9 @@ export const profileSchema = z.preprocess(
      * timed again together in fresh rounds at the reference batch size, against what placement
      * charged them. The checked cuts' `cutMs` at the reference size carry what the checks measured
      * (up or down; the mean where a cut was in several), their other sizes are scaled by the same
-     * ratio, and placement ran again on them. Absent in bundles prepared before, or where no ramp
-     * fitted the budget.
+     * ratio, and placement ran again on them; sets placement passed over but would have taken
+     * with their unmeasured cuts a reading's noise cheaper are checked the same way (`near-miss`).
+     * Absent in bundles prepared before, or where no ramp fitted the budget even so.
      */
     placementChecks: z
       .array(
@@ -102,6 +103,8 @@ export const profileSchema = z.preprocess(
           ids: z.array(z.string()).min(1),
           chargedMs: z.number().nonnegative(),
           measuredMs: z.number().nonnegative(),
+          /** `chosen`, or `near-miss`: a set placement passed over on a reading within noise. */
+          reason: z.enum(['chosen', 'near-miss']).optional(),
         }),
       )
       .optional(),

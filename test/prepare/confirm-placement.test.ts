@@ -36,7 +36,7 @@ describe('confirmPlacement', () => {
     expect(measured).toEqual([['c0']]);
     expect(result.chosen).toEqual([0]);
     expect(result.cutMs.get('c0')).toBeCloseTo(0.14, 12);
-    expect(result.checks).toEqual([{ ids: ['c0'], chargedMs: 0.15, measuredMs: 0.14 }]);
+    expect(result.checks).toEqual([{ ids: ['c0'], chargedMs: 0.15, measuredMs: 0.14, reason: 'chosen' }]);
   });
 
   it('charges a lucky cut what it measures and places again', async () => {
@@ -76,7 +76,7 @@ describe('confirmPlacement', () => {
       figures,
       placeWide,
       (ids) => Promise.resolve(1.5 * ids.reduce((sum, id) => sum + (figures.get(id) ?? 0), 0)),
-      1,
+      { maxChecks: 1 },
     );
 
     // Then the one check raises each chosen cut by the same factor, and placement runs once more
@@ -106,6 +106,79 @@ describe('confirmPlacement', () => {
     expect(draws).toBe(1);
     expect(result.chosen).toEqual([0]);
     expect(result.cutMs.get('c0')).toBeCloseTo(0.19, 12);
+  });
+
+  it('checks a passed-over cut that would be chosen a reading’s noise cheaper, and places it', async () => {
+    // Given c0 (where the ramp should go) read 0.25 ms, over the 0.2 ms budget, though it costs
+    // 0.12 ms, so placement first takes the nearest cut that fits, c1
+    const figures = new Map([
+      ['c0', 0.25],
+      ['c1', 0.15],
+      ['c2', 0.3],
+      ['c3', 0.3],
+    ]);
+    const truth = new Map([
+      ['c0', 0.12],
+      ['c1', 0.15],
+    ]);
+    const result = await confirmPlacement(
+      IDS,
+      figures,
+      place,
+      (ids) => Promise.resolve(ids.reduce((sum, id) => sum + (truth.get(id) ?? 1), 0)),
+      { slackMs: 0.1 },
+    );
+
+    // Then c1 is confirmed, c0 is measured again as a near miss, and c0 is placed on what it measured
+    expect(result.checks.map((check) => [check.ids, check.reason])).toEqual([
+      [['c1'], 'chosen'],
+      [['c0'], 'near-miss'],
+    ]);
+    expect(result.chosen).toEqual([0]);
+    expect(result.cutMs.get('c0')).toBeCloseTo(0.12, 12);
+  });
+
+  it('keeps the first choice when the near miss measures high again, and checks it once', async () => {
+    // Given c0 read 0.25 ms and really costs 0.3 ms
+    const figures = new Map([
+      ['c0', 0.25],
+      ['c1', 0.15],
+      ['c2', 0.3],
+      ['c3', 0.3],
+    ]);
+    const measured: string[][] = [];
+    const result = await confirmPlacement(
+      IDS,
+      figures,
+      place,
+      (ids) => {
+        measured.push([...ids]);
+        return Promise.resolve(ids.reduce((sum, id) => sum + (id === 'c0' ? 0.3 : 0.15), 0));
+      },
+      { slackMs: 0.1 },
+    );
+
+    // Then c1 stays placed; c0 was measured once more and no other cut was worth a look
+    expect(measured).toEqual([['c1'], ['c0']]);
+    expect(result.chosen).toEqual([1]);
+    expect(result.cutMs.get('c0')).toBeCloseTo(0.3, 12);
+  });
+
+  it('measures a near miss even where nothing fitted on the screening figures', async () => {
+    // Given every cut read over the budget, c2 by less than a reading's noise
+    const figures = new Map([
+      ['c0', 0.5],
+      ['c1', 0.5],
+      ['c2', 0.25],
+      ['c3', 0.5],
+    ]);
+    const result = await confirmPlacement(IDS, figures, place, () => Promise.resolve(0.18), {
+      slackMs: 0.1,
+    });
+
+    // Then c2 is measured as a near miss, fits on what it measured, and is placed
+    expect(result.checks.map((check) => [check.ids, check.reason])).toEqual([[['c2'], 'near-miss']]);
+    expect(result.chosen).toEqual([2]);
   });
 
   it('measures nothing when no ramp fits', async () => {
