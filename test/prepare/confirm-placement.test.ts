@@ -17,6 +17,15 @@ function placeWithin(budget: number) {
 }
 const place = placeWithin(0.02);
 
+/** Cut figures (or true costs) for c0–c3, in ms. */
+const cutFigures = (c0: number, c1: number, c2: number, c3: number): Map<string, number> =>
+  new Map([
+    ['c0', c0],
+    ['c1', c1],
+    ['c2', c2],
+    ['c3', c3],
+  ]);
+
 describe('confirmPlacement', () => {
   it('keeps a placement whose cuts cost what they were charged', async () => {
     // Given cut figures where c0 fits the 0.2 ms budget, and a measurement that agrees
@@ -111,16 +120,8 @@ describe('confirmPlacement', () => {
   it('checks a passed-over cut that would be chosen a reading’s noise cheaper, and places it', async () => {
     // Given c0 (where the ramp should go) read 0.25 ms, over the 0.2 ms budget, though it costs
     // 0.12 ms, so placement first takes the nearest cut that fits, c1
-    const figures = new Map([
-      ['c0', 0.25],
-      ['c1', 0.15],
-      ['c2', 0.3],
-      ['c3', 0.3],
-    ]);
-    const truth = new Map([
-      ['c0', 0.12],
-      ['c1', 0.15],
-    ]);
+    const figures = cutFigures(0.25, 0.15, 0.3, 0.3);
+    const truth = cutFigures(0.12, 0.15, 1, 1);
     const result = await confirmPlacement(
       IDS,
       figures,
@@ -140,12 +141,7 @@ describe('confirmPlacement', () => {
 
   it('keeps the first choice when the near miss measures high again, and checks it once', async () => {
     // Given c0 read 0.25 ms and really costs 0.3 ms
-    const figures = new Map([
-      ['c0', 0.25],
-      ['c1', 0.15],
-      ['c2', 0.3],
-      ['c3', 0.3],
-    ]);
+    const figures = cutFigures(0.25, 0.15, 0.3, 0.3);
     const measured: string[][] = [];
     const result = await confirmPlacement(
       IDS,
@@ -166,12 +162,7 @@ describe('confirmPlacement', () => {
 
   it('measures a near miss even where nothing fitted on the screening figures', async () => {
     // Given every cut read over the budget, c2 by less than a reading's noise
-    const figures = new Map([
-      ['c0', 0.5],
-      ['c1', 0.5],
-      ['c2', 0.25],
-      ['c3', 0.5],
-    ]);
+    const figures = cutFigures(0.5, 0.5, 0.25, 0.5);
     const result = await confirmPlacement(IDS, figures, place, () => Promise.resolve(0.18), {
       slackMs: 0.1,
     });
