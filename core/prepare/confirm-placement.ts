@@ -19,8 +19,9 @@
  * set it chose is measured too, and placement runs again on the figures, as above. A passed-over
  * cut is so measured a second time only where it could change the choice, and what it measures
  * stands whichever way it went: the second reading is not selected on. On mnist-resnet the cut at
- * the first candidate, the one expected to save most, read 0.8–2.0% of the model between
- * preparations against a 1.66% room in the budget (docs/benchmarks.md, "Near misses").
+ * the first candidate, the one expected to save most, read 0.5–2.7% of the model between
+ * preparations on one host, against 1.66% of room beside its ramp in the 2% budget
+ * (docs/benchmarks.md, "Near misses").
  */
 /**
  * Why a set was checked: placement chose it (`chosen`), or would have on figures a reading's noise
