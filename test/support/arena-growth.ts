@@ -5,19 +5,13 @@
  * its own, because a test runner's worker also frees and grows memory for other test files.
  */
 import { readFile } from 'node:fs/promises';
-import { createBatchEncoder } from '../../core/inference/batch-encoding';
 import { openSession } from '../../core/inference/onnx-session';
 import { runAndRelease } from '../../core/inference/release-tensors';
-import { sampleAt } from '../../core/data/dataset';
-import { loadFixtureModel, loadModelData } from '../../core/zoo/fixtures';
+import { fixtureBatch } from './fixture-batch';
 
 async function main(): Promise<void> {
   const sharedArena = process.argv[2] !== 'own';
-  const fixture = await loadFixtureModel('mnist-resnet');
-  const stream = await loadModelData(fixture, 'serving');
-  const feeds = createBatchEncoder(fixture.spec).encode(
-    Array.from({ length: 128 }, (_, i) => sampleAt(stream, i % stream.count)),
-  );
+  const { fixture, feeds } = await fixtureBatch('mnist-resnet', 128);
   const bytes = new Uint8Array(await readFile(fixture.onnxPath));
   const sessions = [];
   for (let i = 0; i < 4; i++)

@@ -3,28 +3,17 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { createBatchEncoder, type PlainTensor } from '../../../core/inference/batch-encoding';
+import type { PlainTensor } from '../../../core/inference/batch-encoding';
 import { openSession, type ModelSession } from '../../../core/inference/onnx-session';
 import { runChain } from '../../../core/inference/segment-chain';
 import { ensureSharedArena } from '../../../core/inference/shared-arena';
-import { sampleAt } from '../../../core/data/dataset';
 import { analyzeGraph } from '../../../core/onnx/graph-analysis';
 import { readOnnxModel } from '../../../core/onnx/onnx-model';
 import { sliceModel } from '../../../core/onnx/slicing';
-import { loadFixtureModel, loadModelData } from '../../../core/zoo/fixtures';
+import { fixtureBatch } from '../../support/fixture-batch';
 
 const run = promisify(execFile);
 const GROWTH_SCRIPT = join(__dirname, '..', '..', 'support', 'arena-growth.ts');
-
-/** mnist-resnet's inputs for a batch of `rows` real serving samples. */
-async function mnistBatch(rows: number) {
-  const fixture = await loadFixtureModel('mnist-resnet');
-  const stream = await loadModelData(fixture, 'serving');
-  const feeds = createBatchEncoder(fixture.spec).encode(
-    Array.from({ length: rows }, (_, i) => sampleAt(stream, i % stream.count)),
-  );
-  return { fixture, feeds };
-}
 
 describe('one memory arena for every session of the process', () => {
   it('is registered in the main thread and answers the same on a second call', () => {
@@ -40,7 +29,7 @@ describe('one memory arena for every session of the process', () => {
 
   it('gives a cut model the same answers as the whole model and as sessions with arenas of their own', async () => {
     // Given mnist-resnet cut at its middle candidate, opened on the shared arena and on own arenas
-    const { fixture, feeds } = await mnistBatch(8);
+    const { fixture, feeds } = await fixtureBatch('mnist-resnet', 8);
     const model = await readOnnxModel(fixture.onnxPath);
     const analysis = await analyzeGraph(model);
     const middle = analysis.candidates[Math.floor((analysis.candidates.length - 1) / 2)]?.id ?? '';
