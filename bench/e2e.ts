@@ -130,7 +130,7 @@ export const e2eBenchmark: Benchmark = {
   name: 'e2e',
   summary: 'end-to-end evaluation on the real worker: plain, Apparate, static, optimal; ablation; drift',
   usage:
-    'usage: npm run bench -- e2e [--quick] [--models a,b] [--loads 0.5,0.7] [--slo-multipliers 2] [--ablation-budgets 0.02,0.1] [--repeats N] [--secondary-repeats N] [--run-seconds N] [--capacity-seconds N] [--drift-seconds N] [--constraint 0.99] [--config-poll-ms N] [--adjust-period-batches N] [--seed N] [--trace-start-second N] [--load-basis served|worker] [--inference-threads N] [--intra-op-threads M] [--trace file] [--bundles-dir dir] [--out dir]',
+    'usage: npm run bench -- e2e [--quick] [--models a,b] [--loads 0.5,0.7] [--slo-multipliers 2] [--ablation-budgets 0.02,0.1] [--repeats N] [--secondary-repeats N] [--run-seconds N] [--slice-seconds S] [--capacity-seconds N] [--drift-seconds N] [--constraint 0.99] [--config-poll-ms N] [--adjust-period-batches N] [--seed N] [--trace-start-second N] [--load-basis served|worker] [--inference-threads N] [--intra-op-threads M] [--trace file] [--bundles-dir dir] [--out dir]',
   async run(args) {
     const settings = parseEvalArgs(args);
     const results = await runEvaluation(settings, (line) => process.stdout.write(`${line}\n`));

@@ -23,7 +23,8 @@ import { requestInput, type PlannedRequest } from './workload';
 import type { CapacityResult } from './capacity';
 import { measureServedCapacity } from './served-capacity';
 import { ServingProcess } from './serving-client';
-import { runServing, type ServingRunResult } from './worker-run';
+import { serveInTurns, sliceBounds } from './slices';
+import { runServing, ServingRun, type ServingRunOptions, type ServingRunResult } from './worker-run';
 
 /** Warm-up requests served before each run's clock starts. */
 const WARMUP_REQUESTS = 64;
@@ -130,15 +131,15 @@ export function machine(asked: ThreadLayout = {}): Record<string, string | numbe
   };
 }
 
-/** Serves one policy over the planned requests. */
-export async function servePolicy(
+/** The serving run one policy gets over the planned requests. */
+function policyRun(
   context: ModelContext,
   policy: Exclude<PolicyName, 'optimal'>,
   planned: readonly PlannedRequest[],
   sloMs: number,
   settings: EvalSettings,
   rampBudget?: number,
-): Promise<ServedPolicy> {
+): ServingRunOptions {
   const budget = rampBudget ?? context.bundle.manifest.rampBudget;
   const config =
     policy === 'plain'
@@ -146,7 +147,7 @@ export async function servePolicy(
       : policy === 'static'
         ? context.staticConfig
         : initialConfigFor(context.bundle, budget);
-  const run = await runServing({
+  return {
     bundleDir: context.bundle.dir,
     model: context.name,
     config,
@@ -164,14 +165,70 @@ export async function servePolicy(
           },
         }
       : {}),
-  });
+  };
+}
+
+function servedPolicy(
+  options: ServingRunOptions,
+  run: ServingRunResult,
+  planned: readonly PlannedRequest[],
+): ServedPolicy {
   return {
     run,
     outcomes: runOutcomes(run, planned),
     configChanges: run.applied.length,
-    rampChanges: rampChanges(config, run),
+    rampChanges: rampChanges(options.config, run),
     configLagMs: configLagMs(run),
   };
+}
+
+/** Serves one policy over the planned requests, alone on the machine. */
+export async function servePolicy(
+  context: ModelContext,
+  policy: Exclude<PolicyName, 'optimal'>,
+  planned: readonly PlannedRequest[],
+  sloMs: number,
+  settings: EvalSettings,
+  rampBudget?: number,
+): Promise<ServedPolicy> {
+  const options = policyRun(context, policy, planned, sloMs, settings, rampBudget);
+  return servedPolicy(options, await runServing(options), planned);
+}
+
+/**
+ * Serves several policies over the same planned requests, in the order given. With
+ * `settings.sliceSeconds` > 0 every policy's worker is started first and the policies take turns
+ * slice by slice (slices.ts), the order rotating per slice; otherwise each serves the whole run
+ * in turn, as runs before 7 December 2026 did.
+ */
+export async function servePolicies(
+  context: ModelContext,
+  policies: readonly Exclude<PolicyName, 'optimal'>[],
+  planned: readonly PlannedRequest[],
+  sloMs: number,
+  settings: EvalSettings,
+): Promise<Map<string, ServedPolicy>> {
+  const served = new Map<string, ServedPolicy>();
+  if (settings.sliceSeconds <= 0) {
+    for (const policy of policies)
+      served.set(policy, await servePolicy(context, policy, planned, sloMs, settings));
+    return served;
+  }
+  const options = policies.map((policy) => policyRun(context, policy, planned, sloMs, settings));
+  const runs: ServingRun[] = [];
+  try {
+    for (const option of options) runs.push(await ServingRun.start(option));
+    const results = await serveInTurns(runs, sliceBounds(planned, settings.sliceSeconds * 1000));
+    policies.forEach((policy, i) =>
+      served.set(
+        policy,
+        servedPolicy(options[i] as ServingRunOptions, results[i] as ServingRunResult, planned),
+      ),
+    );
+    return served;
+  } finally {
+    for (const run of runs) run.kill();
+  }
 }
 
 export function runRecord(

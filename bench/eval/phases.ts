@@ -12,6 +12,7 @@ import {
   meanBatchSize,
   paddingShare,
   runRecord,
+  servePolicies,
   servePolicy,
   type Log,
   type ModelContext,
@@ -75,10 +76,7 @@ export async function runLoadGrid(phase: ModelPhase, runs: RunRecord[]): Promise
         });
         const order: Exclude<PolicyName, 'optimal'>[] = ['plain', 'apparate', 'static'];
         const rotated = [...order.slice(repeat % 3), ...order.slice(0, repeat % 3)];
-        const served = new Map<string, ServedPolicy>();
-        for (const policy of rotated) {
-          served.set(policy, await servePolicy(context, policy, planned, sloMs, settings));
-        }
+        const served = await servePolicies(context, rotated, planned, sloMs, settings);
         const plain = served.get('plain') as ServedPolicy;
         const apparate = served.get('apparate') as ServedPolicy;
         const outcomes = new Map<string, readonly RequestOutcome[]>([
@@ -204,10 +202,7 @@ export async function runDrift(phase: ModelPhase): Promise<DriftRow[]> {
     seed: settings.seed,
     drift: true,
   });
-  const served = new Map<string, ServedPolicy>();
-  for (const policy of ['plain', 'apparate', 'static'] as const) {
-    served.set(policy, await servePolicy(context, policy, planned, sloMs, settings));
-  }
+  const served = await servePolicies(context, ['plain', 'apparate', 'static'], planned, sloMs, settings);
   const outcomes = new Map([...served].map(([policy, s]) => [policy, s.outcomes]));
   const figures = repeatFigures(outcomes);
   for (const policy of ['apparate', 'static'] as const) {

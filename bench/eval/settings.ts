@@ -26,6 +26,12 @@ export const evalSettingsSchema = z.object({
   secondaryRepeats: z.number().int().positive(),
   /** Seconds of trace per serving run. */
   runSeconds: z.number().int().positive(),
+  /**
+   * Seconds of trace per turn when the policies of a repeat take turns (slices.ts): every policy
+   * serves one slice before any serves the next, so the host's slow and fast spells fall on all of
+   * them alike; 0 serves each policy's whole run in a row, as runs before 7 December 2026 did.
+   */
+  sliceSeconds: z.number().nonnegative(),
   /** Seconds of the closed-loop capacity measurement per model. */
   capacitySeconds: z.number().positive(),
   /**
@@ -90,6 +96,7 @@ export const FULL_SETTINGS: EvalSettings = {
   repeats: 3,
   secondaryRepeats: 1,
   runSeconds: 12,
+  sliceSeconds: 3,
   capacitySeconds: 4,
   loadBasis: 'served',
   ablationBudgets: [0.02, 0.05, 0.1],
@@ -122,6 +129,7 @@ const NUMBER_OPTIONS = new Set([
   'repeats',
   'secondary-repeats',
   'run-seconds',
+  'slice-seconds',
   'capacity-seconds',
   'drift-seconds',
   'constraint',

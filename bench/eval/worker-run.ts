@@ -64,7 +64,7 @@ export interface ServingRunResult {
   /** When a config was published and when the worker first served a batch under it. */
   readonly published: { atMs: number; version: number; rampIds: readonly string[] }[];
   readonly applied: { atMs: number; version: number }[];
-  /** Wall time from the first arrival to the last answer. */
+  /** Wall time from the first arrival to the last answer, summed over the slices served. */
   readonly wallSeconds: number;
   /** Where the cores went during the run; null where per-thread counters are unreadable. */
   readonly cpu: ServingCpu | null;
@@ -83,38 +83,162 @@ export interface ServingCpu {
   readonly clientMs: number;
 }
 
-/** Runs the worker over the planned requests and records every release and batch. */
-export async function runServing(options: ServingRunOptions): Promise<ServingRunResult> {
-  const { requests } = options;
-  const records: RequestRecord[] = requests.map((request) => ({
-    arrivalMs: request.atMs,
-    releaseMs: Number.NaN,
-    finalMs: Number.NaN,
-    early: false,
-    releasedClass: -1,
-    finalClass: -1,
-    dropped: false,
-    configVersion: -1,
-  }));
-  const batches: BatchRecord[] = [];
-  const published: ServingRunResult['published'] = [];
-  const applied: { atMs: number; version: number }[] = [];
-  let t0 = Number.POSITIVE_INFINITY;
-  const epochOffsetMs = Date.now() - performance.now();
-  const clock = (): number => performance.now() - t0;
-  let answered = 0;
-  let failure: Error | undefined;
-  let lastVersion = options.config.version;
+/**
+ * A serving process with its worker warm, serving the planned requests in slices the caller
+ * chooses (`serve`), then stopped (`finish`). Between slices the process idles with its queue
+ * empty, so several runs can take turns on the same machine: the evaluation interleaves its
+ * policies slice by slice (phases.ts), and a change in the host's speed then falls on all of them
+ * alike. Each slice's clock is set so that its first planned arrival is "now": times in the
+ * records stay on the planned timeline, and the idle time between slices appears nowhere.
+ */
+export class ServingRun {
+  private readonly records: RequestRecord[];
+  private readonly batches: BatchRecord[] = [];
+  private readonly published: ServingRunResult['published'] = [];
+  private readonly applied: { atMs: number; version: number }[] = [];
+  private readonly epochOffsetMs = Date.now() - performance.now();
+  private t0 = Number.POSITIVE_INFINITY;
+  private answered = 0;
+  private failure: Error | undefined;
+  private lastVersion: number;
+  private servedMs = 0;
+  private clientMs = 0;
+  private readonly server: ServingProcess;
 
-  const release = (event: Release, atMs: number): void => {
+  private constructor(private readonly options: ServingRunOptions) {
+    this.records = options.requests.map((request) => ({
+      arrivalMs: request.atMs,
+      releaseMs: Number.NaN,
+      finalMs: Number.NaN,
+      early: false,
+      releasedClass: -1,
+      finalClass: -1,
+      dropped: false,
+      configVersion: -1,
+    }));
+    this.lastVersion = options.config.version;
+    this.server = ServingProcess.fork((reply) => {
+      const atMs = this.clock();
+      if (reply.type === 'releases') {
+        for (const event of reply.releases) this.release(event, atMs);
+      } else if (reply.type === 'published') {
+        this.published.push({ atMs, version: reply.version, rampIds: reply.rampIds });
+      } else {
+        const startMs = reply.startedAtMs - this.epochOffsetMs - this.t0;
+        this.batches.push({
+          startMs,
+          requests: reply.requestIds.map((id) => Number(id.slice(1))),
+          finalAfterStartMs: reply.finalAtMs.map((at) => at - reply.startedAtMs),
+          paddedSize: reply.paddedSize,
+          configVersion: reply.configVersion,
+        });
+        if (reply.configVersion !== this.lastVersion) {
+          this.lastVersion = reply.configVersion;
+          this.applied.push({ atMs: startMs, version: reply.configVersion });
+        }
+      }
+    });
+  }
+
+  /** Forks the serving process and resolves once its worker is warm. */
+  static async start(options: ServingRunOptions): Promise<ServingRun> {
+    const run = new ServingRun(options);
+    try {
+      await run.server.serve({
+        bundleDir: options.bundleDir,
+        model: options.model,
+        config: options.config,
+        configPollMs: options.configPollMs,
+        warmupInputs: [...options.warmupInputs],
+        layout: options.layout,
+        ...(options.controller === undefined ? {} : { controller: options.controller }),
+      });
+    } catch (error) {
+      run.kill();
+      throw error;
+    }
+    return run;
+  }
+
+  /**
+   * Serves planned requests `from` to `to` (exclusive) at their planned times, the slice's clock
+   * starting at `startMs` on the planned timeline, and resolves once every one is answered.
+   * Slices must come in order: a slice waits for every earlier request's answer too.
+   */
+  async serve(from: number, to: number, startMs: number): Promise<void> {
+    const { requests } = this.options;
+    this.t0 = performance.now() + 20 - startMs;
+    const began = performance.now();
+    const clientBefore = cpuSnapshot();
+    let next = from;
+    while (next < to && this.server.failed === undefined) {
+      const now = this.clock();
+      const due: Parameters<ServingProcess['send']>[0] = [];
+      while (next < to && (requests[next] as PlannedRequest).atMs <= now) {
+        const request = requests[next] as PlannedRequest;
+        const enqueuedAtMs = this.t0 + request.atMs + this.epochOffsetMs;
+        due.push({
+          requestId: `r${next}`,
+          enqueuedAtMs,
+          deadlineAtMs: enqueuedAtMs + this.options.sloMs,
+          input: request.input,
+        });
+        next++;
+      }
+      this.server.send(due);
+      const at = next < to ? requests[next]?.atMs : undefined;
+      if (at !== undefined) await sleep(Math.max(0, Math.min(at - this.clock(), 2)));
+    }
+    const until = performance.now() + DRAIN_TIMEOUT_MS;
+    while (
+      this.answered < to &&
+      performance.now() < until &&
+      this.failure === undefined &&
+      this.server.failed === undefined
+    ) {
+      await sleep(5);
+    }
+    this.failure ??= this.server.failed;
+    if (this.failure !== undefined) throw this.failure;
+    if (this.answered < to) {
+      throw new Error(`${to - this.answered} requests got no answer within ${DRAIN_TIMEOUT_MS} ms`);
+    }
+    this.servedMs += performance.now() - began;
+    this.clientMs += cpuSpent(clientBefore, cpuSnapshot()).processMs;
+  }
+
+  /** Stops the worker and returns what the slices served. */
+  async finish(): Promise<ServingRunResult> {
+    const serving = await this.server.stop();
+    const cpu = serving === undefined ? null : { ...serving, clientMs: this.clientMs };
+    return {
+      requests: this.records,
+      batches: this.batches,
+      published: this.published,
+      applied: this.applied,
+      wallSeconds: this.servedMs / 1000,
+      cpu,
+    };
+  }
+
+  /** Kills the serving process if it still runs (after a failure on either side). */
+  kill(): void {
+    this.server.kill();
+  }
+
+  private clock(): number {
+    return performance.now() - this.t0;
+  }
+
+  private release(event: Release, atMs: number): void {
     if (!event.requestId.startsWith('r')) return;
-    const record = records[Number(event.requestId.slice(1))];
+    const record = this.records[Number(event.requestId.slice(1))];
     if (record === undefined) return;
     if (event.kind === 'error') {
       if (event.code !== 'deadline_exceeded') {
-        failure ??= new Error(`request ${event.requestId} failed: ${event.message ?? event.code ?? ''}`);
+        this.failure ??= new Error(`request ${event.requestId} failed: ${event.message ?? event.code ?? ''}`);
       }
-      if (!record.dropped && Number.isNaN(record.finalMs)) answered += 1;
+      if (!record.dropped && Number.isNaN(record.finalMs)) this.answered += 1;
       record.dropped = true;
       return;
     }
@@ -127,7 +251,7 @@ export async function runServing(options: ServingRunOptions): Promise<ServingRun
       }
       return;
     }
-    if (Number.isNaN(record.finalMs)) answered += 1;
+    if (Number.isNaN(record.finalMs)) this.answered += 1;
     record.finalMs = atMs;
     record.finalClass = event.classIndex;
     if (Number.isNaN(record.releaseMs)) {
@@ -135,81 +259,16 @@ export async function runServing(options: ServingRunOptions): Promise<ServingRun
       record.releasedClass = event.classIndex;
       record.configVersion = event.configVersion;
     }
-  };
+  }
+}
 
-  const server = ServingProcess.fork((reply) => {
-    const atMs = clock();
-    if (reply.type === 'releases') {
-      for (const event of reply.releases) release(event, atMs);
-    } else if (reply.type === 'published') {
-      published.push({ atMs, version: reply.version, rampIds: reply.rampIds });
-    } else {
-      const startMs = reply.startedAtMs - epochOffsetMs - t0;
-      batches.push({
-        startMs,
-        requests: reply.requestIds.map((id) => Number(id.slice(1))),
-        finalAfterStartMs: reply.finalAtMs.map((at) => at - reply.startedAtMs),
-        paddedSize: reply.paddedSize,
-        configVersion: reply.configVersion,
-      });
-      if (reply.configVersion !== lastVersion) {
-        lastVersion = reply.configVersion;
-        applied.push({ atMs: startMs, version: reply.configVersion });
-      }
-    }
-  });
+/** Runs the worker over all the planned requests in one go and records every release and batch. */
+export async function runServing(options: ServingRunOptions): Promise<ServingRunResult> {
+  const run = await ServingRun.start(options);
   try {
-    await server.serve({
-      bundleDir: options.bundleDir,
-      model: options.model,
-      config: options.config,
-      configPollMs: options.configPollMs,
-      warmupInputs: [...options.warmupInputs],
-      layout: options.layout,
-      ...(options.controller === undefined ? {} : { controller: options.controller }),
-    });
-    t0 = performance.now() + 20;
-    const began = performance.now();
-    const clientBefore = cpuSnapshot();
-    let next = 0;
-    while (next < requests.length && server.failed === undefined) {
-      const now = clock();
-      const due: Parameters<ServingProcess['send']>[0] = [];
-      while (next < requests.length && (requests[next] as PlannedRequest).atMs <= now) {
-        const request = requests[next] as PlannedRequest;
-        const enqueuedAtMs = t0 + request.atMs + epochOffsetMs;
-        due.push({
-          requestId: `r${next}`,
-          enqueuedAtMs,
-          deadlineAtMs: enqueuedAtMs + options.sloMs,
-          input: request.input,
-        });
-        next++;
-      }
-      server.send(due);
-      const at = requests[next]?.atMs;
-      if (at !== undefined) await sleep(Math.max(0, Math.min(at - clock(), 2)));
-    }
-    const until = performance.now() + DRAIN_TIMEOUT_MS;
-    while (
-      answered < requests.length &&
-      performance.now() < until &&
-      failure === undefined &&
-      server.failed === undefined
-    ) {
-      await sleep(5);
-    }
-    failure ??= server.failed;
-    if (failure !== undefined) throw failure;
-    if (answered < requests.length) {
-      throw new Error(`${requests.length - answered} requests got no answer within ${DRAIN_TIMEOUT_MS} ms`);
-    }
-    const wallSeconds = (performance.now() - began) / 1000;
-    const clientMs = cpuSpent(clientBefore, cpuSnapshot()).processMs;
-    const serving = await server.stop();
-    const cpu = serving === undefined ? null : { ...serving, clientMs };
-    return { requests: records, batches, published, applied, wallSeconds, cpu };
+    await run.serve(0, options.requests.length, 0);
+    return await run.finish();
   } finally {
-    server.kill();
+    run.kill();
   }
 }

@@ -47,6 +47,7 @@ describe('npm run bench -- e2e --quick', () => {
       models: ['mnist-resnet'],
       loads: [0.5],
       runSeconds: 2,
+      sliceSeconds: 1,
       capacitySeconds: 1,
       ablationBudgets: [0.1],
       driftSeconds: 2,
@@ -106,6 +107,8 @@ describe('npm run bench -- e2e --quick', () => {
               load: z.number(),
               cpuMsPerRequest: cpu.nullable(),
               paddingShare: z.number().min(0).lt(1),
+              // served in 1 s slices, each on its own clock: latencies stay on the plan's timeline
+              latencyMs: z.object({ p25: z.number().nonnegative(), p95: z.number().lt(5000) }).passthrough(),
             })
             .passthrough(),
         ),
