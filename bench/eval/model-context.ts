@@ -199,7 +199,7 @@ export async function servePolicy(
  * Serves several policies over the same planned requests, in the order given. With
  * `settings.sliceSeconds` > 0 every policy's worker is started first and the policies take turns
  * slice by slice (slices.ts), the order rotating per slice; otherwise each serves the whole run
- * in turn, as runs before 7 December 2026 did.
+ * in turn, as runs before the evening of 6 December 2026 did.
  */
 export async function servePolicies(
   context: ModelContext,

@@ -29,7 +29,7 @@ export const evalSettingsSchema = z.object({
   /**
    * Seconds of trace per turn when the policies of a repeat take turns (slices.ts): every policy
    * serves one slice before any serves the next, so the host's slow and fast spells fall on all of
-   * them alike; 0 serves each policy's whole run in a row, as runs before 7 December 2026 did.
+   * them alike; 0 serves each policy's whole run in a row, as runs before the evening of 6 December 2026 did.
    */
   sliceSeconds: z.number().nonnegative(),
   /** Seconds of the closed-loop capacity measurement per model. */
