@@ -50,21 +50,20 @@ export interface ServedPolicy {
   readonly run: ServingRunResult;
   readonly outcomes: RequestOutcome[];
   readonly configChanges: number;
-  /** Publications that changed the ramp set (each makes the worker build and warm new sessions). */
-  readonly rampChanges: number;
+  /** The ramp sets served in turn, the initial first: each change makes the worker build and warm new sessions. */
+  readonly rampSets: string[][];
   /** Median time from a config's publication to the first batch served under it, ms. */
   readonly configLagMs: number | null;
 }
 
-function rampChanges(initial: RampConfig, run: ServingRunResult): number {
-  let key = initial.ramps.map((r) => r.id).join(',');
-  let changes = 0;
+/** The ramp sets a run served in turn, the initial one first; consecutive repeats are one. */
+function rampSets(initial: RampConfig, run: ServingRunResult): string[][] {
+  const sets = [initial.ramps.map((r) => r.id)];
   for (const publication of run.published) {
-    const next = publication.rampIds.join(',');
-    if (next !== key) changes += 1;
-    key = next;
+    if (publication.rampIds.join(',') !== (sets[sets.length - 1] as string[]).join(','))
+      sets.push([...publication.rampIds]);
   }
-  return changes;
+  return sets;
 }
 
 function configLagMs(run: ServingRunResult): number | null {
@@ -177,7 +176,7 @@ function servedPolicy(
     run,
     outcomes: runOutcomes(run, planned),
     configChanges: run.applied.length,
-    rampChanges: rampChanges(options.config, run),
+    rampSets: rampSets(options.config, run),
     configLagMs: configLagMs(run),
   };
 }
@@ -241,7 +240,7 @@ export function runRecord(
     labelAccuracy: number;
     configChanges: number;
     configLagMs: number | null;
-    rampChanges: number;
+    rampSets: string[][];
     meanBatchSize: number;
     paddingShare: number;
     cpuMsPerRequest: CpuPerRequest | null;
@@ -265,7 +264,8 @@ export function runRecord(
     fractionOfOptimal: figures.fractionOfOptimal,
     configChanges: extra.configChanges,
     configLagMs: extra.configLagMs,
-    rampChanges: extra.rampChanges,
+    rampChanges: Math.max(0, extra.rampSets.length - 1),
+    rampSets: extra.rampSets,
     meanBatchSize: extra.meanBatchSize,
     paddingShare: extra.paddingShare,
     cpuMsPerRequest: extra.cpuMsPerRequest,

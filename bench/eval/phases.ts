@@ -104,7 +104,7 @@ export async function runLoadGrid(phase: ModelPhase, runs: RunRecord[]): Promise
                 ),
                 configChanges: policy === 'apparate' ? source.configChanges : 0,
                 configLagMs: policy === 'apparate' ? source.configLagMs : null,
-                rampChanges: policy === 'apparate' ? source.rampChanges : 0,
+                rampSets: policy === 'optimal' ? [] : source.rampSets,
                 meanBatchSize: meanBatchSize(source.run),
                 paddingShare: paddingShare(source.run),
                 cpuMsPerRequest: policy === 'optimal' ? null : cpuPerRequest(source.run),
@@ -115,7 +115,7 @@ export async function runLoadGrid(phase: ModelPhase, runs: RunRecord[]): Promise
         const a = figures.get('apparate') as RunFigures;
         const s = figures.get('static') as RunFigures;
         say(
-          `${name} load ${load} SLO ${sloMultiplier}x (${sloMs.toFixed(0)} ms) repeat ${repeat + 1}/${repeats}: ${planned.length} requests at ${rps.toFixed(0)} req/s; plain p50 ${(figures.get('plain') as RunFigures).latencyMs.p50.toFixed(1)} ms (${meanBatchSize(plain.run).toFixed(1)} a batch, ${(100 * paddingShare(plain.run)).toFixed(0)}% padding); Apparate win ${a.winsVsPlainPct.p50.toFixed(1)}% agreement ${(100 * a.agreement).toFixed(2)}% (${meanBatchSize(apparate.run).toFixed(1)} a batch, ${(100 * paddingShare(apparate.run)).toFixed(0)}% padding, ${apparate.rampChanges} ramp changes); static win ${s.winsVsPlainPct.p50.toFixed(1)}% agreement ${(100 * s.agreement).toFixed(2)}%; optimal win ${(figures.get('optimal') as RunFigures).winsVsPlainPct.p50.toFixed(1)}%`,
+          `${name} load ${load} SLO ${sloMultiplier}x (${sloMs.toFixed(0)} ms) repeat ${repeat + 1}/${repeats}: ${planned.length} requests at ${rps.toFixed(0)} req/s; plain p50 ${(figures.get('plain') as RunFigures).latencyMs.p50.toFixed(1)} ms (${meanBatchSize(plain.run).toFixed(1)} a batch, ${(100 * paddingShare(plain.run)).toFixed(0)}% padding); Apparate win ${a.winsVsPlainPct.p50.toFixed(1)}% agreement ${(100 * a.agreement).toFixed(2)}% (${meanBatchSize(apparate.run).toFixed(1)} a batch, ${(100 * paddingShare(apparate.run)).toFixed(0)}% padding, ramps ${apparate.rampSets.map((set) => set.join('+') || 'none').join(' → ')}); static win ${s.winsVsPlainPct.p50.toFixed(1)}% agreement ${(100 * s.agreement).toFixed(2)}%; optimal win ${(figures.get('optimal') as RunFigures).winsVsPlainPct.p50.toFixed(1)}%`,
         );
         if (load === topLoad && sloMultiplier === primarySlo) {
           plainAtTop.set(repeat, plain.outcomes);

@@ -62,6 +62,11 @@ export const runRecordSchema = z.object({
   /** Apparate: published configs that changed the ramp set, each a session rebuild in the worker. */
   rampChanges: z.number().int(),
   /**
+   * The ramp sets served, in order, the initial one first (ids, shallow to deep): what each of
+   * `rampChanges` changed to. One set for the fixed policies; none for the replayed optimal.
+   */
+  rampSets: z.array(z.array(z.string())),
+  /**
    * Requests per served batch, over the run: which regime the queue was in (small batches that
    * keep up, or the backlog that large batches carry), since a run's median follows it.
    */

@@ -28,11 +28,12 @@ const summarySchema = z.array(
 
 describe('npm run bench -- e2e --quick', () => {
   let work: string;
+  let fixture: Awaited<ReturnType<typeof prepareDeterministicFixture>>;
 
   beforeAll(async () => {
     // Given a bundle of the real mnist-resnet fixture (deterministic profile) in a scratch folder
     work = mkdtempSync(join(tmpdir(), 'apparate-e2e-'));
-    const fixture = await prepareDeterministicFixture('mnist-resnet');
+    fixture = await prepareDeterministicFixture('mnist-resnet');
     await writeBundle(join(work, 'bundles', 'mnist-resnet'), fixture.prepared);
   }, 300_000);
 
@@ -107,6 +108,7 @@ describe('npm run bench -- e2e --quick', () => {
               load: z.number(),
               cpuMsPerRequest: cpu.nullable(),
               paddingShare: z.number().min(0).lt(1),
+              rampSets: z.array(z.array(z.string())),
               // served in 1 s slices, each on its own clock: latencies stay on the plan's timeline
               latencyMs: z.object({ p25: z.number().nonnegative(), p95: z.number().lt(5000) }).passthrough(),
             })
@@ -124,6 +126,12 @@ describe('npm run bench -- e2e --quick', () => {
       expect(run.cpuMsPerRequest?.client).toBeGreaterThan(0);
     }
     expect(runs.map((run) => run.policy).sort()).toEqual(['apparate', 'optimal', 'plain', 'static']);
+    // And each says which ramp sets it served: none for the plain model, Apparate's starting from
+    // the bundle's initial ramps, nothing for the replayed optimal
+    const setsOf = (policy: string) => runs.find((run) => run.policy === policy)?.rampSets;
+    expect(setsOf('plain')).toEqual([[]]);
+    expect(setsOf('optimal')).toEqual([]);
+    expect(setsOf('apparate')?.[0]).toEqual(fixture.prepared.manifest.initialConfig.ramps.map((r) => r.id));
     // And each win in the main table carries a confidence interval of its median and its coverage
     const tables = readFileSync(join(outDir, 'tables.md'), 'utf8');
     expect(tables).toMatch(/\| -?\d+\.\d% \[-?\d+\.\d% – -?\d+\.\d%, \d+%\] \|/);
