@@ -358,10 +358,12 @@ export class ApparateController {
   private adjust(): AdjustDecision {
     this.totals.adjustments++;
     const reference = costsAtBatch(this.profile, this.profile.referenceBatchSize);
+    const observed = this.currentWindow.count >= this.minTuneInputs;
     const decision = this.adjuster.adjust({
       candidates: this.profile.candidates.map((c, index) => ({
         id: c.id,
         rampMs: reference.rampMs[index] as number,
+        backboneMs: reference.backboneMs[index] as number,
       })),
       plainMs: reference.plainMs,
       rampBudget: this.rampBudget,
@@ -369,7 +371,16 @@ export class ApparateController {
       active: this.active,
       thresholds: this.currentThresholds,
       utilityHistory: this.utility.history,
-      ...(this.currentWindow.count >= this.minTuneInputs ? { retune: () => this.tune() } : {}),
+      ...(observed
+        ? {
+            exitRates: evaluateConfig(
+              this.currentWindow,
+              this.currentThresholds,
+              configCosts(reference, this.active),
+            ).exitRates,
+            retune: () => this.tune(),
+          }
+        : {}),
     });
     if (decision.rampsChanged) {
       this.active = decision.active;

@@ -24,6 +24,11 @@ import { InputError } from '../errors';
 export interface AdjusterCandidate {
   readonly id: string;
   readonly rampMs: number;
+  /**
+   * Time from the model start to this position at the reference batch size, ms. With the input's
+   * `exitRates` it lets the adjuster pass over a gap whose ramp could not pay (step 4).
+   */
+  readonly backboneMs?: number;
 }
 
 /** What a retune of the current ramps achieved: new thresholds and each ramp's utility under them. */
@@ -45,6 +50,12 @@ export interface AdjustInput {
   readonly thresholds: readonly number[];
   /** utilityHistory[k]: recent utilities (ms per input) of active ramp k, oldest first. */
   readonly utilityHistory: readonly (readonly number[])[];
+  /**
+   * Share of recent inputs leaving at each active ramp under `thresholds`, then at the end (one
+   * more entry than `active`). Without it (or without candidates' `backboneMs`) every gap may be
+   * tried, as before.
+   */
+  readonly exitRates?: readonly number[];
   /** Retunes the current ramps on recent inputs; without it, useless ramps are removed directly. */
   readonly retune?: (thresholds: readonly number[]) => RetuneOutcome;
 }
@@ -137,6 +148,35 @@ function checkInput(input: AdjustInput): void {
       `${active.length} active ramps but ${thresholds.length} thresholds and ${utilityHistory.length} utility histories`,
     );
   }
+  const { exitRates } = input;
+  if (exitRates !== undefined) {
+    if (exitRates.length !== active.length + 1 || exitRates.some((rate) => !(rate >= 0 && rate <= 1))) {
+      throw new InputError(
+        `exitRates must hold a share from 0 to 1 for each of the ${active.length} active ramps and the end, got [${exitRates.join(', ')}]`,
+      );
+    }
+  }
+}
+
+/**
+ * The most a ramp at candidate `c` could save per input, ms, with `active` ramps exiting at
+ * `exitRates`: every input that reaches it (none of the shallower ramps released it) released
+ * there, each saving the time to the exit it would otherwise have taken. Null where the figures
+ * are missing. A ramp whose best case is below its own cost cannot pay: its cut slows every batch
+ * (the whole batch runs to the end), so its cost falls on every input, not only on those passing it.
+ */
+function bestSavingMs(input: AdjustInput, c: number): number | null {
+  const { candidates, active, exitRates } = input;
+  const here = candidates[c]?.backboneMs;
+  if (exitRates === undefined || here === undefined) return null;
+  let saving = (exitRates[active.length] as number) * (input.plainMs - here);
+  for (const [k, a] of active.entries()) {
+    if (a <= c) continue;
+    const there = candidates[a]?.backboneMs;
+    if (there === undefined) return null;
+    saving += (exitRates[k] as number) * Math.max(0, there - here);
+  }
+  return saving;
 }
 
 /**
@@ -316,7 +356,10 @@ export function planAdjustment(
     }
   }
 
-  // 4. Room left but nothing shallower to try: fill the widest gap up to the latest useful candidate.
+  // 4. Room left but nothing shallower to try: fill the widest gap up to the latest useful
+  // candidate, unless even releasing there every input that reaches it would not pay for the ramp
+  // (behind a ramp that releases nearly everything, a new one only costs, and each change of the
+  // ramp set makes the worker build and warm new sessions).
   const gaps: { lo: number; hi: number }[] = [];
   const bounds = [...active, latestUsefulIndex + 1];
   let lo = (active[0] ?? latestUsefulIndex + 1) + 1;
@@ -328,6 +371,8 @@ export function planAdjustment(
   for (const gap of gaps) {
     const middle = Math.floor((gap.lo + gap.hi) / 2);
     const grown = [...active, middle].sort((a, b) => a - b);
+    const best = bestSavingMs(input, middle);
+    if (best !== null && best <= (candidates[middle] as AdjusterCandidate).rampMs) continue;
     if (fits(grown) && additionAllowed(grown, middle)) {
       return finish(grown, current, 'filled-gap', `trying ${nameOf(middle)}`);
     }

@@ -178,6 +178,7 @@ export function decideScheduled(input: ScheduledInput): ScheduledDecision {
       candidates: profile.candidates.map((candidate, index) => ({
         id: candidate.id,
         rampMs: reference.rampMs[index] as number,
+        backboneMs: reference.backboneMs[index] as number,
       })),
       plainMs: reference.plainMs,
       rampBudget: settings.rampBudget,
@@ -185,6 +186,7 @@ export function decideScheduled(input: ScheduledInput): ScheduledDecision {
       active,
       thresholds: tuned.thresholds,
       utilityHistory: utility.history,
+      exitRates: tuned.evaluation.exitRates,
       retune: () => ({
         thresholds: tuned.thresholds,
         utilities: utilityFromExitRates(tuned.evaluation.exitRates, costs),

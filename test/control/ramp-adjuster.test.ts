@@ -60,6 +60,33 @@ describe('ramp adjuster', () => {
     expect(decision.thresholds).toEqual([0, 0.1, 0.1]);
   });
 
+  it('passes over a gap whose ramp could not pay even if it released every input reaching it', () => {
+    // Given c0 pays, the budget has room, and the positions are 1 ms apart in a 10 ms model
+    const placed = candidates.map((c, i) => ({ ...c, backboneMs: i + 1 }));
+    const run = (exitRates: number[]) =>
+      planAdjustment(input([0], [paying(1)], { candidates: placed, exitRates })).decision;
+
+    // When c0 releases 99.5% of the inputs: a ramp at c4 would reach 0.5% of them, saving at
+    // best 0.005 × 5 ms = 0.025 ms an input against its 0.05 ms
+    const behindNearlyAll = run([0.995, 0.005]);
+
+    // Then no ramp is added (each change of the set rebuilds the worker's sessions)
+    expect(behindNearlyAll.reason).toBe('unchanged');
+    expect(behindNearlyAll.active).toEqual([0]);
+
+    // But when c0 releases 60%, the 40% reaching c4 could save up to 2 ms an input: c4 is tried
+    const behindSome = run([0.6, 0.4]);
+    expect(behindSome.reason).toBe('filled-gap');
+    expect(behindSome.active).toEqual([0, 4]);
+  });
+
+  it('refuses exit rates that are not one share per active ramp and the end', () => {
+    expect(() => planAdjustment(input([0], [paying(1)], { exitRates: [1] }))).toThrow(
+      /exitRates must hold a share from 0 to 1 for each of the 1 active ramps and the end/,
+    );
+    expect(() => planAdjustment(input([0], [paying(1)], { exitRates: [1.5, 0] }))).toThrow(InputError);
+  });
+
   it('waits while a ramp has too little history to judge', () => {
     const { decision } = planAdjustment(input([4, 6], [paying(1), [1]]));
     expect(decision.reason).toBe('waiting-for-evidence');
