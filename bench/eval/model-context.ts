@@ -181,17 +181,10 @@ function servedPolicy(
   };
 }
 
-/** Serves one policy over the planned requests, alone on the machine. */
-export async function servePolicy(
-  context: ModelContext,
-  policy: Exclude<PolicyName, 'optimal'>,
-  planned: readonly PlannedRequest[],
-  sloMs: number,
-  settings: EvalSettings,
-  rampBudget?: number,
-): Promise<ServedPolicy> {
-  const options = policyRun(context, policy, planned, sloMs, settings, rampBudget);
-  return servedPolicy(options, await runServing(options), planned);
+/** Serves one policy over the planned requests, alone on the machine (arguments as `policyRun`). */
+export async function servePolicy(...args: Parameters<typeof policyRun>): Promise<ServedPolicy> {
+  const options = policyRun(...args);
+  return servedPolicy(options, await runServing(options), options.requests);
 }
 
 /**
