@@ -3,17 +3,20 @@
  * the whole model, at batch 8 (target: one cut at most 1% of the whole model). For each model, cut
  * layout and operator-thread count it reports, from interleaved rounds on the same machine at the
  * same time, the chain's per-round ratio to the whole model and the floor's (one pass-through run
- * per cut: what a boundary cannot avoid on onnxruntime-node) and the segments' own, each timed
+ * per cut: what a boundary cannot avoid) and the segments' own, each timed
  * apart with its session warm (what is left, chain minus apart, is the cost of switching sessions
  * at each boundary), the chain and the whole model with a memory arena per session instead of the
- * process's shared one, then onnxruntime's per-operator profile of both split into outside-runtime,
- * executor and kernel time (see cut-cost/breakdown.ts).
+ * process's shared one, both again through onnxruntime-node's binding instead of on buffers of our
+ * own (core/inference/direct-session.ts), then onnxruntime's per-operator profile of both split
+ * into outside-runtime, executor and kernel time (see cut-cost/breakdown.ts; profiled runs go
+ * through the binding, which writes the profile).
  *
  * `npm run bench -- slicing` measures the fixtures; `--model file.onnx` any classifier (see
  * cut-cost/options.ts for the flags), e.g. the standard architectures that
  * zoo/recipes/standard_architectures.py exports.
  */
 import { cpus, loadavg } from 'node:os';
+import { directRunState } from '../core/inference/direct-session';
 import { openSession, type ModelSession } from '../core/inference/onnx-session';
 import { ensureSharedArena } from '../core/inference/shared-arena';
 import { sliceModel } from '../core/onnx/slicing';
@@ -79,6 +82,16 @@ interface Row {
   readonly wholeOwnArena: { readonly ratio: Spread };
   /** Whether the shared arena was in use at all (it is not where onnxruntime's library is unreachable). */
   readonly sharedArena: boolean;
+  /**
+   * The same chain and whole model run through onnxruntime-node's binding, which copies every
+   * output into a new array, instead of on buffers of our own (core/inference/direct-session.ts);
+   * ratios to the direct whole model, and the binding chain's per-cut cost against the binding's
+   * own whole model (the ratio of the two medians).
+   */
+  readonly binding: { readonly ratio: Spread; readonly perCutPercent: number };
+  readonly wholeBinding: { readonly ratio: Spread };
+  /** Whether the other sides ran directly at all (not where turned off or unreachable). */
+  readonly directRun: boolean;
   readonly breakdown?: CutBreakdown;
   readonly rounds: number;
   readonly runsPerRound: number;
@@ -118,8 +131,8 @@ export const slicingBenchmark: Benchmark = {
           // turn before every run would be charged to each extra segment, and serving never pays it.
           const sessionOptions = { intraOpThreads, blocking: true };
           const sessions: ModelSession[] = [];
-          const open = async (bytes: Uint8Array, sharedArena = true) => {
-            const session = await openSession(bytes, { ...sessionOptions, sharedArena });
+          const open = async (bytes: Uint8Array, sharedArena = true, direct = true) => {
+            const session = await openSession(bytes, { ...sessionOptions, sharedArena, direct });
             sessions.push(session);
             return session;
           };
@@ -131,17 +144,27 @@ export const slicingBenchmark: Benchmark = {
             for (const segment of unanchored) plain.sessions.push(await open(segment.bytes));
             const own = { sessions: [] as ModelSession[], segments };
             for (const segment of segments) own.sessions.push(await open(segment.bytes, false));
-            const wholeOwn = await open(subject.bytes, false);
-            const wholeAlone = {
-              sessions: [wholeOwn],
-              segments: [{ inputs: wholeOwn.inputNames, outputs: wholeOwn.outputNames }],
-            };
+            const alone = (session: ModelSession) => ({
+              sessions: [session],
+              segments: [{ inputs: session.inputNames, outputs: session.outputNames }],
+            });
+            const wholeAlone = alone(await open(subject.bytes, false));
+            const bound = { sessions: [] as ModelSession[], segments };
+            for (const segment of segments) bound.sessions.push(await open(segment.bytes, true, false));
+            const wholeBound = alone(await open(subject.bytes, true, false));
             const floors = [];
             for (const bytes of floorModels(subject.analysis, segments)) floors.push(await open(bytes));
             const boundary = await boundaryFeedsOf(chain, subject.feeds);
             const timed = await timeRounds(
               whole,
-              { chained: chain, unanchored: plain, ownArenas: own, wholeOwnArena: wholeAlone },
+              {
+                chained: chain,
+                unanchored: plain,
+                ownArenas: own,
+                wholeOwnArena: wholeAlone,
+                binding: bound,
+                wholeBinding: wholeBound,
+              },
               floors,
               boundary,
               subject.feeds,
@@ -190,6 +213,16 @@ export const slicingBenchmark: Benchmark = {
               },
               wholeOwnArena: { ratio: (timed.variants.wholeOwnArena as SideFigures).ratio },
               sharedArena: ensureSharedArena().shared,
+              binding: {
+                ratio: (timed.variants.binding as SideFigures).ratio,
+                perCutPercent: pct(
+                  (timed.variants.binding as SideFigures).ratio.median /
+                    (timed.variants.wholeBinding as SideFigures).ratio.median,
+                  ids.length,
+                ),
+              },
+              wholeBinding: { ratio: (timed.variants.wholeBinding as SideFigures).ratio },
+              directRun: directRunState().direct,
               ...(breakdown ? { breakdown } : {}),
               rounds: options.rounds,
               runsPerRound: options.runsPerRound,
@@ -274,7 +307,10 @@ function printRow(r: Row): void {
       `per cut ${f(r.apart.perCutPercent)}%; switching sessions per cut ${f(r.switchPerCutPercent)}%\n` +
       `  each session its own arena${r.sharedArena ? '' : ' (no shared arena here: all sides own)'}: chain ratio ${f(r.ownArenas.ratio.median, 4)} ` +
       `(p25-p75 ${f(r.ownArenas.ratio.p25, 4)}-${f(r.ownArenas.ratio.p75, 4)}), per cut ${f(r.ownArenas.perCutPercent)}%; ` +
-      `whole model ${f(r.wholeOwnArena.ratio.median, 4)} (${f(r.wholeOwnArena.ratio.p25, 4)}-${f(r.wholeOwnArena.ratio.p75, 4)})\n`,
+      `whole model ${f(r.wholeOwnArena.ratio.median, 4)} (${f(r.wholeOwnArena.ratio.p25, 4)}-${f(r.wholeOwnArena.ratio.p75, 4)})\n` +
+      `  through onnxruntime-node's binding${r.directRun ? '' : ' (no direct runs here: all sides through it)'}: chain ratio ${f(r.binding.ratio.median, 4)} ` +
+      `(p25-p75 ${f(r.binding.ratio.p25, 4)}-${f(r.binding.ratio.p75, 4)}), per cut ${f(r.binding.perCutPercent)}% of its own whole model; ` +
+      `whole model ${f(r.wholeBinding.ratio.median, 4)} (${f(r.wholeBinding.ratio.p25, 4)}-${f(r.wholeBinding.ratio.p75, 4)})\n`,
   );
   const b = r.breakdown;
   if (!b) return;

@@ -281,6 +281,8 @@ export class ApparateWorker {
       inferenceThreads: this.engine.inferenceThreads,
       sharedArena: this.engine.sharedArena.shared,
       ...(this.engine.sharedArena.shared ? {} : { sharedArenaUnavailable: this.engine.sharedArena.reason }),
+      directRun: this.engine.directRun.direct,
+      ...(this.engine.directRun.direct ? {} : { directRunUnavailable: this.engine.directRun.reason }),
     });
     this.watcher?.start();
     this.heartbeat = setInterval(

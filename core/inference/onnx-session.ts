@@ -9,6 +9,7 @@ import * as ort from 'onnxruntime-node';
 import { binding, initOrt } from 'onnxruntime-node/dist/binding';
 import { ArtifactError, InputError } from '../errors';
 import type { PlainDtype, PlainFeeds, PlainTensor } from './batch-encoding';
+import { directRunState, openDirectSession } from './direct-session';
 import { ensureSharedArena, USE_SHARED_ARENA } from './shared-arena';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
@@ -38,6 +39,14 @@ export interface SessionOptions {
    * model then run in the same, still cached, memory. False measures what a cut cost without it.
    */
   readonly sharedArena?: boolean;
+  /**
+   * Runs a blocking CPU session through onnxruntime's C API on buffers of our own, outputs
+   * included (direct-session.ts), instead of through onnxruntime-node's binding, which copies
+   * every output into a new array. Default true where `blocking` is set and no profile is
+   * recorded (a profile is written through the binding), and where the C API can be reached
+   * (`directRunState`). False runs through the binding: for measuring what its way costs.
+   */
+  readonly direct?: boolean;
 }
 
 /** A session output: float32 for logits and activations, other types for side tensors. */
@@ -62,15 +71,38 @@ export function providerAvailable(provider: ExecutionProvider): boolean {
   return ort.listSupportedBackends().some((backend) => backend.name === provider);
 }
 
-/** What a session is run through: onnxruntime-node's public session, or its binding's own. */
+/**
+ * What a session is run through: onnxruntime-node's public session, its binding's own, or
+ * onnxruntime's C API on our own buffers.
+ */
 interface Runner {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
-  run(
-    feeds: Record<string, ort.Tensor>,
-  ): Promise<Record<string, ort.OnnxValue>> | Record<string, ort.OnnxValue>;
+  run(feeds: PlainFeeds): Promise<Record<string, PlainTensor>> | Record<string, PlainTensor>;
   release(): Promise<void> | void;
   endProfiling(): void;
+}
+
+/** Plain tensors as onnxruntime-node's tensors (which wrap the same buffers). */
+function toOrt(feeds: PlainFeeds): Record<string, ort.Tensor> {
+  const tensors: Record<string, ort.Tensor> = {};
+  for (const [name, tensor] of Object.entries(feeds)) {
+    tensors[name] = new ort.Tensor(tensor.dtype, tensor.data, tensor.dims);
+  }
+  return tensors;
+}
+
+/** onnxruntime-node's results as plain tensors (over the same buffers). */
+function fromOrt(results: Record<string, ort.OnnxValue>): Record<string, PlainTensor> {
+  const outputs: Record<string, PlainTensor> = {};
+  for (const [name, tensor] of Object.entries(results)) {
+    outputs[name] = {
+      dtype: tensor.type as PlainDtype,
+      data: tensor.data as PlainTensor['data'],
+      dims: tensor.dims,
+    };
+  }
+  return outputs;
 }
 
 async function openPublic(
@@ -84,7 +116,7 @@ async function openPublic(
   return {
     inputNames: session.inputNames,
     outputNames: session.outputNames,
-    run: (feeds) => session.run(feeds),
+    run: async (feeds) => fromOrt(await session.run(toOrt(feeds))),
     release: () => session.release(),
     endProfiling: () => session.endProfiling(),
   };
@@ -108,10 +140,20 @@ function openBlocking(
   return {
     inputNames,
     outputNames,
-    run: (feeds) => native.run(feeds, fetches, {}),
+    run: (feeds) => fromOrt(native.run(toOrt(feeds), fetches, {})),
     release: () => native.dispose(),
     endProfiling: () => native.endProfiling(),
   };
+}
+
+/** Nested options as onnxruntime's configuration keys (`session.intra_op.allow_spinning`). */
+function dotted(prefix: string, options: object): Record<string, string> {
+  const keys: Record<string, string> = {};
+  for (const [key, value] of Object.entries(options) as [string, unknown][]) {
+    if (typeof value === 'object' && value !== null) Object.assign(keys, dotted(`${prefix}.${key}`, value));
+    else keys[`${prefix}.${key}`] = String(value);
+  }
+  return keys;
 }
 
 /** Opens a session over an ONNX file or its bytes. */
@@ -132,46 +174,44 @@ export async function openSession(
   let session: Runner;
   try {
     const shared = provider === 'cpu' && (options.sharedArena ?? true) && ensureSharedArena().shared;
-    const sessionOptions: ort.InferenceSession.SessionOptions = {
-      executionProviders: [provider],
-      intraOpNumThreads: options.intraOpThreads ?? 0,
-      graphOptimizationLevel: 'all',
-      extra: {
-        session: {
-          // Idle operator threads would otherwise spin after each run; a chain of segment sessions
-          // (and the ramps between them) then competes with its own spinning threads for the cores.
-          intra_op: { allow_spinning: '0' },
-          inter_op: { allow_spinning: '0' },
-          ...(shared ? USE_SHARED_ARENA : {}),
-        },
-      },
-      ...(options.profileFilePrefix !== undefined
-        ? { enableProfiling: true, profileFilePrefix: options.profileFilePrefix }
-        : {}),
+    const config = {
+      // Idle operator threads would otherwise spin after each run; a chain of segment sessions
+      // (and the ramps between them) then competes with its own spinning threads for the cores.
+      intra_op: { allow_spinning: '0' },
+      inter_op: { allow_spinning: '0' },
+      ...(shared ? USE_SHARED_ARENA : {}),
     };
-    session = options.blocking
-      ? openBlocking(model, sessionOptions)
-      : await openPublic(model, sessionOptions);
+    const direct =
+      provider === 'cpu' &&
+      options.blocking === true &&
+      options.profileFilePrefix === undefined &&
+      (options.direct ?? true) &&
+      directRunState().direct;
+    if (direct) {
+      const opened = openDirectSession(model, {
+        intraOpThreads: options.intraOpThreads ?? 0,
+        config: dotted('session', config),
+      });
+      session = { ...opened, run: (feeds) => opened.runAny(feeds), endProfiling: () => undefined };
+    } else {
+      const sessionOptions: ort.InferenceSession.SessionOptions = {
+        executionProviders: [provider],
+        intraOpNumThreads: options.intraOpThreads ?? 0,
+        graphOptimizationLevel: 'all',
+        extra: { session: config },
+        ...(options.profileFilePrefix !== undefined
+          ? { enableProfiling: true, profileFilePrefix: options.profileFilePrefix }
+          : {}),
+      };
+      session = options.blocking
+        ? openBlocking(model, sessionOptions)
+        : await openPublic(model, sessionOptions);
+    }
   } catch (cause) {
     const where = typeof model === 'string' ? model : 'in-memory model';
     throw new ArtifactError(`onnxruntime cannot load ${where}: ${(cause as Error).message}`, { cause });
   }
-  const runAny = async (feeds: PlainFeeds): Promise<Record<string, PlainTensor>> => {
-    const tensors: Record<string, ort.Tensor> = {};
-    for (const [name, tensor] of Object.entries(feeds)) {
-      tensors[name] = new ort.Tensor(tensor.dtype, tensor.data, tensor.dims);
-    }
-    const results = await session.run(tensors);
-    const outputs: Record<string, PlainTensor> = {};
-    for (const [name, tensor] of Object.entries(results)) {
-      outputs[name] = {
-        dtype: tensor.type as PlainDtype,
-        data: tensor.data as PlainTensor['data'],
-        dims: tensor.dims,
-      };
-    }
-    return outputs;
-  };
+  const runAny = async (feeds: PlainFeeds): Promise<Record<string, PlainTensor>> => session.run(feeds);
   return {
     inputNames: session.inputNames,
     outputNames: session.outputNames,

@@ -1,9 +1,10 @@
 /**
  * Hands the memory of a run's outputs back at once, instead of leaving it to V8's collector.
  *
- * onnxruntime-node copies every output of a run into a new ArrayBuffer. A model cut in segments
- * returns each boundary activation that way: megabytes per batch, read once by the next segment
- * and then garbage. V8 counts such buffers as external memory and starts a full collection each
+ * Every output of a run is a new ArrayBuffer (onnxruntime-node copies each output into one; a
+ * direct run, direct-session.ts, has onnxruntime write into one). A model cut in segments returns
+ * each boundary activation that way: megabytes per batch, read once by the next segment and then
+ * garbage. V8 counts such buffers as external memory and starts a full collection each
  * time some tens of megabytes of it have accumulated, on helper threads that compete with the
  * inference lanes for the cores: on mnist-resnet cut at c1 (batch 4, 3,000 runs of the chain) 54
  * full collections against 9 for the whole model, and 3% more CPU than wall time. Detaching a

@@ -16,32 +16,12 @@
  * adds a CPU arena to it, and a session opened with `session.use_env_allocators` set uses it.
  * Sessions of other threads (the worker's inference lanes) share the same arena, which locks.
  */
-import { readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
-import koffi from 'koffi';
-import { initOrt } from 'onnxruntime-node/dist/binding';
-
-/**
- * Positions in onnxruntime's C function table (`OrtApi`). The table only ever grows at its end,
- * and onnxruntime checks the sizes of its shipped versions when it is built, so these stay valid
- * in every release since the version asked for (8, which has all of them).
- */
-const API_VERSION = 8;
-const GET_ERROR_MESSAGE = 2;
-const CREATE_ENV = 3;
-const CREATE_CPU_MEMORY_INFO = 69;
-const MEMORY_INFO_GET_NAME = 71;
-const RELEASE_STATUS = 93;
-const RELEASE_MEMORY_INFO = 94;
-const CREATE_AND_REGISTER_ALLOCATOR = 144;
-const TABLE_SIZE = 145;
+import { ortApi } from './ort-c-api';
 
 /** `OrtAllocatorType.OrtArenaAllocator` and `OrtMemType.OrtMemTypeDefault`. */
 const ARENA_ALLOCATOR = 1;
 const DEFAULT_MEMORY = 0;
-/** `OrtLoggingLevel` for an environment this call would create (onnxruntime-node's default). */
-const WARNING = 2;
 
 /** The session option that makes a session allocate from the environment's arena. */
 export const USE_SHARED_ARENA = { use_env_allocators: '1' } as const;
@@ -65,87 +45,20 @@ const SWITCH = 'APPARATE_SHARED_ARENA';
 
 let state: SharedArenaState | undefined;
 
-/**
- * The library onnxruntime-node's binding links against, beside it in the package (named per
- * platform: `libonnxruntime.so.1`, a versioned `.dylib`, `onnxruntime.dll`).
- */
-function libraryPath(): string {
-  const folder = dirname(
-    require.resolve(
-      `onnxruntime-node/bin/napi-v6/${process.platform}/${process.arch}/onnxruntime_binding.node`,
-    ),
-  );
-  const name = readdirSync(folder).find((file) =>
-    /^(lib)?onnxruntime(\.[\d.]+)?\.(so|dylib|dll)(\.\d+)*$/.test(file),
-  );
-  if (name === undefined) throw new Error(`no onnxruntime library beside the binding in ${folder}`);
-  return join(folder, name);
-}
-
-/** The C functions used here, each as its position in the table and its signature. */
-function signatures() {
-  const out = (type: string) => koffi.out(koffi.pointer(type));
-  return {
-    getErrorMessage: [GET_ERROR_MESSAGE, koffi.proto('const char *', ['void *'])],
-    createEnv: [CREATE_ENV, koffi.proto('void *', ['int', 'const char *', out('void *')])],
-    createCpuMemoryInfo: [CREATE_CPU_MEMORY_INFO, koffi.proto('void *', ['int', 'int', out('void *')])],
-    memoryInfoGetName: [MEMORY_INFO_GET_NAME, koffi.proto('void *', ['void *', out('const char *')])],
-    releaseStatus: [RELEASE_STATUS, koffi.proto('void', ['void *'])],
-    releaseMemoryInfo: [RELEASE_MEMORY_INFO, koffi.proto('void', ['void *'])],
-    createAndRegisterAllocator: [
-      CREATE_AND_REGISTER_ALLOCATOR,
-      koffi.proto('void *', ['void *', 'void *', 'void *']),
-    ],
-  } as const;
-}
-
 function register(): SharedArenaState {
-  // The binding creates the environment with its own logging level; ours then only finds it.
-  initOrt();
-  const library = koffi.load(libraryPath());
-  const apiBase = koffi.struct({ GetApi: 'void *', GetVersionString: 'void *' });
-  const getApiBase = library.func('OrtGetApiBase', koffi.pointer(apiBase), []);
-  const base = koffi.decode(getApiBase(), apiBase) as { GetApi: unknown };
-  const api: unknown = koffi.call(base.GetApi, koffi.proto('void *', ['uint32_t']), API_VERSION);
-  if (api === null) return { shared: false, reason: `onnxruntime offers no C API version ${API_VERSION}` };
-  const table = koffi.decode(api, koffi.array('void *', TABLE_SIZE)) as unknown[];
-  const c = signatures();
-  const call = (which: keyof typeof c, ...args: unknown[]): unknown => {
-    const [index, prototype] = c[which];
-    return koffi.call(table[index], prototype, ...args);
-  };
-  /** The error a returned status carries (released here), or null for success. */
-  const failure = (status: unknown, what: string): string | null => {
-    if (status === null) return null;
-    const message = call('getErrorMessage', status) as string;
-    call('releaseStatus', status);
-    return `${what}: ${message}`;
-  };
-  const env: unknown[] = [null];
-  const envFailed = failure(call('createEnv', WARNING, 'apparate', env), 'CreateEnv');
-  if (envFailed) return { shared: false, reason: envFailed };
+  const { call, check, env } = ortApi();
   const memoryInfo: unknown[] = [null];
-  const infoFailed = failure(
-    call('createCpuMemoryInfo', ARENA_ALLOCATOR, DEFAULT_MEMORY, memoryInfo),
-    'CreateCpuMemoryInfo',
-  );
-  if (infoFailed) return { shared: false, reason: infoFailed };
+  check(call('CreateCpuMemoryInfo', ARENA_ALLOCATOR, DEFAULT_MEMORY, memoryInfo), 'CreateCpuMemoryInfo');
   try {
     // A check that the table is the one these positions describe: a CPU memory info is named "Cpu".
     const name: unknown[] = [null];
-    const nameFailed = failure(call('memoryInfoGetName', memoryInfo[0], name), 'MemoryInfoGetName');
-    if (nameFailed || name[0] !== 'Cpu')
-      return {
-        shared: false,
-        reason: nameFailed ?? `unexpected C API table (memory info "${String(name[0])}")`,
-      };
-    const registerFailed = failure(
-      call('createAndRegisterAllocator', env[0], memoryInfo[0], null),
-      'CreateAndRegisterAllocator',
-    );
-    return registerFailed ? { shared: false, reason: registerFailed } : { shared: true };
+    check(call('MemoryInfoGetName', memoryInfo[0], name), 'MemoryInfoGetName');
+    if (name[0] !== 'Cpu')
+      return { shared: false, reason: `unexpected C API table (memory info "${String(name[0])}")` };
+    check(call('CreateAndRegisterAllocator', env, memoryInfo[0], null), 'CreateAndRegisterAllocator');
+    return { shared: true };
   } finally {
-    call('releaseMemoryInfo', memoryInfo[0]);
+    call('ReleaseMemoryInfo', memoryInfo[0]);
   }
 }
 

@@ -1,9 +1,10 @@
 /**
  * The floors that costs are measured against on onnxruntime-node. A cut's: one more session run
  * that does nothing but take the boundary tensors in and give them back out. A segment boundary
- * cannot cost less than this (one extra `run`, the activation copied out of onnxruntime into
- * JavaScript), so the slicing benchmark measures it beside every chain, and the preparation never
- * charges a cut less. A ramp's: a run that binds its inputs and computes nothing (`emptyRunModel`).
+ * cannot cost less than this (one extra `run`, the activation written out of onnxruntime once:
+ * into a buffer of ours on the direct path, core/inference/direct-session.ts, or, through
+ * onnxruntime-node's binding, copied into a new JavaScript array), so the slicing benchmark
+ * measures it beside every chain, and the preparation never charges a cut less. A ramp's: a run that binds its inputs and computes nothing (`emptyRunModel`).
  */
 import type { onnx } from 'onnx-proto';
 import { makeNode } from './graph-builder';

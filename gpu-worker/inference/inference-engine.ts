@@ -23,6 +23,7 @@
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
+import { directRunState, type DirectRunState } from '../../core/inference/direct-session';
 import { ensureSharedArena, type SharedArenaState } from '../../core/inference/shared-arena';
 import type { RampConfig } from '../../core/control/ramp-config';
 import { ArtifactError, InputError } from '../../core/errors';
@@ -181,6 +182,8 @@ export class InferenceEngine {
     config: RampConfig,
     /** Whether the sessions allocate from the process's one CPU arena, and if not, why. */
     readonly sharedArena: SharedArenaState,
+    /** Whether the threads run their sessions on buffers of their own (direct-session.ts), and if not, why. */
+    readonly directRun: DirectRunState,
   ) {
     this.currentConfig = deepFreeze(config);
     this.threads = workers.map((worker) => ({ worker, inFlight: 0, replies: new Map(), closed: false }));
@@ -220,6 +223,11 @@ export class InferenceEngine {
       load.executionProvider === 'cpu'
         ? ensureSharedArena()
         : { shared: false, reason: `sessions on ${load.executionProvider} keep their own allocators` };
+    // The threads reach the same library the same way; this thread's answer stands for theirs.
+    const direct: DirectRunState =
+      load.executionProvider === 'cpu'
+        ? directRunState()
+        : { direct: false, reason: `sessions on ${load.executionProvider} run through onnxruntime-node` };
     const workers: Worker[] = [];
     try {
       // One at a time: loading and warming is CPU-bound, and a bad bundle fails on the first.
@@ -232,7 +240,7 @@ export class InferenceEngine {
         loaded = await loadOn(worker, load);
       }
       if (loaded === undefined) throw new Error('no inference thread was started');
-      return new InferenceEngine(workers, loaded.bundle, loaded.config, arena);
+      return new InferenceEngine(workers, loaded.bundle, loaded.config, arena, direct);
     } catch (error) {
       await Promise.all(workers.map((worker) => worker.terminate()));
       throw error;
