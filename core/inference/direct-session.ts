@@ -182,7 +182,8 @@ function copyOut(c: OrtApi, value: unknown, name: string): PlainTensor {
 function dataAddress(c: OrtApi, value: unknown): bigint {
   const pointer: unknown[] = [null];
   c.check(c.call('GetTensorMutableData', value, pointer), 'GetTensorMutableData');
-  return koffi.address(pointer[0]);
+  // An empty tensor may have no data at all; 0 then matches nothing (empty outputs are skipped).
+  return pointer[0] === null ? 0n : koffi.address(pointer[0]);
 }
 
 /** The names of a session's inputs or outputs, in its order. */
