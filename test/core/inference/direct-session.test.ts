@@ -14,35 +14,33 @@ import { fixtureBatch } from '../../support/fixture-batch';
 const FLOAT = 1;
 const INT64 = 7;
 
-/** A model whose output's shape depends on its input's values: the indices of the non-zeros. */
-function nonZeroModel(): Uint8Array {
+/** A one-node model over float input `x`. */
+function oneNodeModel(
+  op: string,
+  output: string,
+  inputShape: (string | number)[],
+  outputs: ReturnType<typeof makeValueInfo>[],
+): Uint8Array {
   return encodeOnnxModel({
     irVersion: 8,
     opsetImport: [{ domain: '', version: 17 }],
     producerName: 'apparate-test',
     graph: {
-      name: 'non_zero',
-      node: [makeNode('NonZero', ['x'], ['indices'], 'NonZero0')],
-      input: [makeValueInfo('x', FLOAT, [4])],
-      output: [makeValueInfo('indices', INT64, [1, 'found'])],
+      name: op,
+      node: [makeNode(op, ['x'], [output], `${op}0`)],
+      input: [makeValueInfo('x', FLOAT, inputShape)],
+      output: outputs,
     },
   });
 }
 
+/** A model whose output's shape depends on its input's values: the indices of the non-zeros. */
+const nonZeroModel = () =>
+  oneNodeModel('NonZero', 'indices', [4], [makeValueInfo('indices', INT64, [1, 'found'])]);
+
 /** A model that hands its input back beside what it computes, as a segment passes a mask on. */
-function passOnModel(): Uint8Array {
-  return encodeOnnxModel({
-    irVersion: 8,
-    opsetImport: [{ domain: '', version: 17 }],
-    producerName: 'apparate-test',
-    graph: {
-      name: 'pass_on',
-      node: [makeNode('Relu', ['x'], ['y'], 'Relu0')],
-      input: [makeValueInfo('x', FLOAT, ['n'])],
-      output: [makeValueInfo('y', FLOAT, ['n']), makeValueInfo('x', FLOAT, ['n'])],
-    },
-  });
-}
+const passOnModel = () =>
+  oneNodeModel('Relu', 'y', ['n'], [makeValueInfo('y', FLOAT, ['n']), makeValueInfo('x', FLOAT, ['n'])]);
 
 const values = (tensor: PlainTensor | undefined) => Array.from(tensor?.data ?? [], Number);
 
