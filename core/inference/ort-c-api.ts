@@ -93,6 +93,10 @@ export interface OrtApi {
   readonly env: unknown;
 }
 
+/** `OrtAllocatorType.OrtDeviceAllocator` and `OrtMemType.OrtMemTypeDefault`. */
+const DEVICE_ALLOCATOR = 0;
+const DEFAULT_MEMORY = 0;
+
 /** `OrtLoggingLevel` for an environment this call would create (onnxruntime-node's default). */
 const WARNING = 2;
 
@@ -144,6 +148,17 @@ export function ortApi(): OrtApi {
   };
   const env: unknown[] = [null];
   check(call('CreateEnv', WARNING, 'apparate', env), 'CreateEnv');
+  // A check that the table is the one these positions describe, before anything relies on it: a
+  // CPU memory info is named "Cpu".
+  const info: unknown[] = [null];
+  check(call('CreateCpuMemoryInfo', DEVICE_ALLOCATOR, DEFAULT_MEMORY, info), 'CreateCpuMemoryInfo');
+  try {
+    const name: unknown[] = [null];
+    check(call('MemoryInfoGetName', info[0], name), 'MemoryInfoGetName');
+    if (name[0] !== 'Cpu') throw new Error(`unexpected C API table (memory info "${String(name[0])}")`);
+  } finally {
+    call('ReleaseMemoryInfo', info[0]);
+  }
   api = { call, check, env: env[0] };
   return api;
 }
