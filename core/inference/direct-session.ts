@@ -65,9 +65,6 @@ export function directRunState(): DirectRunState {
 
 /** `GraphOptimizationLevel.ORT_ENABLE_ALL`, what onnxruntime-node's `'all'` means. */
 const OPTIMISE_ALL = 99;
-/** `OrtAllocatorType.OrtDeviceAllocator` and `OrtMemType.OrtMemTypeDefault`: memory we own. */
-const DEVICE_ALLOCATOR = 0;
-const DEFAULT_MEMORY = 0;
 /** Input-shape sets remembered per session before the memory is cleared (padded sizes: a few). */
 const MAX_PLANS = 256;
 
@@ -96,25 +93,13 @@ type OutputPlan =
   | readonly ({ readonly dtype: PlainDtype; readonly dims: readonly number[] } | { readonly input: string })[]
   | 'learn';
 
-let cpuMemory: unknown;
-
-/** Describes memory this thread owns to onnxruntime (one per thread, kept for its life). */
-function ownedMemory(c: OrtApi): unknown {
-  if (cpuMemory === undefined) {
-    const info: unknown[] = [null];
-    c.check(c.call('CreateCpuMemoryInfo', DEVICE_ALLOCATOR, DEFAULT_MEMORY, info), 'CreateCpuMemoryInfo');
-    cpuMemory = info[0];
-  }
-  return cpuMemory;
-}
-
 /** An onnxruntime value over `tensor`'s own buffer (onnxruntime reads and writes it in place). */
 function wrap(c: OrtApi, tensor: PlainTensor, name: string): unknown {
   const value: unknown[] = [null];
   c.check(
     c.call(
       'CreateTensorWithDataAsOrtValue',
-      ownedMemory(c),
+      c.ownedMemory,
       tensor.data,
       tensor.data.byteLength,
       BigInt64Array.from(tensor.dims, (d) => BigInt(d)),

@@ -91,6 +91,8 @@ export interface OrtApi {
   readonly check: (status: unknown, what: string) => void;
   /** The process's environment (the binding's own: `CreateEnv` returns the existing one). */
   readonly env: unknown;
+  /** Describes CPU memory this thread owns (JavaScript buffers) to onnxruntime; kept for its life. */
+  readonly ownedMemory: unknown;
 }
 
 /** `OrtAllocatorType.OrtDeviceAllocator` and `OrtMemType.OrtMemTypeDefault`. */
@@ -148,18 +150,17 @@ export function ortApi(): OrtApi {
   };
   const env: unknown[] = [null];
   check(call('CreateEnv', WARNING, 'apparate', env), 'CreateEnv');
-  // A check that the table is the one these positions describe, before anything relies on it: a
-  // CPU memory info is named "Cpu".
   const info: unknown[] = [null];
   check(call('CreateCpuMemoryInfo', DEVICE_ALLOCATOR, DEFAULT_MEMORY, info), 'CreateCpuMemoryInfo');
-  try {
-    const name: unknown[] = [null];
-    check(call('MemoryInfoGetName', info[0], name), 'MemoryInfoGetName');
-    if (name[0] !== 'Cpu') throw new Error(`unexpected C API table (memory info "${String(name[0])}")`);
-  } finally {
+  // A check that the table is the one these positions describe, before anything relies on it: a
+  // CPU memory info is named "Cpu".
+  const name: unknown[] = [null];
+  check(call('MemoryInfoGetName', info[0], name), 'MemoryInfoGetName');
+  if (name[0] !== 'Cpu') {
     call('ReleaseMemoryInfo', info[0]);
+    throw new Error(`unexpected C API table (memory info "${String(name[0])}")`);
   }
-  api = { call, check, env: env[0] };
+  api = { call, check, env: env[0], ownedMemory: info[0] };
   return api;
 }
 
