@@ -28,6 +28,7 @@ import { configCostsAt } from '../core/control/costs';
 import { InputError } from '../core/errors';
 import { createBatchEncoder } from '../core/inference/batch-encoding';
 import type { ExecutionProvider } from '../core/inference/onnx-session';
+import { memoryPatternFor } from '../core/inference/memory-pattern';
 import { executeBatch, type BatchReport } from './batch-execution';
 import { Batcher, type HeldRequest } from './batcher';
 import { ConfigWatcher } from './config-watcher';
@@ -283,6 +284,7 @@ export class ApparateWorker {
       ...(this.engine.sharedArena.shared ? {} : { sharedArenaUnavailable: this.engine.sharedArena.reason }),
       directRun: this.engine.directRun.direct,
       ...(this.engine.directRun.direct ? {} : { directRunUnavailable: this.engine.directRun.reason }),
+      memoryPattern: memoryPatternFor(this.engine.sharedArena.shared),
     });
     this.watcher?.start();
     this.heartbeat = setInterval(

@@ -73,6 +73,11 @@ export interface DirectSessionOptions {
   readonly intraOpThreads: number;
   /** Session configuration entries, as onnxruntime names them (`session.…`). */
   readonly config: Readonly<Record<string, string>>;
+  /**
+   * Whether onnxruntime plans each run's memory as one block (see `SessionOptions.memoryPattern`);
+   * default true, onnxruntime's own default.
+   */
+  readonly memoryPattern?: boolean;
 }
 
 export interface DirectSession {
@@ -197,6 +202,8 @@ function openNative(c: OrtApi, model: string | Uint8Array, options: DirectSessio
       c.call('SetSessionGraphOptimizationLevel', sessionOptions[0], OPTIMISE_ALL),
       'optimisation level',
     );
+    if (options.memoryPattern === false)
+      c.check(c.call('DisableMemPattern', sessionOptions[0]), 'memory pattern');
     for (const [key, value] of Object.entries(options.config))
       c.check(c.call('AddSessionConfigEntry', sessionOptions[0], key, value), `session option ${key}`);
     const session: unknown[] = [null];

@@ -10,6 +10,7 @@ import { binding, initOrt } from 'onnxruntime-node/dist/binding';
 import { ArtifactError, InputError } from '../errors';
 import type { PlainDtype, PlainFeeds, PlainTensor } from './batch-encoding';
 import { directRunState, openDirectSession } from './direct-session';
+import { memoryPatternFor } from './memory-pattern';
 import { ensureSharedArena, USE_SHARED_ARENA } from './shared-arena';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
@@ -47,6 +48,13 @@ export interface SessionOptions {
    * (`directRunState`). False runs through the binding: for measuring what its way costs.
    */
   readonly direct?: boolean;
+  /**
+   * Lets onnxruntime plan each run's intermediate tensors as one block laid out from the first run
+   * (its memory pattern), as it does by default. Unset, it follows `memoryPatternFor`: kept, unless
+   * `APPARATE_MEMORY_PATTERN=off` leaves it out of sessions on the shared arena, which makes a cut
+   * cheap on some models and every run dearer on others (memory-pattern.ts).
+   */
+  readonly memoryPattern?: boolean;
 }
 
 /** A session output: float32 for logits and activations, other types for side tensors. */
@@ -181,6 +189,7 @@ export async function openSession(
       inter_op: { allow_spinning: '0' },
       ...(shared ? USE_SHARED_ARENA : {}),
     };
+    const memoryPattern = options.memoryPattern ?? memoryPatternFor(shared);
     const direct =
       provider === 'cpu' &&
       options.blocking === true &&
@@ -191,6 +200,7 @@ export async function openSession(
       const opened = openDirectSession(model, {
         intraOpThreads: options.intraOpThreads ?? 0,
         config: dotted('session', config),
+        memoryPattern,
       });
       session = { ...opened, run: (feeds) => opened.runAny(feeds), endProfiling: () => undefined };
     } else {
@@ -198,6 +208,7 @@ export async function openSession(
         executionProviders: [provider],
         intraOpNumThreads: options.intraOpThreads ?? 0,
         graphOptimizationLevel: 'all',
+        enableMemPattern: memoryPattern,
         extra: { session: config },
         ...(options.profileFilePrefix !== undefined
           ? { enableProfiling: true, profileFilePrefix: options.profileFilePrefix }

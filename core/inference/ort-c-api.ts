@@ -47,6 +47,7 @@ function signatures() {
       ]),
     ],
     CreateSessionOptions: [10, koffi.proto(STATUS, [out('void *')])],
+    DisableMemPattern: [17, koffi.proto(STATUS, ['void *'])],
     SetSessionGraphOptimizationLevel: [23, koffi.proto(STATUS, ['void *', 'int'])],
     SetIntraOpNumThreads: [24, koffi.proto(STATUS, ['void *', 'int'])],
     SetInterOpNumThreads: [25, koffi.proto(STATUS, ['void *', 'int'])],
