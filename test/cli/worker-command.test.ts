@@ -60,6 +60,8 @@ describe('apparate worker as a process', () => {
     // And its sessions share the process's one CPU arena (registered through onnxruntime's C API)
     expect(started['sharedArena']).toBe(true);
     expect(started['sharedArenaUnavailable']).toBeUndefined();
+    // ... and keep onnxruntime's memory pattern, since no APPARATE_MEMORY_PATTERN=off was given
+    expect(started['memoryPattern']).toBe(true);
     expect(typeof port).toBe('number');
     const base = `http://127.0.0.1:${String(port)}`;
     const before = await (await fetch(`${base}/metrics`)).text();
