@@ -96,9 +96,10 @@ export interface OrtApi {
   readonly ownedMemory: unknown;
 }
 
-/** `OrtAllocatorType.OrtDeviceAllocator` and `OrtMemType.OrtMemTypeDefault`. */
+/** `OrtAllocatorType.OrtDeviceAllocator`: memory the caller owns. */
 const DEVICE_ALLOCATOR = 0;
-const DEFAULT_MEMORY = 0;
+/** `OrtMemType.OrtMemTypeDefault`, for every memory info this project makes. */
+export const DEFAULT_MEMORY = 0;
 
 /** `OrtLoggingLevel` for an environment this call would create (onnxruntime-node's default). */
 const WARNING = 2;

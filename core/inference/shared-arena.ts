@@ -17,11 +17,10 @@
  * Sessions of other threads (the worker's inference lanes) share the same arena, which locks.
  */
 import { isMainThread } from 'node:worker_threads';
-import { ortApi } from './ort-c-api';
+import { DEFAULT_MEMORY, ortApi } from './ort-c-api';
 
-/** `OrtAllocatorType.OrtArenaAllocator` and `OrtMemType.OrtMemTypeDefault`. */
+/** `OrtAllocatorType.OrtArenaAllocator`: memory onnxruntime pools for its sessions. */
 const ARENA_ALLOCATOR = 1;
-const DEFAULT_MEMORY = 0;
 
 /** The session option that makes a session allocate from the environment's arena. */
 export const USE_SHARED_ARENA = { use_env_allocators: '1' } as const;
