@@ -3,11 +3,13 @@
  * candidate whose exit is still faster than the plain model, within the ramp budget, all with
  * threshold 0 so that nothing exits until the threshold tuner has seen live traffic. Where each
  * position's held-out exit share is known (the preparation measures it), the ramps go where they
- * are expected to save the most latency net of their cost (`mostSaving`), a departure from the
- * design guide's rule (section 6) that docs/evaluation.md explains; otherwise, as the guide has
+ * are expected to save the most latency net of their cost, for the median input and on average
+ * (`mostMiddleSaving`, seeded with `mostSaving`'s choice on the average alone), a departure from
+ * the design guide's rule (section 6) that docs/evaluation.md explains; otherwise, as the guide has
  * it, as many as the budget allows are spread evenly (each nudged to a clearly cheaper neighbour,
  * or, where that still overruns the budget, moved to the nearest positions that fit it).
  */
+import { mostMiddleSaving } from './middle-saving';
 
 export interface PositionCost {
   readonly id: string;
@@ -230,7 +232,14 @@ export function chooseInitialRamps(
   const overheadOf = (indices: readonly number[]) =>
     indices.reduce((sum, index) => sum + (positions[index]?.rampMs ?? 0), 0) / plainMs;
   if (positions.slice(0, latestUseful + 1).every((p) => p.exitShare !== undefined)) {
-    const saving = mostSaving(positions, plainMs, latestUseful, rampBudget * plainMs);
+    const budgetMs = rampBudget * plainMs;
+    const saving = mostMiddleSaving(
+      positions,
+      plainMs,
+      latestUseful,
+      budgetMs,
+      mostSaving(positions, plainMs, latestUseful, budgetMs),
+    );
     // No set expected to save more than it costs on held-out inputs (a tenth of the bootstrap, so
     // a coarse verdict): the ramps are spread as without shares and live traffic decides.
     if (saving.length > 0) return { latestUseful, chosen: saving, overheadFraction: overheadOf(saving) };
