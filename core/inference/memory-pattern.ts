@@ -7,11 +7,12 @@
  * not touch. Without the pattern each tensor is taken from the shared arena when the run needs it
  * and handed back when done, so the next segment runs in memory the previous one has just used.
  *
- * Which is better depends on the model (docs/benchmarks.md, "One block per run, or the arena's
- * warm memory"): on MobileNetV3-small cut in the middle, leaving the pattern out took the cut from
- * 2.9% of the whole model to 1.0% and the whole model ran no slower; in the worker at saturation
- * spam-bert served 11–12% more requests a second without it and mnist-resnet 3–5% fewer. So the
- * pattern stays, as onnxruntime has it, unless an operator turns it off for a model that gains.
+ * Which is better depends on the model and the host (docs/benchmarks.md, "One block per run, or
+ * the arena's warm memory" and "A slower AMD host"): on MobileNetV3-small cut in the middle,
+ * leaving the pattern out took the cut from 2.9% of the whole model to 1.0% and the whole model ran
+ * no slower; in the worker at saturation spam-bert served 11–12% more requests a second without it
+ * and mnist-resnet 3–5% fewer on one host, and neither moved on another. So the pattern stays, as
+ * onnxruntime has it, unless an operator turns it off for a model that gains where it is served.
  */
 
 /**

@@ -32,6 +32,8 @@ export interface SetSaving {
   readonly mean: number;
   /** What the set is ranked by: the mean of the two. */
   readonly score: number;
+  /** What every input pays for the ramps (share of the model): ties go to the cheaper set. */
+  readonly cost: number;
 }
 
 /**
@@ -60,7 +62,7 @@ export function setSaving(
   }
   const coveredNet = (covered ?? 0) - cost;
   const meanNet = mean - cost;
-  return { covered: coveredNet, mean: meanNet, score: (coveredNet + meanNet) / 2 };
+  return { covered: coveredNet, mean: meanNet, score: (coveredNet + meanNet) / 2, cost };
 }
 
 /**
@@ -77,19 +79,12 @@ export function mostMiddleSaving(
   seed: readonly number[] = [],
 ): number[] {
   const costOf = (i: number) => positions[i]?.rampMs ?? Infinity;
-  const rank = (indices: readonly number[]) => {
-    const saving = setSaving(positions, plainMs, indices);
-    const cost = indices.reduce((sum, i) => sum + costOf(i), 0);
-    return { indices, saving, cost };
-  };
-  const better = (a: ReturnType<typeof rank>, b: ReturnType<typeof rank> | undefined) =>
-    !b ||
-    a.saving.score > b.saving.score + 1e-12 ||
-    (Math.abs(a.saving.score - b.saving.score) <= 1e-12 && a.cost < b.cost);
-  let best: ReturnType<typeof rank> | undefined;
+  const better = (a: SetSaving, b: SetSaving | undefined) =>
+    !b || a.score > b.score + 1e-12 || (Math.abs(a.score - b.score) <= 1e-12 && a.cost < b.cost);
+  let best: { indices: readonly number[]; saving: SetSaving } | undefined;
   const consider = (indices: readonly number[]) => {
-    const ranked = rank(indices);
-    if (ranked.saving.mean > 1e-12 && better(ranked, best)) best = ranked;
+    const saving = setSaving(positions, plainMs, indices);
+    if (saving.mean > 1e-12 && better(saving, best?.saving)) best = { indices, saving };
   };
   if (seed.length > 0) consider(seed);
   let looked = 0;
