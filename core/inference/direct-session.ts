@@ -78,6 +78,8 @@ export interface DirectSessionOptions {
    * default true, onnxruntime's own default.
    */
   readonly memoryPattern?: boolean;
+  /** Custom operator domains (`OrtCustomOpDomain`) the model's nodes may use (exit-tap.ts). */
+  readonly customOpDomains?: readonly unknown[];
 }
 
 export interface DirectSession {
@@ -137,8 +139,11 @@ function allocate(dtype: PlainDtype, dims: readonly number[]): PlainTensor['data
   }
 }
 
-/** Copies an output onnxruntime allocated into a tensor of our own, and says what it was. */
-function copyOut(c: OrtApi, value: unknown, name: string): PlainTensor {
+/**
+ * Copies a value onnxruntime allocated (a run's output, a tap's input) into a tensor of our own,
+ * and says what it was.
+ */
+export function readValue(c: OrtApi, value: unknown, name: string): PlainTensor {
   const info: unknown[] = [null];
   c.check(c.call('GetTensorTypeAndShape', value, info), `shape of ${name}`);
   try {
@@ -204,6 +209,8 @@ function openNative(c: OrtApi, model: string | Uint8Array, options: DirectSessio
     );
     if (options.memoryPattern === false)
       c.check(c.call('DisableMemPattern', sessionOptions[0]), 'memory pattern');
+    for (const domain of options.customOpDomains ?? [])
+      c.check(c.call('AddCustomOpDomain', sessionOptions[0], domain), 'custom operators');
     for (const [key, value] of Object.entries(options.config))
       c.check(c.call('AddSessionConfigEntry', sessionOptions[0], key, value), `session option ${key}`);
     const session: unknown[] = [null];
@@ -248,7 +255,7 @@ export function openDirectSession(model: string | Uint8Array, options: DirectSes
         inputs.map((value, index) => [dataAddress(c, value), inputNames[index] as string]),
       );
       const plan = outputNames.map((name, index) => {
-        const tensor = copyOut(c, values[index], name);
+        const tensor = readValue(c, values[index], name);
         outputs[name] = tensor;
         const input = tensor.data.byteLength > 0 ? inputAt.get(dataAddress(c, values[index])) : undefined;
         return input !== undefined ? { input } : { dtype: tensor.dtype, dims: tensor.dims };

@@ -10,6 +10,7 @@ import { binding, initOrt } from 'onnxruntime-node/dist/binding';
 import { ArtifactError, InputError } from '../errors';
 import type { PlainDtype, PlainFeeds, PlainTensor } from './batch-encoding';
 import { directRunState, openDirectSession } from './direct-session';
+import { exitTapDomain, exitTapState } from './exit-tap';
 import { memoryPatternFor } from './memory-pattern';
 import { ensureSharedArena, USE_SHARED_ARENA } from './shared-arena';
 
@@ -55,6 +56,12 @@ export interface SessionOptions {
    * cheap on some models and every run dearer on others (memory-pattern.ts).
    */
   readonly memoryPattern?: boolean;
+  /**
+   * Lets the model's nodes use the exit-tap operator (exit-tap.ts), whose kernel runs JavaScript
+   * in the middle of a run. Such a session runs directly, on the calling thread (`blocking`); it
+   * fails to open where taps are not available (`exitTapState`).
+   */
+  readonly exitTaps?: boolean;
 }
 
 /** A session output: float32 for logits and activations, other types for side tensors. */
@@ -196,11 +203,18 @@ export async function openSession(
       options.profileFilePrefix === undefined &&
       (options.direct ?? true) &&
       directRunState().direct;
+    if (options.exitTaps && !direct) {
+      const taps = exitTapState();
+      throw new Error(
+        `a model with exit taps runs only directly, on a CPU session opened with blocking set${taps.available ? '' : ` (${taps.reason})`}`,
+      );
+    }
     if (direct) {
       const opened = openDirectSession(model, {
         intraOpThreads: options.intraOpThreads ?? 0,
         config: dotted('session', config),
         memoryPattern,
+        ...(options.exitTaps ? { customOpDomains: [exitTapDomain()] } : {}),
       });
       session = { ...opened, run: (feeds) => opened.runAny(feeds), endProfiling: () => undefined };
     } else {
