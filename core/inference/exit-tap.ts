@@ -202,6 +202,10 @@ export function exitTapDomain(): unknown {
   return runtime.domain;
 }
 
+function failureOf(tapRuntime: TapRuntime): Error | undefined {
+  return tapRuntime.failure;
+}
+
 /**
  * Runs `run` (a session run on this thread, which must be synchronous) with `listener` receiving
  * each tap's probabilities as its node runs. A listener's error is thrown once the run is over.
@@ -214,7 +218,8 @@ export function withExitListener<T>(listener: ExitListener, run: () => T): T {
   tapRuntime.failure = undefined;
   try {
     const result = run();
-    const failure: Error | undefined = tapRuntime.failure;
+    // Read through a function: the kernel set it during `run`, which narrowing cannot see.
+    const failure = failureOf(tapRuntime);
     if (failure) throw failure;
     return result;
   } finally {
