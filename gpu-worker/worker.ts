@@ -285,6 +285,10 @@ export class ApparateWorker {
       directRun: this.engine.directRun.direct,
       ...(this.engine.directRun.direct ? {} : { directRunUnavailable: this.engine.directRun.reason }),
       memoryPattern: memoryPatternFor(this.engine.sharedArena.shared),
+      servedBy: this.engine.servedBy.kind,
+      ...(this.engine.servedBy.kind === 'segments' && this.engine.servedBy.reason
+        ? { segmentsBecause: this.engine.servedBy.reason }
+        : {}),
     });
     this.watcher?.start();
     this.heartbeat = setInterval(

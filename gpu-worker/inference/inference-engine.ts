@@ -37,10 +37,11 @@ import {
   type FromThread,
   type LoadedBundleSummary,
   type ToThread,
+  type ServingMode,
 } from './protocol';
 import { messageOf } from '../../core/errors';
 
-export type { BatchTimings, LoadedBundleSummary } from './protocol';
+export type { BatchTimings, LoadedBundleSummary, ServingMode } from './protocol';
 
 /** The thread's entry: a JavaScript shim that installs the TypeScript loader (see its comment). */
 const THREAD_ENTRY = join(__dirname, 'inference-thread.js');
@@ -56,6 +57,11 @@ export interface InferenceEngineOptions {
   readonly intraOpThreads?: number;
   /** Inference threads serving batches side by side, each with its own sessions; default 1. */
   readonly inferenceThreads?: number;
+  /**
+   * Serves ramps through exit taps in one run of the whole model where they are available
+   * (exit-tap.ts); default true. False serves the model cut at its ramps, for comparing the two.
+   */
+  readonly exitTaps?: boolean;
 }
 
 /** One ramp's output for a batch, delivered while the batch still runs. */
@@ -184,6 +190,8 @@ export class InferenceEngine {
     readonly sharedArena: SharedArenaState,
     /** Whether the threads run their sessions on buffers of their own (direct-session.ts), and if not, why. */
     readonly directRun: DirectRunState,
+    /** How the first thread serves the starting config: ramps tapped in one run, or segments. */
+    readonly servedBy: ServingMode,
   ) {
     this.currentConfig = deepFreeze(config);
     this.threads = workers.map((worker) => ({ worker, inFlight: 0, replies: new Map(), closed: false }));
@@ -217,6 +225,7 @@ export class InferenceEngine {
       config: options.config,
       executionProvider: options.executionProvider ?? 'cpu',
       intraOpThreads: options.intraOpThreads ?? 0,
+      exitTaps: options.exitTaps ?? true,
     };
     // Before the threads start, so that their sessions share this process's arena (shared-arena.ts).
     const arena: SharedArenaState =
@@ -240,7 +249,7 @@ export class InferenceEngine {
         loaded = await loadOn(worker, load);
       }
       if (loaded === undefined) throw new Error('no inference thread was started');
-      return new InferenceEngine(workers, loaded.bundle, loaded.config, arena, direct);
+      return new InferenceEngine(workers, loaded.bundle, loaded.config, arena, direct, loaded.servedBy);
     } catch (error) {
       await Promise.all(workers.map((worker) => worker.terminate()));
       throw error;

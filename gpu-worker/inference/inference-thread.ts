@@ -79,13 +79,17 @@ class InferenceThread {
 
   private async load(message: Message<'load'>): Promise<void> {
     try {
-      const model = await openServingModel(message.bundleDir, {
-        executionProvider: message.executionProvider,
-        intraOpThreads: message.intraOpThreads,
-        // This thread does nothing but inference: each run may block it, and skipping the
-        // event-loop turn the public API takes before every run saves it once per segment.
-        blocking: true,
-      });
+      const model = await openServingModel(
+        message.bundleDir,
+        {
+          executionProvider: message.executionProvider,
+          intraOpThreads: message.intraOpThreads,
+          // This thread does nothing but inference: each run may block it, and skipping the
+          // event-loop turn the public API takes before every run saves it once per segment.
+          blocking: true,
+        },
+        { exitTaps: message.exitTaps },
+      );
       const config = checkRampConfig(message.config, model.candidates);
       this.current = await buildServingChain(model, config);
       this.model = model;
@@ -99,6 +103,7 @@ class InferenceThread {
           batchSizes: manifest.profile.batchSizes,
         },
         config,
+        servedBy: this.current.mode,
       });
     } catch (error) {
       this.post({ type: 'load-failed', kind: errorKind(error), message: messageOf(error) });
@@ -120,7 +125,11 @@ class InferenceThread {
         (rampIndex, candidateId, probs) =>
           this.post({ type: 'ramp', batchId, rampIndex, candidateId, probs }, [probs.buffer as ArrayBuffer]),
       );
-      const timings = { segmentMs: result.segmentMs, totalMs: performance.now() - began };
+      const timings = {
+        segmentMs: result.segmentMs,
+        totalMs: performance.now() - began,
+        servedBy: current.mode.kind,
+      };
       this.post({ type: 'final', batchId, logits: result.logits, timings }, [
         result.logits.buffer as ArrayBuffer,
       ]);

@@ -38,6 +38,7 @@ export type ToThread =
       readonly config: RampConfig;
       readonly executionProvider: ExecutionProvider;
       readonly intraOpThreads: number;
+      readonly exitTaps: boolean;
     }
   | { readonly type: 'run'; readonly batchId: number; readonly feeds: PlainFeeds; readonly rows: number }
   | { readonly type: 'prepare-config'; readonly swapId: number; readonly config: RampConfig }
@@ -46,7 +47,12 @@ export type ToThread =
 
 /** Inference thread to main thread. */
 export type FromThread =
-  | { readonly type: 'loaded'; readonly bundle: LoadedBundleSummary; readonly config: RampConfig }
+  | {
+      readonly type: 'loaded';
+      readonly bundle: LoadedBundleSummary;
+      readonly config: RampConfig;
+      readonly servedBy: ServingMode;
+    }
   | { readonly type: 'load-failed'; readonly kind: ErrorKind; readonly message: string }
   | {
       readonly type: 'ramp';
@@ -74,12 +80,21 @@ export type FromThread =
   | { readonly type: 'config-activated'; readonly swapId: number }
   | { readonly type: 'closed' };
 
+/**
+ * How a config is served: the whole model in one session with its ramps tapped (exit-tap.ts), or
+ * the model cut at its ramps, one session per segment, where taps are not available or fired too
+ * late in the run (`reason` says which).
+ */
+export type ServingMode = { readonly kind: 'taps' } | { readonly kind: 'segments'; readonly reason?: string };
+
 /** Where a batch's time went on the inference thread. */
 export interface BatchTimings {
   /** Wall time of each segment's run (its ramp included), shallow to deep. */
   readonly segmentMs: number[];
   /** Wall time on the thread from receiving the batch to posting its final answer. */
   readonly totalMs: number;
+  /** How the config was served: the whole model with its ramps tapped, or cut in segments. */
+  readonly servedBy: 'taps' | 'segments';
 }
 
 /**

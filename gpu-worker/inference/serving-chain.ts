@@ -19,10 +19,13 @@ import { pickFeeds } from '../../core/inference/segment-chain';
 import { analyzeGraph, type GraphAnalysis } from '../../core/onnx/graph-analysis';
 import { inputShapesFromSpec } from '../../core/onnx/input-shapes';
 import { readOnnxModel, type OnnxModel } from '../../core/onnx/onnx-model';
-import { attachRamp } from '../../core/onnx/ramp-heads';
+import { exitTapState, withExitListener, type ExitTapState } from '../../core/inference/exit-tap';
+import { tappedModel } from '../../core/onnx/exit-taps';
+import { attachRamp, type RampAttachment } from '../../core/onnx/ramp-heads';
+import { median } from '../../core/util/stats';
 import { parseMemberKey } from '../../core/onnx/ramp-members';
 import { sliceModel } from '../../core/onnx/slicing';
-import type { CandidateSummary } from './protocol';
+import type { CandidateSummary, ServingMode } from './protocol';
 
 /** Warm-up runs per (segment, padded batch size): the first run at a shape pays its allocations. */
 export const WARMUP_RUNS_PER_SIZE = 2;
@@ -35,17 +38,30 @@ export interface ServingModel {
   /** The bundle's candidates, shallow to deep. */
   readonly candidates: readonly CandidateSummary[];
   readonly sessionOptions: SessionOptions;
+  /** Whether configs are served through exit taps where they are available; else cut. */
+  readonly exitTaps: boolean;
 }
 
-/** One segment's session, with the ramp it carries when its end is an active candidate. */
+/** A ramp of the config: its index in the config and its candidate. */
+interface ServedRamp {
+  readonly index: number;
+  readonly candidateId: string;
+}
+
+/**
+ * One session: a segment with the ramp it carries when its end is an active candidate, or the
+ * whole model with every ramp tapped (`taps`, numbered as the graph's taps are).
+ */
 interface Stage {
   readonly session: ModelSession;
-  readonly ramp?: { readonly index: number; readonly candidateId: string; readonly output: string };
+  readonly ramp?: ServedRamp & { readonly output: string };
+  readonly taps?: readonly ServedRamp[];
 }
 
 /** The sessions of one config, ready to serve. */
 export interface ServingChain {
   readonly config: RampConfig;
+  readonly mode: ServingMode;
   readonly stages: readonly Stage[];
   /** Releases every session; the chain must not run afterwards. */
   release(): Promise<void>;
@@ -67,6 +83,7 @@ export type RampSink = (rampIndex: number, candidateId: string, probs: Float32Ar
 export async function openServingModel(
   bundleDir: string,
   sessionOptions: SessionOptions,
+  options: { readonly exitTaps?: boolean } = {},
 ): Promise<ServingModel> {
   const bundle = await readBundle(bundleDir);
   const onnxModel = await readOnnxModel(bundle.modelPath);
@@ -83,7 +100,7 @@ export async function openServingModel(
     }
   }
   const candidates = bundle.manifest.candidates.map((c) => ({ id: c.id, position: c.position }));
-  return { bundle, onnxModel, analysis, candidates, sessionOptions };
+  return { bundle, onnxModel, analysis, candidates, sessionOptions, exitTaps: options.exitTaps ?? true };
 }
 
 /** Lets messages queued on the thread (serving batches) run between the steps of a long build. */
@@ -119,7 +136,24 @@ export async function runServingChain(
   const segmentMs: number[] = [];
   for (const stage of chain.stages) {
     const began = performance.now();
-    const outputs = await stage.session.runAny(pickFeeds(available, stage.session.inputNames));
+    const stageFeeds = pickFeeds(available, stage.session.inputNames);
+    const taps = stage.taps;
+    // A tapped session runs synchronously on this thread, each tap's kernel calling the listener
+    // in the middle of the run: the promise is already settled when the listener is taken off.
+    const outputs = await (taps
+      ? withExitListener(
+          (tap, probs) => {
+            const ramp = taps[tap];
+            if (ramp)
+              onRamp(
+                ramp.index,
+                ramp.candidateId,
+                realRows(probs, rows, `probabilities for ramp ${ramp.candidateId}`),
+              );
+          },
+          () => stage.session.runAny(stageFeeds),
+        )
+      : stage.session.runAny(stageFeeds));
     segmentMs.push(performance.now() - began);
     Object.assign(available, outputs);
     if (stage.ramp) {
@@ -139,10 +173,110 @@ async function releaseAll(sessions: readonly ModelSession[]): Promise<void> {
   await Promise.all(sessions.map((session) => session.release()));
 }
 
+/** The ramp of candidate `id` as the bundle trained it, for attaching to a session. */
+function rampAttachment(model: ServingModel, candidateId: string): RampAttachment {
+  const record = model.bundle.manifest.candidates.find((candidate) => candidate.id === candidateId);
+  const weights = model.bundle.rampWeights.get(candidateId);
+  if (!record || !weights) throw new ArtifactError(`bundle has no trained ramp for ${candidateId}`);
+  return {
+    activation: record.tensor,
+    member: parseMemberKey(record.ramp.member),
+    weights: weights.weights,
+    bias: weights.bias,
+    outputName: rampOutputName(candidateId),
+    attentionMask: model.analysis.attentionMask ?? null,
+  };
+}
+
+/** The model cut at the config's ramps, each ramp on the segment that ends at its candidate. */
+async function openSegments(model: ServingModel, ids: readonly string[], pause: () => Promise<void>) {
+  const segments = sliceModel(model.onnxModel, model.analysis, { candidateIds: [...ids] });
+  const stages: Stage[] = [];
+  try {
+    for (const [index, segment] of segments.entries()) {
+      await pause();
+      const candidateId = ids[index];
+      if (candidateId === undefined) {
+        stages.push({ session: await openSession(segment.bytes, model.sessionOptions) });
+        continue;
+      }
+      const attachment = rampAttachment(model, candidateId);
+      const session = await openSession(attachRamp(segment.bytes, attachment), model.sessionOptions);
+      stages.push({ session, ramp: { index, candidateId, output: attachment.outputName } });
+    }
+    return stages;
+  } catch (error) {
+    await releaseAll(stages.map((stage) => stage.session));
+    throw error;
+  }
+}
+
+/** The whole model with every ramp of the config tapped, in one session. */
+async function openTapped(model: ServingModel, ids: readonly string[]): Promise<Stage[]> {
+  const bytes = tappedModel(
+    model.onnxModel,
+    model.analysis,
+    ids.map((id) => rampAttachment(model, id)),
+  );
+  const session = await openSession(bytes, { ...model.sessionOptions, exitTaps: true });
+  return [{ session, taps: ids.map((candidateId, index) => ({ index, candidateId })) }];
+}
+
+/** Runs measured for where the taps fire, at the largest profiled batch size, after warm-up. */
+export const TAP_CHECK_RUNS = 3;
+
 /**
- * Builds and warms the sessions of a config (already checked against the bundle). With
- * `yieldBetweenSteps`, each step (a segment's session, a warm-up size) lets queued batches run
- * first, so a config can be built while the current one keeps serving on the same thread.
+ * Why a tapped chain's taps do not fire where their ramps sit in the model, or undefined where
+ * they do: each tap, in the median of a few runs, must fire in order and before the point halfway
+ * between its candidate (the share of the model's time before it, as the bundle profiled it) and
+ * the end of the run. onnxruntime's execution order places a tap after its ramp's head; a graph
+ * optimisation could place the rest of the model first (exit-taps.ts), and such taps would answer
+ * no sooner than the model.
+ */
+async function lateTaps(
+  model: ServingModel,
+  chain: ServingChain,
+  feeds: PlainFeeds,
+): Promise<string | undefined> {
+  const fractions: number[][] = chain.config.ramps.map(() => []);
+  for (let run = 0; run < TAP_CHECK_RUNS; run++) {
+    const heard: { index: number; at: number }[] = [];
+    const began = performance.now();
+    await runServingChain(model, chain, feeds, 1, (index) => heard.push({ index, at: performance.now() }));
+    const total = performance.now() - began;
+    const order = heard.map((event) => event.index);
+    if (order.join() !== chain.config.ramps.map((_, index) => index).join())
+      return `taps fired in the order ${order.join(', ') || '(none)'}`;
+    for (const event of heard) fractions[event.index]?.push((event.at - began) / total);
+  }
+  const records = new Map(model.bundle.manifest.candidates.map((candidate) => [candidate.id, candidate]));
+  for (const [index, ramp] of chain.config.ramps.entries()) {
+    const at = median(fractions[index] ?? []);
+    const position = records.get(ramp.id)?.latencyFraction ?? 0;
+    if (at > position + (1 - position) / 2)
+      return `the tap of ${ramp.id} (at ${(position * 100).toFixed(0)}% of the model) fired at ${(at * 100).toFixed(0)}% of the run`;
+  }
+  return undefined;
+}
+
+/** Warms every session at each profiled padded batch size. */
+async function warm(model: ServingModel, chain: ServingChain, pause: () => Promise<void>): Promise<void> {
+  const encoder = createBatchEncoder(model.bundle.manifest.model.spec);
+  for (const batchSize of model.bundle.manifest.profile.batchSizes) {
+    const padding = encoder.encode([], batchSize);
+    for (let run = 0; run < WARMUP_RUNS_PER_SIZE; run++) {
+      await pause();
+      await runServingChain(model, chain, padding, batchSize, () => undefined);
+    }
+  }
+}
+
+/**
+ * Builds and warms the sessions of a config (already checked against the bundle): the whole model
+ * with its ramps tapped where taps are available (`exitTapState`), else the model cut at them. A
+ * tapped chain whose taps fire late (`lateTaps`) is served cut instead. With `yieldBetweenSteps`,
+ * each step (a session, a warm-up size) lets queued batches run first, so a config can be built
+ * while the current one keeps serving on the same thread.
  */
 export async function buildServingChain(
   model: ServingModel,
@@ -150,47 +284,47 @@ export async function buildServingChain(
   options: { readonly yieldBetweenSteps?: boolean } = {},
 ): Promise<ServingChain> {
   const pause = options.yieldBetweenSteps ? yieldToQueuedWork : () => Promise.resolve();
-  const { bundle, onnxModel, analysis } = model;
   const ids = config.ramps.map((ramp) => ramp.id);
-  const segments = sliceModel(onnxModel, analysis, { candidateIds: ids });
-  const records = new Map(bundle.manifest.candidates.map((candidate) => [candidate.id, candidate]));
-  const stages: Stage[] = [];
+  const chainOf = (stages: Stage[], mode: ServingMode): ServingChain => ({
+    config,
+    mode,
+    stages,
+    release: () => releaseAll(stages.map((stage) => stage.session)),
+  });
+  const taps: ExitTapState = model.exitTaps
+    ? exitTapState()
+    : { available: false, reason: 'turned off by the engine option exitTaps' };
+  let reason = taps.available ? undefined : `exit taps are not available: ${taps.reason}`;
+  if (ids.length > 0 && taps.available && model.sessionOptions.blocking) {
+    await pause();
+    const chain = chainOf(await openTapped(model, ids), { kind: 'taps' });
+    try {
+      await warm(model, chain, pause);
+      const sizes = model.bundle.manifest.profile.batchSizes;
+      const largest = Math.max(...sizes);
+      reason = await lateTaps(
+        model,
+        chain,
+        createBatchEncoder(model.bundle.manifest.model.spec).encode([], largest),
+      );
+      if (reason === undefined) return chain;
+    } catch (error) {
+      await chain.release();
+      throw error;
+    }
+    await chain.release();
+  } else if (ids.length > 0 && taps.available) {
+    reason = 'sessions here run through the event loop, and a tapped run must block its thread';
+  }
+  const chain = chainOf(await openSegments(model, ids, pause), {
+    kind: 'segments',
+    ...(ids.length > 0 && reason !== undefined ? { reason } : {}),
+  });
   try {
-    for (const [index, segment] of segments.entries()) {
-      await pause();
-      const candidateId = ids[index];
-      let bytes = segment.bytes;
-      let ramp: Stage['ramp'];
-      if (candidateId !== undefined) {
-        const record = records.get(candidateId);
-        const weights = bundle.rampWeights.get(candidateId);
-        if (!record || !weights) throw new ArtifactError(`bundle has no trained ramp for ${candidateId}`);
-        const output = rampOutputName(candidateId);
-        bytes = attachRamp(segment.bytes, {
-          activation: record.tensor,
-          member: parseMemberKey(record.ramp.member),
-          weights: weights.weights,
-          bias: weights.bias,
-          outputName: output,
-          attentionMask: analysis.attentionMask ?? null,
-        });
-        ramp = { index, candidateId, output };
-      }
-      const session = await openSession(bytes, model.sessionOptions);
-      stages.push(ramp ? { session, ramp } : { session });
-    }
-    const chain: ServingChain = { config, stages, release: () => releaseAll(stages.map((s) => s.session)) };
-    const encoder = createBatchEncoder(bundle.manifest.model.spec);
-    for (const batchSize of bundle.manifest.profile.batchSizes) {
-      const padding = encoder.encode([], batchSize);
-      for (let run = 0; run < WARMUP_RUNS_PER_SIZE; run++) {
-        await pause();
-        await runServingChain(model, chain, padding, batchSize, () => undefined);
-      }
-    }
+    await warm(model, chain, pause);
     return chain;
   } catch (error) {
-    await releaseAll(stages.map((stage) => stage.session));
+    await chain.release();
     throw error;
   }
 }

@@ -24,7 +24,11 @@ import { buildFeatureModel, featureOutputName } from '../../../core/onnx/ramp-he
 import { parseMemberKey } from '../../../core/onnx/ramp-members';
 import { prepareDeterministicFixture } from '../../support/deterministic-profile';
 import { applyRamp } from '../../../core/simulator/observations';
-import type { InferenceEngine, RampEvent } from '../../../gpu-worker/inference/inference-engine';
+import type {
+  BatchTimings,
+  InferenceEngine,
+  RampEvent,
+} from '../../../gpu-worker/inference/inference-engine';
 
 export { maxAbsDiff } from '../../../core/inference/segment-chain';
 
@@ -140,7 +144,7 @@ export function argmaxAt(values: ArrayLike<number>, offset: number, width: numbe
 export interface ObservedRun {
   readonly events: RampEvent[];
   readonly logits: Float32Array;
-  readonly timings: { readonly segmentMs: number[]; readonly totalMs: number };
+  readonly timings: BatchTimings;
   /** `performance.now()` on the main thread when the run's promise resolved. */
   readonly resolvedAtMs: number;
   /** Whether the run's promise had settled when each ramp event arrived, in event order. */

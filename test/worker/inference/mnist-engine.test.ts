@@ -60,7 +60,40 @@ describe('inference engine on the mnist-resnet bundle', () => {
         expect(Math.abs(Math.max(...probs) - (expected[row]?.confidence ?? -1))).toBeLessThanOrEqual(1e-4);
       }
     }
-    expect(run.timings.segmentMs).toHaveLength(rampIds.length + 1);
+    // And it was served as one run of the whole model, its ramps tapped
+    expect(run.timings.servedBy).toBe('taps');
+    expect(run.timings.segmentMs).toHaveLength(1);
+  });
+
+  it('serves the model cut at its ramps where exit taps are turned off, with the same answers', async () => {
+    // Given a second engine with exit taps turned off
+    const rampIds = fixture.bundle.manifest.initialConfig.ramps.map((ramp) => ramp.id);
+    const cut = await InferenceEngine.start({
+      bundleDir: fixture.bundle.dir,
+      config: fixture.bundle.manifest.initialConfig,
+      exitTaps: false,
+    });
+    try {
+      // When both engines run the same batch
+      const tapped = await observeRun(engine, servingFeeds(fixture, 0, 8), 8);
+      const segmented = await observeRun(cut, servingFeeds(fixture, 0, 8), 8);
+
+      // Then the second ran one segment per ramp and one more, said why, and answered alike
+      expect(cut.servedBy.kind).toBe('segments');
+      expect(cut.servedBy.kind === 'segments' ? cut.servedBy.reason : '').toContain('exitTaps');
+      expect(engine.servedBy).toEqual({ kind: 'taps' });
+      expect(segmented.timings.servedBy).toBe('segments');
+      expect(segmented.timings.segmentMs).toHaveLength(rampIds.length + 1);
+      expect(maxAbsDiff(segmented.logits, tapped.logits)).toBeLessThanOrEqual(1e-4);
+      expect(segmented.events.map((event) => event.candidateId)).toEqual(rampIds);
+      segmented.events.forEach((event, index) =>
+        expect(
+          maxAbsDiff(event.probs, tapped.events[index]?.probs ?? new Float32Array()),
+        ).toBeLessThanOrEqual(1e-5),
+      );
+    } finally {
+      await cut.close();
+    }
   });
 
   it('releases ramp outputs while the batch is still running, shallow to deep', async () => {
@@ -75,11 +108,13 @@ describe('inference engine on the mnist-resnet bundle', () => {
     expect(run.settledAtEvent.every((settled) => !settled)).toBe(true);
     const arrivals = run.events.map((event) => event.atMs);
     expect([...arrivals].sort((a, b) => a - b)).toEqual(arrivals);
-    // And the first ramp's answer was on the main thread while the segments after it still ran:
-    // it arrived well before the end, by at least half of those segments' own run time
+    // And the first ramp's answer was on the main thread while the model after it still ran: it
+    // arrived well before the end, by at least half of the time the rest of the model takes
     const first = run.events[0];
-    const laterSegmentsMs = run.timings.segmentMs.slice(1).reduce((sum, ms) => sum + ms, 0);
-    expect(first?.atMs).toBeLessThanOrEqual(run.resolvedAtMs - 0.5 * laterSegmentsMs);
+    const position =
+      fixture.bundle.manifest.candidates.find((c) => c.id === first?.candidateId)?.latencyFraction ?? 1;
+    const laterMs = (1 - position) * run.timings.totalMs;
+    expect(first?.atMs).toBeLessThanOrEqual(run.resolvedAtMs - 0.5 * laterMs);
     // And only the real rows are reported
     expect(first?.probs).toHaveLength(30 * classes);
     expect(run.logits).toHaveLength(30 * classes);
