@@ -6,6 +6,7 @@
  * analysis finds; a stale or half-understood one is
  * prepared again, so `npm start` after a model change never serves old ramps.
  */
+import { exitTapState } from '../../core/inference/exit-tap';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -71,10 +72,12 @@ async function isCurrent(dir: string, model: string, rampBudget: number): Promis
     // Profiled with other operator threads than the workers' lanes use: its costs are not theirs.
     if ((bundle.manifest.profile.intraOpThreads ?? 0) !== defaultThreadLayout('cpu').intraOpThreads)
       return false;
-    // Profiled before ramps were charged their operators and cuts their served cost: the old
-    // figures crowded ramps out of the budget and under-charged cuts.
+    // Profiled before ramps were charged their operators and cuts their served cost (the old
+    // figures crowded ramps out of the budget and under-charged cuts), or for the other way of
+    // serving ramps than this machine's workers use (exit taps where available, else cuts).
     const { rampTiming, cutTiming } = bundle.manifest.profile;
-    if (rampTiming !== 'operators' || cutTiming !== 'split') return false;
+    const served = exitTapState().available ? 'tap' : 'split';
+    if (rampTiming !== 'operators' || cutTiming !== served) return false;
     // Placed before placements were confirmed: its ramps may sit on a cut charged its luckiest round.
     const placed = bundle.manifest.initialConfig.ramps.length > 0;
     if (placed && bundle.manifest.profile.placementChecks === undefined) return false;

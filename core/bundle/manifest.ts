@@ -85,9 +85,12 @@ export const profileSchema = z.preprocess(
     /**
      * `split`: the whole model cut at that candidate alone against the whole model, as served.
      * Absent where `cutMs` was measured on the stretch between the neighbouring candidates, which
-     * charged a cut about a point less than serving pays on mnist-resnet.
+     * charged a cut about a point less than serving pays on mnist-resnet. `tap`: the whole model
+     * with the candidate's ramp tapped (core/inference/exit-tap.ts) against the whole model, less
+     * the ramp's own operators, never less than the tap's kernel: what an exit adds where the
+     * worker serves through taps, as it does wherever they are available.
      */
-    cutTiming: z.enum(['split']).optional(),
+    cutTiming: z.enum(['split', 'tap']).optional(),
     /**
      * The initial placement's confirmations (core/prepare/confirm-placement.ts): the chosen cuts
      * timed again together in fresh rounds at the reference batch size, against what placement

@@ -63,6 +63,18 @@ export function directRunState(): DirectRunState {
   return state;
 }
 
+let inFlight: Readonly<Record<string, PlainTensor>> | undefined;
+
+/**
+ * The outputs of the direct run in progress on this thread, in the buffers handed to onnxruntime
+ * before the run, which its nodes write as they finish: an exit tap's listener reads its ramp's
+ * probabilities here while the run goes on (exit-tap.ts). Undefined between runs, and during a
+ * run whose outputs onnxruntime allocates (the first at a new set of input shapes).
+ */
+export function inFlightOutputs(): Readonly<Record<string, PlainTensor>> | undefined {
+  return inFlight;
+}
+
 /** `GraphOptimizationLevel.ORT_ENABLE_ALL`, what onnxruntime-node's `'all'` means. */
 const OPTIMISE_ALL = 99;
 /** Input-shape sets remembered per session before the memory is cleared (padded sizes: a few). */
@@ -301,7 +313,12 @@ export function openDirectSession(model: string | Uint8Array, options: DirectSes
             outputs[name] = tensor;
             values.push(wrap(c, tensor, name));
           });
-          run(inputs, values);
+          inFlight = outputs;
+          try {
+            run(inputs, values);
+          } finally {
+            inFlight = undefined;
+          }
           return outputs;
         } catch {
           // Run again the learning way: it reports a failure of the run itself, and where it

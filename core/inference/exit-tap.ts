@@ -8,24 +8,31 @@
  * a one-node custom operator (`apparate.ExitTap`) whose kernel is a JavaScript function, reached
  * through onnxruntime's C API with koffi. onnxruntime runs a CPU graph's nodes one after another
  * on the thread that called `Run` (parallelism is inside an operator), so the kernel runs on that
- * thread, in the middle of the run, as soon as the ramp's probabilities exist; it copies them out
- * and hands them to the run's listener, which posts them to the main thread, and the run goes on.
- * What a ramp then costs is its head's few operators and one call into JavaScript, the paper's
- * premise for what an exit costs.
+ * thread, in the middle of the run, as soon as the ramp's probabilities exist, and tells the
+ * run's listener, which posts them to the main thread; then the run goes on. What a ramp then
+ * costs is its head's few operators and one call into JavaScript, the paper's premise for what an
+ * exit costs.
  *
- * The tap's one output is a single float the model's caller may ignore; it is a graph output so
- * that onnxruntime keeps the node. Where in the run a tap fires is onnxruntime's execution order
- * (exit-taps.ts in core/onnx arranges the graph for it, and the serving chain checks it).
+ * The kernel calls nothing back in onnxruntime: each such call from inside a run, with the caches
+ * full of the model's data, measured 20–50 µs here, so a kernel that fetched its input and made an
+ * output spent 0.1–0.26 ms a run. Instead the probabilities stay a graph output, which a direct
+ * session hands onnxruntime as a buffer of its own before the run (direct-session.ts), so the
+ * Softmax writes them there and the listener reads them from it (`inFlightOutputs`); the tap has
+ * no output (its one output is optional and left out), and each tap index is an operator of its
+ * own (`ExitTap0`, `ExitTap1`, …), whose kernel is its index, so the kernel reads nothing. Where in the run a
+ * tap fires is onnxruntime's execution order (core/onnx/exit-taps.ts arranges the graph for it,
+ * and the serving chain checks it).
  */
 import { performance } from 'node:perf_hooks';
 import koffi from 'koffi';
-import { EXIT_TAP_ATTRIBUTE, EXIT_TAP_DOMAIN, EXIT_TAP_OP } from '../onnx/exit-taps';
-import type { PlainTensor } from './batch-encoding';
-import { directRunState, readValue } from './direct-session';
-import { ortApi, type OrtApi } from './ort-c-api';
+import { EXIT_TAP_DOMAIN, exitTapOp, MAX_EXIT_TAPS } from '../onnx/exit-taps';
+import type { PlainFeeds, PlainTensor } from './batch-encoding';
+import { directRunState, inFlightOutputs } from './direct-session';
+import type { ModelSession } from './onnx-session';
+import { ortApi } from './ort-c-api';
 
-/** Called, during a run, with a tap's index and its input (the ramp's probabilities, a copy). */
-export type ExitListener = (tap: number, probs: PlainTensor) => void;
+/** Called, during a run, with the index of the tap whose node has just run. */
+export type ExitListener = (tap: number) => void;
 
 /** Whether this thread can serve through exit taps, and if not, why. */
 export type ExitTapState =
@@ -103,22 +110,12 @@ function cString(text: string): unknown {
   return memory;
 }
 
-/** The kernel of one tap node: reads its input, hands a copy to the run's listener, writes 0. */
-function compute(c: OrtApi, tapRuntime: TapRuntime, kernel: unknown, context: unknown): void {
+/** The kernel of tap `tap`'s nodes: tells the run's listener, and times itself. */
+function compute(tapRuntime: TapRuntime, tap: number): void {
   const began = performance.now();
   try {
-    const tap = Number(koffi.decode(kernel, 'int64_t') as bigint | number);
-    const input: unknown[] = [null];
-    c.check(c.call('KernelContext_GetInput', context, 0, input), 'tap input');
-    const output: unknown[] = [null];
-    c.check(c.call('KernelContext_GetOutput', context, 0, new BigInt64Array([1n]), 1, output), 'tap output');
-    const data: unknown[] = [null];
-    c.check(c.call('GetTensorMutableData', output[0], data), 'tap output data');
-    new Float32Array(koffi.view(data[0], 4))[0] = 0;
-    // The output exists before the listener runs, so that a listener's error fails this run
-    // with that error, not with a missing output.
     const listener = tapRuntime.listener;
-    if (listener && tapRuntime.failure === undefined) listener(tap, readValue(c, input[0], 'tap input'));
+    if (listener && tapRuntime.failure === undefined) listener(tap);
   } catch (error) {
     tapRuntime.failure ??= error instanceof Error ? error : new Error(String(error));
   } finally {
@@ -126,47 +123,59 @@ function compute(c: OrtApi, tapRuntime: TapRuntime, kernel: unknown, context: un
   }
 }
 
+/** `OrtCustomOpInputOutputCharacteristic`. */
+const REQUIRED = 0;
+const OPTIONAL = 1;
+
 function createRuntime(): TapRuntime {
   const c = ortApi();
   const struct = koffi.struct('OrtCustomOp', {
     version: 'uint32_t',
     ...Object.fromEntries(FIELDS.map((field) => [field, 'void *'])),
   });
-  const name = cString(EXIT_TAP_OP);
   const domain: unknown[] = [null];
   c.check(c.call('CreateCustomOpDomain', EXIT_TAP_DOMAIN, domain), 'CreateCustomOpDomain');
   const tapRuntime: TapRuntime = { domain: domain[0], listener: undefined, failure: undefined, kernelMs: 0 };
-  const createKernel = (_op: unknown, _api: unknown, info: unknown): unknown => {
-    const index: unknown[] = [0n];
-    c.check(c.call('KernelInfoGetAttribute_int64', info, EXIT_TAP_ATTRIBUTE, index), 'tap attribute');
-    const kernel: unknown = koffi.alloc('int64_t', 1);
-    koffi.encode(kernel, 'int64_t', BigInt(index[0] as bigint | number));
-    return kernel;
-  };
-  const op: unknown = koffi.alloc(struct, 1);
-  kept.push(op);
-  const none = null;
-  koffi.encode(op, struct, {
+  // Every tap operator shares its callbacks (koffi allows 8,192 a process, and a test process
+  // loads this module afresh for each file): each callback is told which operator it serves by the
+  // address of the operator's struct, taken as a number (a pointer is a `uintptr_t` to the C
+  // ABI), and the kernel, made per node, is the tap's index plus one, so the kernel need not read
+  // anything through koffi to know its tap.
+  const tapOf = new Map<number, number>();
+  const names = Array.from({ length: MAX_EXIT_TAPS }, (_, tap) => cString(exitTapOp(tap)));
+  const ops = Array.from({ length: MAX_EXIT_TAPS }, (): unknown => {
+    const op: unknown = koffi.alloc(struct, 1);
+    kept.push(op);
+    return op;
+  });
+  ops.forEach((op, tap) => tapOf.set(Number(koffi.address(op)), tap));
+  const fields = {
     version: OP_VERSION,
-    CreateKernel: callback(createKernel, 'void *', ['void *', 'void *', 'void *']),
-    GetName: callback(() => name, 'void *', ['void *']),
+    CreateKernel: callback((op: number) => (tapOf.get(Number(op)) ?? 0) + 1, 'uintptr_t', [
+      'uintptr_t',
+      'void *',
+      'void *',
+    ]),
+    GetName: callback((op: number) => names[tapOf.get(Number(op)) ?? 0], 'void *', ['uintptr_t']),
     GetExecutionProviderType: callback(() => null, 'void *', ['void *']),
     GetInputType: callback(() => FLOAT, 'int', ['void *', 'size_t']),
     GetInputTypeCount: callback(() => 1, 'size_t', ['void *']),
     GetOutputType: callback(() => FLOAT, 'int', ['void *', 'size_t']),
     GetOutputTypeCount: callback(() => 1, 'size_t', ['void *']),
-    KernelCompute: callback(
-      (kernel: unknown, context: unknown) => compute(c, tapRuntime, kernel, context),
-      'void',
-      ['void *', 'void *'],
-    ),
-    KernelDestroy: callback((kernel: unknown) => koffi.free(kernel), 'void', ['void *']),
-    GetInputCharacteristic: callback(() => 0, 'int', ['void *', 'size_t']),
-    GetOutputCharacteristic: callback(() => 0, 'int', ['void *', 'size_t']),
+    KernelCompute: callback((kernel: number) => compute(tapRuntime, Number(kernel) - 1), 'void', [
+      'uintptr_t',
+      'void *',
+    ]),
+    KernelDestroy: callback(() => undefined, 'void', ['void *']),
+    GetInputCharacteristic: callback(() => REQUIRED, 'int', ['void *', 'size_t']),
+    GetOutputCharacteristic: callback(() => OPTIONAL, 'int', ['void *', 'size_t']),
     GetInputMemoryType: callback(() => 0, 'int', ['void *', 'size_t']),
-    ...Object.fromEntries(FIELDS.slice(12).map((field) => [field, none])),
-  });
-  c.check(c.call('CustomOpDomain_Add', domain[0], op), 'CustomOpDomain_Add');
+    ...Object.fromEntries(FIELDS.slice(12).map((field) => [field, null])),
+  };
+  for (const op of ops) {
+    koffi.encode(op, struct, fields);
+    c.check(c.call('CustomOpDomain_Add', domain[0], op), 'CustomOpDomain_Add');
+  }
   return tapRuntime;
 }
 
@@ -231,4 +240,34 @@ export function withExitListener<T>(listener: ExitListener, run: () => T): T {
 /** Time this thread has spent inside tap kernels, ms (for profiling what a tap costs). */
 export function tapKernelMs(): number {
   return runtime?.kernelMs ?? 0;
+}
+
+/**
+ * Runs a session with exit taps, handing tap i's probabilities (`probs[i]`, a graph output, read
+ * in the run's own buffer: copy what is kept) to `onTap` as its node runs. On a run whose outputs
+ * onnxruntime allocates (a new input shape's first: warm-up runs them), they are handed over once
+ * the run is done, in tap order.
+ */
+export async function runTapped(
+  session: ModelSession,
+  feeds: PlainFeeds,
+  probs: readonly string[],
+  onTap: (tap: number, probs: PlainTensor) => void,
+): Promise<Record<string, PlainTensor>> {
+  const late: number[] = [];
+  // The session runs directly, so the run is over when `runAny` returns its promise.
+  const outputs = await withExitListener(
+    (tap) => {
+      const tensor = inFlightOutputs()?.[probs[tap] ?? ''];
+      if (tensor) onTap(tap, tensor);
+      else late.push(tap);
+    },
+    () => session.runAny(feeds),
+  );
+  for (const tap of late) {
+    const tensor = outputs[probs[tap] ?? ''];
+    if (!tensor) throw new Error(`the tapped run gave no ${probs[tap] ?? `tap ${tap}`}`);
+    onTap(tap, tensor);
+  }
+  return outputs;
 }

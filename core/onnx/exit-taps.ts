@@ -19,41 +19,42 @@ import { decodeOnnxModel, encodeOnnxModel, type OnnxModel } from './onnx-model';
 import { attachRamp, type RampAttachment } from './ramp-heads';
 import { makeValueInfo } from './tensor-types';
 
-/** The operator's domain and name, and the attribute that numbers a graph's taps. */
+/** The operators' domain. */
 export const EXIT_TAP_DOMAIN = 'apparate';
-export const EXIT_TAP_OP = 'ExitTap';
-export const EXIT_TAP_ATTRIBUTE = 'tap';
+/** Taps one model may carry: each index is an operator of its own (core/inference/exit-tap.ts). */
+export const MAX_EXIT_TAPS = 64;
 
-/** The graph output each tap writes (one float, to keep the node; its value means nothing). */
-export function exitTapOutput(tap: number): string {
-  return `apparate:tap:${tap}`;
+/** The operator of tap `tap` (`ExitTap0`, `ExitTap1`, …). */
+export function exitTapOp(tap: number): string {
+  return `ExitTap${tap}`;
 }
 
 /**
  * Adds a tap on each named probabilities tensor, in the order given (tap i reads `probs[i]`,
- * shallow to deep), and takes those tensors off the graph's outputs (the taps hand them out).
+ * shallow to deep). The tensors stay graph outputs: the listener reads them from the buffers the
+ * run writes them into. A tap has no output; onnxruntime keeps a node that writes nothing.
  */
 export function addExitTaps(modelBytes: Uint8Array, probs: readonly string[]): Uint8Array {
   const model = decodeOnnxModel(modelBytes, 'the model to tap');
   const graph = model.graph as onnx.IGraphProto;
   const produced = new Set((graph.node ?? []).flatMap((node) => node.output ?? []));
+  if (probs.length > MAX_EXIT_TAPS)
+    throw new InputError(`${probs.length} taps asked for; one model carries at most ${MAX_EXIT_TAPS}`);
   const missing = probs.filter((name) => !produced.has(name));
   if (missing.length > 0)
     throw new InputError(`no node of the model produces ${missing.join(', ')}; tap a ramp's probabilities`);
+  const outputs = new Set((graph.output ?? []).map((output) => output.name));
+  const hidden = probs.filter((name) => !outputs.has(name));
+  if (hidden.length > 0)
+    throw new InputError(`${hidden.join(', ')} must be graph outputs, which the taps' listener reads`);
   const taps: onnx.INodeProto[] = probs.map((name, tap) => ({
-    opType: EXIT_TAP_OP,
+    opType: exitTapOp(tap),
     domain: EXIT_TAP_DOMAIN,
-    name: exitTapOutput(tap),
+    name: `apparate:tap:${tap}`,
     input: [name],
-    output: [exitTapOutput(tap)],
-    attribute: [{ name: EXIT_TAP_ATTRIBUTE, type: 2, i: tap }],
+    output: [],
   }));
   graph.node = [...(graph.node ?? []), ...taps.reverse()];
-  const tapped = new Set(probs);
-  graph.output = [
-    ...(graph.output ?? []).filter((output) => !tapped.has(output.name ?? '')),
-    ...probs.map((_, tap) => makeValueInfo(exitTapOutput(tap), 1, [1])),
-  ];
   if (!(model.opsetImport ?? []).some((opset) => opset.domain === EXIT_TAP_DOMAIN))
     model.opsetImport = [...(model.opsetImport ?? []), { domain: EXIT_TAP_DOMAIN, version: 1 }];
   return encodeOnnxModel(model);

@@ -17,8 +17,22 @@ import type { LoadedModel } from '../model/load-model';
 import { analyzeGraph, type Candidate, type GraphAnalysis } from '../onnx/graph-analysis';
 import { inputShapesFromSpec } from '../onnx/input-shapes';
 import { readOnnxModel, type OnnxModel } from '../onnx/onnx-model';
-import { buildRampModel, featureOutputName, type FeatureRequest } from '../onnx/ramp-heads';
-import { IMAGE_MEMBERS, SEQUENCE_MEMBERS, memberKey, poolsMean, type RampMember } from '../onnx/ramp-members';
+import {
+  buildRampModel,
+  featureOutputName,
+  type FeatureRequest,
+  type RampAttachment,
+} from '../onnx/ramp-heads';
+import { tappedModel } from '../onnx/exit-taps';
+import { exitTapState } from '../inference/exit-tap';
+import {
+  IMAGE_MEMBERS,
+  SEQUENCE_MEMBERS,
+  memberKey,
+  parseMemberKey,
+  poolsMean,
+  type RampMember,
+} from '../onnx/ramp-members';
 import { sliceModel } from '../onnx/slicing';
 import { trainRamp, type TrainedRamp } from '../ramps/train-ramp';
 import { captureBootstrapFeatures } from './bootstrap-features';
@@ -33,7 +47,9 @@ import {
   profileLatency,
   referenceIndex,
   timeCutSet,
+  timeTapSet,
   type ProfileOptions,
+  type ProfiledCut,
   type ProfiledRamp,
 } from './profile';
 import { checkLimit, RAMP_BUDGET } from '../control/limits';
@@ -110,6 +126,28 @@ export function chooseMember<
   if (fitting.length === 0) return [...members].sort((a, b) => a.workFraction - b.workFraction)[0] as T;
   const best = Math.max(...fitting.map((m) => m.ramp.validationAgreement));
   return fitting.find((m) => m.ramp.validationAgreement >= best - AGREEMENT_TIE) as T;
+}
+
+/** A ramp's probabilities output, where it is attached to the model (as the worker names it). */
+function rampOutputName(candidateId: string): string {
+  return `apparate:ramp:${candidateId}:probs`;
+}
+
+/** A trained ramp as attached to the model it reads. */
+function rampAttachment(
+  candidate: Candidate,
+  member: RampMember,
+  ramp: { readonly weights: Float32Array; readonly bias: Float32Array },
+  analysis: GraphAnalysis,
+): RampAttachment {
+  return {
+    activation: candidate.tensor,
+    member,
+    weights: ramp.weights,
+    bias: ramp.bias,
+    outputName: rampOutputName(candidate.id),
+    attentionMask: analysis.attentionMask ?? null,
+  };
 }
 
 async function checkSlices(
@@ -204,8 +242,23 @@ export async function prepareModel(
   // Profile the all-candidates cut, with every member's ramp, on real inputs.
   const allIds = analysis.candidates.map((c) => c.id);
   const segments = sliceModel(onnxModel, analysis, { candidateIds: allIds });
-  // Each candidate's own cut: the model cut there alone, as a config with that one ramp serves it.
-  const cuts = allIds.map((id) => {
+  // Each candidate's own cut, as a config with that one ramp is served: where exit taps are
+  // available (as the worker then serves), the whole model with the candidate's first ramp tapped,
+  // charged what it adds beyond that ramp's operators; elsewhere the model cut there alone.
+  const tapped = exitTapState().available;
+  const cuts: ProfiledCut[] = allIds.map((id, index) => {
+    const first = trained.get(id)?.[0];
+    if (tapped && first) {
+      const candidate = analysis.candidates[index] as Candidate;
+      return {
+        id,
+        tapped: tappedModel(onnxModel, analysis, [
+          rampAttachment(candidate, first.member, first.ramp, analysis),
+        ]),
+        probs: rampOutputName(id),
+        rampId: `${id}:${memberKey(first.member)}`,
+      };
+    }
     const [before, after] = sliceModel(onnxModel, analysis, { candidateIds: [id] }) as [
       (typeof segments)[number],
       (typeof segments)[number],
@@ -339,12 +392,30 @@ export async function prepareModel(
     new Map(allIds.map((id) => [id, cutCosts.get(id)?.[slot] ?? 0])),
     (cutMs) => placeWith(cutMs).chosen,
     (chosenIds) =>
-      timeCutSet(
-        model.onnxPath,
-        sliceModel(onnxModel, analysis, { candidateIds: chosenIds }),
-        referenceFeeds,
-        profileOptions,
-      ),
+      fullProfile.cutTiming === 'tap'
+        ? timeTapSet(
+            model.onnxPath,
+            tappedModel(
+              onnxModel,
+              analysis,
+              chosenIds.map((id) => {
+                const candidate = analysis.candidates.find((c) => c.id === id) as Candidate;
+                const record = candidates.find((c) => c.id === id) as CandidateRecord;
+                const weights = rampWeights.get(id) as RampWeights;
+                return rampAttachment(candidate, parseMemberKey(record.ramp.member), weights, analysis);
+              }),
+            ),
+            chosenIds.map(rampOutputName),
+            referenceFeeds,
+            chosenIds.reduce((sum, id) => sum + (rampMs[id]?.[slot] ?? 0), 0),
+            profileOptions,
+          )
+        : timeCutSet(
+            model.onnxPath,
+            sliceModel(onnxModel, analysis, { candidateIds: chosenIds }),
+            referenceFeeds,
+            profileOptions,
+          ),
     { slackMs: NEAR_MISS_SHARE * plainRef },
   );
   options.onProgress?.('confirm placement', 1, 1);

@@ -12,6 +12,7 @@ import { openSession, type ModelSession, type SessionOptions } from '../inferenc
 import type { LatencyProfile } from '../bundle/manifest';
 import { releaseTensors, runAndRelease } from '../inference/release-tensors';
 import { pickFeeds, runChain } from '../inference/segment-chain';
+import { runTapped, tapKernelMs } from '../inference/exit-tap';
 import { median } from '../util/stats';
 
 export const PROFILE_BATCH_SIZES = [1, 2, 4, 8, 16, 32] as const;
@@ -38,7 +39,7 @@ export interface ProfiledRamp {
 }
 
 /** The model cut at one candidate alone, as the worker serves a config with that one ramp. */
-export interface ProfiledCut {
+export interface SplitCut {
   readonly id: string;
   /** From the model's inputs to the candidate. */
   readonly before: ProfiledSegment;
@@ -47,6 +48,21 @@ export interface ProfiledCut {
   /** A pass-through of the tensors crossing the cut: what it costs at the least. */
   readonly floor: ProfiledSegment;
 }
+
+/**
+ * The whole model with one ramp tapped at the candidate (core/onnx/exit-taps.ts), as the worker
+ * serves a config with that one ramp where exit taps are available; timed against the whole model,
+ * less the ramp's own operators (`rampId`, one of the target's ramps), for what the tap adds.
+ */
+export interface TappedCut {
+  readonly id: string;
+  readonly tapped: Uint8Array;
+  /** The tapped ramp's probabilities output. */
+  readonly probs: string;
+  readonly rampId: string;
+}
+
+export type ProfiledCut = SplitCut | TappedCut;
 
 export interface ProfileTarget {
   readonly model: string | Uint8Array;
@@ -183,6 +199,58 @@ export async function timeCut(
   return Math.max(median(floorMs), medianDifference(splitMs, wholeMs));
 }
 
+/** What a tapped model adds to the whole model, and the least of it: the taps' own kernels. */
+export interface TapTiming {
+  /** Median of the per-round differences, tapped less whole, ms. */
+  readonly differenceMs: number;
+  /** Time inside the tap kernels per run (copying the probabilities out, calling the listener), ms. */
+  readonly kernelMs: number;
+}
+
+/**
+ * The whole model with taps against the whole model, in the same rounds and blocks as a cut
+ * (CUT_BLOCK), each tapped run with a listener that takes the probabilities as serving does.
+ */
+export async function timeTap(
+  tapped: ModelSession,
+  probs: readonly string[],
+  whole: ModelSession,
+  inputs: Readonly<Record<string, PlainTensor>>,
+  warmupRuns: number,
+  repeats: number,
+): Promise<TapTiming> {
+  const tappedFeeds = pickFeeds(inputs, tapped.inputNames);
+  const wholeFeeds = pickFeeds(inputs, whole.inputNames);
+  let kernelMs = 0;
+  let runs = 0;
+  const runTappedTimed = async () => {
+    const before = tapKernelMs();
+    // As the worker's listener does: a copy of the rows to hand on.
+    const outputs = await runTapped(tapped, tappedFeeds, probs, (_, tensor) => void tensor.data.slice());
+    kernelMs += tapKernelMs() - before;
+    runs++;
+    return outputs;
+  };
+  const [tappedMs, wholeMs] = (await timeRounds(
+    [
+      () => runAndRelease(runTappedTimed, tappedFeeds),
+      () => runAndRelease(() => whole.runAny(wholeFeeds), wholeFeeds),
+    ],
+    warmupRuns,
+    repeats,
+    CUT_BLOCK,
+  )) as [number[], number[]];
+  return { differenceMs: medianDifference(tappedMs, wholeMs), kernelMs: runs > 0 ? kernelMs / runs : 0 };
+}
+
+/**
+ * What a tap adds beyond its ramp's operators (`rampOpsMs`, timed on their own): never less than
+ * its kernels' own time, so no exit is free.
+ */
+export function tapCutMs(timing: TapTiming, rampOpsMs: number): number {
+  return Math.max(timing.kernelMs, timing.differenceMs - rampOpsMs);
+}
+
 /**
  * What a ramp adds as served: its session against a run that binds the same tensors and computes
  * nothing, in the same rounds, so that what is left is its operators (never negative). In serving
@@ -249,6 +317,40 @@ export async function timeCutSet(
   }
 }
 
+/**
+ * What a set of taps costs together as served: the whole model with the set's ramps tapped
+ * against the whole model, in fresh rounds at the reference batch size, less the ramps' own
+ * operators (`rampOpsMs`, summed); never less than the taps' kernels. Placement confirms its choice
+ * with this where the worker serves through taps (confirm-placement.ts).
+ */
+export async function timeTapSet(
+  model: string | Uint8Array,
+  tapped: Uint8Array,
+  probs: readonly string[],
+  inputs: PlainFeeds,
+  rampOpsMs: number,
+  options: ProfileOptions = {},
+): Promise<number> {
+  const sessions: ModelSession[] = [];
+  try {
+    const whole = await openSession(model, options);
+    sessions.push(whole);
+    const taps = await openSession(tapped, { ...options, exitTaps: true });
+    sessions.push(taps);
+    const timing = await timeTap(
+      taps,
+      probs,
+      whole,
+      inputs,
+      options.warmupRuns ?? 3,
+      cutRounds(options.repeats ?? 15, true),
+    );
+    return tapCutMs(timing, rampOpsMs);
+  } finally {
+    await Promise.all(sessions.map((s) => s.release()));
+  }
+}
+
 /** Profiles the target at each batch size; `feedsFor(b)` gives b real inputs as model feeds. */
 export async function profileLatency(
   target: ProfileTarget,
@@ -278,13 +380,29 @@ export async function profileLatency(
       floors.set(key, floor);
       ramps.push({ ramp, reads, session: await open(ramp.bytes), floor });
     }
-    const cuts: { id: string; split: [ModelSession, ModelSession]; floor: ModelSession }[] = [];
+    type OpenCut =
+      | { id: string; split: [ModelSession, ModelSession]; floor: ModelSession }
+      | { id: string; tapped: ModelSession; probs: string; rampId: string };
+    const cuts: OpenCut[] = [];
     for (const cut of target.cuts ?? [])
-      cuts.push({
-        id: cut.id,
-        split: [await open(cut.before.bytes), await open(cut.after.bytes)],
-        floor: await open(cut.floor.bytes),
-      });
+      cuts.push(
+        'tapped' in cut
+          ? {
+              id: cut.id,
+              tapped: await (async () => {
+                const session = await openSession(cut.tapped, { ...options, exitTaps: true });
+                sessions.push(session);
+                return session;
+              })(),
+              probs: cut.probs,
+              rampId: cut.rampId,
+            }
+          : {
+              id: cut.id,
+              split: [await open(cut.before.bytes), await open(cut.after.bytes)],
+              floor: await open(cut.floor.bytes),
+            },
+      );
     const cutMs: Record<string, number[]> = Object.fromEntries(cuts.map((c) => [c.id, [] as number[]]));
     const referenceBatchSize: number =
       options.referenceBatchSize ?? (batchSizes.includes(8) ? 8 : (batchSizes[0] ?? 8));
@@ -319,9 +437,14 @@ export async function profileLatency(
         tick();
       }
       const rounds = cutRounds(repeats, batchSize === referenceBatchSize);
-      for (const { id, split, floor } of cuts) {
-        (cutMs[id] as number[]).push(
-          await timeCut({ split, whole: plain, floor }, inputs, warmupRuns, rounds),
+      for (const cut of cuts) {
+        (cutMs[cut.id] as number[]).push(
+          'tapped' in cut
+            ? tapCutMs(
+                await timeTap(cut.tapped, [cut.probs], plain, inputs, warmupRuns, rounds),
+                rampMs[cut.rampId]?.at(-1) ?? 0,
+              )
+            : await timeCut({ split: cut.split, whole: plain, floor: cut.floor }, inputs, warmupRuns, rounds),
         );
         tick();
       }
@@ -333,7 +456,9 @@ export async function profileLatency(
       segmentMs,
       rampMs,
       rampTiming: 'operators',
-      ...(cuts.length > 0 ? { cutMs, cutTiming: 'split' as const } : {}),
+      ...(cuts.length > 0
+        ? { cutMs, cutTiming: cuts.some((cut) => 'tapped' in cut) ? ('tap' as const) : ('split' as const) }
+        : {}),
       warmupRuns,
       repeats,
       intraOpThreads: options.intraOpThreads ?? 0,

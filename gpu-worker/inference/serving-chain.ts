@@ -19,7 +19,7 @@ import { pickFeeds } from '../../core/inference/segment-chain';
 import { analyzeGraph, type GraphAnalysis } from '../../core/onnx/graph-analysis';
 import { inputShapesFromSpec } from '../../core/onnx/input-shapes';
 import { readOnnxModel, type OnnxModel } from '../../core/onnx/onnx-model';
-import { exitTapState, withExitListener, type ExitTapState } from '../../core/inference/exit-tap';
+import { exitTapState, runTapped, type ExitTapState } from '../../core/inference/exit-tap';
 import { tappedModel } from '../../core/onnx/exit-taps';
 import { attachRamp, type RampAttachment } from '../../core/onnx/ramp-heads';
 import { median } from '../../core/util/stats';
@@ -55,7 +55,7 @@ interface ServedRamp {
 interface Stage {
   readonly session: ModelSession;
   readonly ramp?: ServedRamp & { readonly output: string };
-  readonly taps?: readonly ServedRamp[];
+  readonly taps?: readonly (ServedRamp & { readonly output: string })[];
 }
 
 /** The sessions of one config, ready to serve. */
@@ -138,20 +138,20 @@ export async function runServingChain(
     const began = performance.now();
     const stageFeeds = pickFeeds(available, stage.session.inputNames);
     const taps = stage.taps;
-    // A tapped session runs synchronously on this thread, each tap's kernel calling the listener
-    // in the middle of the run: the promise is already settled when the listener is taken off.
+    // A tapped session hands each ramp's probabilities out in the middle of its run (runTapped).
     const outputs = await (taps
-      ? withExitListener(
+      ? runTapped(
+          stage.session,
+          stageFeeds,
+          taps.map((ramp) => ramp.output),
           (tap, probs) => {
-            const ramp = taps[tap];
-            if (ramp)
-              onRamp(
-                ramp.index,
-                ramp.candidateId,
-                realRows(probs, rows, `probabilities for ramp ${ramp.candidateId}`),
-              );
+            const ramp = taps[tap] as ServedRamp;
+            onRamp(
+              ramp.index,
+              ramp.candidateId,
+              realRows(probs, rows, `probabilities for ramp ${ramp.candidateId}`),
+            );
           },
-          () => stage.session.runAny(stageFeeds),
         )
       : stage.session.runAny(stageFeeds));
     segmentMs.push(performance.now() - began);
@@ -219,7 +219,12 @@ async function openTapped(model: ServingModel, ids: readonly string[]): Promise<
     ids.map((id) => rampAttachment(model, id)),
   );
   const session = await openSession(bytes, { ...model.sessionOptions, exitTaps: true });
-  return [{ session, taps: ids.map((candidateId, index) => ({ index, candidateId })) }];
+  return [
+    {
+      session,
+      taps: ids.map((candidateId, index) => ({ index, candidateId, output: rampOutputName(candidateId) })),
+    },
+  ];
 }
 
 /** Runs measured for where the taps fire, at the largest profiled batch size, after warm-up. */

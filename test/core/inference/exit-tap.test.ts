@@ -1,9 +1,10 @@
 import type { PlainTensor } from '../../../core/inference/batch-encoding';
-import { exitTapState, withExitListener } from '../../../core/inference/exit-tap';
+import { inFlightOutputs } from '../../../core/inference/direct-session';
+import { exitTapState, runTapped, withExitListener } from '../../../core/inference/exit-tap';
 import { openSession, type ModelSession } from '../../../core/inference/onnx-session';
 import { runChain, maxAbsDiff } from '../../../core/inference/segment-chain';
 import { ensureSharedArena } from '../../../core/inference/shared-arena';
-import { exitTapOutput, tappedModel } from '../../../core/onnx/exit-taps';
+import { tappedModel } from '../../../core/onnx/exit-taps';
 import { analyzeGraph, type GraphAnalysis } from '../../../core/onnx/graph-analysis';
 import { readOnnxModel, type OnnxModel } from '../../../core/onnx/onnx-model';
 import { attachRamp, featureSize, type RampAttachment } from '../../../core/onnx/ramp-heads';
@@ -93,14 +94,25 @@ describe('exit taps: ramps answered from inside one run of the whole model', () 
         // When it runs twice, a listener collecting what each tap hands out
         const expected = await cutReference(model, analysis, ids, ramps, feeds);
         for (let run = 0; run < 2; run++) {
-          const heard: { tap: number; probs: PlainTensor }[] = [];
-          const outputs = await withExitListener(
-            (tap, probs) => heard.push({ tap, probs }),
-            () => tapped.runAny(feeds),
+          const heard: { tap: number; probs: PlainTensor; during: boolean }[] = [];
+          const outputs = await runTapped(
+            tapped,
+            feeds,
+            ramps.map((ramp) => ramp.outputName),
+            // A copy: the run's own buffers are the listener's only while the run goes on.
+            (tap, probs) =>
+              heard.push({
+                tap,
+                probs: { ...probs, data: probs.data.slice() },
+                during: inFlightOutputs() !== undefined,
+              }),
           );
 
-          // Then each tap fired once, shallow to deep, with the cut model's ramp probabilities
+          // Then each tap fired once, shallow to deep, during the run (the second run's outputs are
+          // written into buffers handed over before it, the first's are not), with the cut model's
+          // ramp probabilities
           expect(heard.map((event) => event.tap)).toEqual([0, 1]);
+          expect(heard.map((event) => event.during)).toEqual(run === 0 ? [false, false] : [true, true]);
           heard.forEach(({ tap, probs }) => {
             const reference = expected[ramps[tap]?.outputName as string];
             expect(probs.dims).toEqual([8, classes]);
@@ -108,12 +120,14 @@ describe('exit taps: ramps answered from inside one run of the whole model', () 
               1e-5,
             );
           });
-          // And the model's own output is the cut model's, the taps' outputs beside it
+          // And the model's own output is the cut model's, the ramps' probabilities beside it
           const output = analysis.outputs[0] as string;
           expect(
             maxAbsDiff(outputs[output]?.data as Float32Array, expected[output]?.data as Float32Array),
           ).toBeLessThan(1e-4);
-          expect(Object.keys(outputs).sort()).toEqual([output, exitTapOutput(0), exitTapOutput(1)].sort());
+          expect(Object.keys(outputs).sort()).toEqual(
+            [output, ...ramps.map((ramp) => ramp.outputName)].sort(),
+          );
         }
       } finally {
         await tapped.release();
@@ -144,7 +158,7 @@ describe('exit taps: ramps answered from inside one run of the whole model', () 
       expect(failing).toThrow('the main thread is gone');
       const heard: number[] = [];
       await withExitListener(
-        (tap) => heard.push(tap),
+        (tap) => void heard.push(tap),
         () => tapped.runAny(feeds),
       );
       expect(heard).toEqual([0]);
