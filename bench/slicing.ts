@@ -18,6 +18,11 @@
 import { cpus, loadavg } from 'node:os';
 import { directRunState } from '../core/inference/direct-session';
 import { openSession, type ModelSession } from '../core/inference/onnx-session';
+import { exitTapState, runTapped } from '../core/inference/exit-tap';
+import { tappedModel } from '../core/onnx/exit-taps';
+import type { Candidate } from '../core/onnx/graph-analysis';
+import { featureSize, type RampAttachment } from '../core/onnx/ramp-heads';
+import { parseMemberKey } from '../core/onnx/ramp-members';
 import { ensureSharedArena } from '../core/inference/shared-arena';
 import { sliceModel } from '../core/onnx/slicing';
 import { profileCut, type CutBreakdown } from './cut-cost/breakdown';
@@ -92,12 +97,62 @@ interface Row {
   readonly wholeBinding: { readonly ratio: Spread };
   /** Whether the other sides ran directly at all (not where turned off or unreachable). */
   readonly directRun: boolean;
+  /**
+   * The whole model uncut with a ramp tapped at each of the cut's candidates (exit-tap.ts), as the
+   * worker serves it where taps are available: ratio to the whole model, and per exit in percent.
+   * Each ramp's head is included (seeded weights, the cheapest member: 1×1 average or first
+   * token), so this is what an exit costs with its operators, where the chain has none. Absent
+   * where exit taps are not available.
+   */
+  readonly tapped?: { readonly ratio: Spread; readonly cpuRatio: Spread; readonly perExitPercent: number };
   readonly breakdown?: CutBreakdown;
   readonly rounds: number;
   readonly runsPerRound: number;
 }
 
 const pct = (ratio: number, cuts: number) => ((ratio - 1) / cuts) * 100;
+
+/**
+ * The whole model with a seeded ramp tapped at each candidate, and a session over it that runs
+ * as the worker's lanes do: each tap's probabilities copied out as its node runs.
+ */
+async function tappedSide(
+  subject: Subject,
+  ids: readonly string[],
+  sessionOptions: { readonly intraOpThreads: number; readonly blocking: boolean },
+): Promise<{ session: ModelSession; timed: ModelSession }> {
+  const { model, analysis } = subject;
+  const whole = await openSession(subject.bytes, sessionOptions);
+  const output = analysis.outputs[0] as string;
+  const classes = (await whole.runAny(subject.feeds))[output]?.dims.at(-1) ?? 2;
+  await whole.release();
+  const ramps = ids.map((id, index): RampAttachment => {
+    const candidate = analysis.candidates.find((c) => c.id === id) as Candidate;
+    const member = parseMemberKey(candidate.kind === 'image' ? 'avg1' : 'first');
+    const size = featureSize(member, candidate.shape);
+    return {
+      activation: candidate.tensor,
+      member,
+      weights: Float32Array.from(
+        { length: size * classes },
+        (_, i) => (((i * 7919 + index) % 101) - 50) / 5000,
+      ),
+      bias: new Float32Array(classes),
+      outputName: `apparate:ramp:${id}:probs`,
+      attentionMask: analysis.attentionMask ?? null,
+    };
+  });
+  const session = await openSession(tappedModel(model, analysis, ramps), {
+    ...sessionOptions,
+    exitTaps: true,
+  });
+  const probs = ramps.map((ramp) => ramp.outputName);
+  const timed: ModelSession = {
+    ...session,
+    runAny: (feeds) => runTapped(session, feeds, probs, (_, tensor) => void tensor.data.slice()),
+  };
+  return { session, timed };
+}
 
 export const slicingBenchmark: Benchmark = {
   name: 'slicing',
@@ -154,6 +209,10 @@ export const slicingBenchmark: Benchmark = {
             const wholeBound = alone(await open(subject.bytes, true, false));
             const floors = [];
             for (const bytes of floorModels(subject.analysis, segments)) floors.push(await open(bytes));
+            const tapping = exitTapState().available
+              ? await tappedSide(subject, ids, sessionOptions)
+              : undefined;
+            if (tapping) sessions.push(tapping.session);
             const boundary = await boundaryFeedsOf(chain, subject.feeds);
             const timed = await timeRounds(
               whole,
@@ -164,6 +223,7 @@ export const slicingBenchmark: Benchmark = {
                 wholeOwnArena: wholeAlone,
                 binding: bound,
                 wholeBinding: wholeBound,
+                ...(tapping ? { tapped: alone(tapping.timed) } : {}),
               },
               floors,
               boundary,
@@ -223,6 +283,15 @@ export const slicingBenchmark: Benchmark = {
               },
               wholeBinding: { ratio: (timed.variants.wholeBinding as SideFigures).ratio },
               directRun: directRunState().direct,
+              ...(timed.variants.tapped
+                ? {
+                    tapped: {
+                      ratio: timed.variants.tapped.ratio,
+                      cpuRatio: timed.variants.tapped.cpuRatio,
+                      perExitPercent: pct(timed.variants.tapped.ratio.median, ids.length),
+                    },
+                  }
+                : {}),
               ...(breakdown ? { breakdown } : {}),
               rounds: options.rounds,
               runsPerRound: options.runsPerRound,
@@ -310,7 +379,12 @@ function printRow(r: Row): void {
       `whole model ${f(r.wholeOwnArena.ratio.median, 4)} (${f(r.wholeOwnArena.ratio.p25, 4)}-${f(r.wholeOwnArena.ratio.p75, 4)})\n` +
       `  through onnxruntime-node's binding${r.directRun ? '' : ' (no direct runs here: all sides through it)'}: chain ratio ${f(r.binding.ratio.median, 4)} ` +
       `(p25-p75 ${f(r.binding.ratio.p25, 4)}-${f(r.binding.ratio.p75, 4)}), per cut ${f(r.binding.perCutPercent)}% of its own whole model; ` +
-      `whole model ${f(r.wholeBinding.ratio.median, 4)} (${f(r.wholeBinding.ratio.p25, 4)}-${f(r.wholeBinding.ratio.p75, 4)})\n`,
+      `whole model ${f(r.wholeBinding.ratio.median, 4)} (${f(r.wholeBinding.ratio.p25, 4)}-${f(r.wholeBinding.ratio.p75, 4)})\n` +
+      (r.tapped
+        ? `  uncut, a ramp tapped at each candidate (heads included): ratio ${f(r.tapped.ratio.median, 4)} ` +
+          `(p25-p75 ${f(r.tapped.ratio.p25, 4)}-${f(r.tapped.ratio.p75, 4)}), per exit ${f(r.tapped.perExitPercent)}%; ` +
+          `CPU ratio ${f(r.tapped.cpuRatio.median, 4)}\n`
+        : '  exit taps not available here\n'),
   );
   const b = r.breakdown;
   if (!b) return;
