@@ -129,7 +129,9 @@ const OPTIONAL = 1;
 
 function createRuntime(): TapRuntime {
   const c = ortApi();
-  const struct = koffi.struct('OrtCustomOp', {
+  // Unnamed: koffi's type names are the process's, and a test process loads this module afresh
+  // for each file.
+  const struct = koffi.struct({
     version: 'uint32_t',
     ...Object.fromEntries(FIELDS.map((field) => [field, 'void *'])),
   });

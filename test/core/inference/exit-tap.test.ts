@@ -167,6 +167,39 @@ describe('exit taps: ramps answered from inside one run of the whole model', () 
     }
   });
 
+  it('registers again, and serves, where the module is loaded afresh in the same process', async () => {
+    // Given this module loaded a second time, as a test runner loads it for each file
+    expect(exitTapState()).toEqual({ available: true });
+    let again: unknown;
+    let heard: number[] = [];
+    await jest.isolateModulesAsync(async () => {
+      const fresh = await import('../../../core/inference/exit-tap');
+      const sessions = await import('../../../core/inference/onnx-session');
+      // When it registers the operators and serves a tapped model
+      again = fresh.exitTapState();
+      const { fixture, feeds } = await fixtureBatch('mnist-resnet', 2);
+      const model = await readOnnxModel(fixture.onnxPath);
+      const analysis = await analyzeGraph(model);
+      const ramp = seededRamp(analysis, 'c2', 'avg1', fixture.spec.classes.length);
+      const tapped = await sessions.openSession(tappedModel(model, analysis, [ramp]), {
+        intraOpThreads: 1,
+        blocking: true,
+        exitTaps: true,
+      });
+      try {
+        const taps: number[] = [];
+        await fresh.runTapped(tapped, feeds, [ramp.outputName], (tap) => void taps.push(tap));
+        heard = taps;
+      } finally {
+        await tapped.release();
+      }
+    });
+
+    // Then it is available there too, and its tap fires
+    expect(again).toEqual({ available: true });
+    expect(heard).toEqual([0]);
+  });
+
   it('refuses a tap on a tensor no node produces, naming it', () => {
     return expect(
       (async () => {
