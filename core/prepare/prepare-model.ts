@@ -245,7 +245,7 @@ export async function prepareModel(
   // Each candidate's own cut, as a config with that one ramp is served: where exit taps are
   // available (as the worker then serves), the whole model with the candidate's first ramp tapped,
   // charged what it adds beyond that ramp's operators; elsewhere the model cut there alone.
-  const tapped = exitTapState().available;
+  const tapped = (options.executionProvider ?? 'cpu') === 'cpu' && exitTapState().available;
   const cuts: ProfiledCut[] = allIds.map((id, index) => {
     const first = trained.get(id)?.[0];
     if (tapped && first) {

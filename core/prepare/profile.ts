@@ -284,6 +284,31 @@ function cutRounds(repeats: number, atReference: boolean): number {
 }
 
 /**
+ * Opens the whole model, runs `body` with it and a way to open more sessions, and releases every
+ * session opened, whatever `body` does.
+ */
+async function withWhole<T>(
+  model: string | Uint8Array,
+  options: ProfileOptions,
+  body: (
+    whole: ModelSession,
+    open: (model: string | Uint8Array, options: ProfileOptions) => Promise<ModelSession>,
+  ) => Promise<T>,
+): Promise<T> {
+  const sessions: ModelSession[] = [];
+  const open = async (source: string | Uint8Array, sessionOptions: ProfileOptions) => {
+    const session = await openSession(source, sessionOptions);
+    sessions.push(session);
+    return session;
+  };
+  try {
+    return await body(await open(model, options), open);
+  } finally {
+    await Promise.all(sessions.map((s) => s.release()));
+  }
+}
+
+/**
  * What a set of cuts costs together as served: the model cut at all of them, its segments run one
  * after the other, against the whole model, in fresh rotating rounds at the reference batch size
  * (as many as a single cut gets there); the median of the per-round differences, never negative.
@@ -295,12 +320,9 @@ export async function timeCutSet(
   inputs: PlainFeeds,
   options: ProfileOptions = {},
 ): Promise<number> {
-  const sessions: ModelSession[] = [];
-  try {
-    const whole = await openSession(model, options);
-    sessions.push(whole);
-    for (const segment of segments) sessions.push(await openSession(segment.bytes, options));
-    const chain = sessions.slice(1);
+  return withWhole(model, options, async (whole, open) => {
+    const chain: ModelSession[] = [];
+    for (const segment of segments) chain.push(await open(segment.bytes, options));
     const wholeFeeds = pickFeeds(inputs, whole.inputNames);
     const [chainMs, wholeMs] = (await timeRounds(
       [
@@ -312,9 +334,7 @@ export async function timeCutSet(
       CUT_BLOCK,
     )) as [number[], number[]];
     return Math.max(0, medianDifference(chainMs, wholeMs));
-  } finally {
-    await Promise.all(sessions.map((s) => s.release()));
-  }
+  });
 }
 
 /**
@@ -331,12 +351,8 @@ export async function timeTapSet(
   rampOpsMs: number,
   options: ProfileOptions = {},
 ): Promise<number> {
-  const sessions: ModelSession[] = [];
-  try {
-    const whole = await openSession(model, options);
-    sessions.push(whole);
-    const taps = await openSession(tapped, { ...options, exitTaps: true });
-    sessions.push(taps);
+  return withWhole(model, options, async (whole, open) => {
+    const taps = await open(tapped, { ...options, exitTaps: true });
     const timing = await timeTap(
       taps,
       probs,
@@ -346,9 +362,7 @@ export async function timeTapSet(
       cutRounds(options.repeats ?? 15, true),
     );
     return tapCutMs(timing, rampOpsMs);
-  } finally {
-    await Promise.all(sessions.map((s) => s.release()));
-  }
+  });
 }
 
 /** Profiles the target at each batch size; `feedsFor(b)` gives b real inputs as model feeds. */

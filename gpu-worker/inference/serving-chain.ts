@@ -11,7 +11,7 @@
 import { performance } from 'node:perf_hooks';
 import { readBundle, type LoadedBundle } from '../../core/bundle/bundle-io';
 import type { RampConfig } from '../../core/control/ramp-config';
-import { ArtifactError } from '../../core/errors';
+import { ArtifactError, messageOf } from '../../core/errors';
 import { createBatchEncoder, type PlainFeeds, type PlainTensor } from '../../core/inference/batch-encoding';
 import { openSession, type ModelSession, type SessionOptions } from '../../core/inference/onnx-session';
 import { releaseTensors } from '../../core/inference/release-tensors';
@@ -296,17 +296,29 @@ export async function buildServingChain(
     stages,
     release: () => releaseAll(stages.map((stage) => stage.session)),
   });
-  const taps: ExitTapState = model.exitTaps
-    ? exitTapState()
-    : { available: false, reason: 'turned off by the engine option exitTaps' };
+  const provider = model.sessionOptions.executionProvider ?? 'cpu';
+  const taps: ExitTapState = !model.exitTaps
+    ? { available: false, reason: 'turned off by the engine option exitTaps' }
+    : provider !== 'cpu'
+      ? { available: false, reason: `sessions on ${provider} run through onnxruntime-node` }
+      : exitTapState();
   let reason = taps.available ? undefined : `exit taps are not available: ${taps.reason}`;
-  if (ids.length > 0 && taps.available && model.sessionOptions.blocking) {
+  let stages: Stage[] | undefined;
+  if (ids.length > 0 && taps.available && !model.sessionOptions.blocking) {
+    reason = 'sessions here run through the event loop, and a tapped run must block its thread';
+  } else if (ids.length > 0 && taps.available) {
     await pause();
-    const chain = chainOf(await openTapped(model, ids), { kind: 'taps' });
+    try {
+      stages = await openTapped(model, ids);
+    } catch (error) {
+      reason = `the tapped model did not open: ${messageOf(error)}`;
+    }
+  }
+  if (stages) {
+    const chain = chainOf(stages, { kind: 'taps' });
     try {
       await warm(model, chain, pause);
-      const sizes = model.bundle.manifest.profile.batchSizes;
-      const largest = Math.max(...sizes);
+      const largest = Math.max(...model.bundle.manifest.profile.batchSizes);
       reason = await lateTaps(
         model,
         chain,
@@ -318,8 +330,6 @@ export async function buildServingChain(
       throw error;
     }
     await chain.release();
-  } else if (ids.length > 0 && taps.available) {
-    reason = 'sessions here run through the event loop, and a tapped run must block its thread';
   }
   const chain = chainOf(await openSegments(model, ids, pause), {
     kind: 'segments',

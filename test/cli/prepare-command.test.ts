@@ -7,6 +7,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
+import { exitTapState } from '../../core/inference/exit-tap';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -68,8 +69,13 @@ describe('apparate prepare', () => {
     // Within budget counting what a ramp really costs: its own time plus its own cut's, measured.
     const slot = manifest.profile.batchSizes.indexOf(manifest.profile.referenceBatchSize);
     expect(Object.keys(manifest.profile.cutMs ?? {})).toEqual(manifest.candidates.map((c) => c.id));
-    // Timed as served: each cut on the whole model cut there alone, each ramp's operators alone.
-    expect(manifest.profile.cutTiming).toBe('split');
+    // Timed as served: where exit taps are available (here, on a CPU), each exit on the whole model
+    // with its ramp tapped; elsewhere each cut on the whole model cut there alone; each ramp's
+    // operators alone. An exit is never charged less than its tap's own kernel time.
+    expect(exitTapState()).toEqual({ available: true });
+    expect(manifest.profile.cutTiming).toBe('tap');
+    for (const id of Object.keys(manifest.profile.cutMs ?? {}))
+      expect(manifest.profile.cutMs?.[id]?.[slot]).toBeGreaterThan(0);
     expect(manifest.profile.rampTiming).toBe('operators');
     const cuts = cutCostsMs(
       manifest.profile,
