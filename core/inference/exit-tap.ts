@@ -5,7 +5,7 @@
  * more run, the activation handed from one session to the next, and the next session's memory
  * coming back into the caches (docs/benchmarks.md, "switching sessions"). A tap avoids the
  * boundary altogether. The ramp's head is added to the whole model, and its probabilities go into
- * a one-node custom operator (`apparate.ExitTap`) whose kernel is a JavaScript function, reached
+ * a one-node custom operator (`apparate.ExitTapN`) whose kernel is a JavaScript function, reached
  * through onnxruntime's C API with koffi. onnxruntime runs a CPU graph's nodes one after another
  * on the thread that called `Run` (parallelism is inside an operator), so the kernel runs on that
  * thread, in the middle of the run, as soon as the ramp's probabilities exist, and tells the
@@ -14,14 +14,14 @@
  * exit costs.
  *
  * The kernel calls nothing back in onnxruntime: each such call from inside a run, with the caches
- * full of the model's data, measured 20–50 µs here, so a kernel that fetched its input and made an
+ * full of the model's data, measured 17–100 µs here, so a kernel that fetched its input and made an
  * output spent 0.1–0.26 ms a run. Instead the probabilities stay a graph output, which a direct
  * session hands onnxruntime as a buffer of its own before the run (direct-session.ts), so the
  * Softmax writes them there and the listener reads them from it (`inFlightOutputs`); the tap has
  * no output (its one output is optional and left out), and each tap index is an operator of its
- * own (`ExitTap0`, `ExitTap1`, …), whose kernel is its index, so the kernel reads nothing. Where in the run a
- * tap fires is onnxruntime's execution order (core/onnx/exit-taps.ts arranges the graph for it,
- * and the serving chain checks it).
+ * own (`ExitTap0`, `ExitTap1`, …) whose kernel is its index, so the kernel reads nothing. Where
+ * in the run a tap fires is onnxruntime's execution order (core/onnx/exit-taps.ts arranges the
+ * graph for it, and the serving chain checks it).
  */
 import { performance } from 'node:perf_hooks';
 import koffi from 'koffi';
