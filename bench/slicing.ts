@@ -21,7 +21,7 @@ import { openSession, type ModelSession } from '../core/inference/onnx-session';
 import { exitTapState, runTapped } from '../core/inference/exit-tap';
 import { tappedModel } from '../core/onnx/exit-taps';
 import type { Candidate } from '../core/onnx/graph-analysis';
-import { featureSize, type RampAttachment } from '../core/onnx/ramp-heads';
+import { featureSize, rampOutputName, type RampAttachment } from '../core/onnx/ramp-heads';
 import { parseMemberKey } from '../core/onnx/ramp-members';
 import { ensureSharedArena } from '../core/inference/shared-arena';
 import { sliceModel } from '../core/onnx/slicing';
@@ -138,7 +138,7 @@ async function tappedSide(
         (_, i) => (((i * 7919 + index) % 101) - 50) / 5000,
       ),
       bias: new Float32Array(classes),
-      outputName: `apparate:ramp:${id}:probs`,
+      outputName: rampOutputName(id),
       attentionMask: analysis.attentionMask ?? null,
     };
   });

@@ -98,6 +98,11 @@ export function buildFeatureModel(
   return encodeOnnxModel(copy);
 }
 
+/** The probabilities output of candidate `candidateId`'s ramp where it is attached to a model. */
+export function rampOutputName(candidateId: string): string {
+  return `apparate:ramp:${candidateId}:probs`;
+}
+
 /** A trained ramp to add to a segment. */
 export interface RampAttachment {
   /** The activation the ramp reads: an input or output the segment declares (sliceModel declares its cut's). */

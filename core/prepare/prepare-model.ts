@@ -20,6 +20,7 @@ import { readOnnxModel, type OnnxModel } from '../onnx/onnx-model';
 import {
   buildRampModel,
   featureOutputName,
+  rampOutputName,
   type FeatureRequest,
   type RampAttachment,
 } from '../onnx/ramp-heads';
@@ -126,11 +127,6 @@ export function chooseMember<
   if (fitting.length === 0) return [...members].sort((a, b) => a.workFraction - b.workFraction)[0] as T;
   const best = Math.max(...fitting.map((m) => m.ramp.validationAgreement));
   return fitting.find((m) => m.ramp.validationAgreement >= best - AGREEMENT_TIE) as T;
-}
-
-/** A ramp's probabilities output, where it is attached to the model (as the worker names it). */
-function rampOutputName(candidateId: string): string {
-  return `apparate:ramp:${candidateId}:probs`;
 }
 
 /** A trained ramp as attached to the model it reads. */

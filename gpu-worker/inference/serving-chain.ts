@@ -21,7 +21,7 @@ import { inputShapesFromSpec } from '../../core/onnx/input-shapes';
 import { readOnnxModel, type OnnxModel } from '../../core/onnx/onnx-model';
 import { exitTapState, runTapped, type ExitTapState } from '../../core/inference/exit-tap';
 import { tappedModel } from '../../core/onnx/exit-taps';
-import { attachRamp, type RampAttachment } from '../../core/onnx/ramp-heads';
+import { attachRamp, rampOutputName, type RampAttachment } from '../../core/onnx/ramp-heads';
 import { median } from '../../core/util/stats';
 import { parseMemberKey } from '../../core/onnx/ramp-members';
 import { sliceModel } from '../../core/onnx/slicing';
@@ -55,7 +55,9 @@ interface ServedRamp {
 interface Stage {
   readonly session: ModelSession;
   readonly ramp?: ServedRamp & { readonly output: string };
-  readonly taps?: readonly (ServedRamp & { readonly output: string })[];
+  readonly taps?: readonly ServedRamp[];
+  /** The tapped ramps' probabilities outputs, in tap order. */
+  readonly tapOutputs?: readonly string[];
 }
 
 /** The sessions of one config, ready to serve. */
@@ -108,10 +110,6 @@ function yieldToQueuedWork(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-function rampOutputName(candidateId: string): string {
-  return `apparate:ramp:${candidateId}:probs`;
-}
-
 /** The first `rows` rows of a [batch, ...] float tensor, in a buffer of their own (to transfer). */
 function realRows(tensor: PlainTensor | undefined, rows: number, what: string): Float32Array {
   const batch = tensor?.dims[0];
@@ -140,19 +138,14 @@ export async function runServingChain(
     const taps = stage.taps;
     // A tapped session hands each ramp's probabilities out in the middle of its run (runTapped).
     const outputs = await (taps
-      ? runTapped(
-          stage.session,
-          stageFeeds,
-          taps.map((ramp) => ramp.output),
-          (tap, probs) => {
-            const ramp = taps[tap] as ServedRamp;
-            onRamp(
-              ramp.index,
-              ramp.candidateId,
-              realRows(probs, rows, `probabilities for ramp ${ramp.candidateId}`),
-            );
-          },
-        )
+      ? runTapped(stage.session, stageFeeds, stage.tapOutputs ?? [], (tap, probs) => {
+          const ramp = taps[tap] as ServedRamp;
+          onRamp(
+            ramp.index,
+            ramp.candidateId,
+            realRows(probs, rows, `probabilities for ramp ${ramp.candidateId}`),
+          );
+        })
       : stage.session.runAny(stageFeeds));
     segmentMs.push(performance.now() - began);
     Object.assign(available, outputs);
@@ -222,7 +215,8 @@ async function openTapped(model: ServingModel, ids: readonly string[]): Promise<
   return [
     {
       session,
-      taps: ids.map((candidateId, index) => ({ index, candidateId, output: rampOutputName(candidateId) })),
+      taps: ids.map((candidateId, index) => ({ index, candidateId })),
+      tapOutputs: ids.map(rampOutputName),
     },
   ];
 }
