@@ -15,7 +15,7 @@ import { staticEarlyExit } from '../../core/control/baselines';
 import { ApparateController } from '../../core/control/controller';
 import { configCostsAt, costsAtBatch, latestUsefulIndex } from '../../core/control/costs';
 import { selectRamps, windowFromColumns, type ExitWindow } from '../../core/control/records';
-import { chooseInitialRamps } from '../../core/prepare/initial-config';
+import { chooseInitialRamps, heldOutOf } from '../../core/prepare/initial-config';
 import { batchWindow } from '../../core/simulator/serving-policies';
 import type { BatchReport } from '../../gpu-worker';
 
@@ -64,7 +64,7 @@ export function initialConfigFor(bundle: LoadedBundle, rampBudget: number): Ramp
       id: c.id,
       backboneMs: reference.plainMs * c.latencyFraction,
       rampMs: reference.rampMs[i] ?? 0,
-      ...(c.ramp.heldOutExitShare !== undefined ? { exitShare: c.ramp.heldOutExitShare } : {}),
+      ...heldOutOf(c.ramp),
     })),
     reference.plainMs,
     rampBudget,

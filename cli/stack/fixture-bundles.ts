@@ -81,6 +81,14 @@ async function isCurrent(dir: string, model: string, rampBudget: number): Promis
     // Placed before placements were confirmed: its ramps may sit on a cut charged its luckiest round.
     const placed = bundle.manifest.initialConfig.ramps.length > 0;
     if (placed && bundle.manifest.profile.placementChecks === undefined) return false;
+    // Placed before the count of held-out inputs behind each exit share was kept: its placement
+    // took a share seen on a few inputs at face value (core/prepare/middle-saving.ts).
+    if (
+      bundle.manifest.candidates.some(
+        (c) => c.ramp.heldOutExitShare !== undefined && c.ramp.heldOutInputs === undefined,
+      )
+    )
+      return false;
     // A newer analysis may offer other candidates (the worker refuses a bundle whose ramps sit elsewhere).
     const { analysis } = await analyseSource(join(ZOO_MODELS_DIR, model));
     const key = (c: { id: string; tensor: string }) => `${c.id}:${c.tensor}`;

@@ -29,6 +29,8 @@ export const trainedRampSchema = z.object({
    * (core/prepare/exit-shares.ts), which the initial placement weighs; absent in older bundles.
    */
   heldOutExitShare: z.number().min(0).max(1).optional(),
+  /** How many held-out inputs that share was measured on, which bounds how far it can be trusted. */
+  heldOutInputs: z.number().int().nonnegative().optional(),
   /** Every family member tried at this position, for the record. */
   alternatives: z.array(
     z.object({

@@ -9,7 +9,7 @@ import { createBatchingPolicy } from '../batching/create-policy';
 import type { LoadedBundle } from '../bundle/bundle-io';
 import type { DataSplit } from '../data/dataset';
 import { windowFromPredictions } from '../control/records';
-import { chooseInitialRamps } from '../prepare/initial-config';
+import { chooseInitialRamps, heldOutOf } from '../prepare/initial-config';
 import { observeStream } from '../simulator/observations';
 import type { RampConfig } from '../control/ramp-config';
 import { costsAtBatch, type CostProfile } from '../control/costs';
@@ -66,15 +66,15 @@ export async function workerModelFromBundle(
   seed: number,
 ): Promise<WorkerModel> {
   const ref = Math.max(0, profile.batchSizes.indexOf(profile.referenceBatchSize));
-  const shares = new Map(bundle.manifest.candidates.map((c) => [c.id, c.ramp.heldOutExitShare]));
+  const ramps = new Map(bundle.manifest.candidates.map((c) => [c.id, c.ramp]));
   const placement = chooseInitialRamps(
     profile.candidates.map((c) => {
-      const exitShare = shares.get(c.id);
+      const ramp = ramps.get(c.id);
       return {
         id: c.id,
         backboneMs: c.backboneMs[ref] as number,
         rampMs: c.rampMs[ref] as number,
-        ...(exitShare !== undefined ? { exitShare } : {}),
+        ...(ramp ? heldOutOf(ramp) : {}),
       };
     }),
     profile.plainMs[ref] as number,

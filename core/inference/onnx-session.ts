@@ -62,6 +62,12 @@ export interface SessionOptions {
    * fails to open where taps are not available (`exitTapState`).
    */
   readonly exitTaps?: boolean;
+  /**
+   * Writes the graph onnxruntime optimised (after fusions and layout changes) to this file when
+   * the session opens, through onnxruntime-node's binding. For reading what onnxruntime made of a
+   * model, never serving.
+   */
+  readonly optimizedModelFile?: string;
 }
 
 /** A session output: float32 for logits and activations, other types for side tensors. */
@@ -201,6 +207,7 @@ export async function openSession(
       provider === 'cpu' &&
       options.blocking === true &&
       options.profileFilePrefix === undefined &&
+      options.optimizedModelFile === undefined &&
       (options.direct ?? true) &&
       directRunState().direct;
     if (options.exitTaps && !direct) {
@@ -226,6 +233,11 @@ export async function openSession(
         extra: { session: config },
         ...(options.profileFilePrefix !== undefined
           ? { enableProfiling: true, profileFilePrefix: options.profileFilePrefix }
+          : {}),
+        // onnxruntime warns that such a file holds optimisations for this machine only, which is
+        // all it is read for: errors only.
+        ...(options.optimizedModelFile !== undefined
+          ? { optimizedModelFilePath: options.optimizedModelFile, logSeverityLevel: 3 as const }
           : {}),
       };
       session = options.blocking

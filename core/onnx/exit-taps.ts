@@ -90,3 +90,17 @@ export function tappedModel(
     ramps.map((ramp) => ramp.outputName),
   );
 }
+
+/**
+ * The model without its taps: the ramps' heads stay, their probabilities graph outputs. What
+ * onnxruntime makes of the model around the taps is read from this one, since a session with tap
+ * nodes opens only where the taps' operators are registered, and a tap reads a head's output
+ * without changing the graph before it.
+ */
+export function withoutExitTaps(modelBytes: Uint8Array): Uint8Array {
+  const model = decodeOnnxModel(modelBytes, 'the tapped model');
+  const graph = model.graph as onnx.IGraphProto;
+  graph.node = (graph.node ?? []).filter((node) => node.domain !== EXIT_TAP_DOMAIN);
+  model.opsetImport = (model.opsetImport ?? []).filter((opset) => opset.domain !== EXIT_TAP_DOMAIN);
+  return encodeOnnxModel(model);
+}

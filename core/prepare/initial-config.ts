@@ -22,6 +22,19 @@ export interface PositionCost {
    * judged on inputs held out from its training (exit-shares.ts); absent where unknown.
    */
   readonly exitShare?: number;
+  /** How many held-out inputs `exitShare` was measured on; absent where unknown. */
+  readonly heldOutInputs?: number;
+}
+
+/** A candidate's held-out share and the count behind it, as a bundle's manifest records them. */
+export function heldOutOf(ramp: {
+  readonly heldOutExitShare?: number | undefined;
+  readonly heldOutInputs?: number | undefined;
+}): Pick<PositionCost, 'exitShare' | 'heldOutInputs'> {
+  return {
+    ...(ramp.heldOutExitShare !== undefined ? { exitShare: ramp.heldOutExitShare } : {}),
+    ...(ramp.heldOutInputs !== undefined ? { heldOutInputs: ramp.heldOutInputs } : {}),
+  };
 }
 
 export interface InitialPlacement {

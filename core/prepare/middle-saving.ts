@@ -11,7 +11,17 @@
  * ramp saves for the inputs the first leaves. So a set is scored by the mean of two figures, both
  * net of what every input pays for the ramps: the saving that at least `MEDIAN_COVER` of the
  * inputs get, and the expected saving.
+ *
+ * The expected saving takes each share at the lower end of its interval on the held-out inputs
+ * (`wilsonLowerBound`, where their count is known). A ramp that released all of a hundred
+ * held-out inputs may well leave a few in a hundred live ones, more once the tuner raises its
+ * threshold; taken at face value its share of 1 prices every ramp behind it at nothing, and
+ * preparation placed a single ramp on spam-bert, with the budget unspent and nothing to catch
+ * what it leaves (docs/evaluation.md). The bound keeps the mean from crediting a set with more
+ * than the held-out inputs support, and lets a cheap second ramp earn its place. The covered
+ * saving keeps the measured shares: `MEDIAN_COVER` is its margin.
  */
+import { wilsonLowerBound } from '../util/stats';
 import type { PositionCost } from './initial-config';
 
 /**
@@ -47,17 +57,21 @@ export function setSaving(
   indices: readonly number[],
 ): SetSaving {
   const cost = indices.reduce((sum, i) => sum + (positions[i]?.rampMs ?? 0), 0) / plainMs;
+  // Inputs reaching each ramp, by the doubted shares (for the mean) and by the measured ones.
   let reach = 1;
+  let measuredReach = 1;
   let released = 0;
   let mean = 0;
   let covered: number | undefined;
   for (const index of indices) {
     const position = positions[index] as PositionCost;
     const share = Math.min(1, Math.max(0, position.exitShare ?? 0));
+    const doubted = wilsonLowerBound(share, position.heldOutInputs ?? 0);
     const saved = Math.max(0, 1 - position.backboneMs / plainMs);
-    mean += reach * share * saved;
-    released += reach * share;
-    reach *= 1 - share;
+    mean += reach * doubted * saved;
+    reach *= 1 - doubted;
+    released += measuredReach * share;
+    measuredReach *= 1 - share;
     if (covered === undefined && released >= MEDIAN_COVER - 1e-12) covered = saved;
   }
   const coveredNet = (covered ?? 0) - cost;

@@ -308,6 +308,7 @@ export async function prepareModel(
   const rampWeights = new Map<string, RampWeights>();
   const rampMs: Record<string, number[]> = {};
   const exitShares = new Map<string, number>();
+  const heldOutInputs = new Map<string, number>();
   const candidates: CandidateRecord[] = analysis.candidates.map((c, index) => {
     const members = trained.get(c.id) ?? [];
     const activationSize = c.shape.slice(1).reduce<number>((n, d) => n * (typeof d === 'number' ? d : 1), 1);
@@ -322,6 +323,7 @@ export async function prepareModel(
     const latencyFraction = Math.min(1, backboneMs(fullProfile, index, slot) / chainRef);
     const feature = captured.features.get(featureOutputName(c.id, chosen.member));
     if (feature) {
+      heldOutInputs.set(c.id, chosen.ramp.validationRows.length);
       exitShares.set(
         c.id,
         heldOutExitShare(
@@ -353,7 +355,9 @@ export async function prepareModel(
         weightsFile: `ramps/${c.id}.f32`,
         validationAgreement: chosen.ramp.validationAgreement,
         trainAgreement: chosen.ramp.trainAgreement,
-        ...(exitShares.has(c.id) ? { heldOutExitShare: exitShares.get(c.id) } : {}),
+        ...(exitShares.has(c.id)
+          ? { heldOutExitShare: exitShares.get(c.id), heldOutInputs: heldOutInputs.get(c.id) }
+          : {}),
         alternatives: members.map((m) => ({
           member: memberKey(m.member),
           validationAgreement: m.ramp.validationAgreement,
@@ -376,7 +380,9 @@ export async function prepareModel(
         id: c.id,
         backboneMs: plainRef * c.latencyFraction,
         rampMs: (rampMs[c.id]?.[slot] ?? 0) + (cutMs.get(c.id) ?? 0),
-        ...(exitShares.has(c.id) ? { exitShare: exitShares.get(c.id) } : {}),
+        ...(exitShares.has(c.id)
+          ? { exitShare: exitShares.get(c.id), heldOutInputs: heldOutInputs.get(c.id) }
+          : {}),
       })),
       plainRef,
       budget,

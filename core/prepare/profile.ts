@@ -14,6 +14,7 @@ import { releaseTensors, runAndRelease } from '../inference/release-tensors';
 import { pickFeeds, runChain } from '../inference/segment-chain';
 import { runTapped, tapKernelMs } from '../inference/exit-tap';
 import { median } from '../util/stats';
+import { addedNodesMs, optimisedNodes, tapGraph, type TapGraph } from './tap-price';
 
 export const PROFILE_BATCH_SIZES = [1, 2, 4, 8, 16, 32] as const;
 
@@ -243,6 +244,44 @@ export async function timeTap(
   return { differenceMs: medianDifference(tappedMs, wholeMs), kernelMs: runs > 0 ? kernelMs / runs : 0 };
 }
 
+/** Time inside the tap kernels per run of a tapped session, ms (mean over `runs` after `warmupRuns`). */
+async function tapKernelPerRun(
+  tapped: ModelSession,
+  probs: readonly string[],
+  inputs: Readonly<Record<string, PlainTensor>>,
+  warmupRuns: number,
+  runs: number,
+): Promise<number> {
+  const feeds = pickFeeds(inputs, tapped.inputNames);
+  const run = () =>
+    runAndRelease(() => runTapped(tapped, feeds, probs, (_, tensor) => void tensor.data.slice()), feeds);
+  for (let i = 0; i < warmupRuns; i++) await run();
+  const before = tapKernelMs();
+  for (let i = 0; i < runs; i++) await run();
+  return runs > 0 ? (tapKernelMs() - before) / runs : 0;
+}
+
+/**
+ * What taps add to the whole model: where onnxruntime kept the whole model's graph around them
+ * (tap-price.ts), the added nodes' kernel time from its profile and the taps' kernels, with no
+ * timed difference to drown them; otherwise timed against the whole model (`timeTap`).
+ */
+async function tapTiming(
+  graph: TapGraph,
+  tapped: ModelSession,
+  probs: readonly string[],
+  whole: ModelSession,
+  inputs: Readonly<Record<string, PlainTensor>>,
+  warmupRuns: number,
+  runs: number,
+  options: SessionOptions,
+): Promise<TapTiming> {
+  if (graph.kind === 'changed') return timeTap(tapped, probs, whole, inputs, warmupRuns, runs);
+  const addedMs = await addedNodesMs(graph, inputs, warmupRuns, runs, options);
+  const kernelMs = await tapKernelPerRun(tapped, probs, inputs, warmupRuns, runs);
+  return { differenceMs: addedMs + kernelMs, kernelMs };
+}
+
 /**
  * What a tap adds beyond its ramp's operators (`rampOpsMs`, timed on their own): never less than
  * its kernels' own time, so no exit is free.
@@ -351,15 +390,18 @@ export async function timeTapSet(
   rampOpsMs: number,
   options: ProfileOptions = {},
 ): Promise<number> {
+  const graph = await tapGraph(await optimisedNodes(model, options), tapped, options);
   return withWhole(model, options, async (whole, open) => {
     const taps = await open(tapped, { ...options, exitTaps: true });
-    const timing = await timeTap(
+    const timing = await tapTiming(
+      graph,
       taps,
       probs,
       whole,
       inputs,
       options.warmupRuns ?? 3,
       cutRounds(options.repeats ?? 15, true),
+      options,
     );
     return tapCutMs(timing, rampOpsMs);
   });
@@ -396,8 +438,11 @@ export async function profileLatency(
     }
     type OpenCut =
       | { id: string; split: [ModelSession, ModelSession]; floor: ModelSession }
-      | { id: string; tapped: ModelSession; probs: string; rampId: string };
+      | { id: string; tapped: ModelSession; probs: string; rampId: string; graph: TapGraph };
     const cuts: OpenCut[] = [];
+    const wholeNodes = (target.cuts ?? []).some((cut) => 'tapped' in cut)
+      ? await optimisedNodes(target.model, options)
+      : [];
     for (const cut of target.cuts ?? [])
       cuts.push(
         'tapped' in cut
@@ -410,6 +455,7 @@ export async function profileLatency(
               })(),
               probs: cut.probs,
               rampId: cut.rampId,
+              graph: await tapGraph(wholeNodes, cut.tapped, options),
             }
           : {
               id: cut.id,
@@ -455,7 +501,16 @@ export async function profileLatency(
         (cutMs[cut.id] as number[]).push(
           'tapped' in cut
             ? tapCutMs(
-                await timeTap(cut.tapped, [cut.probs], plain, inputs, warmupRuns, rounds),
+                await tapTiming(
+                  cut.graph,
+                  cut.tapped,
+                  [cut.probs],
+                  plain,
+                  inputs,
+                  warmupRuns,
+                  rounds,
+                  options,
+                ),
                 rampMs[cut.rampId]?.at(-1) ?? 0,
               )
             : await timeCut({ split: cut.split, whole: plain, floor: cut.floor }, inputs, warmupRuns, rounds),

@@ -1,5 +1,6 @@
 import { chooseInitialRamps, mostSaving } from '../../core/prepare/initial-config';
 import { MEDIAN_COVER, mostMiddleSaving, setSaving } from '../../core/prepare/middle-saving';
+import { wilsonLowerBound } from '../../core/util/stats';
 
 /** A 10 ms model: position i ends after `depths[i]` of it, costs `rampMs[i]`, releases `shares[i]`. */
 const positionsOf = (depths: readonly number[], rampMs: readonly number[], shares: readonly number[]) =>
@@ -70,6 +71,30 @@ describe('a ramp set scored for the median input and on average', () => {
     expect(setSaving(positions, 10, chosen).score).toBeGreaterThanOrEqual(
       setSaving(positions, 10, seed).score,
     );
+  });
+
+  it('doubts a share by how few held-out inputs measured it', () => {
+    // Then a share seen on no inputs is taken as it is, one seen on more is bounded closer to it,
+    // and every input released still leaves room below 1
+    expect(wilsonLowerBound(0.7, 0)).toBe(0.7);
+    expect(wilsonLowerBound(1, 100)).toBeCloseTo(0.974, 3);
+    expect(wilsonLowerBound(1, 1000)).toBeGreaterThan(wilsonLowerBound(1, 100));
+    expect(wilsonLowerBound(0.5, 100)).toBeLessThan(0.5);
+    expect(wilsonLowerBound(0, 100)).toBe(0);
+  });
+
+  it('places a cheap ramp behind one that released every held-out input', () => {
+    // Given c0 at 15% and c1 at 35% of the model, each releasing all 100 held-out inputs and
+    // costing 0.2% of it (an exit tap and its head)
+    const measured = positionsOf([0.15, 0.35], [0.02, 0.02], [1, 1]);
+    const counted = measured.map((p) => ({ ...p, heldOutInputs: 100 }));
+    // Then taken at face value nothing passes c0 and c1 only costs; with the count behind the
+    // shares, c0 may leave a few in a hundred, and c1 saving 65% of the model for them pays
+    expect(chooseInitialRamps(measured, 10, 0.02).chosen).toEqual([0]);
+    expect(chooseInitialRamps(counted, 10, 0.02).chosen).toEqual([0, 1]);
+    // And the median input is still judged by the measured shares
+    expect(setSaving(counted, 10, [0]).covered).toBeCloseTo(setSaving(measured, 10, [0]).covered, 12);
+    expect(setSaving(counted, 10, [0]).mean).toBeLessThan(setSaving(measured, 10, [0]).mean);
   });
 
   it('chooses nothing when no set saves more than it costs on average', () => {
