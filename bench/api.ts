@@ -203,7 +203,7 @@ export const apiBenchmark: Benchmark = {
   name: 'api',
   summary: 'the local stack end to end: open-loop load at fractions of the worker capacity, API overhead',
   usage:
-    'usage: npm run bench -- api [--models a,b] [--transports memory,bullmq] [--fractions 0.1,0.5,0.8,1] [--seconds 10] [--capacity-seconds 5] [--concurrency N --runs 3] [--redis-url url] [--inference-threads N] [--intra-op-threads M] [--json]',
+    'usage: npm run bench -- api [--models a,b] [--transports memory,bullmq] [--fractions 0.1,0.5,0.8,1] [--seconds 10] [--capacity-seconds 5] [--concurrency N --runs 3] [--redis-url url] [--inference-threads N] [--intra-op-threads M] [--exit-taps on|off] [--json]',
   async run(args) {
     const { values } = parseArgs({
       args: [...args],
@@ -219,8 +219,14 @@ export const apiBenchmark: Benchmark = {
         runs: { type: 'string' },
         'inference-threads': { type: 'string' },
         'intra-op-threads': { type: 'string' },
+        'exit-taps': { type: 'string' },
       },
     });
+    // Off serves the same bundles with the model cut at their ramps: taps against cuts, one sitting.
+    const exitTapsArg = values['exit-taps'] ?? 'on';
+    if (exitTapsArg !== 'on' && exitTapsArg !== 'off')
+      throw new Error(`--exit-taps takes on or off, got ${exitTapsArg}`);
+    const exitTaps = exitTapsArg === 'on';
     const layout = threadLayoutArgs(args);
     const list = (text: string | undefined, fallback: readonly string[]): string[] =>
       text === undefined
@@ -302,6 +308,7 @@ export const apiBenchmark: Benchmark = {
         progress: { update: () => undefined, stop: () => undefined },
         logger: silentLogger,
         threadLayout: layout,
+        exitTaps,
       });
       try {
         for (const model of models) {
@@ -358,6 +365,7 @@ export const apiBenchmark: Benchmark = {
       seconds,
       deadlineMs: DEADLINE_MS,
       threads: describeLayout(layout),
+      exitTaps,
       records,
     };
   },

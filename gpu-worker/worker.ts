@@ -53,6 +53,11 @@ export interface WorkerOptions extends ThreadLayout {
   readonly config?: RampConfig;
   /** @default 'cpu'; a provider this build lacks fails `start` */
   readonly executionProvider?: ExecutionProvider;
+  /**
+   * Serves ramps through exit taps where they are available; false serves the model cut at its
+   * ramps, for comparing the two on the same bundle (`InferenceEngineOptions.exitTaps`). @default true
+   */
+  readonly exitTaps?: boolean;
   /** The model id in requests, configs and logs. @default the bundle's model name */
   readonly modelId?: string;
   /** Where newer configs are published; without it the worker keeps its config. */
@@ -181,6 +186,7 @@ export class ApparateWorker {
       config,
       executionProvider: provider,
       ...resolveThreadLayout(options, provider),
+      ...(options.exitTaps !== undefined ? { exitTaps: options.exitTaps } : {}),
     });
     try {
       const profile = costProfileFromManifest(manifest);

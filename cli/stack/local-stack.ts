@@ -108,6 +108,8 @@ export interface LocalStackOptions {
   readonly generativeModels?: readonly string[];
   /** How each classifier's worker spreads its sessions over the cores. @default one thread, all cores */
   readonly threadLayout?: ThreadLayout;
+  /** Serves ramps through exit taps where available; false cuts the model at them. @default true */
+  readonly exitTaps?: boolean;
 }
 
 export interface LocalStack {
@@ -248,6 +250,7 @@ async function start(
         // The guard holds the constraint the controller below tunes to.
         guard: { constraint: options.accuracyConstraint },
         ...options.threadLayout,
+        ...(options.exitTaps !== undefined ? { exitTaps: options.exitTaps } : {}),
       }),
     queueFor,
     logger,
