@@ -14,7 +14,7 @@ import { releaseTensors, runAndRelease } from '../inference/release-tensors';
 import { pickFeeds, runChain } from '../inference/segment-chain';
 import { runTapped, tapKernelMs } from '../inference/exit-tap';
 import { median } from '../util/stats';
-import { addedNodesMs, optimisedNodes, tapGraph, type TapGraph } from './tap-price';
+import { addedNodesMs, optimisedGraph, tapGraph, type TapGraph } from './tap-price';
 
 export const PROFILE_BATCH_SIZES = [1, 2, 4, 8, 16, 32] as const;
 
@@ -390,7 +390,7 @@ export async function timeTapSet(
   rampOpsMs: number,
   options: ProfileOptions = {},
 ): Promise<number> {
-  const graph = await tapGraph(await optimisedNodes(model, options), tapped, options);
+  const graph = await tapGraph(await optimisedGraph(model, options), tapped, options);
   return withWhole(model, options, async (whole, open) => {
     const taps = await open(tapped, { ...options, exitTaps: true });
     const timing = await tapTiming(
@@ -440,9 +440,9 @@ export async function profileLatency(
       | { id: string; split: [ModelSession, ModelSession]; floor: ModelSession }
       | { id: string; tapped: ModelSession; probs: string; rampId: string; graph: TapGraph };
     const cuts: OpenCut[] = [];
-    const wholeNodes = (target.cuts ?? []).some((cut) => 'tapped' in cut)
-      ? await optimisedNodes(target.model, options)
-      : [];
+    const wholeGraph = (target.cuts ?? []).some((cut) => 'tapped' in cut)
+      ? await optimisedGraph(target.model, options)
+      : new Map();
     for (const cut of target.cuts ?? [])
       cuts.push(
         'tapped' in cut
@@ -455,7 +455,7 @@ export async function profileLatency(
               })(),
               probs: cut.probs,
               rampId: cut.rampId,
-              graph: await tapGraph(wholeNodes, cut.tapped, options),
+              graph: await tapGraph(wholeGraph, cut.tapped, options),
             }
           : {
               id: cut.id,
