@@ -94,6 +94,13 @@ export const profileSchema = z.preprocess(
      */
     cutTiming: z.enum(['split', 'tap']).optional(),
     /**
+     * With `tap`, per candidate id, how its exit was read: `graph` where onnxruntime's optimised
+     * graph with the ramp kept every node of the whole model's, so the added nodes were timed by
+     * its per-operator profile (core/prepare/tap-price.ts); `timed` where it did not, and the
+     * tapped model was timed against the whole. Absent in bundles from before the distinction.
+     */
+    tapPricing: z.record(z.string(), z.enum(['graph', 'timed'])).optional(),
+    /**
      * The initial placement's confirmations (core/prepare/confirm-placement.ts): the chosen cuts
      * timed again together in fresh rounds at the reference batch size, against what placement
      * charged them. The checked cuts' `cutMs` at the reference size carry what the checks measured

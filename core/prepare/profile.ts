@@ -526,7 +526,21 @@ export async function profileLatency(
       rampMs,
       rampTiming: 'operators',
       ...(cuts.length > 0
-        ? { cutMs, cutTiming: cuts.some((cut) => 'tapped' in cut) ? ('tap' as const) : ('split' as const) }
+        ? {
+            cutMs,
+            cutTiming: cuts.some((cut) => 'tapped' in cut) ? ('tap' as const) : ('split' as const),
+            ...(cuts.some((cut) => 'tapped' in cut)
+              ? {
+                  tapPricing: Object.fromEntries(
+                    cuts.flatMap((cut) =>
+                      'tapped' in cut
+                        ? [[cut.id, cut.graph.kind === 'added' ? ('graph' as const) : ('timed' as const)]]
+                        : [],
+                    ),
+                  ),
+                }
+              : {}),
+          }
         : {}),
       warmupRuns,
       repeats,

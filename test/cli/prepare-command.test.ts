@@ -74,6 +74,13 @@ describe('apparate prepare', () => {
     // operators alone. An exit is never charged less than its tap's own kernel time.
     expect(exitTapState()).toEqual({ available: true });
     expect(manifest.profile.cutTiming).toBe('tap');
+    // Each fixture's ramps leave onnxruntime's optimised graph of the model as it was, so every
+    // exit was read from its per-operator profile rather than timed as a difference.
+    expect(manifest.profile.tapPricing).toEqual(
+      Object.fromEntries(manifest.candidates.map((c) => [c.id, 'graph'])),
+    );
+    // And each candidate's held-out share records how many inputs it was measured on.
+    for (const c of manifest.candidates) expect(c.ramp.heldOutInputs).toBeGreaterThan(0);
     for (const id of Object.keys(manifest.profile.cutMs ?? {}))
       expect(manifest.profile.cutMs?.[id]?.[slot]).toBeGreaterThan(0);
     expect(manifest.profile.rampTiming).toBe('operators');
