@@ -53,6 +53,7 @@ import {
   type ProfiledCut,
   type ProfiledRamp,
 } from './profile';
+import { optimisedGraph } from './tap-price';
 import { checkLimit, RAMP_BUDGET } from '../control/limits';
 import { defaultThreadLayout } from '../inference/thread-layout';
 
@@ -388,15 +389,18 @@ export async function prepareModel(
       budget,
     );
   const referenceFeeds = feedsFor(fullProfile.referenceBatchSize);
+  // The whole model's optimised graph, which every tapped set is compared with: made once.
+  let wholeGraph: ReturnType<typeof optimisedGraph> | undefined;
   options.onProgress?.('confirm placement', 0, 1);
   const confirmed = await confirmPlacement(
     allIds,
     new Map(allIds.map((id) => [id, cutCosts.get(id)?.[slot] ?? 0])),
     (cutMs) => placeWith(cutMs).chosen,
-    (chosenIds) =>
+    async (chosenIds) =>
       fullProfile.cutTiming === 'tap'
         ? timeTapSet(
             model.onnxPath,
+            await (wholeGraph ??= optimisedGraph(model.onnxPath, profileOptions)),
             tappedModel(
               onnxModel,
               analysis,

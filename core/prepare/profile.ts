@@ -14,6 +14,7 @@ import { releaseTensors, runAndRelease } from '../inference/release-tensors';
 import { pickFeeds, runChain } from '../inference/segment-chain';
 import { runTapped, tapKernelMs } from '../inference/exit-tap';
 import { median } from '../util/stats';
+import type { onnx } from 'onnx-proto';
 import { addedNodesMs, optimisedGraph, tapGraph, type TapGraph } from './tap-price';
 
 export const PROFILE_BATCH_SIZES = [1, 2, 4, 8, 16, 32] as const;
@@ -380,17 +381,19 @@ export async function timeCutSet(
  * What a set of taps costs together as served: the whole model with the set's ramps tapped
  * against the whole model, in fresh rounds at the reference batch size, less the ramps' own
  * operators (`rampOpsMs`, summed); never less than the taps' kernels. Placement confirms its choice
- * with this where the worker serves through taps (confirm-placement.ts).
+ * with this where the worker serves through taps (confirm-placement.ts). `wholeGraph` is the whole
+ * model's optimised graph (`optimisedGraph`), which the caller computes once for every set it times.
  */
 export async function timeTapSet(
   model: string | Uint8Array,
+  wholeGraph: ReadonlyMap<onnx.INodeProto, string>,
   tapped: Uint8Array,
   probs: readonly string[],
   inputs: PlainFeeds,
   rampOpsMs: number,
   options: ProfileOptions = {},
 ): Promise<number> {
-  const graph = await tapGraph(await optimisedGraph(model, options), tapped, options);
+  const graph = await tapGraph(wholeGraph, tapped, options);
   return withWhole(model, options, async (whole, open) => {
     const taps = await open(tapped, { ...options, exitTaps: true });
     const timing = await tapTiming(
