@@ -17,7 +17,7 @@ import { loadFixtureModel, loadModelData } from '../../core/zoo/fixtures';
 import { ensureBundle } from './bundles';
 import { runOutcomes, type RunFigures } from './metrics';
 import { initialConfigFor, PLAIN_CONFIG, staticConfig, type PolicyName } from './policies';
-import type { CpuPerRequest, RunRecord } from './results';
+import type { CpuPerRequest, LatencyParts, RunRecord } from './results';
 import { layoutOf, type EvalSettings } from './settings';
 import { requestInput, type PlannedRequest } from './workload';
 import type { CapacityResult } from './capacity';
@@ -237,6 +237,7 @@ export function runRecord(
     meanBatchSize: number;
     paddingShare: number;
     cpuMsPerRequest: CpuPerRequest | null;
+    latencyParts: LatencyParts | null;
   },
 ): RunRecord {
   return {
@@ -262,6 +263,7 @@ export function runRecord(
     meanBatchSize: extra.meanBatchSize,
     paddingShare: extra.paddingShare,
     cpuMsPerRequest: extra.cpuMsPerRequest,
+    latencyParts: extra.latencyParts,
   };
 }
 

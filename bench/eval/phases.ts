@@ -6,6 +6,7 @@
 import type { RequestOutcome } from '../../core/simulator/replay';
 import { maxOf, median, minOf } from '../../core/util/stats';
 import { driftChart, latencyCdfChart } from './charts';
+import { latencyParts } from './latency-parts';
 import { labelAccuracy, optimalOutcomes, repeatFigures, type RunFigures } from './metrics';
 import {
   cpuPerRequest,
@@ -108,14 +109,19 @@ export async function runLoadGrid(phase: ModelPhase, runs: RunRecord[]): Promise
                 meanBatchSize: meanBatchSize(source.run),
                 paddingShare: paddingShare(source.run),
                 cpuMsPerRequest: policy === 'optimal' ? null : cpuPerRequest(source.run),
+                latencyParts: latencyParts(source.run.batches, outcomes.get(policy) ?? []),
               },
             ),
           );
         }
+        const parts = (policy: PolicyName): string => {
+          const p = latencyParts((served.get(policy) ?? plain).run.batches, outcomes.get(policy) ?? []);
+          return p === null ? 'none served' : `waited ${p.waitP50Ms.toFixed(1)} ms, in batch ${p.inBatchP50Ms.toFixed(1)} ms`;
+        };
         const a = figures.get('apparate') as RunFigures;
         const s = figures.get('static') as RunFigures;
         say(
-          `${name} load ${load} SLO ${sloMultiplier}x (${sloMs.toFixed(0)} ms) repeat ${repeat + 1}/${repeats}: ${planned.length} requests at ${rps.toFixed(0)} req/s; plain p50 ${(figures.get('plain') as RunFigures).latencyMs.p50.toFixed(1)} ms (${meanBatchSize(plain.run).toFixed(1)} a batch, ${(100 * paddingShare(plain.run)).toFixed(0)}% padding); Apparate win ${a.winsVsPlainPct.p50.toFixed(1)}% agreement ${(100 * a.agreement).toFixed(2)}% (${meanBatchSize(apparate.run).toFixed(1)} a batch, ${(100 * paddingShare(apparate.run)).toFixed(0)}% padding, ramps ${apparate.rampSets.map((set) => set.join('+') || 'none').join(' → ')}); static win ${s.winsVsPlainPct.p50.toFixed(1)}% agreement ${(100 * s.agreement).toFixed(2)}%; optimal win ${(figures.get('optimal') as RunFigures).winsVsPlainPct.p50.toFixed(1)}%`,
+          `${name} load ${load} SLO ${sloMultiplier}x (${sloMs.toFixed(0)} ms) repeat ${repeat + 1}/${repeats}: ${planned.length} requests at ${rps.toFixed(0)} req/s; plain p50 ${(figures.get('plain') as RunFigures).latencyMs.p50.toFixed(1)} ms (${parts('plain')}; ${meanBatchSize(plain.run).toFixed(1)} a batch, ${(100 * paddingShare(plain.run)).toFixed(0)}% padding); Apparate win ${a.winsVsPlainPct.p50.toFixed(1)}% agreement ${(100 * a.agreement).toFixed(2)}% (${parts('apparate')}; ${meanBatchSize(apparate.run).toFixed(1)} a batch, ${(100 * paddingShare(apparate.run)).toFixed(0)}% padding, ramps ${apparate.rampSets.map((set) => set.join('+') || 'none').join(' → ')}); static win ${s.winsVsPlainPct.p50.toFixed(1)}% agreement ${(100 * s.agreement).toFixed(2)}%; optimal win ${(figures.get('optimal') as RunFigures).winsVsPlainPct.p50.toFixed(1)}%`,
         );
         if (load === topLoad && sloMultiplier === primarySlo) {
           plainAtTop.set(repeat, plain.outcomes);

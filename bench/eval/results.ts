@@ -19,6 +19,17 @@ const cpuPerRequest = z.object({
 });
 export type CpuPerRequest = z.infer<typeof cpuPerRequest>;
 
+/** Where a run's request time went (latency-parts.ts): medians over served requests, ms. */
+const latencyParts = z.object({
+  /** From arrival to its batch's start: queue and batching. */
+  waitP50Ms: z.number(),
+  /** From its batch's start to its first answer at the client: what an early exit shortens. */
+  inBatchP50Ms: z.number(),
+  /** Wall time of the run's batches (start to last final answer) per request they carried. */
+  batchMsPerRequest: z.number(),
+});
+export type LatencyParts = z.infer<typeof latencyParts>;
+
 /** One line of `summary.json`: exactly the fields the issue names. */
 export const summaryRecordSchema = z
   .object({
@@ -81,6 +92,8 @@ export const runRecordSchema = z.object({
    * (replayed, not served) and where per-thread counters are unreadable.
    */
   cpuMsPerRequest: cpuPerRequest.nullable(),
+  /** Where the run's request time went; null where it served nothing. */
+  latencyParts: latencyParts.nullable(),
 });
 export type RunRecord = z.infer<typeof runRecordSchema>;
 
@@ -119,6 +132,8 @@ export const cellSchema = z.object({
   paddingShare: z.number(),
   /** Medians over the repeats that measured it; null where none did. */
   cpuMsPerRequest: cpuPerRequest.nullable(),
+  /** Medians over the repeats that served something; null where none did. */
+  latencyParts: latencyParts.nullable(),
   spread: z.object({
     latencyP50Ms: spread,
     winP50Pct: spread,
@@ -146,6 +161,17 @@ function medianCpu(list: readonly RunRecord[]): CpuPerRequest | null {
     lanes: median(measured.map((c) => c.lanes)),
     other: median(measured.map((c) => c.other)),
     client: median(measured.map((c) => c.client)),
+  };
+}
+
+/** Each latency part's median over the repeats that served something; null where none did. */
+function medianParts(list: readonly RunRecord[]): LatencyParts | null {
+  const measured = list.flatMap((r) => (r.latencyParts === null ? [] : [r.latencyParts]));
+  if (measured.length === 0) return null;
+  return {
+    waitP50Ms: median(measured.map((p) => p.waitP50Ms)),
+    inBatchP50Ms: median(measured.map((p) => p.inBatchP50Ms)),
+    batchMsPerRequest: median(measured.map((p) => p.batchMsPerRequest)),
   };
 }
 
@@ -193,6 +219,7 @@ export function aggregateRuns(runs: readonly RunRecord[]): Cell[] {
       meanBatchSize: med((r) => r.meanBatchSize),
       paddingShare: med((r) => r.paddingShare),
       cpuMsPerRequest: medianCpu(list),
+      latencyParts: medianParts(list),
       spread: {
         latencyP50Ms: spreadOf(list.map((r) => r.latencyMs.p50)),
         winP50Pct: spreadOf(list.map((r) => r.winsVsPlainPct.p50)),

@@ -40,8 +40,8 @@ const withInterval = (median: number, ci: MedianInterval): string =>
  */
 export function mainTable(cells: readonly Cell[]): string {
   const header = [
-    '| model | load | SLO | policy | p25 ms | p50 ms (min – max) | p95 ms | p50 win [interval, coverage] | p95 win [interval, coverage] | agreement | worst window | label accuracy | throughput ratio | of optimal | dropped | batch | padding | CPU ms/req: main, lanes, other, client |',
-    '| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| model | load | SLO | policy | p25 ms | p50 ms (min – max) | p95 ms | p50 win [interval, coverage] | p95 win [interval, coverage] | agreement | worst window | label accuracy | throughput ratio | of optimal | dropped | batch | padding | CPU ms/req: main, lanes, other, client | p50 ms waiting, in batch; batch ms/req |',
+    '| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   const order = ['plain', 'apparate', 'static', 'optimal'];
   const sorted = [...cells].sort(
@@ -77,6 +77,9 @@ export function mainTable(cells: readonly Cell[]): string {
         : [c.cpuMsPerRequest.main, c.cpuMsPerRequest.lanes, c.cpuMsPerRequest.other, c.cpuMsPerRequest.client]
             .map((v) => v.toFixed(3))
             .join(', '),
+      c.latencyParts === null
+        ? '—'
+        : `${c.latencyParts.waitP50Ms.toFixed(1)}, ${c.latencyParts.inBatchP50Ms.toFixed(1)}; ${c.latencyParts.batchMsPerRequest.toFixed(2)}`,
     ].join(' | '),
   );
   return [...header, ...rows.map((r) => `| ${r} |`)].join('\n');

@@ -108,6 +108,11 @@ describe('npm run bench -- e2e --quick', () => {
               load: z.number(),
               cpuMsPerRequest: cpu.nullable(),
               paddingShare: z.number().min(0).lt(1),
+              latencyParts: z.object({
+                waitP50Ms: z.number().nonnegative(),
+                inBatchP50Ms: z.number().positive(),
+                batchMsPerRequest: z.number().positive(),
+              }),
               rampSets: z.array(z.array(z.string())),
               // served in 1 s slices, each on its own clock: latencies stay on the plan's timeline
               latencyMs: z.object({ p25: z.number().nonnegative(), p95: z.number().lt(5000) }).passthrough(),
@@ -126,6 +131,12 @@ describe('npm run bench -- e2e --quick', () => {
       expect(run.cpuMsPerRequest?.client).toBeGreaterThan(0);
     }
     expect(runs.map((run) => run.policy).sort()).toEqual(['apparate', 'optimal', 'plain', 'static']);
+    // And each says where its requests' time went: the replayed optimal runs the plain model's
+    // batches, so its requests wait exactly as long and release no later within their batch
+    const partsOf = (policy: string) => runs.find((run) => run.policy === policy)?.latencyParts;
+    expect(partsOf('optimal')?.waitP50Ms).toBe(partsOf('plain')?.waitP50Ms);
+    expect(partsOf('optimal')?.batchMsPerRequest).toBe(partsOf('plain')?.batchMsPerRequest);
+    expect(partsOf('optimal')?.inBatchP50Ms).toBeLessThanOrEqual(partsOf('plain')?.inBatchP50Ms ?? 0);
     // And each says which ramp sets it served: none for the plain model, Apparate's starting from
     // the bundle's initial ramps, nothing for the replayed optimal
     const setsOf = (policy: string) => runs.find((run) => run.policy === policy)?.rampSets;
