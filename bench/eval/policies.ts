@@ -13,6 +13,7 @@ import { costProfileFromManifest } from '../../core/bundle/cost-profile';
 import type { RampConfig } from '../../core/control/ramp-config';
 import { staticEarlyExit } from '../../core/control/baselines';
 import { ApparateController } from '../../core/control/controller';
+import { LaneOccupancy } from '../../core/control/lane-occupancy';
 import { configCostsAt, costsAtBatch, latestUsefulIndex } from '../../core/control/costs';
 import { selectRamps, windowFromColumns, type ExitWindow } from '../../core/control/records';
 import { chooseInitialRamps, heldOutOf } from '../../core/prepare/initial-config';
@@ -94,13 +95,17 @@ export interface ControllerLog {
  * The core online controller wired to the worker's batch reports. A report served under the
  * controller's current ramp set is observed whatever its thresholds (confidences and agreement do
  * not depend on them); one served under an older ramp set, still in flight when the set changed,
- * cannot be and is counted. Every config change is returned for publishing.
+ * cannot be and is counted. Every config change is returned for publishing. Every report also
+ * tells the controller how busy the worker's `lanes` have been (lane-occupancy.ts), which the
+ * adjuster weighs before adding a ramp.
  */
 export function liveApparate(
   bundle: LoadedBundle,
   initial: RampConfig,
   options: { constraint: number; rampBudget: number; adjustPeriodBatches: number },
+  lanes: number,
 ): LiveController & { log(): ControllerLog } {
+  const occupancy = new LaneOccupancy(lanes);
   const controller = new ApparateController({
     profile: costProfileFromManifest(bundle.manifest),
     initialConfig: initial,
@@ -118,6 +123,7 @@ export function liveApparate(
   });
   return {
     observe(report: BatchReport) {
+      occupancy.add(report.startedAtMs, report.wallMs);
       if (key(report.config) !== key(controller.config)) {
         staleReports += 1;
         return undefined;
@@ -127,7 +133,9 @@ export function liveApparate(
         report.config.ramps.length === 0
           ? { count: report.requests.length, confidence: [], agrees: [] }
           : windowFromColumns(report.confidence, report.agrees);
-      const result = controller.observeBatch(window, report.paddedSize);
+      const result = controller.observeBatch(window, report.paddedSize, {
+        lanesBusyShare: occupancy.busyShare,
+      });
       return result.thresholdsChanged || result.rampsChanged ? published() : undefined;
     },
     log() {

@@ -80,13 +80,13 @@ let servedLanes = 1;
 const releases = new ReleaseBatcher();
 
 async function startServing(command: Extract<ServingCommand, { type: 'serve' }>): Promise<void> {
-  const controller =
-    command.controller === undefined
-      ? undefined
-      : liveApparate(await readBundle(command.bundleDir), command.config, command.controller);
   servedModel = command.model;
   const layout = layoutOf(command.layout);
   servedLanes = resolveThreadLayout(layout, 'cpu').inferenceThreads;
+  const controller =
+    command.controller === undefined
+      ? undefined
+      : liveApparate(await readBundle(command.bundleDir), command.config, command.controller, servedLanes);
   started = await startWorker(command.bundleDir, command.model, command.config, command.configPollMs, layout);
   await warmUp(started, command.model, command.warmupInputs);
   const worker = started;

@@ -4,6 +4,7 @@
  * shrinks every run to a few seconds and one repeat, for development and the schema test. Every
  * knob is parsed with zod at the command-line edge, so a typo is refused before minutes of work.
  */
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { describeIssues, InputError } from '../../core/errors';
@@ -59,9 +60,8 @@ export const evalSettingsSchema = z.object({
   /**
    * The serving process's thread layout (core/inference/thread-layout.ts): inference lanes and
    * operator threads per session; unset counts take the worker's CPU defaults (one lane per core).
-   * On a small machine the lanes, the serving process's main thread and the client share the
-   * cores, so fewer lanes than cores keeps the client's clock and the main thread off the lanes'
-   * cores (docs/evaluation.md says what it changed).
+   * The plans below leave one core to the client and the serving process's main thread
+   * (`CLIENT_SHARED_LANES`).
    */
   inferenceThreads: z.number().int().positive().optional(),
   intraOpThreads: z.number().int().nonnegative().optional(),
@@ -86,6 +86,17 @@ export const DEFAULT_OUT_DIR = resolve(REPO_ROOT, 'bench', 'results', 'e2e');
 export const DEFAULT_BUNDLES_DIR = resolve(REPO_ROOT, '.cache', 'bundles');
 
 /**
+ * Inference lanes the plans serve with: one per core but one. The client runs on the machine it
+ * measures, and an early answer reaches it only once the serving process's main thread has
+ * released it and the client's own loop has read it; with a lane on every core both wait for a
+ * core the lanes hold. On a two-core host at load 0.7, mnist-resnet's early answers took 5.2 ms
+ * from their batch's start to the client with two lanes and 2.5 ms with one, and Apparate's median
+ * win was 3.5% against 27.8% (docs/evaluation.md, "Where a request's time goes"). A deployed
+ * worker's clients are elsewhere; `--inference-threads` serves with any other count.
+ */
+export const CLIENT_SHARED_LANES = Math.max(1, availableParallelism() - 1);
+
+/**
  * The full plan: 12 s of trace per run, 3 repeats at the primary SLO and 1 at the other, which
  * with preparation took 25 minutes on two heavily shared cores (see `docs/evaluation.md`).
  */
@@ -104,6 +115,7 @@ export const FULL_SETTINGS: EvalSettings = {
   constraint: 0.99,
   configPollMs: 2000,
   adjustPeriodBatches: 512,
+  inferenceThreads: CLIENT_SHARED_LANES,
   seed: DEFAULT_SEED,
   traceStartSecond: DEFAULT_TRACE_START_SECOND,
   bundlesDir: DEFAULT_BUNDLES_DIR,

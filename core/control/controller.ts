@@ -43,6 +43,16 @@ import { ServedTally } from './served-history';
 import { lowerThresholdsToMeetConstraint, tuneThresholds, type TuneOptions } from './threshold-tuner';
 import { emptyUtility, foldUtility, type UtilityHistory } from './utility-history';
 
+/**
+ * What the caller knows of the serving load when it hands over a batch. The adjuster adds no ramp
+ * while the lanes are busy `GROWTH_BUSY_LIMIT` of the time or more (ramp-adjuster.ts); a replay
+ * or a controller that cannot see the lanes leaves it out, and growth is judged as before.
+ */
+export interface ServingLoad {
+  /** Share of recent wall time the serving lanes ran batches (lane-occupancy.ts), in [0, 1]. */
+  readonly lanesBusyShare?: number;
+}
+
 /** Construction options; every default is documented in the file comment. */
 export interface ControllerOptions {
   /** Candidates (shallow to deep) with per-batch-size timings, and the plain model's. */
@@ -125,6 +135,8 @@ export class ApparateController {
   private readonly profile: CostProfile;
   private readonly constraint: number;
   private headroom: number;
+  /** The lanes' latest busy share, as the caller last reported it; unknown until then. */
+  private lanesBusyShare: number | undefined;
   private readonly headroomGain: number;
   private readonly served: ServedTally;
   private readonly rampBudget: number;
@@ -212,9 +224,10 @@ export class ApparateController {
 
   /**
    * Takes one served batch's observations of the active ramps (shallow to deep) and returns the
-   * config to apply from now on. `batchSize` is the size the batch was run at (padding included).
+   * config to apply from now on. `batchSize` is the size the batch was run at (padding included);
+   * `serving` says how busy the lanes were, where the caller measures it.
    */
-  observeBatch(batch: ExitWindow, batchSize: number): ObserveResult {
+  observeBatch(batch: ExitWindow, batchSize: number, serving: ServingLoad = {}): ObserveResult {
     if (batch.confidence.length !== this.active.length) {
       throw new InputError(
         `batch observes ${batch.confidence.length} ramps but ${this.active.length} are active`,
@@ -234,6 +247,11 @@ export class ApparateController {
     this.totals.batches++;
     this.totals.inputs += batch.count;
     this.lastBatchSize = batchSize;
+    if (serving.lanesBusyShare !== undefined) {
+      if (!(serving.lanesBusyShare >= 0 && serving.lanesBusyShare <= 1))
+        throw new InputError(`lanesBusyShare must be a share from 0 to 1, got ${serving.lanesBusyShare}`);
+      this.lanesBusyShare = serving.lanesBusyShare;
+    }
     const costs = configCosts(costsAtBatch(this.profile, batchSize), this.active);
     const served = evaluateConfig(batch, this.currentThresholds, costs);
     this.served.add(batch.count, Math.round(served.agreement * batch.count));
@@ -381,6 +399,7 @@ export class ApparateController {
             retune: () => this.tune(),
           }
         : {}),
+      ...(this.lanesBusyShare === undefined ? {} : { lanesBusyShare: this.lanesBusyShare }),
     });
     if (decision.rampsChanged) {
       this.active = decision.active;

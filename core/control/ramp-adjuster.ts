@@ -11,7 +11,9 @@
  * - a new ramp starts at threshold 0 and the decision asks for a retune;
  * - oscillation is damped: an addition is refused if it would return to a ramp set that was left
  *   within the last `dampingRuns` runs, or re-add a candidate switched off as useless within them.
- *   Removals of useless ramps are never refused, since they only save time.
+ *   Removals of useless ramps are never refused, since they only save time;
+ * - no ramp is added, nor a useless one moved deeper, while the serving lanes are busy
+ *   `GROWTH_BUSY_LIMIT` of the time or more, where the caller says how busy they are.
  *
  * Decision on the reference behaviour's quirk of dropping the highest-utility ramp when the
  * budget is full: when no room is left for a shallower ramp, the active ramp with the LOWEST mean
@@ -58,6 +60,12 @@ export interface AdjustInput {
   readonly exitRates?: readonly number[];
   /** Retunes the current ramps on recent inputs; without it, useless ramps are removed directly. */
   readonly retune?: (thresholds: readonly number[]) => RetuneOutcome;
+  /**
+   * Share of the recent wall time the serving lanes spent running batches (lane-occupancy.ts),
+   * where the caller measures it. At `GROWTH_BUSY_LIMIT` or above no ramp is added (steps 3 and 4)
+   * and a useless one is not replaced by one deeper (step 2).
+   */
+  readonly lanesBusyShare?: number;
 }
 
 /** Tunables of the adjuster. */
@@ -79,6 +87,7 @@ export type AdjustReason =
   | 'added-shallower'
   | 'swapped-lowest-for-shallower'
   | 'filled-gap'
+  | 'lanes-busy'
   | 'unchanged';
 
 /** The adjuster's answer. */
@@ -106,6 +115,23 @@ export interface AdjusterMemory {
 /** Memory before the first run. */
 export const EMPTY_ADJUSTER_MEMORY: AdjusterMemory = { run: 0, leftSets: [], removedUseless: [] };
 
+/**
+ * Lane occupancy from which the adjuster adds no ramp. A ramp is charged its own time per batch,
+ * but on lanes busy a share ρ of the time every millisecond a batch takes also delays the batches
+ * queued behind it, about ρ/(1 − ρ) milliseconds more (four at 0.8, nine at 0.9), and each change
+ * of the ramp set makes the worker build and warm new sessions, which holds a lane for the time of
+ * many batches. A ramp tried at such occupancy costs every input more than its utility counts,
+ * which is what the utility is meant to catch afterwards. Measured end to end (docs/evaluation.md,
+ * "Where a request's time goes"): mnist-resnet on lanes busy about 0.9 of the time grew its four
+ * placed ramps to seven in every repeat, its requests waited 4.6–8.2 ms for a batch against
+ * 3.0–5.8 ms for the plain model's, and the median win was 27.8% [3.4% – 38.2%]; with the placed
+ * four kept, 28.1% [26.9% – 35.3%]. On such lanes a useless ramp is switched off without trying
+ * one deeper in its place: spam-bert, whose two shallow ramps release nearly every input, moved
+ * its third from c2 to c3 to c4 before dropping it, three rebuilds where one would do, and lost
+ * 46.5% in that repeat. Switching off alone stays allowed: it only saves time.
+ */
+export const GROWTH_BUSY_LIMIT = 0.8;
+
 const DEFAULT_MIN_HISTORY = 3;
 const DEFAULT_DAMPING_RUNS = 4;
 const BUDGET_TOLERANCE = 1e-9;
@@ -129,6 +155,9 @@ function checkInput(input: AdjustInput): void {
   if (!(input.plainMs > 0)) throw new InputError(`plainMs must be positive, got ${input.plainMs}`);
   if (!(input.rampBudget >= 0))
     throw new InputError(`rampBudget must be non-negative, got ${input.rampBudget}`);
+  if (input.lanesBusyShare !== undefined && !(input.lanesBusyShare >= 0 && input.lanesBusyShare <= 1)) {
+    throw new InputError(`lanesBusyShare must be a share from 0 to 1, got ${input.lanesBusyShare}`);
+  }
   if (!(
     Number.isInteger(input.latestUsefulIndex) &&
     input.latestUsefulIndex >= -1 &&
@@ -241,6 +270,7 @@ export function planAdjustment(
     return { decision, memory: nextMemory };
   };
   const current = new Map<number, number>(active.map((c, k) => [c, input.thresholds[k] as number]));
+  const lanesBusy = input.lanesBusyShare !== undefined && input.lanesBusyShare >= GROWTH_BUSY_LIMIT;
 
   // 1. Repair: a set beyond the latest useful candidate or over budget is fixed before anything else.
   const inRange = active.filter((c) => c <= latestUsefulIndex);
@@ -289,7 +319,7 @@ export function planAdjustment(
     const removed = negative.map(({ c }) => c);
     const remaining = active.filter((c) => !removed.includes(c));
     const left = (active[active.length - 1] as number) + 1;
-    if (left <= latestUsefulIndex) {
+    if (left <= latestUsefulIndex && !lanesBusy) {
       const deeper = Math.floor((left + latestUsefulIndex) / 2);
       const moved = [...remaining, deeper];
       if (
@@ -329,6 +359,14 @@ export function planAdjustment(
   );
   if (!allUseful)
     return finish(active, current, 'waiting-for-evidence', `not every ramp of ${names(active)} has paid yet`);
+  if (lanesBusy) {
+    return finish(
+      active,
+      current,
+      'lanes-busy',
+      `keeping ${names(active)}: the lanes are busy ${(100 * (input.lanesBusyShare ?? 0)).toFixed(0)}% of the time`,
+    );
+  }
 
   const first = active[0] ?? latestUsefulIndex + 1;
   if (first > 0) {

@@ -167,6 +167,35 @@ describe('ApparateController', () => {
     expect(ctl.window.count).toBe(0);
   });
 
+  it('adds no ramp while the caller reports lanes busy 0.8 of the time or more, and removes as before', () => {
+    // Given the same evenly spread inputs, which make every ramp pay, served on lanes busy 90% of the time
+    const spread = windowFromRows(
+      Array.from({ length: 8 }, (_, i) => ({
+        confidence: [0, 1, 2, 3].map((r) => (r >= i % 4 ? 0.999 : 0.3)),
+        agrees: [0, 1, 2, 3].map((r) => (r >= i % 4 ? 1 : 0)),
+      })),
+    );
+    const busy = controller({ minTuneInputs: 8, adjustPeriodBatches: 40, utilitySampleInputs: 8 });
+    let adjusted: ObserveResult | undefined;
+    for (let b = 0; b < 40; b++) adjusted = busy.observeBatch(spread, 8, { lanesBusyShare: 0.9 });
+
+    // Then the adjuster keeps the four ramps instead of trying c0
+    expect(adjusted?.adjustment?.reason).toBe('lanes-busy');
+    expect(adjusted?.rampsChanged).toBe(false);
+    expect(busy.config.ramps.map((r) => r.id)).toEqual(['c2', 'c4', 'c7', 'c9']);
+
+    // And at half that occupancy it tries c0 as before
+    const calm = controller({ minTuneInputs: 8, adjustPeriodBatches: 40, utilitySampleInputs: 8 });
+    for (let b = 0; b < 40; b++) adjusted = calm.observeBatch(spread, 8, { lanesBusyShare: 0.45 });
+    expect(adjusted?.rampsChanged).toBe(true);
+    expect(calm.config.ramps[0]?.id).toBe('c0');
+
+    // And a share outside [0, 1] is refused with what is allowed
+    expect(() => calm.observeBatch(spread, 8, { lanesBusyShare: 1.5 })).toThrow(
+      /lanesBusyShare must be a share from 0 to 1, got 1.5/,
+    );
+  });
+
   it('rejects batches and configs that do not fit it', () => {
     const ctl = controller();
     expect(() => ctl.observeBatch(confidentBatch(3, 8, true), 8)).toThrow(InputError);

@@ -80,6 +80,36 @@ describe('ramp adjuster', () => {
     expect(behindSome.active).toEqual([0, 4]);
   });
 
+  it('adds no ramp and moves none deeper on lanes busy 0.8 of the time or more, but still switches off a useless one', () => {
+    // Given every ramp pays and the budget has room, on lanes busy 85% of the time
+    const busy = planAdjustment(input([4, 6], [paying(1), paying(2)], { lanesBusyShare: 0.85 })).decision;
+
+    // Then nothing is added, and the reason says why
+    expect(busy.reason).toBe('lanes-busy');
+    expect(busy.active).toEqual([4, 6]);
+    expect(busy.rampsChanged).toBe(false);
+    expect(busy.detail).toMatch(/busy 85% of the time/);
+
+    // But below the limit the shallower ramp is tried as before
+    const calm = planAdjustment(input([4, 6], [paying(1), paying(2)], { lanesBusyShare: 0.79 })).decision;
+    expect(calm.reason).toBe('added-shallower');
+
+    // And a useless ramp is switched off however busy the lanes are (that only saves time), but
+    // none is tried deeper in its place: each change of the set is a rebuild on those lanes
+    const retune = () => ({ thresholds: [0.1, 0.1], utilities: [1, -0.05] });
+    const dropped = planAdjustment(input([2, 4], [paying(1), useless], { lanesBusyShare: 1, retune })).decision;
+    expect(dropped.reason).toBe('removed-useless');
+    expect(dropped.active).toEqual([2]);
+    const moved = planAdjustment(input([2, 4], [paying(1), useless], { lanesBusyShare: 0.5, retune })).decision;
+    expect(moved.reason).toBe('moved-deeper');
+    expect(moved.active).toEqual([2, 6]);
+
+    // And a share outside [0, 1] is refused
+    expect(() => planAdjustment(input([4], [paying(1)], { lanesBusyShare: -0.1 }))).toThrow(
+      /lanesBusyShare must be a share from 0 to 1/,
+    );
+  });
+
   it('refuses exit rates that are not one share per active ramp and the end', () => {
     expect(() => planAdjustment(input([0], [paying(1)], { exitRates: [1] }))).toThrow(
       /exitRates must hold a share from 0 to 1 for each of the 1 active ramps and the end/,
