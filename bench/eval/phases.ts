@@ -116,7 +116,9 @@ export async function runLoadGrid(phase: ModelPhase, runs: RunRecord[]): Promise
         }
         const parts = (policy: PolicyName): string => {
           const p = latencyParts((served.get(policy) ?? plain).run.batches, outcomes.get(policy) ?? []);
-          return p === null ? 'none served' : `waited ${p.waitP50Ms.toFixed(1)} ms, in batch ${p.inBatchP50Ms.toFixed(1)} ms`;
+          return p === null
+            ? 'none served'
+            : `waited ${p.waitP50Ms.toFixed(1)} ms, in batch ${p.inBatchP50Ms.toFixed(1)} ms`;
         };
         const a = figures.get('apparate') as RunFigures;
         const s = figures.get('static') as RunFigures;

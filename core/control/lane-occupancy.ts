@@ -31,7 +31,9 @@ export class LaneOccupancy {
   /** Records one batch: when it started (ms, any clock shared by all batches) and how long it ran. */
   add(startedAtMs: number, wallMs: number): void {
     if (!(Number.isFinite(startedAtMs) && wallMs >= 0))
-      throw new InputError(`a batch needs a finite start and a non-negative wall time, got ${startedAtMs}, ${wallMs}`);
+      throw new InputError(
+        `a batch needs a finite start and a non-negative wall time, got ${startedAtMs}, ${wallMs}`,
+      );
     if (Number.isNaN(this.firstStartMs)) this.firstStartMs = startedAtMs;
     this.starts.push(startedAtMs);
     this.walls.push(wallMs);

@@ -97,10 +97,14 @@ describe('ramp adjuster', () => {
     // And a useless ramp is switched off however busy the lanes are (that only saves time), but
     // none is tried deeper in its place: each change of the set is a rebuild on those lanes
     const retune = () => ({ thresholds: [0.1, 0.1], utilities: [1, -0.05] });
-    const dropped = planAdjustment(input([2, 4], [paying(1), useless], { lanesBusyShare: 1, retune })).decision;
+    const dropped = planAdjustment(
+      input([2, 4], [paying(1), useless], { lanesBusyShare: 1, retune }),
+    ).decision;
     expect(dropped.reason).toBe('removed-useless');
     expect(dropped.active).toEqual([2]);
-    const moved = planAdjustment(input([2, 4], [paying(1), useless], { lanesBusyShare: 0.5, retune })).decision;
+    const moved = planAdjustment(
+      input([2, 4], [paying(1), useless], { lanesBusyShare: 0.5, retune }),
+    ).decision;
     expect(moved.reason).toBe('moved-deeper');
     expect(moved.active).toEqual([2, 6]);
 
