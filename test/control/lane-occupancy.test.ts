@@ -6,7 +6,7 @@ import { LaneOccupancy } from '../../core/control/lane-occupancy';
 import { InputError } from '../../core/errors';
 
 describe('LaneOccupancy', () => {
-  it('is the share of the trailing horizon the lanes spent running batches', () => {
+  it('is the share of the recent stretch the lanes spent running batches', () => {
     // Given two lanes and a 100 ms horizon
     const occupancy = new LaneOccupancy(2, 100);
     expect(occupancy.busyShare).toBe(0);
@@ -17,18 +17,19 @@ describe('LaneOccupancy', () => {
       occupancy.add(t, 9);
     }
 
-    // Then over the 100 ms before the last batch's end (ten batches on each lane) they were 90% busy
-    expect(occupancy.busyShare).toBeCloseTo(0.9, 9);
+    // Then from the first batch within the horizon (100 ms) to the last one's end (199 ms) each
+    // lane ran ten batches: 180 ms of 2 × 99
+    expect(occupancy.busyShare).toBeCloseTo(180 / 198, 9);
   });
 
-  it('forgets idle time once it has left the horizon, and counts only the time served so far', () => {
-    const occupancy = new LaneOccupancy(1, 100);
-    // A first batch: 10 ms busy of the 10 ms served so far
+  it('takes the share from the first recent batch, so a quiet spell before it does not count', () => {
+    const occupancy = new LaneOccupancy(1, 1000);
+    // A lone batch reads over at least a tenth of the horizon, not as lanes always busy
     occupancy.add(0, 10);
-    expect(occupancy.busyShare).toBe(1);
-    // A quiet second, then one batch: the earlier one has aged out
-    occupancy.add(1000, 20);
-    expect(occupancy.busyShare).toBeCloseTo(0.2, 5);
+    expect(occupancy.busyShare).toBeCloseTo(0.1, 9);
+    // After five quiet seconds, 200 ms of batches of 9 ms every 10 ms: 90% busy, not 18%
+    for (let t = 5000; t < 5200; t += 10) occupancy.add(t, 9);
+    expect(occupancy.busyShare).toBeCloseTo(180 / 199, 9);
   });
 
   it('refuses lane counts, horizons and batches that cannot be measured', () => {
