@@ -22,14 +22,25 @@ describe('LaneOccupancy', () => {
     expect(occupancy.busyShare).toBeCloseTo(180 / 198, 9);
   });
 
-  it('takes the share from the first recent batch, so a quiet spell before it does not count', () => {
-    const occupancy = new LaneOccupancy(1, 1000);
-    // A lone batch reads over at least a tenth of the horizon, not as lanes always busy
-    occupancy.add(0, 10);
-    expect(occupancy.busyShare).toBeCloseTo(0.1, 9);
-    // After five quiet seconds, 200 ms of batches of 9 ms every 10 ms: 90% busy, not 18%
+  it('leaves pauses out: a quiet spell between bursts is not load, a short gap is idleness', () => {
+    const occupancy = new LaneOccupancy(1, 10_000);
+    // 200 ms of batches of 9 ms every 10 ms, five quiet seconds, then 200 ms more
+    for (let t = 0; t < 200; t += 10) occupancy.add(t, 9);
     for (let t = 5000; t < 5200; t += 10) occupancy.add(t, 9);
-    expect(occupancy.busyShare).toBeCloseTo(180 / 199, 9);
+    // Then the lane was 90% busy while requests flowed: 360 ms of 199 + 199 ms, the pause left out
+    // (its first 9 ms are the batch before it)
+    expect(occupancy.busyShare).toBeCloseTo(360 / 398, 9);
+    // But a gap under half a second counts as idle time
+    const sparse = new LaneOccupancy(1, 10_000);
+    for (let t = 0; t < 4000; t += 400) sparse.add(t, 40);
+    expect(sparse.busyShare).toBeCloseTo(400 / 3640, 9);
+  });
+
+  it('forgets batches that started before the horizon', () => {
+    const occupancy = new LaneOccupancy(1, 1000);
+    for (let t = 0; t < 1000; t += 10) occupancy.add(t, 10);
+    for (let t = 1000; t < 2000; t += 10) occupancy.add(t, 1);
+    expect(occupancy.busyShare).toBeCloseTo(100 / 991, 9);
   });
 
   it('refuses lane counts, horizons and batches that cannot be measured', () => {
