@@ -90,8 +90,9 @@ export const DEFAULT_BUNDLES_DIR = resolve(REPO_ROOT, '.cache', 'bundles');
  * measures, and an early answer reaches it only once the serving process's main thread has
  * released it and the client's own loop has read it; with a lane on every core both wait for a
  * core the lanes hold. On a two-core host at load 0.7, mnist-resnet's early answers took 5.2 ms
- * from their batch's start to the client with two lanes and 2.5 ms with one, and Apparate's median
- * win was 3.5% against 27.8% (docs/evaluation.md, "Where a request's time goes"). A deployed
+ * from their batch's start to the client with two lanes and 2.1–2.5 ms with one, and Apparate's
+ * median win was 3.5% against 27.8% and 12.2% in two runs with one lane (docs/evaluation.md,
+ * "Where a request's time goes"). A deployed
  * worker's clients are elsewhere; `--inference-threads` serves with any other count.
  */
 export const CLIENT_SHARED_LANES = Math.max(1, availableParallelism() - 1);
