@@ -87,6 +87,12 @@ export async function runLoadGrid(phase: ModelPhase, runs: RunRecord[]): Promise
           ['optimal', optimalOutcomes(plain.run, planned, context.all, fractions)],
         ]);
         const figures = repeatFigures(outcomes);
+        const partsOf = new Map(
+          [...outcomes.keys()].map((policy) => [
+            policy,
+            latencyParts((served.get(policy) ?? plain).run.batches, outcomes.get(policy) ?? []),
+          ]),
+        );
         for (const [policy, figure] of figures) {
           const source = served.get(policy) ?? plain;
           runs.push(
@@ -109,13 +115,13 @@ export async function runLoadGrid(phase: ModelPhase, runs: RunRecord[]): Promise
                 meanBatchSize: meanBatchSize(source.run),
                 paddingShare: paddingShare(source.run),
                 cpuMsPerRequest: policy === 'optimal' ? null : cpuPerRequest(source.run),
-                latencyParts: latencyParts(source.run.batches, outcomes.get(policy) ?? []),
+                latencyParts: partsOf.get(policy) ?? null,
               },
             ),
           );
         }
         const parts = (policy: PolicyName): string => {
-          const p = latencyParts((served.get(policy) ?? plain).run.batches, outcomes.get(policy) ?? []);
+          const p = partsOf.get(policy) ?? null;
           return p === null
             ? 'none served'
             : `waited ${p.waitP50Ms.toFixed(1)} ms, in batch ${p.inBatchP50Ms.toFixed(1)} ms`;

@@ -13,7 +13,8 @@
  *    window missed the constraint, and every `tunePeriodBatches` batches, provided the window
  *    holds at least `minTuneInputs` inputs (otherwise it waits, keeping the request).
  *    A retune starts from zero, so its result depends on the window only, not on the path.
- * 4. Every `adjustPeriodBatches` batches the ramp adjuster runs on the ramps' utility histories.
+ * 4. Every `adjustPeriodBatches` batches the ramp adjuster runs on the ramps' utility histories,
+ *    and on the lanes' busy share where the caller reports one (no growth at 0.8 or more).
  *
  * Tuning headroom. Thresholds tuned to meet the constraint exactly on a window are optimistic
  * about the inputs that follow: the greedy search picks the moves that happened to go well on
@@ -235,6 +236,9 @@ export class ApparateController {
     }
     positiveInteger(batchSize, 'batchSize');
     validateWindow(batch);
+    const busy = serving.lanesBusyShare;
+    if (busy !== undefined && !(busy >= 0 && busy <= 1))
+      throw new InputError(`lanesBusyShare must be a share from 0 to 1, got ${busy}`);
     if (batch.count === 0) {
       return {
         thresholdsChanged: false,
@@ -247,11 +251,7 @@ export class ApparateController {
     this.totals.batches++;
     this.totals.inputs += batch.count;
     this.lastBatchSize = batchSize;
-    if (serving.lanesBusyShare !== undefined) {
-      if (!(serving.lanesBusyShare >= 0 && serving.lanesBusyShare <= 1))
-        throw new InputError(`lanesBusyShare must be a share from 0 to 1, got ${serving.lanesBusyShare}`);
-      this.lanesBusyShare = serving.lanesBusyShare;
-    }
+    if (serving.lanesBusyShare !== undefined) this.lanesBusyShare = serving.lanesBusyShare;
     const costs = configCosts(costsAtBatch(this.profile, batchSize), this.active);
     const served = evaluateConfig(batch, this.currentThresholds, costs);
     this.served.add(batch.count, Math.round(served.agreement * batch.count));
