@@ -152,27 +152,17 @@ function spreadOf(values: readonly number[]): Spread {
   return { median: median(values), min: minOf(values), max: maxOf(values) };
 }
 
-/** Each CPU figure's median over the repeats that measured it; null where none did. */
-function medianCpu(list: readonly RunRecord[]): CpuPerRequest | null {
-  const measured = list.flatMap((r) => (r.cpuMsPerRequest === null ? [] : [r.cpuMsPerRequest]));
-  if (measured.length === 0) return null;
-  return {
-    main: median(measured.map((c) => c.main)),
-    lanes: median(measured.map((c) => c.lanes)),
-    other: median(measured.map((c) => c.other)),
-    client: median(measured.map((c) => c.client)),
-  };
-}
-
-/** Each latency part's median over the repeats that served something; null where none did. */
-function medianParts(list: readonly RunRecord[]): LatencyParts | null {
-  const measured = list.flatMap((r) => (r.latencyParts === null ? [] : [r.latencyParts]));
-  if (measured.length === 0) return null;
-  return {
-    waitP50Ms: median(measured.map((p) => p.waitP50Ms)),
-    inBatchP50Ms: median(measured.map((p) => p.inBatchP50Ms)),
-    batchMsPerRequest: median(measured.map((p) => p.batchMsPerRequest)),
-  };
+/**
+ * Each field's median over the records that measured it (non-null); null where none did. The CPU
+ * figures and the latency parts of a cell are both summarised this way.
+ */
+function medianOfEach<T extends Record<string, number>>(measured: readonly (T | null)[]): T | null {
+  const present = measured.filter((m): m is T => m !== null);
+  const first = present[0];
+  if (first === undefined) return null;
+  return Object.fromEntries(
+    Object.keys(first).map((key) => [key, median(present.map((m) => m[key] as number))]),
+  ) as T;
 }
 
 /** Groups run records by model, policy, load and SLO and summarises each group over its repeats. */
@@ -218,8 +208,8 @@ export function aggregateRuns(runs: readonly RunRecord[]): Cell[] {
       rampChanges: med((r) => r.rampChanges),
       meanBatchSize: med((r) => r.meanBatchSize),
       paddingShare: med((r) => r.paddingShare),
-      cpuMsPerRequest: medianCpu(list),
-      latencyParts: medianParts(list),
+      cpuMsPerRequest: medianOfEach(list.map((r) => r.cpuMsPerRequest)),
+      latencyParts: medianOfEach(list.map((r) => r.latencyParts)),
       spread: {
         latencyP50Ms: spreadOf(list.map((r) => r.latencyMs.p50)),
         winP50Pct: spreadOf(list.map((r) => r.winsVsPlainPct.p50)),

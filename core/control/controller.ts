@@ -36,7 +36,13 @@ import { configCosts, costsAtBatch, latestUsefulIndex, validateProfile, type Cos
 import { evaluateConfig, meetsConstraint } from './exit-rule';
 import { nextHeadroom, tuningTarget } from './headroom';
 import { ACCURACY_CONSTRAINT, checkLimit, RAMP_BUDGET } from './limits';
-import { RampAdjuster, type AdjustDecision, type AdjusterOptions, type RetuneOutcome } from './ramp-adjuster';
+import {
+  checkBusyShare,
+  RampAdjuster,
+  type AdjustDecision,
+  type AdjusterOptions,
+  type RetuneOutcome,
+} from './ramp-adjuster';
 import { utilityFromExitRates } from './ramp-utility';
 import { appendToWindow, emptyWindow, validateWindow, type ExitWindow } from './records';
 import type { RampConfig } from './ramp-config';
@@ -236,9 +242,7 @@ export class ApparateController {
     }
     positiveInteger(batchSize, 'batchSize');
     validateWindow(batch);
-    const busy = serving.lanesBusyShare;
-    if (busy !== undefined && !(busy >= 0 && busy <= 1))
-      throw new InputError(`lanesBusyShare must be a share from 0 to 1, got ${busy}`);
+    checkBusyShare(serving.lanesBusyShare);
     if (batch.count === 0) {
       return {
         thresholdsChanged: false,

@@ -22,7 +22,12 @@ export const PAUSE_MS = 500;
 export class LaneOccupancy {
   private readonly starts: number[] = [];
   private readonly walls: number[] = [];
+  /** pauses[i]: the part of the gap after batch i that is a pause (0 for short gaps and the newest). */
+  private readonly pauses: number[] = [];
   private head = 0;
+  /** Sums over the batches from `head` on, kept as batches come and go so a reading costs no loop. */
+  private busyMs = 0;
+  private pausedMs = 0;
 
   constructor(
     private readonly lanes: number,
@@ -39,8 +44,29 @@ export class LaneOccupancy {
       throw new InputError(
         `a batch needs a finite start and a non-negative wall time, got ${startedAtMs}, ${wallMs}`,
       );
+    const previous = this.starts.length - 1;
+    if (previous >= this.head) {
+      const gap = startedAtMs - (this.starts[previous] as number);
+      const pause = gap > PAUSE_MS ? Math.max(0, gap - (this.walls[previous] as number)) : 0;
+      this.pauses[previous] = pause;
+      this.pausedMs += pause;
+    }
     this.starts.push(startedAtMs);
     this.walls.push(wallMs);
+    this.pauses.push(0);
+    this.busyMs += wallMs;
+    const endMs = startedAtMs + wallMs;
+    while (this.head < previous + 1 && (this.starts[this.head] as number) < endMs - this.horizonMs) {
+      this.busyMs -= this.walls[this.head] as number;
+      this.pausedMs -= this.pauses[this.head] as number;
+      this.head++;
+    }
+    if (this.head > 4096) {
+      this.starts.splice(0, this.head);
+      this.walls.splice(0, this.head);
+      this.pauses.splice(0, this.head);
+      this.head = 0;
+    }
   }
 
   /**
@@ -48,27 +74,10 @@ export class LaneOccupancy {
    * pauses left out, that the lanes were busy, in [0, 1]. Zero before any batch.
    */
   get busyShare(): number {
-    const count = this.starts.length;
-    if (count === this.head) return 0;
-    const newest = count - 1;
+    const newest = this.starts.length - 1;
+    if (newest < this.head) return 0;
     const endMs = (this.starts[newest] as number) + (this.walls[newest] as number);
-    while (this.head < newest && (this.starts[this.head] as number) < endMs - this.horizonMs) this.head++;
-    if (this.head > 4096) {
-      this.starts.splice(0, this.head);
-      this.walls.splice(0, this.head);
-      this.head = 0;
-    }
-    let busy = 0;
-    let pausedMs = 0;
-    for (let i = this.head; i < this.starts.length; i++) {
-      const wall = this.walls[i] as number;
-      busy += wall;
-      if (i < newest) {
-        const gap = (this.starts[i + 1] as number) - (this.starts[i] as number);
-        if (gap > PAUSE_MS) pausedMs += Math.max(0, gap - wall);
-      }
-    }
-    const spanMs = endMs - (this.starts[this.head] as number) - pausedMs;
-    return spanMs > 0 ? Math.min(1, busy / (this.lanes * spanMs)) : 1;
+    const spanMs = endMs - (this.starts[this.head] as number) - this.pausedMs;
+    return spanMs > 0 ? Math.min(1, this.busyMs / (this.lanes * spanMs)) : 1;
   }
 }

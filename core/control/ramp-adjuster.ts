@@ -133,6 +133,12 @@ export const EMPTY_ADJUSTER_MEMORY: AdjusterMemory = { run: 0, leftSets: [], rem
  */
 export const GROWTH_BUSY_LIMIT = 0.8;
 
+/** Refuses a lanes' busy share outside [0, 1]; an absent one is fine (the caller cannot see the lanes). */
+export function checkBusyShare(share: number | undefined): void {
+  if (share !== undefined && !(share >= 0 && share <= 1))
+    throw new InputError(`lanesBusyShare must be a share from 0 to 1, got ${share}`);
+}
+
 const DEFAULT_MIN_HISTORY = 3;
 const DEFAULT_DAMPING_RUNS = 4;
 const BUDGET_TOLERANCE = 1e-9;
@@ -156,9 +162,7 @@ function checkInput(input: AdjustInput): void {
   if (!(input.plainMs > 0)) throw new InputError(`plainMs must be positive, got ${input.plainMs}`);
   if (!(input.rampBudget >= 0))
     throw new InputError(`rampBudget must be non-negative, got ${input.rampBudget}`);
-  if (input.lanesBusyShare !== undefined && !(input.lanesBusyShare >= 0 && input.lanesBusyShare <= 1)) {
-    throw new InputError(`lanesBusyShare must be a share from 0 to 1, got ${input.lanesBusyShare}`);
-  }
+  checkBusyShare(input.lanesBusyShare);
   if (!(
     Number.isInteger(input.latestUsefulIndex) &&
     input.latestUsefulIndex >= -1 &&
