@@ -12,6 +12,11 @@
  * cores phases without any ramp already spread by ±5%, and a median alone cannot tell 0.97 from
  * 0.98.
  *
+ * `--outstanding N` keeps N requests in flight instead, so that the worker serves batches of
+ * about N / lanes rows, as it does below its capacity: there a ramp's cost per batch (its head, its
+ * tap, and handing its output to the main thread) weighs most, and a second line gives the median
+ * batch's rows, inference-thread time and wall time, plain against exits.
+ *
  * Overhead per request = its receive-to-queued time plus its share of its batch's wall time that
  * was not the engine thread's run (encoding, handing tensors over, exit rule, releases, acks).
  * CPU per request is split by thread (bench/thread-cpu.ts): the main thread, the inference lanes,
@@ -71,6 +76,13 @@ function ratioCell(ratio: number, interval: { low: number; high: number; coverag
   return `${ratio.toFixed(3)} [${interval.low.toFixed(3)}-${interval.high.toFixed(3)}, ${coverage}%]`;
 }
 
+/** Medians over a policy's batches: real rows, the inference thread's time, the batch's wall time. */
+interface BatchMedians {
+  readonly rows: number;
+  readonly engineMs: number;
+  readonly wallMs: number;
+}
+
 interface PhaseResult {
   readonly throughput: number;
   /**
@@ -93,7 +105,7 @@ export const workerBenchmark: Benchmark = {
   name: 'worker',
   summary: 'the real worker: exits-on throughput vs plain, overhead, early vs final latency',
   usage:
-    'usage: npm run bench -- worker [--models mnist-resnet,spam-bert] [--rounds 1-20] [--inference-threads N] [--intra-op-threads M] [--json]',
+    'usage: npm run bench -- worker [--models mnist-resnet,spam-bert] [--rounds 1-20] [--outstanding N] [--inference-threads N] [--intra-op-threads M] [--json]',
   async run(args) {
     const json = args.includes('--json');
     const roundsAt = args.indexOf('--rounds');
@@ -102,6 +114,13 @@ export const workerBenchmark: Benchmark = {
       throw new Error(`--rounds must be a whole number from 1 to 20, got ${String(args[roundsAt + 1])}`);
     }
     const threads = threadLayoutArgs(args);
+    const outstandingAt = args.indexOf('--outstanding');
+    const outstandingArg = outstandingAt < 0 ? undefined : Number(args[outstandingAt + 1]);
+    if (outstandingArg !== undefined && !(Number.isInteger(outstandingArg) && outstandingArg >= 1)) {
+      throw new Error(
+        `--outstanding must be a whole number of requests from 1, got ${String(args[outstandingAt + 1])}`,
+      );
+    }
     const modelsAt = args.indexOf('--models');
     const only = modelsAt < 0 ? undefined : String(args[modelsAt + 1]).split(',');
     const fixtures = await listFixtureModels();
@@ -149,7 +168,10 @@ export const workerBenchmark: Benchmark = {
       };
       const lanes = describeLayout(threads).inferenceThreads;
       // Two full batches outstanding per inference thread: every thread always has its next batch.
+      // Fewer (`--outstanding`) serve small batches, as a worker does below its capacity, where what
+      // a ramp costs per batch weighs most.
       const outstanding =
+        outstandingArg ??
         2 * Math.max(...bundle.manifest.profile.batchSizes) * (threads.inferenceThreads ?? 1);
       let sequence = 0;
       const send = (): Promise<void> => {
@@ -265,6 +287,11 @@ export const workerBenchmark: Benchmark = {
         const after = plains[i + 1]?.throughput ?? Number.NaN;
         return e.throughput / ((before + after) / 2);
       });
+      const batchMedians = (phases: readonly PhaseResult[]): BatchMedians => ({
+        rows: median(phases.flatMap((p) => p.reports.map((r) => r.requests.length))),
+        engineMs: median(phases.flatMap((p) => p.reports.map((r) => r.engineMs))),
+        wallMs: median(phases.flatMap((p) => p.reports.map((r) => r.wallMs))),
+      });
       const earlyMs = exitPhases.flatMap((e) => e.earlyMs);
       const exits = exitPhases.reduce((sum, e) => sum + e.exits, 0);
       const answers = exitPhases.reduce((sum, e) => sum + e.answers, 0);
@@ -278,6 +305,9 @@ export const workerBenchmark: Benchmark = {
         throughputRatioMax: maxOf(ratios),
         throughputRatioInterval: { low: interval.low, high: interval.high, coverage: interval.coverage },
         rounds,
+        outstanding,
+        plainBatch: batchMedians(plains),
+        exitsBatch: batchMedians(exitPhases),
         overheadMsP50: median(exitPhases.flatMap((e) => e.overheadMs)),
         earlyReleaseMsP50: earlyMs.length > 0 ? median(earlyMs) : null,
         finalMsP50: median(exitPhases.flatMap((e) => e.finalMs)),
@@ -309,6 +339,9 @@ export const workerBenchmark: Benchmark = {
         'exitsMainBusy',
         'plainCpuUs',
         'exitsCpuUs',
+        'outstanding',
+        'plainBatch',
+        'exitsBatch',
       ] as const;
       process.stdout.write(
         `${JSON.stringify(
@@ -324,6 +357,11 @@ export const workerBenchmark: Benchmark = {
       for (const r of rows) {
         process.stdout.write(
           `${r.model.padEnd(20)}${r.plainThroughput.toFixed(0).padStart(9)}${r.exitsThroughput.toFixed(0).padStart(9)}${ratioCell(r.throughputRatio, r.throughputRatioInterval).padStart(30)}${r.overheadMsP50.toFixed(3).padStart(8)}${(r.earlyReleaseMsP50 ?? Number.NaN).toFixed(1).padStart(10)}${r.finalMsP50.toFixed(1).padStart(10)}${r.exitRate.toFixed(3).padStart(11)}${`${pct(r.plainMainBusy)}/${pct(r.exitsMainBusy)}`.padStart(14)}  ${r.ramps.join('+') || 'none'}  ${cpuCell(r.plainCpuUs)} → ${cpuCell(r.exitsCpuUs)}\n`,
+        );
+      }
+      for (const r of rows) {
+        process.stdout.write(
+          `${r.model}: ${r.outstanding} requests outstanding; median batch ${r.plainBatch.rows} → ${r.exitsBatch.rows} rows, inference thread ${r.plainBatch.engineMs.toFixed(3)} → ${r.exitsBatch.engineMs.toFixed(3)} ms, batch wall ${r.plainBatch.wallMs.toFixed(3)} → ${r.exitsBatch.wallMs.toFixed(3)} ms (plain → exits)\n`,
         );
       }
     }

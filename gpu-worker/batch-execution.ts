@@ -88,35 +88,40 @@ export async function executeBatch(
     requests.map((request) => request.sample),
     paddedSize,
   );
-  const outcome = await engine.run(feeds, rows, (event) => {
-    const r = event.rampIndex;
-    const threshold = thresholds[r] ?? 0;
-    const column = confidence[r] as Float32Array;
-    const predicted = predictions[r] as Int32Array;
-    const atMs = event.atMs + epochOffsetMs;
-    for (let i = 0; i < rows; i++) {
-      const index = argmax(event.probs, i * width, width);
-      const probability = event.probs[i * width + index] as number;
-      column[i] = clampUnit(probability);
-      predicted[i] = index;
-      if (exitIndex[i] !== -1 || !exitsAt(probability, threshold)) continue;
-      exitIndex[i] = r;
-      earlyAtMs[i] = atMs;
-      const request = (requests[i] as HeldRequest).message.request;
-      (writes[i] as Promise<unknown>[]).push(
-        sink.early(request.requestId, {
-          model,
-          label: classes[index] ?? String(index),
-          classIndex: index,
-          confidence: clampUnit(probability),
-          exit: event.candidateId,
-          latencyMs: Math.max(0, atMs - request.enqueuedAtMs),
-          configVersion: config.version,
-          releasedAtMs: atMs,
-        }),
-      );
-    }
-  });
+  const outcome = await engine.run(
+    feeds,
+    rows,
+    (event) => {
+      const r = event.rampIndex;
+      const threshold = thresholds[r] ?? 0;
+      const column = confidence[r] as Float32Array;
+      const predicted = predictions[r] as Int32Array;
+      const atMs = event.atMs + epochOffsetMs;
+      for (let i = 0; i < rows; i++) {
+        const index = argmax(event.probs, i * width, width);
+        const probability = event.probs[i * width + index] as number;
+        column[i] = clampUnit(probability);
+        predicted[i] = index;
+        if (exitIndex[i] !== -1 || !exitsAt(probability, threshold)) continue;
+        exitIndex[i] = r;
+        earlyAtMs[i] = atMs;
+        const request = (requests[i] as HeldRequest).message.request;
+        (writes[i] as Promise<unknown>[]).push(
+          sink.early(request.requestId, {
+            model,
+            label: classes[index] ?? String(index),
+            classIndex: index,
+            confidence: clampUnit(probability),
+            exit: event.candidateId,
+            latencyMs: Math.max(0, atMs - request.enqueuedAtMs),
+            configVersion: config.version,
+            releasedAtMs: atMs,
+          }),
+        );
+      }
+    },
+    thresholds,
+  );
 
   const finalMs = performance.now() + epochOffsetMs;
   const agrees = Array.from({ length: ramps }, () => new Uint8Array(rows));

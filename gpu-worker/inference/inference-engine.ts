@@ -36,6 +36,7 @@ import {
   type ErrorKind,
   type FromThread,
   type LoadedBundleSummary,
+  type RampOutput,
   type ToThread,
   type ServingMode,
 } from './protocol';
@@ -64,13 +65,11 @@ export interface InferenceEngineOptions {
   readonly exitTaps?: boolean;
 }
 
-/** One ramp's output for a batch, delivered while the batch still runs. */
-export interface RampEvent {
-  /** Position of the ramp in the config (0 = shallowest active ramp). */
-  readonly rampIndex: number;
-  readonly candidateId: string;
-  /** Softmax probabilities of the real rows, row-major [rows, classes]. */
-  readonly probs: Float32Array;
+/**
+ * One ramp's output for a batch, delivered while the batch still runs (or, where it released no
+ * row and the batch was run with thresholds, as the batch finishes).
+ */
+export interface RampEvent extends RampOutput {
   /** When it reached the main thread, on the main thread's `performance.now()` clock. */
   readonly atMs: number;
 }
@@ -107,6 +106,18 @@ interface ThreadLink {
 }
 
 type EngineState = 'open' | 'closing' | 'closed' | 'failed';
+
+/** Hands one ramp output to the batch's listener, unless the listener has already thrown. */
+function deliver(run: PendingRun, output: RampOutput, atMs: number): void {
+  if (run.listenerError) return;
+  const { rampIndex, candidateId, probs } = output;
+  try {
+    run.onRamp({ rampIndex, candidateId, probs, atMs });
+  } catch (error) {
+    run.listenerError =
+      error instanceof Error ? error : new Error(`the ramp listener threw ${String(error)}`);
+  }
+}
 
 /** Re-raises an error posted by the thread with the project class it had there. */
 function threadError(kind: ErrorKind, message: string): Error {
@@ -276,8 +287,18 @@ export class InferenceEngine {
    * sizes after the batch, one batch size) or `rows` does not fit; such a batch runs nothing and
    * the engine serves the next one as usual. If `onRamp` throws, later ramps of that batch are not
    * reported and the batch rejects with that error once it has finished.
+   *
+   * With `thresholds` (the ones the caller will apply, per active ramp), a ramp output that releases
+   * no row under the exit rule reaches `onRamp` only when the batch has finished, just before the
+   * promise resolves, instead of mid-run (release-gate.ts): every ramp is still reported once, in
+   * order, and the rows that exit are the same.
    */
-  async run(feeds: PlainFeeds, rows: number, onRamp: (event: RampEvent) => void): Promise<BatchOutcome> {
+  async run(
+    feeds: PlainFeeds,
+    rows: number,
+    onRamp: (event: RampEvent) => void,
+    thresholds?: readonly number[],
+  ): Promise<BatchOutcome> {
     this.assertOpen();
     let moved: ReturnType<typeof transferableFeeds>;
     try {
@@ -293,7 +314,13 @@ export class InferenceEngine {
       this.runs.set(batchId, { onRamp, resolve, reject, thread });
       try {
         thread.worker.postMessage(
-          { type: 'run', batchId, feeds: moved.feeds, rows } satisfies ToThread,
+          {
+            type: 'run',
+            batchId,
+            feeds: moved.feeds,
+            rows,
+            ...(thresholds === undefined ? {} : { thresholds: [...thresholds] }),
+          } satisfies ToThread,
           moved.transfer,
         );
         thread.inFlight += 1;
@@ -377,16 +404,8 @@ export class InferenceEngine {
   private receive(thread: ThreadLink, message: FromThread): void {
     switch (message.type) {
       case 'ramp': {
-        const atMs = performance.now();
         const run = this.runs.get(message.batchId);
-        if (!run || run.listenerError) return;
-        const { rampIndex, candidateId, probs } = message;
-        try {
-          run.onRamp({ rampIndex, candidateId, probs, atMs });
-        } catch (error) {
-          run.listenerError =
-            error instanceof Error ? error : new Error(`the ramp listener threw ${String(error)}`);
-        }
+        if (run) deliver(run, message, performance.now());
         return;
       }
       case 'final': {
@@ -394,6 +413,8 @@ export class InferenceEngine {
         this.runs.delete(message.batchId);
         if (!run) return;
         run.thread.inFlight -= 1;
+        const atMs = performance.now();
+        for (const output of message.held) deliver(run, output, atMs);
         if (run.listenerError) {
           run.reject(run.listenerError);
           return;

@@ -17,7 +17,8 @@ import { parentPort, type MessagePort } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { checkRampConfig } from '../../core/bundle/config-check';
 import { checkFeeds } from './feed-check';
-import { errorKind, type FromThread, type ToThread } from './protocol';
+import { errorKind, type FromThread, type RampOutput, type ToThread } from './protocol';
+import { ReleaseGate } from './release-gate';
 import {
   buildServingChain,
   openServingModel,
@@ -117,21 +118,31 @@ class InferenceThread {
       const { model, current } = this;
       if (!model || !current) throw new Error('no bundle is loaded on the inference thread');
       checkFeeds(message.feeds, message.rows, model.bundle.manifest.model.spec.inputs);
+      const gate = new ReleaseGate(message.thresholds, message.rows);
+      const held: RampOutput[] = [];
       const result = await runServingChain(
         model,
         current,
         message.feeds,
         message.rows,
-        (rampIndex, candidateId, probs) =>
-          this.post({ type: 'ramp', batchId, rampIndex, candidateId, probs }, [probs.buffer as ArrayBuffer]),
+        (rampIndex, candidateId, probs) => {
+          if (gate.releasesAny(rampIndex, probs)) {
+            this.post({ type: 'ramp', batchId, rampIndex, candidateId, probs }, [
+              probs.buffer as ArrayBuffer,
+            ]);
+          } else {
+            held.push({ rampIndex, candidateId, probs });
+          }
+        },
       );
       const timings = {
         segmentMs: result.segmentMs,
         totalMs: performance.now() - began,
         servedBy: current.mode.kind,
       };
-      this.post({ type: 'final', batchId, logits: result.logits, timings }, [
+      this.post({ type: 'final', batchId, logits: result.logits, held, timings }, [
         result.logits.buffer as ArrayBuffer,
+        ...held.map((output) => output.probs.buffer as ArrayBuffer),
       ]);
     } catch (error) {
       this.post({ type: 'error', batchId, kind: errorKind(error), message: messageOf(error) });

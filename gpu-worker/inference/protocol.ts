@@ -40,10 +40,29 @@ export type ToThread =
       readonly intraOpThreads: number;
       readonly exitTaps: boolean;
     }
-  | { readonly type: 'run'; readonly batchId: number; readonly feeds: PlainFeeds; readonly rows: number }
+  | {
+      readonly type: 'run';
+      readonly batchId: number;
+      readonly feeds: PlainFeeds;
+      readonly rows: number;
+      /**
+       * The thresholds the main thread will apply to this batch, per active ramp: ramp outputs that
+       * release no row then wait for the final message (release-gate.ts). Absent: all go at once.
+       */
+      readonly thresholds?: readonly number[];
+    }
   | { readonly type: 'prepare-config'; readonly swapId: number; readonly config: RampConfig }
   | { readonly type: 'activate-config'; readonly swapId: number }
   | { readonly type: 'close' };
+
+/** One active ramp's output for a batch. */
+export interface RampOutput {
+  /** Position of the ramp in the config (0 = shallowest active ramp). */
+  readonly rampIndex: number;
+  readonly candidateId: string;
+  /** Class probabilities of the real rows, row-major [rows, classes]. */
+  readonly probs: Float32Array;
+}
 
 /** Inference thread to main thread. */
 export type FromThread =
@@ -54,19 +73,14 @@ export type FromThread =
       readonly servedBy: ServingMode;
     }
   | { readonly type: 'load-failed'; readonly kind: ErrorKind; readonly message: string }
-  | {
-      readonly type: 'ramp';
-      readonly batchId: number;
-      readonly rampIndex: number;
-      readonly candidateId: string;
-      /** Class probabilities of the real rows, row-major [rows, classes]. */
-      readonly probs: Float32Array;
-    }
+  | ({ readonly type: 'ramp'; readonly batchId: number } & RampOutput)
   | {
       readonly type: 'final';
       readonly batchId: number;
       /** Model output of the real rows, row-major [rows, classes]. */
       readonly logits: Float32Array;
+      /** The ramp outputs held back because they released no row, shallow to deep. */
+      readonly held: readonly RampOutput[];
       readonly timings: BatchTimings;
     }
   | { readonly type: 'error'; readonly batchId: number; readonly kind: ErrorKind; readonly message: string }

@@ -156,15 +156,21 @@ export async function observeRun(
   engine: InferenceEngine,
   feeds: PlainFeeds,
   rows: number,
+  thresholds?: readonly number[],
 ): Promise<ObservedRun> {
   const events: RampEvent[] = [];
   const settledAtEvent: boolean[] = [];
   let settled = false;
   const outcome = await engine
-    .run(feeds, rows, (event) => {
-      events.push(event);
-      settledAtEvent.push(settled);
-    })
+    .run(
+      feeds,
+      rows,
+      (event) => {
+        events.push(event);
+        settledAtEvent.push(settled);
+      },
+      thresholds,
+    )
     .finally(() => {
       settled = true;
     });

@@ -120,6 +120,39 @@ describe('inference engine on the mnist-resnet bundle', () => {
     expect(run.logits).toHaveLength(30 * classes);
   });
 
+  it('with the batch thresholds, posts mid-run only the ramp outputs that release a row', async () => {
+    // Given a batch of 16 serving inputs, and its ramp outputs without thresholds as the reference
+    const ramps = fixture.bundle.manifest.initialConfig.ramps.length;
+    expect(ramps).toBeGreaterThanOrEqual(2);
+    const reference = await observeRun(engine, servingFeeds(fixture, 400, 16), 16);
+
+    // When it runs with thresholds no row can pass (0), and with the first ramp releasing every row
+    const none = await observeRun(engine, servingFeeds(fixture, 400, 16), 16, Array<number>(ramps).fill(0));
+    const first = await observeRun(engine, servingFeeds(fixture, 400, 16), 16, [
+      1,
+      ...Array<number>(ramps - 1).fill(0.5),
+    ]);
+
+    // Then every ramp is still reported once, in order, with the same probabilities, before the
+    // batch's promise settles
+    for (const run of [none, first]) {
+      expect(run.events.map((event) => event.candidateId)).toEqual(
+        reference.events.map((e) => e.candidateId),
+      );
+      run.events.forEach((event, index) =>
+        expect(maxAbsDiff(event.probs, reference.events[index]?.probs ?? new Float32Array())).toBe(0),
+      );
+      expect(run.settledAtEvent.every((settled) => !settled)).toBe(true);
+    }
+    // And with nothing released, all of them came together with the final logits
+    expect(new Set(none.events.map((event) => event.atMs)).size).toBe(1);
+    // And with every row released at the first ramp, that one came mid-run, the others (which
+    // could release nothing more) with the final logits, after it
+    const [head, ...rest] = first.events;
+    expect(new Set(rest.map((event) => event.atMs)).size).toBe(1);
+    expect(head?.atMs).toBeLessThan(rest[0]?.atMs ?? -Infinity);
+  });
+
   it('keeps the main event loop running while a batch of 32 runs', async () => {
     // Given a 1 ms interval counting ticks, and the same batch run on the main thread as a control
     const plain = await openSession(fixture.bundle.modelPath);
