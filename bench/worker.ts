@@ -67,6 +67,13 @@ function medianCpu(phases: readonly PhaseResult[]): { main: number; lanes: numbe
 const cpuCell = (cpu: { main: number; lanes: number; other: number }): string =>
   `${cpu.main.toFixed(0)}/${cpu.lanes.toFixed(0)}/${cpu.other.toFixed(0)}`;
 
+/** Share of the batches' ramp outputs that were posted mid-run (0 when no batch had a ramp). */
+function postedShare(reports: readonly BatchReport[]): number {
+  const outputs = reports.reduce((sum, r) => sum + r.config.ramps.length, 0);
+  const posted = reports.reduce((sum, r) => sum + r.rampsPostedMidRun, 0);
+  return outputs === 0 ? 0 : posted / outputs;
+}
+
 /** A share as a whole percentage. */
 const pct = (share: number): string => `${(share * 100).toFixed(0)}%`;
 
@@ -76,11 +83,15 @@ function ratioCell(ratio: number, interval: { low: number; high: number; coverag
   return `${ratio.toFixed(3)} [${interval.low.toFixed(3)}-${interval.high.toFixed(3)}, ${coverage}%]`;
 }
 
-/** Medians over a policy's batches: real rows, the inference thread's time, the batch's wall time. */
+/**
+ * Medians over a policy's batches: real rows, the inference thread's time, the batch's wall time;
+ * and the share of ramp outputs posted mid-run (the rest released nothing and came at the end).
+ */
 interface BatchMedians {
   readonly rows: number;
   readonly engineMs: number;
   readonly wallMs: number;
+  readonly postedShare: number;
 }
 
 interface PhaseResult {
@@ -291,6 +302,7 @@ export const workerBenchmark: Benchmark = {
         rows: median(phases.flatMap((p) => p.reports.map((r) => r.requests.length))),
         engineMs: median(phases.flatMap((p) => p.reports.map((r) => r.engineMs))),
         wallMs: median(phases.flatMap((p) => p.reports.map((r) => r.wallMs))),
+        postedShare: postedShare(phases.flatMap((p) => p.reports)),
       });
       const earlyMs = exitPhases.flatMap((e) => e.earlyMs);
       const exits = exitPhases.reduce((sum, e) => sum + e.exits, 0);
@@ -361,7 +373,7 @@ export const workerBenchmark: Benchmark = {
       }
       for (const r of rows) {
         process.stdout.write(
-          `${r.model}: ${r.outstanding} requests outstanding; median batch ${r.plainBatch.rows} → ${r.exitsBatch.rows} rows, inference thread ${r.plainBatch.engineMs.toFixed(3)} → ${r.exitsBatch.engineMs.toFixed(3)} ms, batch wall ${r.plainBatch.wallMs.toFixed(3)} → ${r.exitsBatch.wallMs.toFixed(3)} ms (plain → exits)\n`,
+          `${r.model}: ${r.outstanding} requests outstanding; median batch ${r.plainBatch.rows} → ${r.exitsBatch.rows} rows, inference thread ${r.plainBatch.engineMs.toFixed(3)} → ${r.exitsBatch.engineMs.toFixed(3)} ms, batch wall ${r.plainBatch.wallMs.toFixed(3)} → ${r.exitsBatch.wallMs.toFixed(3)} ms (plain → exits); ${pct(r.exitsBatch.postedShare)} of ramp outputs posted mid-run\n`,
         );
       }
     }

@@ -55,6 +55,8 @@ export interface BatchReport {
   /** Wall time from the start to every answer handed to the sink, and the engine thread's share of it. */
   readonly wallMs: number;
   readonly engineMs: number;
+  /** Ramp outputs that reached the main thread mid-run, because they released an answer. */
+  readonly rampsPostedMidRun: number;
   /** The batch's exit-log item. */
   readonly logItem: ExitLogItem;
 }
@@ -194,6 +196,7 @@ export async function executeBatch(
     startedAtMs,
     wallMs: performance.now() - began,
     engineMs: outcome.timings.totalMs,
+    rampsPostedMidRun: outcome.timings.rampsPostedMidRun,
     logItem,
   };
 }

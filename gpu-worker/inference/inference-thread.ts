@@ -120,6 +120,7 @@ class InferenceThread {
       checkFeeds(message.feeds, message.rows, model.bundle.manifest.model.spec.inputs);
       const gate = new ReleaseGate(message.thresholds, message.rows);
       const held: RampOutput[] = [];
+      let posted = 0;
       const result = await runServingChain(
         model,
         current,
@@ -127,6 +128,7 @@ class InferenceThread {
         message.rows,
         (rampIndex, candidateId, probs) => {
           if (gate.releasesAny(rampIndex, probs)) {
+            posted += 1;
             this.post({ type: 'ramp', batchId, rampIndex, candidateId, probs }, [
               probs.buffer as ArrayBuffer,
             ]);
@@ -139,6 +141,7 @@ class InferenceThread {
         segmentMs: result.segmentMs,
         totalMs: performance.now() - began,
         servedBy: current.mode.kind,
+        rampsPostedMidRun: posted,
       };
       this.post({ type: 'final', batchId, logits: result.logits, held, timings }, [
         result.logits.buffer as ArrayBuffer,

@@ -107,6 +107,11 @@ export interface BatchTimings {
   readonly segmentMs: number[];
   /** Wall time on the thread from receiving the batch to posting its final answer. */
   readonly totalMs: number;
+  /**
+   * Ramp outputs posted while the batch ran (release-gate.ts); the rest came with the final
+   * logits. Every output, without thresholds.
+   */
+  readonly rampsPostedMidRun: number;
   /** How the config was served: the whole model with its ramps tapped, or cut in segments. */
   readonly servedBy: 'taps' | 'segments';
 }

@@ -146,11 +146,14 @@ describe('inference engine on the mnist-resnet bundle', () => {
     }
     // And with nothing released, all of them came together with the final logits
     expect(new Set(none.events.map((event) => event.atMs)).size).toBe(1);
+    expect(none.timings.rampsPostedMidRun).toBe(0);
+    expect(reference.timings.rampsPostedMidRun).toBe(ramps);
     // And with every row released at the first ramp, that one came mid-run, the others (which
     // could release nothing more) with the final logits, after it
     const [head, ...rest] = first.events;
     expect(new Set(rest.map((event) => event.atMs)).size).toBe(1);
     expect(head?.atMs).toBeLessThan(rest[0]?.atMs ?? -Infinity);
+    expect(first.timings.rampsPostedMidRun).toBe(1);
   });
 
   it('keeps the main event loop running while a batch of 32 runs', async () => {
