@@ -319,7 +319,7 @@ export class InferenceEngine {
             batchId,
             feeds: moved.feeds,
             rows,
-            ...(thresholds === undefined ? {} : { thresholds: [...thresholds] }),
+            ...(thresholds === undefined ? {} : { thresholds }),
           } satisfies ToThread,
           moved.transfer,
         );
