@@ -31,6 +31,7 @@ export function prepareSummary(manifest: BundleManifest, bundle: string) {
       rampMember: c.ramp.member,
     })),
     initialRamps: manifest.initialConfig.ramps.map((r) => r.id),
+    ...(manifest.initialRelease ? { initialRelease: manifest.initialRelease } : {}),
     profile: { batchSizes: manifest.profile.batchSizes, plainMs: manifest.profile.plainMs },
     sliceCheck: { maxAbsDiff: manifest.sliceCheck.maxAbsDiff },
   };
@@ -48,6 +49,12 @@ function formatSummary(summary: ReturnType<typeof prepareSummary>): string {
     );
   }
   lines.push('', `* initial ramps: ${summary.initialRamps.join(', ') || 'none fit the budget'}`);
+  if (summary.initialRelease) {
+    const { share, agreement } = summary.initialRelease;
+    lines.push(
+      `  together they release ${(share * 100).toFixed(1)}% of the bootstrap inputs at ${(agreement * 100).toFixed(1)}% agreement (each input judged by ramps not trained on it)`,
+    );
+  }
   lines.push(
     `plain model: ${summary.profile.batchSizes.map((b, i) => `${(summary.profile.plainMs[i] ?? 0).toFixed(2)} ms @${b}`).join(', ')}`,
   );

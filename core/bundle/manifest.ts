@@ -27,6 +27,8 @@ export const trainedRampSchema = z.object({
   /**
    * Share of the held-out bootstrap inputs this ramp releases at the default accuracy constraint
    * (core/prepare/exit-shares.ts), which the initial placement weighs; absent in older bundles.
+   * Bundles prepared since cross-fitting (core/prepare/cross-fitted.ts) judge every bootstrap input
+   * by a ramp not trained on it; older ones judged the tenth the deployed ramp held out.
    */
   heldOutExitShare: z.number().min(0).max(1).optional(),
   /** How many held-out inputs that share was measured on, which bounds how far it can be trusted. */
@@ -153,5 +155,13 @@ export const manifestSchema = z.object({
   profile: profileSchema,
   sliceCheck: z.object({ samples: z.number().int().positive(), maxAbsDiff: z.number().nonnegative() }),
   initialConfig: rampConfigSchema,
+  /**
+   * Share of the bootstrap inputs the initial ramps release when their thresholds are tuned
+   * together to `agreement` on cross-fitted observations (core/prepare/joint-saving.ts); absent
+   * where the set was not judged jointly, and in older bundles.
+   */
+  initialRelease: z
+    .object({ share: z.number().min(0).max(1), agreement: z.number().min(0).max(1) })
+    .optional(),
 });
 export type BundleManifest = z.infer<typeof manifestSchema>;

@@ -4,11 +4,13 @@
  * threshold 0 so that nothing exits until the threshold tuner has seen live traffic. Where each
  * position's held-out exit share is known (the preparation measures it), the ramps go where they
  * are expected to save the most latency net of their cost, for the median input and on average
- * (`mostMiddleSaving`, seeded with `mostSaving`'s choice on the average alone), a departure from
+ * (`mostMiddleSaving`, seeded with `mostSaving`'s choice on the average alone; judged jointly,
+ * `mostJointSaving`, where every position's cross-fitted observations are known), a departure from
  * the design guide's rule (section 6) that docs/evaluation.md explains; otherwise, as the guide has
  * it, as many as the budget allows are spread evenly (each nudged to a clearly cheaper neighbour,
  * or, where that still overruns the budget, moved to the nearest positions that fit it).
  */
+import { mostJointSaving, type RampObservations } from './joint-saving';
 import { mostMiddleSaving } from './middle-saving';
 
 export interface PositionCost {
@@ -24,6 +26,11 @@ export interface PositionCost {
   readonly exitShare?: number;
   /** How many held-out inputs `exitShare` was measured on; absent where unknown. */
   readonly heldOutInputs?: number;
+  /**
+   * The position's ramp on every bootstrap input, each judged by a ramp not trained on it
+   * (cross-fitted.ts); where every useful position has them, sets are judged jointly.
+   */
+  readonly observations?: RampObservations;
 }
 
 /** A candidate's held-out share and the count behind it, as a bundle's manifest records them. */
@@ -44,6 +51,11 @@ export interface InitialPlacement {
   readonly chosen: readonly number[];
   /** Extra latency of a non-exiting input as a fraction of the plain model's, for the chosen ramps. */
   readonly overheadFraction: number;
+  /**
+   * Share of the bootstrap inputs the chosen set releases, tuned together to
+   * `PLACEMENT_AGREEMENT` on cross-fitted observations; absent where sets were not judged jointly.
+   */
+  readonly expectedRelease?: number;
 }
 
 /**
@@ -246,13 +258,18 @@ export function chooseInitialRamps(
     indices.reduce((sum, index) => sum + (positions[index]?.rampMs ?? 0), 0) / plainMs;
   if (positions.slice(0, latestUseful + 1).every((p) => p.exitShare !== undefined)) {
     const budgetMs = rampBudget * plainMs;
-    const saving = mostMiddleSaving(
-      positions,
-      plainMs,
-      latestUseful,
-      budgetMs,
-      mostSaving(positions, plainMs, latestUseful, budgetMs),
-    );
+    const seed = mostSaving(positions, plainMs, latestUseful, budgetMs);
+    if (positions.slice(0, latestUseful + 1).every((p) => p.observations !== undefined)) {
+      const joint = mostJointSaving(positions, plainMs, latestUseful, budgetMs, seed);
+      if (joint)
+        return {
+          latestUseful,
+          chosen: joint.indices,
+          overheadFraction: overheadOf(joint.indices),
+          expectedRelease: joint.saving.released,
+        };
+    }
+    const saving = mostMiddleSaving(positions, plainMs, latestUseful, budgetMs, seed);
     // No set expected to save more than it costs on held-out inputs (a tenth of the bootstrap, so
     // a coarse verdict): the ramps are spread as without shares and live traffic decides.
     if (saving.length > 0) return { latestUseful, chosen: saving, overheadFraction: overheadOf(saving) };

@@ -79,28 +79,45 @@ export function setSaving(
   return { covered: coveredNet, mean: meanNet, score: (coveredNet + meanNet) / 2, cost };
 }
 
+/** A set of positions (shallow to deep) and its score. */
+export interface ScoredSet {
+  readonly indices: readonly number[];
+  readonly saving: SetSaving;
+}
+
+/** Whether `a` ranks above `b`: a higher score, or an equal one at a lower cost. */
+function ranksAbove(a: SetSaving, b: SetSaving): boolean {
+  return a.score > b.score + 1e-12 || (Math.abs(a.score - b.score) <= 1e-12 && a.cost < b.cost);
+}
+
 /**
- * The set among positions [0, latest] with the highest score whose costs sum to at most
- * `budgetMs`, shallow to deep; `seed` (another search's choice) is scored too, and kept where it
- * ranks higher, so that a search cut short at MAX_SETS is never worse than the seed. Ties go to
- * the cheaper set. Empty where no set's expected saving is positive.
+ * The `keep` sets among positions [0, latest] with the highest score whose costs sum to at most
+ * `budgetMs`, best first; `seed` (another search's choice) is scored too, so that a search cut
+ * short at MAX_SETS never ranks below the seed. Only sets whose expected saving is positive.
  */
-export function mostMiddleSaving(
+export function rankedSets(
   positions: readonly PositionCost[],
   plainMs: number,
   latest: number,
   budgetMs: number,
-  seed: readonly number[] = [],
-): number[] {
+  seed: readonly number[],
+  keep: number,
+): ScoredSet[] {
   const costOf = (i: number) => positions[i]?.rampMs ?? Infinity;
-  const better = (a: SetSaving, b: SetSaving | undefined) =>
-    !b || a.score > b.score + 1e-12 || (Math.abs(a.score - b.score) <= 1e-12 && a.cost < b.cost);
-  let best: { indices: readonly number[]; saving: SetSaving } | undefined;
-  const consider = (indices: readonly number[]) => {
+  const kept: ScoredSet[] = [];
+  const seedKey = seed.join();
+  const consider = (indices: readonly number[], isSeed = false) => {
+    // The enumeration meets the seed again; it is already ranked.
+    if (!isSeed && indices.length === seed.length && indices.join() === seedKey) return;
     const saving = setSaving(positions, plainMs, indices);
-    if (saving.mean > 1e-12 && better(saving, best?.saving)) best = { indices, saving };
+    if (!(saving.mean > 1e-12)) return;
+    let at = kept.length;
+    while (at > 0 && ranksAbove(saving, (kept[at - 1] as ScoredSet).saving)) at--;
+    if (at >= keep) return;
+    kept.splice(at, 0, { indices, saving });
+    if (kept.length > keep) kept.pop();
   };
-  if (seed.length > 0) consider(seed);
+  if (seed.length > 0) consider([...seed], true);
   let looked = 0;
   const chosen: number[] = [];
   const extend = (from: number, spent: number): void => {
@@ -115,5 +132,21 @@ export function mostMiddleSaving(
     }
   };
   extend(0, 0);
+  return kept;
+}
+
+/**
+ * The set among positions [0, latest] with the highest score whose costs sum to at most
+ * `budgetMs`, shallow to deep, or `seed` where that ranks higher (see `rankedSets`). Ties go to
+ * the cheaper set. Empty where no set's expected saving is positive.
+ */
+export function mostMiddleSaving(
+  positions: readonly PositionCost[],
+  plainMs: number,
+  latest: number,
+  budgetMs: number,
+  seed: readonly number[] = [],
+): number[] {
+  const best = rankedSets(positions, plainMs, latest, budgetMs, seed, 1)[0];
   return best ? [...best.indices] : [];
 }

@@ -41,7 +41,9 @@ import { cutCostsMs } from '../bundle/cost-profile';
 import { emptyRunModel, passThroughModel } from '../onnx/pass-through';
 import { confirmPlacement, scaleToConfirmed } from './confirm-placement';
 import { chooseInitialRamps } from './initial-config';
-import { heldOutExitShare } from './exit-shares';
+import { exitShare } from './exit-shares';
+import { crossFittedObservations } from './cross-fitted';
+import { PLACEMENT_AGREEMENT, type RampObservations } from './joint-saving';
 import { DEFAULT_CONSTRAINT } from '../control/threshold-tuner';
 import {
   backboneMs,
@@ -310,6 +312,7 @@ export async function prepareModel(
   const rampMs: Record<string, number[]> = {};
   const exitShares = new Map<string, number>();
   const heldOutInputs = new Map<string, number>();
+  const observations = new Map<string, RampObservations>();
   const candidates: CandidateRecord[] = analysis.candidates.map((c, index) => {
     const members = trained.get(c.id) ?? [];
     const activationSize = c.shape.slice(1).reduce<number>((n, d) => n * (typeof d === 'number' ? d : 1), 1);
@@ -324,22 +327,19 @@ export async function prepareModel(
     const latencyFraction = Math.min(1, backboneMs(fullProfile, index, slot) / chainRef);
     const feature = captured.features.get(featureOutputName(c.id, chosen.member));
     if (feature) {
-      heldOutInputs.set(c.id, chosen.ramp.validationRows.length);
-      exitShares.set(
-        c.id,
-        heldOutExitShare(
-          {
-            features: feature.values,
-            featureSize: feature.size,
-            weights: chosen.ramp.weights,
-            bias: chosen.ramp.bias,
-            labels: captured.predictions,
-            rows: chosen.ramp.validationRows,
-            latencyFraction,
-          },
-          DEFAULT_CONSTRAINT,
-        ),
+      const observed = crossFittedObservations(
+        {
+          features: feature.values,
+          labels: captured.predictions,
+          count: captured.count,
+          featureSize: feature.size,
+          classes: model.spec.classes.length,
+        },
+        seed,
       );
+      observations.set(c.id, observed);
+      heldOutInputs.set(c.id, captured.count);
+      exitShares.set(c.id, exitShare(observed, latencyFraction, DEFAULT_CONSTRAINT));
     }
     rampMs[c.id] = fullProfile.rampMs[`${c.id}:${key}`] ?? [];
     return {
@@ -384,6 +384,7 @@ export async function prepareModel(
         ...(exitShares.has(c.id)
           ? { exitShare: exitShares.get(c.id), heldOutInputs: heldOutInputs.get(c.id) }
           : {}),
+        ...(observations.has(c.id) ? { observations: observations.get(c.id) } : {}),
       })),
       plainRef,
       budget,
@@ -469,6 +470,9 @@ export async function prepareModel(
       version: 0,
       ramps: placement.chosen.map((index) => ({ id: candidates[index]?.id as string, threshold: 0 })),
     },
+    ...(placement.expectedRelease !== undefined
+      ? { initialRelease: { share: placement.expectedRelease, agreement: PLACEMENT_AGREEMENT } }
+      : {}),
   };
   return { manifest, modelPath: model.onnxPath, rampWeights };
 }

@@ -23,6 +23,12 @@ export interface RampTrainingOptions {
   readonly seed: number;
   /** Fraction of rows held out to measure agreement; the rest trains. */
   readonly validationFraction?: number;
+  /**
+   * Hold out fold `fold` of `folds` equal parts of the same seeded order instead of
+   * `validationFraction` of it, so that ramps trained on every fold with one seed have held out
+   * each input exactly once (cross-fitting, see core/prepare/cross-fitted.ts).
+   */
+  readonly heldOutFold?: { readonly fold: number; readonly folds: number };
   readonly epochs?: number;
   readonly learningRate?: number;
   readonly weightDecay?: number;
@@ -110,6 +116,29 @@ function argmaxOf(values: Float64Array): number {
   return best;
 }
 
+/** Where in the seeded order the held-out rows lie: [start, end). */
+function heldOutRange(
+  count: number,
+  validationFraction: number,
+  heldOutFold: RampTrainingOptions['heldOutFold'],
+): [number, number] {
+  if (!heldOutFold) return [0, Math.max(1, Math.round(count * validationFraction))];
+  const { fold, folds } = heldOutFold;
+  if (!(
+    Number.isInteger(folds) &&
+    folds >= 2 &&
+    folds <= count &&
+    Number.isInteger(fold) &&
+    fold >= 0 &&
+    fold < folds
+  )) {
+    throw new InputError(
+      `held-out fold must be an integer in [0, folds) with folds an integer in [2, ${count}] (the rows); got fold ${fold} of ${folds}`,
+    );
+  }
+  return [Math.round((fold * count) / folds), Math.round(((fold + 1) * count) / folds)];
+}
+
 /** Trains a ramp with Adam on a seeded 90/10 split and reports its agreement on the held-out part. */
 export function trainRamp(data: RampTrainingData, options: RampTrainingOptions): TrainedRamp {
   const { count, featureSize: d, classes: c, features, labels } = data;
@@ -121,9 +150,10 @@ export function trainRamp(data: RampTrainingData, options: RampTrainingOptions):
   }
   const random = new SeededRandom(settings.seed);
   const order = random.permutation(count);
-  const validationCount = Math.max(1, Math.round(count * settings.validationFraction));
-  const validationRows = order.subarray(0, validationCount);
-  const trainRows = order.slice(validationCount);
+  const [start, end] = heldOutRange(count, settings.validationFraction, options.heldOutFold);
+  const validationRows = order.subarray(start, end);
+  const validationCount = validationRows.length;
+  const trainRows = Uint32Array.from([...order.subarray(0, start), ...order.subarray(end)]);
   const { mean, scale } = standardisation(data, trainRows);
 
   const w = new Float64Array(d * c);

@@ -1,40 +1,30 @@
 /**
- * A ramp's held-out exit share: its linear layer applied to the held-out rows, its threshold tuned
- * alone at the constraint, the share of rows it then releases.
+ * A ramp's exit share on its own: its threshold tuned alone at the constraint on its observations,
+ * the share of inputs it then releases.
  */
-import { heldOutExitShare, type HeldOutRamp } from '../../core/prepare/exit-shares';
+import { exitShare } from '../../core/prepare/exit-shares';
+import type { RampObservations } from '../../core/prepare/joint-saving';
 
-/** One feature, two classes: class 1 for a positive feature, more confident the larger it is. */
-function ramp(rows: readonly number[]): HeldOutRamp {
-  const values = [5, 4, 3, 2, 1, -1, -2, -3, -4, -5];
-  // The full model agrees with the ramp everywhere but at the least confident positive row.
-  const labels = values.map((v) => (v === 1 ? 0 : v > 0 ? 1 : 0));
-  return {
-    features: Float32Array.from(values),
-    featureSize: 1,
-    weights: Float32Array.from([-1, 1]),
-    bias: Float32Array.from([0, 0]),
-    labels,
-    rows,
-    latencyFraction: 0.3,
-  };
+/** Ten inputs, surest first; the ramp disagrees with the full model on the seventh only. */
+function observations(count = 10): RampObservations {
+  const confidence = Float32Array.from(
+    [0.99, 0.98, 0.97, 0.96, 0.95, 0.94, 0.93, 0.92, 0.91, 0.9].slice(0, count),
+  );
+  const agrees = Uint8Array.from([1, 1, 1, 1, 1, 1, 0, 1, 1, 1].slice(0, count));
+  return { confidence, agrees };
 }
 
-describe('held-out exit share', () => {
-  const all = Array.from({ length: 10 }, (_, i) => i);
-
+describe('exit share', () => {
   it('releases only what keeps every released answer right when no disagreement is allowed', () => {
-    // The wrong row and the equally confident negative one stay; the eight surer ones leave
-    expect(heldOutExitShare(ramp(all), 1)).toBeCloseTo(0.8, 6);
+    // The six inputs surer than the wrong one leave; the wrong one and the four below it stay.
+    expect(exitShare(observations(), 0.3, 1)).toBeCloseTo(0.6, 6);
   });
 
   it('releases everything when the one wrong answer still leaves the window at the constraint', () => {
-    expect(heldOutExitShare(ramp(all), 0.9)).toBeCloseTo(1, 6);
+    expect(exitShare(observations(), 0.3, 0.9)).toBeCloseTo(1, 6);
   });
 
-  it('judges only the held-out rows it is given', () => {
-    // Rows 0-3 (features 5..2) are all right: every one of them is released
-    expect(heldOutExitShare(ramp([0, 1, 2, 3]), 1)).toBeCloseTo(1, 6);
-    expect(heldOutExitShare(ramp([]), 0.99)).toBe(0);
+  it('releases nothing from no observations', () => {
+    expect(exitShare(observations(0), 0.3, 0.99)).toBe(0);
   });
 });

@@ -57,6 +57,31 @@ describe('trainRamp', () => {
     expect(Buffer.from(first.weights.buffer).equals(Buffer.from(second.weights.buffer))).toBe(true);
   });
 
+  it('holds out each row exactly once over the folds of one seed', async () => {
+    // Given 200 digits split into five folds of one seeded order
+    const data = await pixelData(200);
+    const held = Array.from({ length: 5 }, (_, fold) =>
+      trainRamp(data, { seed: 3, epochs: 1, heldOutFold: { fold, folds: 5 } }),
+    );
+    // Then every fold holds out 40 rows and trains on the other 160, and together they cover all
+    for (const ramp of held) {
+      expect(ramp.validationCount).toBe(40);
+      expect(ramp.trainCount).toBe(160);
+    }
+    const rows = held.flatMap((ramp) => Array.from(ramp.validationRows)).sort((a, b) => a - b);
+    expect(rows).toEqual(Array.from({ length: 200 }, (_, i) => i));
+  });
+
+  it('refuses a fold outside its folds', async () => {
+    const data = await pixelData(20);
+    expect(() => trainRamp(data, { seed: 3, heldOutFold: { fold: 5, folds: 5 } })).toThrow(
+      /held-out fold must be an integer in \[0, folds\).*got fold 5 of 5/,
+    );
+    expect(() => trainRamp(data, { seed: 3, heldOutFold: { fold: 0, folds: 1 } })).toThrow(
+      /folds an integer in \[2, 20\]/,
+    );
+  });
+
   it('refuses training data whose sizes disagree', () => {
     expect(() =>
       trainRamp(
