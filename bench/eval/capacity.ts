@@ -14,6 +14,8 @@ export interface CapacityResult {
   /** Median time of one batch at the largest size, start to last final answer, ms. */
   readonly largestBatchMs: number;
   readonly largestBatchSize: number;
+  /** Every window counted where several were, in order; `rps` is the best of them. */
+  readonly readingsRps?: readonly number[];
 }
 
 /**

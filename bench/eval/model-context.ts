@@ -21,7 +21,7 @@ import type { CpuPerRequest, LatencyParts, RunRecord } from './results';
 import { layoutOf, type EvalSettings } from './settings';
 import { requestInput, type PlannedRequest } from './workload';
 import type { CapacityResult } from './capacity';
-import { measureServedCapacity } from './served-capacity';
+import { CAPACITY_READINGS, measureServedCapacity } from './served-capacity';
 import { ServingProcess } from './serving-client';
 import { serveInTurns, sliceBounds } from './slices';
 import { runServing, ServingRun, type ServingRunOptions, type ServingRunResult } from './worker-run';
@@ -292,11 +292,12 @@ export async function prepareContext(name: string, settings: EvalSettings, log: 
     ...capacityInputs,
     seconds: settings.capacitySeconds,
     warmupInputs: served.slice(0, WARMUP_REQUESTS),
+    readings: CAPACITY_READINGS,
   });
   const capacity = settings.loadBasis === 'served' ? throughClient : worker;
   const profileLargestMs = profile.plainMs[profile.batchSizes.indexOf(largest)] as number;
   log(
-    `${name}: capacity ${throughClient.rps.toFixed(0)} req/s through the client, ${worker.rps.toFixed(0)} req/s the worker alone; loads are fractions of the ${settings.loadBasis === 'served' ? 'first' : 'second'} (batch ${largest}: ${capacity.largestBatchMs.toFixed(1)} ms measured, ${profileLargestMs.toFixed(1)} ms profiled)`,
+    `${name}: capacity ${throughClient.rps.toFixed(0)} req/s through the client (best of ${(throughClient.readingsRps ?? [throughClient.rps]).map((r) => r.toFixed(0)).join(', ')}), ${worker.rps.toFixed(0)} req/s the worker alone; loads are fractions of the ${settings.loadBasis === 'served' ? 'first' : 'second'} (batch ${largest}: ${capacity.largestBatchMs.toFixed(1)} ms measured, ${profileLargestMs.toFixed(1)} ms profiled)`,
   );
   return {
     name,

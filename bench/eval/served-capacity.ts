@@ -27,7 +27,18 @@ export interface ServedCapacityOptions {
   readonly warmupInputs: readonly RequestInput[];
   /** The worker's thread layout, as the serving runs use it. */
   readonly layout: ThreadLayout;
+  /** Consecutive windows of `seconds` counted; the best one is the capacity (default 1). */
+  readonly readings?: number;
 }
+
+/**
+ * Windows the evaluation counts capacity over. A shared host's neighbours can slow one window by a
+ * fifth (mnist-resnet read 320 req/s through the client once where the worker alone read 408, and
+ * 408–416 through the client in the runs either side), and a low reading offers every policy a
+ * lighter "load 0.7", whose shorter queue leaves an exit little to cut; interference only ever
+ * lowers a reading, so the best of three is the steadier estimate of what the stack can serve.
+ */
+export const CAPACITY_READINGS = 3;
 
 /** Time the loop runs before it starts counting, so that the queue has reached its steady depth. */
 const SETTLE_MS = 500;
@@ -86,21 +97,28 @@ export async function measureServedCapacity(options: ServedCapacityOptions): Pro
     const lanes = resolveThreadLayout(options.layout, 'cpu').inferenceThreads;
     send(2 * largestBatchSize * lanes);
     await sleep(SETTLE_MS);
-    measuring = true;
-    const began = performance.now();
-    await sleep(options.seconds * 1000);
-    const elapsedS = (performance.now() - began) / 1000;
-    measuring = false;
+    const readings: CapacityResult[] = [];
+    for (let reading = 0; reading < (options.readings ?? 1); reading++) {
+      answers = 0;
+      batchMs.length = 0;
+      measuring = true;
+      const began = performance.now();
+      await sleep(options.seconds * 1000);
+      const elapsedS = (performance.now() - began) / 1000;
+      measuring = false;
+      readings.push({
+        rps: answers / elapsedS,
+        largestBatchMs: batchMs.length > 0 ? median(batchMs) : Number.NaN,
+        largestBatchSize,
+      });
+    }
     running = false;
     const until = performance.now() + DRAIN_TIMEOUT_MS;
     while (inFlight > 0 && performance.now() < until && server.failed === undefined) await sleep(5);
     if (server.failed !== undefined) throw server.failed;
     await server.stop();
-    return {
-      rps: answers / elapsedS,
-      largestBatchMs: batchMs.length > 0 ? median(batchMs) : Number.NaN,
-      largestBatchSize,
-    };
+    const best = readings.reduce((a, b) => (b.rps > a.rps ? b : a));
+    return { ...best, readingsRps: readings.map((r) => r.rps) };
   } finally {
     server.kill();
   }
