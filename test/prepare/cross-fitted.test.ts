@@ -1,21 +1,10 @@
 /**
  * Cross-fitted observations: every bootstrap input judged by a ramp trained on the other folds.
  */
-import { join } from 'node:path';
-import { loadSplit } from '../../core/data/dataset';
 import { crossFittedObservations } from '../../core/prepare/cross-fitted';
-import { trainRamp, type RampTrainingData } from '../../core/ramps/train-ramp';
+import { trainRamp } from '../../core/ramps/train-ramp';
 import { applyRamp } from '../../core/simulator/observations';
-import { ZOO_DATA_DIR } from '../../core/zoo/fixtures';
-
-/** Raw MNIST pixels of `count` digits as features, their true digits as labels. */
-async function digits(count: number): Promise<RampTrainingData> {
-  const split = await loadSplit(join(ZOO_DATA_DIR, 'mnist'), 'serving');
-  if (split.kind !== 'image') throw new Error('mnist must be an image data set');
-  const size = split.height * split.width;
-  const features = Float32Array.from(split.pixels.subarray(0, count * size), (v) => v / 255);
-  return { features, labels: split.labels.subarray(0, count), count, featureSize: size, classes: 10 };
-}
+import { mnistPixelData as digits } from '../support/mnist-pixels';
 
 describe('cross-fitted observations', () => {
   it('judges every input by the ramp of the fold that held it out', async () => {

@@ -1,17 +1,6 @@
-import { loadSplit } from '../../core/data/dataset';
 import { trainRamp, type RampTrainingData } from '../../core/ramps/train-ramp';
 import { argmax } from '../../core/util/stats';
-import { ZOO_DATA_DIR } from '../../core/zoo/fixtures';
-import { join } from 'node:path';
-
-/** Raw MNIST pixels as "pooled activations": real data on which a linear classifier is known to do well. */
-async function pixelData(count: number): Promise<RampTrainingData> {
-  const split = await loadSplit(join(ZOO_DATA_DIR, 'mnist'), 'serving');
-  if (split.kind !== 'image') throw new Error('mnist must be an image data set');
-  const size = split.height * split.width;
-  const features = Float32Array.from(split.pixels.subarray(0, count * size), (v) => v / 255);
-  return { features, labels: split.labels.subarray(0, count), count, featureSize: size, classes: 10 };
-}
+import { mnistPixelData as pixelData } from '../support/mnist-pixels';
 
 function predict(data: RampTrainingData, weights: Float32Array, bias: Float32Array, row: number): number {
   const logits = Float64Array.from(bias);
