@@ -270,8 +270,8 @@ export function chooseInitialRamps(
         };
     }
     const saving = mostMiddleSaving(positions, plainMs, latestUseful, budgetMs, seed);
-    // No set expected to save more than it costs on held-out inputs (a tenth of the bootstrap, so
-    // a coarse verdict): the ramps are spread as without shares and live traffic decides.
+    // No set expected to save more than it costs on the bootstrap (a small sample, so a coarse
+    // verdict): the ramps are spread as without shares and live traffic decides.
     if (saving.length > 0) return { latestUseful, chosen: saving, overheadFraction: overheadOf(saving) };
   }
   const costOf = (index: number) => positions[index]?.rampMs ?? Infinity;

@@ -15,12 +15,11 @@
  * mnist-resnet's serving stream c0 + c1 + c3 released 87.5% at 99% and 65.7% at 99.5%, while
  * c0 + c1 + c3 + c5 released 97.1% and 92.8%).
  */
-import { tuneThresholds } from '../control/threshold-tuner';
+import { DEFAULT_CONSTRAINT, tuneThresholds } from '../control/threshold-tuner';
 import { exitIndex } from '../control/exit-rule';
 import { windowFromColumns, type ConfigCosts } from '../control/records';
-import { DEFAULT_CONSTRAINT } from '../control/threshold-tuner';
 import type { PositionCost } from './initial-config';
-import { MEDIAN_COVER, rankedSets, type SetSaving } from './middle-saving';
+import { MEDIAN_COVER, rankedSets, ranksAbove, type SetSaving } from './middle-saving';
 
 /** One candidate's ramp judged on every bootstrap input, by a ramp not trained on that input. */
 export interface RampObservations {
@@ -107,12 +106,7 @@ export function mostJointSaving(
   let best: { indices: number[]; saving: JointSetSaving } | null = null;
   for (const set of rankedSets(positions, plainMs, latest, budgetMs, seed, JOINT_SHORTLIST)) {
     const saving = jointSetSaving(positions, plainMs, set.indices);
-    if (!(saving.mean > 1e-12)) continue;
-    if (
-      !best ||
-      saving.score > best.saving.score + 1e-12 ||
-      (Math.abs(saving.score - best.saving.score) <= 1e-12 && saving.cost < best.saving.cost)
-    )
+    if (saving.mean > 1e-12 && (!best || ranksAbove(saving, best.saving)))
       best = { indices: [...set.indices], saving };
   }
   return best;

@@ -86,7 +86,7 @@ export interface ScoredSet {
 }
 
 /** Whether `a` ranks above `b`: a higher score, or an equal one at a lower cost. */
-function ranksAbove(a: SetSaving, b: SetSaving): boolean {
+export function ranksAbove(a: SetSaving, b: SetSaving): boolean {
   return a.score > b.score + 1e-12 || (Math.abs(a.score - b.score) <= 1e-12 && a.cost < b.cost);
 }
 
