@@ -126,7 +126,12 @@ export class ApparateWorker {
   private readonly receiveWaitMs: number;
   private readonly maxQueued: number;
   private readonly maxReceive: number;
-  private readonly epochOffsetMs = Date.now() - performance.now();
+  /**
+   * Epoch ms at `performance.now()` 0, to sub-millisecond precision: `Date.now() - performance.now()`
+   * truncates to the millisecond, so two processes' clocks built that way disagree by up to 1 ms,
+   * as much as the parts of a request's time that other processes compare with these stamps.
+   */
+  private readonly epochOffsetMs = performance.timeOrigin;
   private readonly background = new Set<Promise<unknown>>();
   private stopping = false;
   private stopRequested: Promise<void> | undefined;

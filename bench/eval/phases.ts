@@ -90,7 +90,11 @@ export async function runLoadGrid(phase: ModelPhase, runs: RunRecord[]): Promise
         const partsOf = new Map(
           [...outcomes.keys()].map((policy) => [
             policy,
-            latencyParts((served.get(policy) ?? plain).run.batches, outcomes.get(policy) ?? []),
+            latencyParts(
+              (served.get(policy) ?? plain).run.batches,
+              outcomes.get(policy) ?? [],
+              served.get(policy)?.run.requests,
+            ),
           ]),
         );
         for (const [policy, figure] of figures) {
@@ -124,7 +128,7 @@ export async function runLoadGrid(phase: ModelPhase, runs: RunRecord[]): Promise
           const p = partsOf.get(policy) ?? null;
           return p === null
             ? 'none served'
-            : `waited ${p.waitP50Ms.toFixed(1)} ms, in batch ${p.inBatchP50Ms.toFixed(1)} ms`;
+            : `waited ${p.waitP50Ms.toFixed(1)} ms, in batch ${p.inBatchP50Ms.toFixed(1)} ms${p.deliveryP50Ms === undefined ? '' : ` (${p.deliveryP50Ms.toFixed(1)} ms from release to client)`}`;
         };
         const a = figures.get('apparate') as RunFigures;
         const s = figures.get('static') as RunFigures;

@@ -27,6 +27,11 @@ const latencyParts = z.object({
   inBatchP50Ms: z.number(),
   /** Wall time of the run's batches (start to last final answer) per request they carried. */
   batchMsPerRequest: z.number(),
+  /**
+   * From the serving process releasing a request's first answer to the client receiving it: the
+   * process's event loop, the IPC channel and the client's. Absent for the optimal (not served).
+   */
+  deliveryP50Ms: z.number().optional(),
 });
 export type LatencyParts = z.infer<typeof latencyParts>;
 

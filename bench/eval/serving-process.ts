@@ -48,6 +48,7 @@ function releaseOf(event: SinkEvent): Release {
     kind: event.kind,
     classIndex: event.answer.classIndex,
     configVersion: event.answer.configVersion,
+    releasedAtMs: event.answer.releasedAtMs,
   };
 }
 

@@ -74,6 +74,8 @@ export const releaseSchema = z.object({
   kind: z.enum(['early', 'final', 'error']),
   classIndex: z.number().int(),
   configVersion: z.number().int(),
+  /** Epoch ms at which the worker's main thread released the answer; absent for errors. */
+  releasedAtMs: z.number().optional(),
   /** The error's code, for `kind: 'error'`. */
   code: z.string().optional(),
   message: z.string().optional(),

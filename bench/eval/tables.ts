@@ -40,7 +40,7 @@ const withInterval = (median: number, ci: MedianInterval): string =>
  */
 export function mainTable(cells: readonly Cell[]): string {
   const header = [
-    '| model | load | SLO | policy | p25 ms | p50 ms (min – max) | p95 ms | p50 win [interval, coverage] | p95 win [interval, coverage] | agreement | worst window | label accuracy | throughput ratio | of optimal | dropped | batch | padding | CPU ms/req: main, lanes, other, client | p50 ms waiting, in batch; batch ms/req |',
+    '| model | load | SLO | policy | p25 ms | p50 ms (min – max) | p95 ms | p50 win [interval, coverage] | p95 win [interval, coverage] | agreement | worst window | label accuracy | throughput ratio | of optimal | dropped | batch | padding | CPU ms/req: main, lanes, other, client | p50 ms waiting, in batch (release to client); batch ms/req |',
     '| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   const order = ['plain', 'apparate', 'static', 'optimal'];
@@ -79,7 +79,7 @@ export function mainTable(cells: readonly Cell[]): string {
             .join(', '),
       c.latencyParts === null
         ? '—'
-        : `${c.latencyParts.waitP50Ms.toFixed(1)}, ${c.latencyParts.inBatchP50Ms.toFixed(1)}; ${c.latencyParts.batchMsPerRequest.toFixed(2)}`,
+        : `${c.latencyParts.waitP50Ms.toFixed(1)}, ${c.latencyParts.inBatchP50Ms.toFixed(1)}${c.latencyParts.deliveryP50Ms === undefined ? '' : ` (${c.latencyParts.deliveryP50Ms.toFixed(1)})`}; ${c.latencyParts.batchMsPerRequest.toFixed(2)}`,
     ].join(' | '),
   );
   return [...header, ...rows.map((r) => `| ${r} |`)].join('\n');

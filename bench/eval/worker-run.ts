@@ -40,6 +40,11 @@ export interface RequestRecord {
   readonly arrivalMs: number;
   /** First answer released (early or final); NaN when the request was dropped. */
   releaseMs: number;
+  /**
+   * When the serving process released that first answer, on the same timeline; NaN where it did
+   * not say. `releaseMs` minus this is the answer's way out: the event loop, the channel, the client.
+   */
+  servedReleaseMs: number;
   finalMs: number;
   early: boolean;
   releasedClass: number;
@@ -96,7 +101,8 @@ export class ServingRun {
   private readonly batches: BatchRecord[] = [];
   private readonly published: ServingRunResult['published'] = [];
   private readonly applied: { atMs: number; version: number }[] = [];
-  private readonly epochOffsetMs = Date.now() - performance.now();
+  /** Epoch ms at `performance.now()` 0, as precise as the serving process's (gpu-worker/worker.ts). */
+  private readonly epochOffsetMs = performance.timeOrigin;
   private t0 = Number.POSITIVE_INFINITY;
   private answered = 0;
   private failure: Error | undefined;
@@ -109,6 +115,7 @@ export class ServingRun {
     this.records = options.requests.map((request) => ({
       arrivalMs: request.atMs,
       releaseMs: Number.NaN,
+      servedReleaseMs: Number.NaN,
       finalMs: Number.NaN,
       early: false,
       releasedClass: -1,
@@ -242,9 +249,12 @@ export class ServingRun {
       record.dropped = true;
       return;
     }
+    const servedAtMs =
+      event.releasedAtMs === undefined ? Number.NaN : event.releasedAtMs - this.epochOffsetMs - this.t0;
     if (event.kind === 'early') {
       if (Number.isNaN(record.releaseMs)) {
         record.releaseMs = atMs;
+        record.servedReleaseMs = servedAtMs;
         record.early = true;
         record.releasedClass = event.classIndex;
         record.configVersion = event.configVersion;
@@ -256,6 +266,7 @@ export class ServingRun {
     record.finalClass = event.classIndex;
     if (Number.isNaN(record.releaseMs)) {
       record.releaseMs = atMs;
+      record.servedReleaseMs = servedAtMs;
       record.releasedClass = event.classIndex;
       record.configVersion = event.configVersion;
     }

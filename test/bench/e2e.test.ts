@@ -112,6 +112,7 @@ describe('npm run bench -- e2e --quick', () => {
                 waitP50Ms: z.number().nonnegative(),
                 inBatchP50Ms: z.number().positive(),
                 batchMsPerRequest: z.number().positive(),
+                deliveryP50Ms: z.number().optional(),
               }),
               rampSets: z.array(z.array(z.string())),
               // served in 1 s slices, each on its own clock: latencies stay on the plan's timeline
@@ -137,6 +138,13 @@ describe('npm run bench -- e2e --quick', () => {
     expect(partsOf('optimal')?.waitP50Ms).toBe(partsOf('plain')?.waitP50Ms);
     expect(partsOf('optimal')?.batchMsPerRequest).toBe(partsOf('plain')?.batchMsPerRequest);
     expect(partsOf('optimal')?.inBatchP50Ms).toBeLessThanOrEqual(partsOf('plain')?.inBatchP50Ms ?? 0);
+    // And each served policy's answers were timed on their way out of the serving process too:
+    // part of the time in the batch, on clocks that agree across the two processes
+    expect(partsOf('optimal')?.deliveryP50Ms).toBeUndefined();
+    for (const run of served) {
+      expect(run.latencyParts.deliveryP50Ms).toBeGreaterThan(-0.5);
+      expect(run.latencyParts.deliveryP50Ms).toBeLessThanOrEqual(run.latencyParts.inBatchP50Ms);
+    }
     // And each says which ramp sets it served: none for the plain model, Apparate's starting from
     // the bundle's initial ramps, nothing for the replayed optimal
     const setsOf = (policy: string) => runs.find((run) => run.policy === policy)?.rampSets;
