@@ -153,7 +153,9 @@ export function trainRamp(data: RampTrainingData, options: RampTrainingOptions):
   const [start, end] = heldOutRange(count, settings.validationFraction, options.heldOutFold);
   const validationRows = order.subarray(start, end);
   const validationCount = validationRows.length;
-  const trainRows = Uint32Array.from([...order.subarray(0, start), ...order.subarray(end)]);
+  const trainRows = new Uint32Array(count - validationCount);
+  trainRows.set(order.subarray(0, start));
+  trainRows.set(order.subarray(end), start);
   const { mean, scale } = standardisation(data, trainRows);
 
   const w = new Float64Array(d * c);
