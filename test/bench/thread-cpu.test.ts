@@ -34,7 +34,9 @@ function ownCpuMs() {
 }
 const start = ownCpuMs();
 while (ownCpuMs() - start < 300) {}
-require('node:worker_threads').parentPort.postMessage('done');`;
+require('node:worker_threads').parentPort.postMessage('done');
+// Stay alive until terminated: a thread that has exited is gone from /proc with its CPU time.
+setInterval(() => {}, 60_000);`;
 
 describe('thread CPU split', () => {
   it('charges the main thread its own work and a busy worker thread as the lane', async () => {
